@@ -1,0 +1,67 @@
+// Options of a tuner. Every optional field that is unset falls back to the
+// environment (GEMMTUNE_*), then to the default: code or CLI flag first,
+// then environment, then default.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gemmtune/types.h"
+
+namespace gemmtune {
+
+enum class VerifyMode : std::uint8_t {
+  automatic,  // full check for small problems, sampled for large ones
+  full,       // every output element
+  sampled,    // a random sample plus the last row and column
+  off,        // never (only for trusted cache warm-ups; not the default)
+};
+
+struct MeasureOptions {
+  int warmup_runs = 2;
+  double budget_ms = 60;     // time spent repeating one choice (after warm-up)
+  int min_repeats = 5;
+  int max_repeats = 1000;
+  bool cold_cache = true;    // evict inputs from caches before every timed run
+  // A choice whose warm-up run takes longer than this is rejected (timeout).
+  double choice_timeout_ms = 20000;
+  // Choices within this relative margin of the fastest tie; the tie is broken
+  // deterministically (backend registration order, then name).
+  double noise_margin = 0.01;
+  bool cuda_graph = false;   // GPU: time replays of a captured graph
+};
+
+// Progress events for long tunings (the CLI draws a live line from them).
+struct ProgressEvent {
+  std::string problem;
+  std::string backend;
+  std::string choice;
+  int index = 0;  // 1-based position among all choices of this problem
+  int total = 0;
+};
+
+struct TuneOptions {
+  // Enabled backends by name (case-insensitive). Unset: GEMMTUNE_BACKENDS,
+  // else every available backend except REFERENCE.
+  std::optional<std::vector<std::string>> backends;
+  // Unset: GEMMTUNE_FALLBACK_TO_LIBRARY=1 turns it on; default off (strict).
+  std::optional<bool> fallback_to_library;
+  // Unset: GEMMTUNE_SEARCH_SPACE, else default.
+  std::optional<SearchSpace> search_space;
+  // Unset: GEMMTUNE_VERIFY (auto|full|sampled|off), else automatic.
+  std::optional<VerifyMode> verify;
+  // CPU threads; 0 = every online CPU.
+  int threads = 0;
+  bool use_cache = true;
+  // Unset: $GEMMTUNE_CACHE_DIR/tuning.db, else ~/.cache/gemmtune/tuning.db.
+  std::optional<std::string> db_path;
+  MeasureOptions measure;
+  std::function<void(const ProgressEvent&)> on_progress;
+  // Warnings (fallback used, damaged database set aside, stale cache entry).
+  // Unset: written to stderr with a "gemmtune: warning:" prefix.
+  std::function<void(const std::string&)> on_warning;
+};
+
+}  // namespace gemmtune

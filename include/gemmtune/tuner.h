@@ -1,0 +1,93 @@
+// The tuner: for each problem, the fastest verified choice among the enabled
+// backends (and no others), measured or taken from the results database.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gemmtune/backend.h"
+#include "gemmtune/errors.h"
+#include "gemmtune/options.h"
+#include "gemmtune/problem.h"
+#include "gemmtune/record.h"
+
+namespace gemmtune {
+
+struct TuneResult {
+  TuningRecord record;
+  bool cache_hit = false;
+};
+
+// What `explain` finds without building or timing anything.
+struct Explanation {
+  TuningRecord record;  // backends and choices; no timings, no winner
+  std::vector<DisabledBackendHint> disabled_would_serve;
+};
+
+// The winner, built and callable. Cheap to copy (the kernel is shared).
+// run() is not safe to call concurrently on copies of one Selection.
+class Selection {
+ public:
+  const Problem& problem() const { return record_.problem; }
+  const TuningRecord& record() const { return record_; }
+  const std::string& backend() const { return record_.winner->backend; }
+  const std::string& choice() const { return record_.winner->choice; }
+  bool fallback() const { return record_.fallback; }
+  bool cache_hit() const { return cache_hit_; }
+
+  // Computes one call on the problem's device. Checks the pointers first
+  // (InvalidProblemError); a kernel failure throws KernelRunError and is
+  // never hidden by calling another backend. `stream` is a CUstream or null.
+  void run(const GemmArgs& args, void* stream = nullptr) const;
+
+ private:
+  friend class Tuner;
+  Selection(TuningRecord record, bool cache_hit, std::shared_ptr<Kernel> kernel)
+      : record_(std::move(record)), cache_hit_(cache_hit), kernel_(std::move(kernel)) {}
+  TuningRecord record_;
+  bool cache_hit_ = false;
+  std::shared_ptr<Kernel> kernel_;
+};
+
+class Tuner {
+ public:
+  // The built-in backends, in registration order.
+  explicit Tuner(TuneOptions options = {});
+  // A custom backend list (registration order = tie-break order).
+  Tuner(TuneOptions options, std::vector<std::shared_ptr<Backend>> backends);
+  ~Tuner();
+  Tuner(Tuner&&) noexcept;
+  Tuner& operator=(Tuner&&) noexcept;
+
+  // Validates, looks up the store, else measures every choice of the enabled
+  // backends. Throws InvalidProblemError, ConfigError, NoValidChoicesError,
+  // StoreError. Not thread-safe: use one Tuner per thread.
+  TuneResult tune(const Problem&);
+
+  // tune() and build the winner.
+  Selection select(const Problem&);
+
+  // Choices and rejections of every enabled backend, nothing timed.
+  Explanation explain(const Problem&);
+
+  // The enabled set as resolved from options / environment / default.
+  const std::vector<std::string>& enabled() const;
+  const std::vector<std::shared_ptr<Backend>>& backends() const;
+  // The database path in use ("" when the cache is off).
+  std::string db_path() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// The built-in backends in their one explicit registration order. Backends
+// compiled out or unavailable here are still listed and say why.
+std::vector<std::shared_ptr<Backend>> builtin_backends();
+
+// gemmtune's own version ("0.1.0").
+std::string_view version();
+
+}  // namespace gemmtune

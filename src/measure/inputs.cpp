@@ -1,0 +1,151 @@
+#include "measure/inputs.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "util/numeric.h"
+
+namespace gemmtune::measure {
+namespace {
+
+// splitmix64: fast, good enough for test data, reproducible from a seed.
+struct Rng {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [lo, hi).
+  double uniform(double lo, double hi) { return lo + (hi - lo) * static_cast<double>(next() >> 11) * 0x1.0p-53; }
+};
+
+void fill_scales(const HostBuffer& buffer, std::size_t count, std::uint64_t seed) {
+  Rng rng{seed};
+  auto* out = static_cast<float*>(buffer.data());
+  for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<float>(rng.uniform(0.25, 2.0));
+}
+
+}  // namespace
+
+void HostBuffer::Free::operator()(void* p) const { std::free(p); }
+
+HostBuffer::HostBuffer(std::size_t bytes) : bytes_(bytes) {
+  if (bytes == 0) return;
+  std::size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  data_.reset(p);
+}
+
+std::size_t operand_bytes(const MatrixDesc& d, std::int64_t batch) {
+  if (d.rows == 0 || d.cols == 0 || batch == 0) return 0;
+  std::int64_t last = (d.rows - 1) * d.row_stride + (d.cols - 1) * d.col_stride + (batch - 1) * d.batch_stride;
+  return static_cast<std::size_t>(last + 1) * dtype_size(d.dtype);
+}
+
+std::size_t scale_count(ScaleKind kind, std::int64_t channels) {
+  switch (kind) {
+    case ScaleKind::none: return 0;
+    case ScaleKind::per_tensor: return 1;
+    case ScaleKind::per_channel: return static_cast<std::size_t>(channels);
+  }
+  return 0;
+}
+
+void fill_random(void* data, DType dtype, std::size_t count, std::uint64_t seed) {
+  Rng rng{seed};
+  switch (dtype) {
+    case DType::i8: {
+      auto* out = static_cast<std::int8_t*>(data);
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<std::int8_t>(rng.next() >> 56);
+      return;
+    }
+    case DType::u8: {
+      auto* out = static_cast<std::uint8_t*>(data);
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<std::uint8_t>(rng.next() >> 56);
+      return;
+    }
+    case DType::i32: {
+      auto* out = static_cast<std::int32_t*>(data);
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<std::int32_t>(rng.next() >> 48) - 32768;
+      return;
+    }
+    case DType::f32: {
+      auto* out = static_cast<float*>(data);
+      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+      return;
+    }
+    default: {
+      const double range = is_fp8(dtype) ? 2.0 : 1.0;
+      for (std::size_t i = 0; i < count; ++i)
+        numeric::store_from_double(data, dtype, static_cast<std::int64_t>(i), rng.uniform(-range, range));
+      return;
+    }
+  }
+}
+
+HostData make_host_data(const Problem& p, std::uint64_t seed) {
+  HostData d;
+  auto make = [&](HostBuffer& buffer, const MatrixDesc& desc, std::uint64_t salt) {
+    std::size_t bytes = operand_bytes(desc, p.batch);
+    buffer = HostBuffer(bytes);
+    if (bytes) fill_random(buffer.data(), desc.dtype, bytes / dtype_size(desc.dtype), seed * 7919 + salt);
+  };
+  make(d.a, p.a, 1);
+  make(d.b, p.b, 2);
+  if (p.bias != BiasKind::none) make(d.bias, p.bias_desc, 3);
+  d.c = HostBuffer(operand_bytes(p.c, p.batch));
+  if (d.c.bytes()) std::memset(d.c.data(), kPoisonByte, d.c.bytes());
+  if (std::size_t n = scale_count(p.scale_a, p.m)) {
+    d.scale_a = HostBuffer(n * sizeof(float));
+    fill_scales(d.scale_a, n, seed * 7919 + 4);
+  }
+  if (std::size_t n = scale_count(p.scale_b, p.n)) {
+    d.scale_b = HostBuffer(n * sizeof(float));
+    fill_scales(d.scale_b, n, seed * 7919 + 5);
+  }
+  return d;
+}
+
+GemmArgs HostData::args() const {
+  return GemmArgs{a.data(), b.data(), c.data(), bias.data(), static_cast<const float*>(scale_a.data()),
+                  static_cast<const float*>(scale_b.data())};
+}
+
+GemmArgs DeviceInputSet::args() const {
+  return GemmArgs{a.get(), b.get(), c.get(), bias.get(), static_cast<const float*>(scale_a.get()),
+                  static_cast<const float*>(scale_b.get())};
+}
+
+std::vector<runtime::MemoryRange> DeviceInputSet::ranges() const {
+  std::vector<runtime::MemoryRange> out;
+  for (const auto* buffer : {&a, &b, &bias, &c, &scale_a, &scale_b})
+    if (buffer->bytes()) out.push_back({buffer->get(), buffer->bytes()});
+  return out;
+}
+
+Expected<DeviceInputSet> upload(runtime::DeviceRuntime& rt, const Problem&, const HostData& host) {
+  DeviceInputSet set;
+  struct Pair {
+    const HostBuffer* host;
+    runtime::DeviceBuffer* device;
+  };
+  for (Pair pair : {Pair{&host.a, &set.a}, Pair{&host.b, &set.b}, Pair{&host.bias, &set.bias},
+                    Pair{&host.c, &set.c}, Pair{&host.scale_a, &set.scale_a}, Pair{&host.scale_b, &set.scale_b}}) {
+    if (pair.host->bytes() == 0) continue;
+    auto buffer = rt.allocate(pair.host->bytes());
+    if (!buffer) return buffer.error();
+    *pair.device = std::move(buffer.value());
+    if (Status s = rt.copy_from_host(pair.device->get(), pair.host->data(), pair.host->bytes()); !s) return s.error();
+  }
+  return set;
+}
+
+Status poison_output(runtime::DeviceRuntime& rt, const Problem&, DeviceInputSet& set) {
+  if (set.c.bytes() == 0) return Status::success();
+  return rt.fill_bytes(set.c.get(), kPoisonByte, set.c.bytes());
+}
+
+}  // namespace gemmtune::measure

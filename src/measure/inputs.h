@@ -1,0 +1,64 @@
+// Inputs for verifying and timing: fresh random data (never zeros), made on
+// the host and copied to the problem's device. (Cold-cache timing flushes
+// these buffers before each run rather than rotating copies of them.)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gemmtune/outcome.h"
+#include "gemmtune/problem.h"
+#include "runtime/device_runtime.h"
+
+namespace gemmtune::measure {
+
+// 64-byte aligned host memory.
+class HostBuffer {
+ public:
+  HostBuffer() = default;
+  explicit HostBuffer(std::size_t bytes);
+  void* data() const { return data_.get(); }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  struct Free {
+    void operator()(void* p) const;
+  };
+  std::unique_ptr<void, Free> data_;
+  std::size_t bytes_ = 0;
+};
+
+// Bytes spanned by an operand of the problem (all batches), 0 if unused.
+std::size_t operand_bytes(const MatrixDesc&, std::int64_t batch);
+std::size_t scale_count(ScaleKind, std::int64_t channels);
+
+// Random data for every input of a problem, plus an output buffer filled
+// with a poison pattern (0xFF bytes: NaN for floats).
+struct HostData {
+  HostBuffer a, b, bias, c, scale_a, scale_b;
+  GemmArgs args() const;
+};
+HostData make_host_data(const Problem&, std::uint64_t seed);
+
+// Fills `count` elements with values that are exactly representable in the
+// dtype: floats uniform in [-1, 1], fp8 in [-2, 2], int8 over its full range.
+void fill_random(void* data, DType, std::size_t count, std::uint64_t seed);
+
+inline constexpr unsigned char kPoisonByte = 0xFF;
+
+// One set of inputs on the device.
+struct DeviceInputSet {
+  runtime::DeviceBuffer a, b, bias, c, scale_a, scale_b;
+  GemmArgs args() const;
+  std::vector<runtime::MemoryRange> ranges() const;  // everything a run touches
+};
+
+// Copies host data to the device. Fails with out_of_resources when device
+// memory runs out.
+Expected<DeviceInputSet> upload(runtime::DeviceRuntime&, const Problem&, const HostData&);
+
+// Writes the poison pattern into the output of a set.
+Status poison_output(runtime::DeviceRuntime&, const Problem&, DeviceInputSet&);
+
+}  // namespace gemmtune::measure

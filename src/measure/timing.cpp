@@ -1,0 +1,59 @@
+#include "measure/timing.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace gemmtune::measure {
+namespace {
+
+double quantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  double pos = q * static_cast<double>(sorted.size() - 1);
+  auto lo = static_cast<std::size_t>(pos);
+  std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  double frac = pos - static_cast<double>(lo);
+  return sorted[lo] * (1 - frac) + sorted[hi] * frac;
+}
+
+}  // namespace
+
+Timing summarize(std::vector<double> samples) {
+  Timing t;
+  if (samples.empty()) return t;
+  std::sort(samples.begin(), samples.end());
+  t.repeats = static_cast<int>(samples.size());
+  t.min_us = samples.front();
+  t.max_us = samples.back();
+  t.median_us = quantile(samples, 0.5);
+  t.spread = t.median_us > 0 ? (quantile(samples, 0.75) - quantile(samples, 0.25)) / t.median_us : 0;
+  return t;
+}
+
+Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
+                                      const MeasureOptions& options) {
+  for (int w = 0; w < std::max(options.warmup_runs, 1); ++w) {
+    auto us = timed_run(-1 - w);
+    if (!us) return us.error();
+    if (us.value() > options.choice_timeout_ms * 1000.0) {
+      std::ostringstream msg;
+      msg << "one run took " << us.value() / 1000.0 << " ms, over the " << options.choice_timeout_ms
+          << " ms limit";
+      return Rejection{Stage::timeout, Reason::timed_out, msg.str()};
+    }
+  }
+  std::vector<double> samples;
+  double spent_us = 0;
+  const double budget_us = options.budget_ms * 1000.0;
+  const int min_repeats = std::max(options.min_repeats, 1);
+  const int max_repeats = std::max(options.max_repeats, min_repeats);
+  for (int rep = 0; rep < max_repeats; ++rep) {
+    if (rep >= min_repeats && spent_us >= budget_us) break;
+    auto us = timed_run(rep);
+    if (!us) return us.error();
+    samples.push_back(us.value());
+    spent_us += us.value();
+  }
+  return summarize(std::move(samples));
+}
+
+}  // namespace gemmtune::measure

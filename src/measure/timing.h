@@ -1,0 +1,25 @@
+// The repeat-and-summarize loop shared by every device: warm up, then time
+// single runs until the budget is spent, and summarize robustly (median,
+// interquartile spread). Devices supply how one run is timed.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "gemmtune/options.h"
+#include "gemmtune/outcome.h"
+#include "gemmtune/record.h"
+
+namespace gemmtune::measure {
+
+// `timed_run(rep)` prepares (outside its timed region), runs once and returns
+// the run's duration in microseconds, or the rejection if it failed.
+// Warm-up runs use rep < 0. A warm-up run longer than
+// options.choice_timeout_ms ends measuring with a timeout rejection.
+Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
+                                      const MeasureOptions& options);
+
+// Median, min, max and relative interquartile range of samples (in us).
+Timing summarize(std::vector<double> samples_us);
+
+}  // namespace gemmtune::measure

@@ -1,0 +1,106 @@
+// A device as the tuner sees it: memory, copies, cache eviction, timing, and
+// an exact reference computed where the data lives. The CPU runtime is plain
+// host memory; the CUDA runtime loads the driver at run time.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gemmtune/backend.h"
+#include "gemmtune/options.h"
+#include "gemmtune/outcome.h"
+#include "gemmtune/problem.h"
+#include "gemmtune/record.h"
+
+namespace gemmtune::runtime {
+
+class DeviceRuntime;
+
+// Memory on one device, freed on destruction. Move-only.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(DeviceRuntime* owner, void* ptr, std::size_t bytes) : owner_(owner), ptr_(ptr), bytes_(bytes) {}
+  DeviceBuffer(DeviceBuffer&& other) noexcept { *this = std::move(other); }
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() { reset(); }
+  void reset();
+  void* get() const { return ptr_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  DeviceRuntime* owner_ = nullptr;
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+struct MemoryRange {
+  const void* data = nullptr;
+  std::size_t bytes = 0;
+};
+
+// One output element, by batch, row and column.
+struct OutputIndex {
+  std::int64_t batch = 0, row = 0, col = 0;
+};
+
+// The exact value of one output element, and the size of what was summed to
+// get it (|alpha| * sum |a*b| * |scales| + |beta * bias|), which scales the
+// tolerance so cancellation cannot cause false alarms.
+struct ReferenceValue {
+  double value = 0;      // after the activation, before output rounding
+  double magnitude = 0;
+};
+
+// Thread safety: one runtime object is shared by all tuners in a process;
+// methods may be called from one thread at a time per runtime.
+class DeviceRuntime {
+ public:
+  virtual ~DeviceRuntime() = default;
+
+  virtual DeviceKind kind() const = 0;
+  virtual Availability availability() const = 0;
+  // Part of the store key: what makes timings from another machine invalid
+  // here ("cpu=AMD EPYC 9R14;isa=avx2,avx512f,avx512_bf16;cores=2").
+  virtual std::string fingerprint() const = 0;
+  virtual std::size_t last_level_cache_bytes() const = 0;
+
+  virtual Expected<DeviceBuffer> allocate(std::size_t bytes) = 0;
+  virtual Status copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) = 0;
+  virtual Status copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) = 0;
+  virtual Status copy_on_device(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual Status fill_bytes(void* device_dst, unsigned char value, std::size_t bytes) = 0;
+  virtual Status synchronize() = 0;
+
+  // Evicts these ranges from the caches (CPU: cache-line flush; GPU: the
+  // ranges are ignored and the whole L2 is scrubbed).
+  virtual Status flush_caches(const std::vector<MemoryRange>& ranges) = 0;
+
+  // Times `run` (one kernel call). Warm-up runs first; then, until the
+  // budget or max_repeats, `prepare(rep)` outside the timed region followed
+  // by one timed `run(rep)`. Failures of run() come back as the rejection.
+  virtual Expected<Timing> measure(const std::function<Status(int rep)>& run,
+                                   const std::function<Status(int rep)>& prepare,
+                                   const MeasureOptions& options) = 0;
+
+  // Exact reference values of the given output elements for device data.
+  virtual Expected<std::vector<ReferenceValue>> reference(const Problem&, const GemmArgs&,
+                                                          const std::vector<OutputIndex>&) = 0;
+
+ protected:
+  friend class DeviceBuffer;
+  virtual void release(void* ptr) noexcept = 0;
+};
+
+// The process-wide runtime of a device kind. The CUDA runtime reports itself
+// unavailable (with the reason) when there is no driver or no GPU.
+DeviceRuntime& cpu_runtime();
+DeviceRuntime& cuda_runtime();
+DeviceRuntime& runtime_for(DeviceKind);
+
+}  // namespace gemmtune::runtime

@@ -1,0 +1,18 @@
+// Reading GEMMTUNE_* environment variables. A set but malformed value is a
+// ConfigError naming the variable, never silently ignored.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gemmtune::env {
+
+// Unset or empty -> nullopt.
+std::optional<std::string> get(const char* name);
+// "1/true/yes/on" and "0/false/no/off" (any case); other text: ConfigError.
+std::optional<bool> get_bool(const char* name);
+// Comma- or space-separated list, empty items dropped.
+std::vector<std::string> split_list(const std::string& text);
+
+}  // namespace gemmtune::env

@@ -1,0 +1,17 @@
+// Diagnostics on stderr, filtered by GEMMTUNE_LOG (error|warn|info|debug;
+// default warn). Warnings meant for the user (fallback, damaged database)
+// go through TuneOptions::on_warning instead, so callers can capture them.
+#pragma once
+
+#include <string>
+
+namespace gemmtune::log {
+
+enum class Level { error = 0, warn = 1, info = 2, debug = 3 };
+
+bool enabled(Level);
+void write(Level, const std::string& message);
+inline void debug(const std::string& m) { write(Level::debug, m); }
+inline void info(const std::string& m) { write(Level::info, m); }
+
+}  // namespace gemmtune::log
