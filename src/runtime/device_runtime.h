@@ -76,6 +76,8 @@ class DeviceRuntime {
   virtual Status copy_on_device(void* dst, const void* src, std::size_t bytes) = 0;
   virtual Status fill_bytes(void* device_dst, unsigned char value, std::size_t bytes) = 0;
   virtual Status synchronize() = 0;
+  // The stream kernels run on during tuning (a CUstream), null for the CPU.
+  virtual void* stream() { return nullptr; }
 
   // Evicts these ranges from the caches (CPU: cache-line flush; GPU: the
   // ranges are ignored and the whole L2 is scrubbed).
