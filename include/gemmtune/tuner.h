@@ -77,7 +77,9 @@ class Tuner {
   // The database path in use ("" when the cache is off).
   std::string db_path() const;
 
+  // Internal: a tuner over prepared services (tests inject fake runtimes).
   struct Impl;
+  explicit Tuner(std::unique_ptr<Impl> impl);
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -12,13 +12,18 @@ namespace {
 
 class FakeKernel final : public Kernel {
  public:
-  FakeKernel(Problem problem, FakeChoice choice, std::shared_ptr<FakeClock> clock, std::shared_ptr<int> runs)
-      : problem_(std::move(problem)), choice_(std::move(choice)), clock_(std::move(clock)), runs_(std::move(runs)) {}
+  FakeKernel(Problem problem, FakeChoice choice, std::shared_ptr<FakeClock> clock, std::shared_ptr<int> runs,
+             std::shared_ptr<bool> fail_runs)
+      : problem_(std::move(problem)),
+        choice_(std::move(choice)),
+        clock_(std::move(clock)),
+        runs_(std::move(runs)),
+        fail_runs_(std::move(fail_runs)) {}
 
   Status run(const GemmArgs& args, const RunContext&) override {
     ++*runs_;
     clock_->advance(choice_.time_us);
-    if (choice_.behavior == FakeBehavior::run_fails)
+    if (choice_.behavior == FakeBehavior::run_fails || *fail_runs_)
       return reject(Reason::runtime_error, "fake kernel failed on purpose");
     reference::compute(problem_, args, 1);
     const std::int64_t elements = problem_.batch * problem_.m * problem_.n;
@@ -38,6 +43,7 @@ class FakeKernel final : public Kernel {
   FakeChoice choice_;
   std::shared_ptr<FakeClock> clock_;
   std::shared_ptr<int> runs_;
+  std::shared_ptr<bool> fail_runs_;
 };
 
 }  // namespace
@@ -67,7 +73,7 @@ Expected<std::unique_ptr<Kernel>> FakeBackend::build(const Problem& problem, con
   if (!config) return reject(Reason::internal_error, "choice without a fake config");
   if (config->behavior == FakeBehavior::build_fails)
     return reject(Reason::compile_error, "fake compile error on purpose");
-  return std::unique_ptr<Kernel>(std::make_unique<FakeKernel>(problem, *config, clock_, runs_));
+  return std::unique_ptr<Kernel>(std::make_unique<FakeKernel>(problem, *config, clock_, runs_, fail_runs_));
 }
 
 std::unique_ptr<runtime::CpuRuntime> make_fake_cpu_runtime(std::shared_ptr<FakeClock> clock) {

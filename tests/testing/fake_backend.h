@@ -61,12 +61,15 @@ class FakeBackend final : public Backend {
   int runs() const { return *runs_; }
   int builds() const { return *builds_; }
   FakeBackendSpec& spec() { return spec_; }
+  // Makes every kernel of this backend, also ones already built, fail at run.
+  void fail_all_runs(bool fail) { *fail_runs_ = fail; }
 
  private:
   FakeBackendSpec spec_;
   std::shared_ptr<FakeClock> clock_;
   std::shared_ptr<int> runs_ = std::make_shared<int>(0);
   std::shared_ptr<int> builds_ = std::make_shared<int>(0);
+  std::shared_ptr<bool> fail_runs_ = std::make_shared<bool>(false);
 };
 
 // A CPU runtime whose clock is the fake clock.

@@ -1,0 +1,136 @@
+#include "core/policy.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "gemmtune/errors.h"
+#include "util/env.h"
+
+namespace gemmtune::core {
+namespace {
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+std::string valid_names(const std::vector<std::shared_ptr<Backend>>& backends) {
+  std::string out;
+  for (const auto& b : backends) {
+    if (!out.empty()) out += ", ";
+    out += b->name();
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> resolve_enabled(const TuneOptions& options,
+                                         const std::vector<std::shared_ptr<Backend>>& backends) {
+  std::vector<std::string> requested;
+  std::string source;
+  if (options.backends) {
+    requested = *options.backends;
+    source = "the backends option";
+  } else if (auto text = env::get("GEMMTUNE_BACKENDS")) {
+    requested = env::split_list(*text);
+    source = "GEMMTUNE_BACKENDS";
+  } else {
+    std::vector<std::string> out;
+    for (const auto& b : backends)
+      if (b->name() != "REFERENCE" && b->availability().available) out.emplace_back(b->name());
+    return out;
+  }
+  if (requested.empty())
+    throw ConfigError("no backends enabled by " + source + "; valid names: " + valid_names(backends));
+  std::vector<std::string> wanted;
+  for (const auto& name : requested) {
+    std::string canonical = upper(name);
+    auto it = std::find_if(backends.begin(), backends.end(), [&](const auto& b) { return b->name() == canonical; });
+    if (it == backends.end())
+      throw ConfigError("unknown backend '" + name + "' in " + source + "; valid names: " + valid_names(backends));
+    wanted.push_back(canonical);
+  }
+  // Registration order, without duplicates.
+  std::vector<std::string> out;
+  for (const auto& b : backends)
+    if (std::find(wanted.begin(), wanted.end(), b->name()) != wanted.end()) out.emplace_back(b->name());
+  return out;
+}
+
+bool resolve_fallback(const TuneOptions& options) {
+  if (options.fallback_to_library) return *options.fallback_to_library;
+  return env::get_bool("GEMMTUNE_FALLBACK_TO_LIBRARY").value_or(false);
+}
+
+SearchSpace resolve_search_space(const TuneOptions& options) {
+  if (options.search_space) return *options.search_space;
+  if (auto text = env::get("GEMMTUNE_SEARCH_SPACE")) {
+    auto space = parse_search_space(*text);
+    if (!space) throw ConfigError("GEMMTUNE_SEARCH_SPACE=" + *text + " is not one of: default, exhaustive");
+    return *space;
+  }
+  return SearchSpace::standard;
+}
+
+VerifyMode resolve_verify(const TuneOptions& options) {
+  if (options.verify) return *options.verify;
+  if (auto text = env::get("GEMMTUNE_VERIFY")) {
+    if (*text == "auto") return VerifyMode::automatic;
+    if (*text == "full") return VerifyMode::full;
+    if (*text == "sampled") return VerifyMode::sampled;
+    if (*text == "off") return VerifyMode::off;
+    throw ConfigError("GEMMTUNE_VERIFY=" + *text + " is not one of: auto, full, sampled, off");
+  }
+  return VerifyMode::automatic;
+}
+
+std::string library_backend(DeviceKind kind) { return kind == DeviceKind::cpu ? "BLAS" : "CUBLAS"; }
+
+std::optional<std::string> cache_record_unusable(const TuningRecord& record, const CacheCheck& now) {
+  if (!record.winner) return "the stored record has no winner";
+  const std::string& backend = record.winner->backend;
+  const bool enabled = std::find(now.enabled.begin(), now.enabled.end(), backend) != now.enabled.end();
+  if (record.fallback) {
+    if (!now.fallback_allowed)
+      return "its winner " + backend + " came from the library fallback, which is off now";
+  } else if (!enabled) {
+    return "its winner's backend " + backend + " is not enabled now";
+  }
+  if (record.environment != now.environment) return "it was tuned on another machine or configuration";
+  auto stored = record.backend_versions.find(backend);
+  auto current = now.backend_versions.find(backend);
+  if (stored == record.backend_versions.end() || current == now.backend_versions.end() ||
+      stored->second != current->second)
+    return "the version of " + backend + " changed";
+  return std::nullopt;
+}
+
+std::optional<std::size_t> choose_winner(const std::vector<ChoiceOutcome>& choices,
+                                         const std::vector<std::string>& backend_order, double noise_margin) {
+  std::optional<std::size_t> fastest;
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    if (!choices[i].ok() || !choices[i].timing) continue;
+    if (!fastest || choices[i].timing->median_us < choices[*fastest].timing->median_us) fastest = i;
+  }
+  if (!fastest) return std::nullopt;
+  const double limit = choices[*fastest].timing->median_us * (1.0 + std::max(noise_margin, 0.0));
+  auto rank = [&](const std::string& backend) {
+    auto it = std::find(backend_order.begin(), backend_order.end(), backend);
+    return static_cast<std::size_t>(it - backend_order.begin());
+  };
+  std::optional<std::size_t> best;
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    if (!choices[i].ok() || !choices[i].timing || choices[i].timing->median_us > limit) continue;
+    if (!best) {
+      best = i;
+      continue;
+    }
+    auto key_i = std::make_pair(rank(choices[i].backend), choices[i].name);
+    auto key_b = std::make_pair(rank(choices[*best].backend), choices[*best].name);
+    if (key_i < key_b) best = i;
+  }
+  return best;
+}
+
+}  // namespace gemmtune::core

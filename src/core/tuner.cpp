@@ -1,0 +1,445 @@
+// The tuning loop: problem -> validate -> key -> store lookup -> enabled
+// backends enumerate -> build -> verify -> time -> choose -> store.
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <random>
+
+#include "core/key.h"
+#include "core/policy.h"
+#include "core/tuner_impl.h"
+#include "measure/inputs.h"
+#include "measure/verify.h"
+#include "util/cpu_info.h"
+
+#ifndef GEMMTUNE_VERSION
+#define GEMMTUNE_VERSION "0.0.0"
+#endif
+
+namespace gemmtune {
+namespace {
+
+std::string now_iso8601() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// Fresh inputs for every tuning: a choice must be right on any data.
+std::uint64_t fresh_seed() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device() ^
+         static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+void default_warning(const std::string& message) { std::fprintf(stderr, "gemmtune: warning: %s\n", message.c_str()); }
+
+struct PendingChoice {
+  Backend* backend;
+  Choice choice;
+};
+
+// Runs a backend call and turns anything it throws (it should not) into a
+// rejection, so one broken backend cannot take the tuning down.
+template <typename F>
+auto guarded(Stage stage, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Rejection{stage, Reason::internal_error, std::string("threw: ") + e.what()};
+  } catch (...) {
+    return Rejection{stage, Reason::internal_error, "threw a non-standard exception"};
+  }
+}
+
+Rejection at_stage(Rejection r, Stage stage) {
+  r.stage = stage;
+  return r;
+}
+
+// One problem's tuning: shared inputs, reference and record.
+class ProblemTuning {
+ public:
+  ProblemTuning(Tuner::Impl& impl, const Problem& problem, runtime::DeviceRuntime& rt, TuningRecord& record)
+      : impl_(impl), problem_(problem), rt_(rt), record_(record) {
+    ctx_.search_space = impl.search_space;
+    ctx_.threads = impl.threads;
+  }
+
+  const TuningContext& context() const { return ctx_; }
+
+  // Asks each named backend for choices; records backend outcomes.
+  std::vector<PendingChoice> enumerate(const std::vector<std::string>& names) {
+    std::vector<PendingChoice> out;
+    for (const auto& name : names) {
+      Backend* backend = impl_.find_backend(name);
+      BackendOutcome outcome{name, backend->version(), 0, std::nullopt};
+      auto offered = offer(*backend);
+      if (!offered) {
+        outcome.rejection = offered.error();
+      } else {
+        outcome.choices_offered = static_cast<int>(offered.value().size());
+        for (auto& choice : offered.value()) out.push_back({backend, std::move(choice)});
+      }
+      record_.backends.push_back(std::move(outcome));
+    }
+    return out;
+  }
+
+  // What a backend offers for this problem, or why it offers nothing.
+  Expected<std::vector<Choice>> offer(const Backend& backend) const {
+    if (backend.device_kind() != problem_.device.kind)
+      return Rejection{Stage::enumerate, Reason::wrong_device,
+                       "serves " + std::string(backend.device_kind() == DeviceKind::cpu ? "cpu" : "cuda") +
+                           " problems; this one is on " + to_string(problem_.device)};
+    Availability availability = backend.availability();
+    if (!availability.available) return Rejection{Stage::availability, Reason::unavailable, availability.why};
+    auto choices = guarded(Stage::enumerate, [&] { return backend.enumerate(problem_, ctx_); });
+    if (!choices) return at_stage(choices.error(), Stage::enumerate);
+    if (choices.value().empty())
+      return Rejection{Stage::enumerate, Reason::internal_error, "offered an empty list of choices"};
+    return choices;
+  }
+
+  // Builds, verifies and times each choice; appends outcomes to the record.
+  void measure_all(const std::vector<PendingChoice>& pending) {
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (impl_.options.on_progress)
+        impl_.options.on_progress(ProgressEvent{describe(problem_), std::string(pending[i].backend->name()),
+                                                pending[i].choice.name, static_cast<int>(++progress_index_),
+                                                static_cast<int>(progress_total_)});
+      record_.choices.push_back(measure_one(pending[i]));
+    }
+  }
+
+  void add_to_progress_total(std::size_t count) { progress_total_ += count; }
+
+ private:
+  // Inputs and the reference are made once, on the first choice that needs them.
+  std::optional<Rejection> prepare_inputs() {
+    if (inputs_ready_) return inputs_error_;
+    inputs_ready_ = true;
+    host_ = measure::make_host_data(problem_, fresh_seed());
+    auto set = measure::upload(rt_, problem_, host_);
+    if (!set) {
+      inputs_error_ = at_stage(set.error(), Stage::run);
+      return inputs_error_;
+    }
+    set_ = std::move(set.value());
+    auto sample = measure::make_reference(rt_, problem_, set_.args(), impl_.verify, fresh_seed());
+    if (!sample) {
+      Rejection r = sample.error();
+      inputs_error_ = Rejection{Stage::verify, r.reason, "the exact reference could not be computed: " + r.message};
+      return inputs_error_;
+    }
+    sample_ = std::move(sample.value());
+    return std::nullopt;
+  }
+
+  ChoiceOutcome measure_one(const PendingChoice& pending) {
+    ChoiceOutcome out;
+    out.backend = std::string(pending.backend->name());
+    out.name = pending.choice.name;
+    out.description = pending.choice.description;
+    if (auto error = prepare_inputs()) {
+      out.rejection = *error;
+      return out;
+    }
+    auto kernel = guarded(Stage::build, [&] { return pending.backend->build(problem_, pending.choice, ctx_); });
+    if (!kernel) {
+      out.rejection = at_stage(kernel.error(), Stage::build);
+      return out;
+    }
+    Kernel& k = *kernel.value();
+    const GemmArgs args = set_.args();
+    const RunContext run_ctx{rt_.stream()};
+    auto run_once = [&](int) -> Status {
+      return guarded(Stage::run, [&]() -> Status { return k.run(args, run_ctx); });
+    };
+
+    // Verify before timing: a wrong or non-finite result can never win.
+    if (Status s = measure::poison_output(rt_, problem_, set_); !s) {
+      out.rejection = at_stage(s.error(), Stage::run);
+      return out;
+    }
+    Status ran = run_once(0);
+    if (ran) ran = rt_.synchronize();
+    if (!ran) {
+      out.rejection = at_stage(ran.error(), Stage::run);
+      return out;
+    }
+    auto verified = measure::verify_output(rt_, problem_, set_, sample_);
+    if (!verified) {
+      out.rejection = verified.error();
+      return out;
+    }
+    out.max_error = verified.value();
+
+    const auto ranges = set_.ranges();
+    const bool cold = impl_.options.measure.cold_cache;
+    auto prepare = [&](int) -> Status { return cold ? rt_.flush_caches(ranges) : Status::success(); };
+    auto timing = rt_.measure(run_once, prepare, impl_.options.measure);
+    if (!timing) {
+      Rejection r = timing.error();
+      out.rejection = r.stage == Stage::timeout ? r : at_stage(r, Stage::run);
+      return out;
+    }
+    out.timing = timing.value();
+    return out;
+  }
+
+  Tuner::Impl& impl_;
+  const Problem& problem_;
+  runtime::DeviceRuntime& rt_;
+  TuningRecord& record_;
+  TuningContext ctx_;
+  bool inputs_ready_ = false;
+  std::optional<Rejection> inputs_error_;
+  measure::HostData host_;
+  measure::DeviceInputSet set_;
+  measure::ReferenceSample sample_;
+  std::size_t progress_index_ = 0;
+  std::size_t progress_total_ = 0;
+};
+
+bool contains(const std::vector<std::string>& list, const std::string& name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Impl
+
+Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)), services(std::move(svc)) {
+  if (!services.runtime_for) services.runtime_for = [](DeviceKind kind) -> runtime::DeviceRuntime& {
+    return runtime::runtime_for(kind);
+  };
+  enabled = core::resolve_enabled(options, services.backends);
+  fallback_allowed = core::resolve_fallback(options);
+  search_space = core::resolve_search_space(options);
+  verify = core::resolve_verify(options);
+  if (options.threads < 0) throw ConfigError("threads must be >= 0 (0 = every CPU), got " + std::to_string(options.threads));
+  threads = options.threads > 0 ? options.threads : cpu::info().logical_cpus;
+  if (options.use_cache) db_path = options.db_path ? *options.db_path : store::default_db_path();
+  if (!options.on_warning) options.on_warning = default_warning;
+}
+
+void Tuner::Impl::warn(const std::string& message) const { options.on_warning(message); }
+
+store::Store* Tuner::Impl::open_store() {
+  if (!options.use_cache) return nullptr;
+  if (!store) store = store::Store::open(db_path, [this](const std::string& m) { warn(m); });
+  return store.get();
+}
+
+Backend* Tuner::Impl::find_backend(const std::string& name) const {
+  for (const auto& b : services.backends)
+    if (b->name() == name) return b.get();
+  return nullptr;
+}
+
+// ---------------------------------------------------------------- Tuner
+
+namespace {
+
+struct Prepared {
+  runtime::DeviceRuntime* rt;
+  TuningRecord record;  // skeleton: problem, key, context
+  core::CacheCheck check;
+};
+
+Prepared prepare(Tuner::Impl& impl, const Problem& problem) {
+  validate(problem);
+  Prepared p{&impl.services.runtime_for(problem.device.kind), {}, {}};
+  TuningRecord& r = p.record;
+  r.problem = problem;
+  r.enabled = impl.enabled;
+  r.search_space = impl.search_space;
+  r.threads = impl.threads;
+  r.environment = p.rt->fingerprint();
+  for (const auto& name : impl.enabled) {
+    Backend* b = impl.find_backend(name);
+    if (b->device_kind() == problem.device.kind) r.backend_versions[name] = b->version();
+  }
+  // The library backend's version matters to a fallback record.
+  if (Backend* lib = impl.find_backend(core::library_backend(problem.device.kind)))
+    p.check.backend_versions[std::string(lib->name())] = lib->version();
+  for (const auto& [name, version] : r.backend_versions) p.check.backend_versions[name] = version;
+  r.key = core::make_key(problem, core::KeyContext{r.environment, r.threads, r.enabled, r.backend_versions,
+                                                   r.search_space});
+  r.gemmtune_version = GEMMTUNE_VERSION;
+  p.check.enabled = impl.enabled;
+  p.check.fallback_allowed = impl.fallback_allowed;
+  p.check.environment = r.environment;
+  return p;
+}
+
+std::vector<DisabledBackendHint> disabled_hints(Tuner::Impl& impl, ProblemTuning& tuning,
+                                                const std::vector<std::string>& skip) {
+  std::vector<DisabledBackendHint> hints;
+  for (const auto& backend : impl.services.backends) {
+    std::string name(backend->name());
+    if (contains(impl.enabled, name) || contains(skip, name)) continue;
+    auto offered = tuning.offer(*backend);
+    if (offered) hints.push_back({name, static_cast<int>(offered.value().size())});
+  }
+  return hints;
+}
+
+std::vector<std::string> registration_order(const Tuner::Impl& impl) {
+  std::vector<std::string> out;
+  for (const auto& b : impl.services.backends) out.emplace_back(b->name());
+  return out;
+}
+
+TuneResult tune_problem(Tuner::Impl& impl, const Problem& problem, bool use_stored) {
+  const auto start = std::chrono::steady_clock::now();
+  Prepared prep = prepare(impl, problem);
+  TuningRecord& record = prep.record;
+
+  store::Store* store = impl.open_store();
+  if (store && use_stored) {
+    if (auto stored = store->lookup(record.key)) {
+      auto why_not = core::cache_record_unusable(*stored, prep.check);
+      if (!why_not) return TuneResult{std::move(*stored), true};
+      impl.warn("stored result for " + describe(problem) + " not used: " + *why_not + "; tuning again");
+    }
+  }
+
+  ProblemTuning tuning(impl, problem, *prep.rt, record);
+  auto pending = tuning.enumerate(impl.enabled);
+  tuning.add_to_progress_total(pending.size());
+  tuning.measure_all(pending);
+  const auto order = registration_order(impl);
+  auto winner = core::choose_winner(record.choices, order, impl.options.measure.noise_margin);
+
+  std::vector<std::string> tried_for_fallback;
+  if (!winner && impl.fallback_allowed) {
+    const std::string lib = core::library_backend(problem.device.kind);
+    record.fallback = true;
+    if (contains(impl.enabled, lib)) {
+      record.fallback_reason = "the library backend " + lib + " is already enabled and found nothing either";
+    } else if (!impl.find_backend(lib)) {
+      record.fallback_reason = "no library backend " + lib + " is registered";
+    } else {
+      tried_for_fallback.push_back(lib);
+      const std::size_t first_lib_choice = record.choices.size();
+      auto lib_pending = tuning.enumerate({lib});
+      tuning.add_to_progress_total(lib_pending.size());
+      tuning.measure_all(lib_pending);
+      std::vector<ChoiceOutcome> lib_choices(record.choices.begin() + static_cast<long>(first_lib_choice),
+                                             record.choices.end());
+      if (auto w = core::choose_winner(lib_choices, order, impl.options.measure.noise_margin)) {
+        winner = first_lib_choice + *w;
+        record.fallback_reason = "no enabled backend produced a valid choice; the library backend " + lib +
+                                 " was used because fallback to the library is on";
+        impl.warn("FALLBACK for " + describe(problem) + ": " + record.fallback_reason +
+                  " (--fallback-to-library / GEMMTUNE_FALLBACK_TO_LIBRARY=1; turn it off to make this an error)");
+      } else {
+        const auto& lib_outcome = record.backends.back();
+        record.fallback_reason = "the library backend " + lib + " failed too" +
+                                 (lib_outcome.rejection ? ": " + lib_outcome.rejection->to_string() : "");
+      }
+    }
+  }
+
+  record.tuning_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  record.created_at = now_iso8601();
+  if (!winner) throw NoValidChoicesError(record, disabled_hints(impl, tuning, tried_for_fallback));
+
+  const ChoiceOutcome& best = record.choices[*winner];
+  record.winner = Winner{best.backend, best.name, best.timing->median_us};
+  if (!record.fallback) record.fallback_reason.clear();
+  if (record.fallback) {
+    Backend* lib = impl.find_backend(best.backend);
+    record.backend_versions[best.backend] = lib->version();
+  }
+  if (store) store->save(record);
+  return TuneResult{std::move(record), false};
+}
+
+// Rebuilds the winner of a record: re-enumerate its backend and match the
+// choice by its stable name.
+Expected<std::shared_ptr<Kernel>> build_winner(Tuner::Impl& impl, const TuningRecord& record) {
+  Backend* backend = impl.find_backend(record.winner->backend);
+  if (!backend) return reject(Reason::unavailable, "backend " + record.winner->backend + " is not registered");
+  TuningContext ctx{impl.search_space, impl.threads};
+  auto choices = guarded(Stage::enumerate, [&] { return backend->enumerate(record.problem, ctx); });
+  if (!choices) return choices.error();
+  for (const auto& choice : choices.value()) {
+    if (choice.name != record.winner->choice) continue;
+    auto kernel = guarded(Stage::build, [&] { return backend->build(record.problem, choice, ctx); });
+    if (!kernel) return at_stage(kernel.error(), Stage::build);
+    return std::shared_ptr<Kernel>(std::move(kernel.value()));
+  }
+  return reject(Reason::internal_error, "the backend no longer offers choice " + record.winner->choice);
+}
+
+}  // namespace
+
+Tuner::Tuner(TuneOptions options) : Tuner(std::move(options), builtin_backends()) {}
+
+Tuner::Tuner(TuneOptions options, std::vector<std::shared_ptr<Backend>> backends)
+    : impl_(std::make_unique<Impl>(std::move(options), TunerServices{std::move(backends), {}})) {}
+
+Tuner::Tuner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tuner::~Tuner() = default;
+Tuner::Tuner(Tuner&&) noexcept = default;
+Tuner& Tuner::operator=(Tuner&&) noexcept = default;
+
+TuneResult Tuner::tune(const Problem& problem) { return tune_problem(*impl_, problem, true); }
+
+Selection Tuner::select(const Problem& problem) {
+  TuneResult result = tune_problem(*impl_, problem, true);
+  auto kernel = build_winner(*impl_, result.record);
+  if (!kernel && result.cache_hit) {
+    impl_->warn("stored winner " + result.record.winner->backend + "/" + result.record.winner->choice + " for " +
+                describe(problem) + " could not be rebuilt (" + kernel.error().to_string() + "); tuning again");
+    result = tune_problem(*impl_, problem, false);
+    kernel = build_winner(*impl_, result.record);
+  }
+  if (!kernel)
+    throw KernelRunError("the selected choice " + result.record.winner->backend + "/" + result.record.winner->choice +
+                         " could not be built: " + kernel.error().to_string());
+  return Selection(std::move(result.record), result.cache_hit, std::move(kernel.value()));
+}
+
+Explanation Tuner::explain(const Problem& problem) {
+  Prepared prep = prepare(*impl_, problem);
+  Explanation out;
+  out.record = std::move(prep.record);
+  ProblemTuning tuning(*impl_, problem, *prep.rt, out.record);
+  for (auto& pending : tuning.enumerate(impl_->enabled)) {
+    ChoiceOutcome c;
+    c.backend = std::string(pending.backend->name());
+    c.name = pending.choice.name;
+    c.description = pending.choice.description;
+    out.record.choices.push_back(std::move(c));
+  }
+  out.disabled_would_serve = disabled_hints(*impl_, tuning, {});
+  return out;
+}
+
+const std::vector<std::string>& Tuner::enabled() const { return impl_->enabled; }
+const std::vector<std::shared_ptr<Backend>>& Tuner::backends() const { return impl_->services.backends; }
+std::string Tuner::db_path() const { return impl_->db_path; }
+
+void Selection::run(const GemmArgs& args, void* stream) const {
+  validate_args(record_.problem, args);
+  Status s = kernel_->run(args, RunContext{stream});
+  if (!s)
+    throw KernelRunError("the selected kernel " + record_.winner->backend + "/" + record_.winner->choice +
+                         " failed: " + s.error().to_string() + " (gemmtune never falls back to another backend at run time)");
+}
+
+Tuner make_tuner(TuneOptions options, TunerServices services) {
+  return Tuner(std::make_unique<Tuner::Impl>(std::move(options), std::move(services)));
+}
+
+std::string_view version() { return GEMMTUNE_VERSION; }
+
+}  // namespace gemmtune

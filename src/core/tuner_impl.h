@@ -1,0 +1,42 @@
+// The tuner's state and services. Internal: tests build a Tuner over fake
+// backends and a fake-clock runtime through make_tuner().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gemmtune/tuner.h"
+#include "runtime/device_runtime.h"
+#include "store/store.h"
+
+namespace gemmtune {
+
+struct TunerServices {
+  std::vector<std::shared_ptr<Backend>> backends;  // registration order
+  // Default: runtime::runtime_for.
+  std::function<runtime::DeviceRuntime&(DeviceKind)> runtime_for;
+};
+
+struct Tuner::Impl {
+  Impl(TuneOptions options, TunerServices services);
+
+  TuneOptions options;
+  TunerServices services;
+  std::vector<std::string> enabled;
+  bool fallback_allowed = false;
+  SearchSpace search_space = SearchSpace::standard;
+  VerifyMode verify = VerifyMode::automatic;
+  int threads = 1;
+  std::string db_path;  // empty when the cache is off
+  std::unique_ptr<store::Store> store;  // opened on first use
+
+  void warn(const std::string& message) const;
+  store::Store* open_store();
+  Backend* find_backend(const std::string& name) const;
+};
+
+Tuner make_tuner(TuneOptions options, TunerServices services);
+
+}  // namespace gemmtune

@@ -1,0 +1,175 @@
+// Verification and numeric conversions: the checks that decide whether a
+// choice may be timed at all must catch real mistakes and pass real results.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "backends/reference/reference_math.h"
+#include "measure/inputs.h"
+#include "measure/verify.h"
+#include "util/numeric.h"
+
+namespace gemmtune {
+namespace {
+
+using measure::DeviceInputSet;
+
+struct Prepared {
+  Problem problem;
+  measure::HostData host;
+  DeviceInputSet set;
+  measure::ReferenceSample sample;
+};
+
+Prepared prepare(const Problem& p, VerifyMode mode = VerifyMode::full) {
+  auto& rt = runtime::cpu_runtime();
+  Prepared out{p, measure::make_host_data(p, 42), {}, {}};
+  auto set = measure::upload(rt, p, out.host);
+  EXPECT_TRUE(set.ok());
+  out.set = std::move(set.value());
+  auto sample = measure::make_reference(rt, p, out.set.args(), mode, 7);
+  EXPECT_TRUE(sample.ok());
+  out.sample = std::move(sample.value());
+  return out;
+}
+
+Expected<double> check(Prepared& prep) {
+  return measure::verify_output(runtime::cpu_runtime(), prep.problem, prep.set, prep.sample);
+}
+
+Problem small(Op op, DType dtype, std::int64_t m = 6, std::int64_t n = 5, std::int64_t k = 33) {
+  ProblemSpec s;
+  s.op = op;
+  s.m = m;
+  s.n = n;
+  s.k = k;
+  s.dtype = dtype;
+  return make_problem(s);
+}
+
+TEST(Verify, ExactReferenceOutputPasses) {
+  for (DType t : {DType::f32, DType::bf16, DType::f16, DType::f64}) {
+    auto prep = prepare(small(Op::addmm, t));
+    reference::compute(prep.problem, prep.set.args(), 1);
+    auto result = check(prep);
+    EXPECT_TRUE(result.ok()) << to_string(t) << ": " << (result.ok() ? "" : result.error().to_string());
+  }
+}
+
+TEST(Verify, UntouchedOutputFailsAsNonFinite) {
+  auto prep = prepare(small(Op::mm, DType::f32));
+  auto result = check(prep);  // still the poison pattern (NaN)
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().stage, Stage::verify);
+  EXPECT_EQ(result.error().reason, Reason::non_finite_result);
+}
+
+TEST(Verify, SmallErrorInOneElementIsCaughtAndNamed) {
+  auto prep = prepare(small(Op::mm, DType::f32));
+  reference::compute(prep.problem, prep.set.args(), 1);
+  auto* c = static_cast<float*>(prep.set.c.get());
+  c[2 * 5 + 3] += 1e-3f;  // far above f32 rounding for K = 33
+  auto result = check(prep);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().reason, Reason::wrong_result);
+  EXPECT_NE(result.error().message.find("C[2,3]"), std::string::npos) << result.error().message;
+}
+
+TEST(Verify, IntegerResultsMustMatchExactly) {
+  auto prep = prepare(small(Op::int_mm, DType::i8));
+  reference::compute(prep.problem, prep.set.args(), 1);
+  EXPECT_TRUE(check(prep).ok());
+  static_cast<std::int32_t*>(prep.set.c.get())[7] += 1;
+  EXPECT_FALSE(check(prep).ok());
+}
+
+TEST(Verify, WriteIntoAStridedOutputGapIsCaught) {
+  Problem p = small(Op::mm, DType::f32);
+  p.c.row_stride = 8;  // 3 padding elements per row
+  auto prep = prepare(p);
+  reference::compute(prep.problem, prep.set.args(), 1);
+  EXPECT_TRUE(check(prep).ok());
+  static_cast<float*>(prep.set.c.get())[6] = 0.0f;  // a gap in row 0
+  auto result = check(prep);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("outside"), std::string::npos);
+}
+
+TEST(Verify, SampledCheckStillSeesTheLastRowAndColumn) {
+  Problem p = small(Op::mm, DType::f32, 300, 301, 64);
+  auto prep = prepare(p, VerifyMode::sampled);
+  EXPECT_FALSE(prep.sample.full);
+  reference::compute(prep.problem, prep.set.args(), 2);
+  EXPECT_TRUE(check(prep).ok());
+  static_cast<float*>(prep.set.c.get())[299 * 301 + 300] += 0.5f;  // the very last element
+  EXPECT_FALSE(check(prep).ok());
+}
+
+TEST(Verify, AutomaticModeChecksSmallProblemsInFull) {
+  auto prep = prepare(small(Op::mm, DType::f32), VerifyMode::automatic);
+  EXPECT_TRUE(prep.sample.full);
+  EXPECT_EQ(prep.sample.indices.size(), 30u);
+}
+
+TEST(Verify, Bf16OutputToleranceAllowsOutputRoundingOnly) {
+  auto prep = prepare(small(Op::mm, DType::bf16));
+  reference::compute(prep.problem, prep.set.args(), 1);
+  ASSERT_TRUE(check(prep).ok());
+  // Two bf16 ulps off is more than rounding.
+  auto* c = static_cast<std::uint16_t*>(prep.set.c.get());
+  c[0] = static_cast<std::uint16_t>(c[0] + 2);
+  EXPECT_FALSE(check(prep).ok());
+}
+
+TEST(Verify, RandomInputsAreNeverAllZero) {
+  Problem p = small(Op::mm, DType::bf16, 16, 16, 16);
+  auto host = measure::make_host_data(p, 1);
+  int zeros = 0;
+  for (int i = 0; i < 256; ++i) zeros += static_cast<const std::uint16_t*>(host.a.data())[i] == 0;
+  EXPECT_LT(zeros, 8);
+}
+
+TEST(Numeric, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(numeric::float_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(numeric::float_to_bf16(1.00390625f), 0x3f80);  // halfway: to even
+  EXPECT_EQ(numeric::float_to_bf16(1.01171875f), 0x3f82);  // halfway: to even (up)
+  EXPECT_EQ(numeric::bf16_to_float(0xc040), -3.0f);
+  EXPECT_TRUE(std::isnan(numeric::bf16_to_float(numeric::float_to_bf16(NAN))));
+}
+
+TEST(Numeric, F16RoundTripsAndHandlesSubnormalsAndOverflow) {
+  for (float v : {1.0f, -2.5f, 65504.0f, 6.103515625e-05f, 5.960464477539063e-08f, 0.0f})
+    EXPECT_EQ(numeric::f16_to_float(numeric::float_to_f16(v)), v) << v;
+  EXPECT_TRUE(std::isinf(numeric::f16_to_float(numeric::float_to_f16(70000.0f))));
+  EXPECT_EQ(numeric::float_to_f16(1.0f + 1.0f / 2048), 0x3c00);  // halfway to even
+}
+
+TEST(Numeric, Fp8ConversionsRoundAndSaturate) {
+  using numeric::kE4M3;
+  using numeric::kE5M2;
+  EXPECT_EQ(numeric::fp8_to_float(numeric::float_to_fp8(448.0f, kE4M3), kE4M3), 448.0f);
+  EXPECT_EQ(numeric::fp8_to_float(numeric::float_to_fp8(1000.0f, kE4M3), kE4M3), 448.0f);
+  EXPECT_EQ(numeric::fp8_to_float(numeric::float_to_fp8(-0.3f, kE4M3), kE4M3), -0.3125f);
+  EXPECT_EQ(numeric::fp8_to_float(numeric::float_to_fp8(1.0f / 512, kE4M3), kE4M3), 1.0f / 512);  // subnormal
+  EXPECT_EQ(numeric::fp8_to_float(numeric::float_to_fp8(57344.0f, kE5M2), kE5M2), 57344.0f);
+  EXPECT_EQ(numeric::fp8_to_float(numeric::float_to_fp8(1.25f, kE5M2), kE5M2), 1.25f);
+  EXPECT_TRUE(std::isnan(numeric::fp8_to_float(0x7f, kE4M3)));
+  // Every e4m3 code that is not NaN round-trips.
+  for (int code = 0; code < 256; ++code) {
+    float v = numeric::fp8_to_float(static_cast<std::uint8_t>(code), kE4M3);
+    if (std::isnan(v)) continue;
+    EXPECT_EQ(numeric::fp8_to_float(numeric::float_to_fp8(v, kE4M3), kE4M3), v) << code;
+  }
+}
+
+TEST(Numeric, IntegerStoresWrapLikeTwosComplement) {
+  std::int32_t out = 0;
+  numeric::store_from_double(&out, DType::i32, 0, 2147483648.0);
+  EXPECT_EQ(out, std::numeric_limits<std::int32_t>::min());
+  numeric::store_from_double(&out, DType::i32, 0, -5.0);
+  EXPECT_EQ(out, -5);
+}
+
+}  // namespace
+}  // namespace gemmtune
