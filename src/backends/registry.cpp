@@ -1,9 +1,13 @@
 // The one explicit, ordered list of built-in backends. The order is the
 // tie-break order when two choices time within the noise margin: library
 // backends first, then generated kernels.
+#include "backends/blas/blas_backend.h"
 #include "backends/compiled_out.h"
 #include "backends/reference/reference_backend.h"
 #include "gemmtune/tuner.h"
+#ifdef GEMMTUNE_HAVE_ONEDNN
+#include "backends/onednn/onednn_backend.h"
+#endif
 
 namespace gemmtune {
 
@@ -11,6 +15,12 @@ std::vector<std::shared_ptr<Backend>> builtin_backends() {
   using backends::make_compiled_out_backend;
   std::vector<std::shared_ptr<Backend>> list;
   list.push_back(backends::make_reference_backend());
+  list.push_back(backends::make_blas_backend());
+#ifdef GEMMTUNE_HAVE_ONEDNN
+  list.push_back(backends::make_onednn_backend());
+#else
+  list.push_back(make_compiled_out_backend("ONEDNN", DeviceKind::cpu, "built without oneDNN (libdnnl-dev was not found)"));
+#endif
   return list;
 }
 

@@ -1,0 +1,533 @@
+#include "backends/onednn/onednn_backend.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "util/cpu_info.h"
+#include "util/numeric.h"
+
+namespace gemmtune::backends {
+namespace {
+
+using dnnl::memory;
+using Dt = memory::data_type;
+
+// How one choice drives oneDNN.
+enum class Variant : std::uint8_t {
+  plain,         // B in its given strides
+  packed_b,      // B reordered into oneDNN's preferred format inside every call
+  runtime_dims,  // M left as DNNL_RUNTIME_DIM_VAL: oneDNN picks a shape-agnostic kernel
+};
+
+// Where beta*bias enters. oneDNN 2.x applies the output scale after the
+// bias argument (dst = scale * (A.B + bias)), so the bias argument gives
+// alpha*A.B + beta*bias only when alpha == beta; otherwise the bias is a
+// binary post-op between scale = alpha/beta and a final linear *beta.
+enum class BiasForm : std::uint8_t { none, matmul_arg, binary_post_op };
+
+struct ChoiceConfig {
+  Variant variant = Variant::plain;
+  BiasForm bias_form = BiasForm::none;
+};
+
+// int_mm post-ops run in f32 inside oneDNN: exact only below 2^24.
+constexpr double kExactF32Integer = 16777216.0;
+
+const char* variant_name(Variant v) {
+  switch (v) {
+    case Variant::plain: return onednn::kPlainChoice;
+    case Variant::packed_b: return onednn::kPackedBChoice;
+    case Variant::runtime_dims: return onednn::kRuntimeDimsChoice;
+  }
+  return "?";
+}
+
+std::string isa_name(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::all: return "all";
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx512_mic: return "avx512_mic";
+    case dnnl::cpu_isa::avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+  }
+  return "isa" + std::to_string(static_cast<int>(isa));
+}
+
+// The process-wide CPU engine. Throws dnnl::error if oneDNN cannot make one;
+// a later call tries again.
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// oneDNN reads the OpenMP thread count when it picks and sizes a kernel;
+// enumerate and build set it for their duration only.
+class OmpThreadsScope {
+ public:
+  explicit OmpThreadsScope(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(std::max(threads, 1)); }
+  ~OmpThreadsScope() { omp_set_num_threads(saved_); }
+  OmpThreadsScope(const OmpThreadsScope&) = delete;
+  OmpThreadsScope& operator=(const OmpThreadsScope&) = delete;
+
+ private:
+  int saved_;
+};
+
+std::optional<Dt> to_dnnl(DType t) {
+  switch (t) {
+    case DType::f32: return Dt::f32;
+    case DType::bf16: return Dt::bf16;
+    case DType::f16: return Dt::f16;
+    case DType::i8: return Dt::s8;
+    case DType::u8: return Dt::u8;
+    case DType::i32: return Dt::s32;
+    default: return std::nullopt;
+  }
+}
+
+std::string dtypes_text(const Problem& p) {
+  return std::string(to_string(p.a.dtype)) + " x " + std::string(to_string(p.b.dtype)) + " -> " +
+         std::string(to_string(p.c.dtype));
+}
+
+// A matrix (or a batch of them) as a oneDNN memory descriptor. Strides of
+// extent-1 dimensions are never used to address anything; they are made
+// consistent so that oneDNN's stride checks see an ordinary layout.
+// `dense` replaces the strides by row-major ones (used to diagnose whether a
+// rejection is about the layout or the data types).
+memory::desc matrix_md(const MatrixDesc& d, std::int64_t batch, bool batched, Dt dt, bool runtime_rows = false,
+                       bool dense = false) {
+  std::int64_t rs = d.row_stride, cs = d.col_stride, bs = d.batch_stride;
+  if (dense) {
+    cs = 1;
+    rs = d.cols;
+    bs = d.rows * d.cols;
+  }
+  if (d.cols <= 1) cs = std::max<std::int64_t>(d.rows <= 1 ? 1 : d.rows * rs, 1);
+  if (d.rows <= 1) rs = std::max<std::int64_t>(d.cols <= 1 ? 1 : d.cols * cs, 1);
+  if (d.rows <= 1 && d.cols <= 1) rs = cs = 1;
+  const memory::dim rows = runtime_rows ? DNNL_RUNTIME_DIM_VAL : d.rows;
+  if (!batched) return memory::desc({rows, d.cols}, dt, {rs, cs});
+  const std::int64_t span = (d.rows - 1) * rs + (d.cols - 1) * cs + 1;
+  const std::int64_t batch_dim = batch > 1 && bs != 0 ? batch : 1;
+  if (batch_dim == 1) bs = span;
+  return memory::desc({batch_dim, rows, d.cols}, dt, {bs, rs, cs});
+}
+
+memory::desc any_weights_md(const Problem& p, bool batched, Dt dt) {
+  if (!batched) return memory::desc({p.k, p.n}, dt, memory::format_tag::any);
+  const std::int64_t batch_dim = p.batch > 1 && p.b.batch_stride != 0 ? p.batch : 1;
+  return memory::desc({batch_dim, p.k, p.n}, dt, memory::format_tag::any);
+}
+
+bool int_relu_needs_pass(const Problem& p) {
+  if (p.op != Op::int_mm || p.activation != Activation::relu) return false;
+  const double max_a = p.a.dtype == DType::u8 ? 255.0 : 128.0;
+  return static_cast<double>(p.k) * max_a * 128.0 >= kExactF32Integer;
+}
+
+bool has_bias(const Problem& p) { return p.bias != BiasKind::none && p.beta != 0.0; }
+
+// The primitive descriptor of one variant, and the descriptors a kernel
+// binds its memory to (always concrete, even for the run-time-dims variant).
+struct Created {
+  dnnl::matmul::primitive_desc pd;
+  memory::desc src, user_weights, dst, bias;
+  bool int_relu_pass = false;
+};
+
+struct Attempt {
+  bool dense = false;     // row-major strides instead of the problem's
+  bool epilogue = true;   // alpha, bias, activation
+};
+
+// Throws dnnl::error when oneDNN has no implementation; returns nullopt for
+// combinations this backend does not express (e.g. an alpha/beta ratio
+// outside f32's range).
+std::optional<Created> create(const Problem& p, Variant variant, BiasForm bias_form, Attempt attempt) {
+  const bool batched = is_batched(p.op);
+  const Dt src_dt = *to_dnnl(p.a.dtype), wei_dt = *to_dnnl(p.b.dtype), dst_dt = *to_dnnl(p.c.dtype);
+  const bool runtime = variant == Variant::runtime_dims;
+  Created out;
+  out.src = matrix_md(p.a, p.batch, batched, src_dt, false, attempt.dense);
+  out.user_weights = matrix_md(p.b, p.batch, batched, wei_dt, false, attempt.dense);
+  out.dst = matrix_md(p.c, p.batch, batched, dst_dt, false, attempt.dense);
+  const memory::desc src_md = runtime ? matrix_md(p.a, p.batch, batched, src_dt, true, attempt.dense) : out.src;
+  const memory::desc dst_md = runtime ? matrix_md(p.c, p.batch, batched, dst_dt, true, attempt.dense) : out.dst;
+  const memory::desc wei_md = variant == Variant::packed_b ? any_weights_md(p, batched, wei_dt) : out.user_weights;
+
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::post_ops ops;
+  memory::desc bias_arg_md;
+  if (attempt.epilogue) {
+    double scale = p.alpha;
+    if (has_bias(p)) {
+      if (bias_form == BiasForm::none) return std::nullopt;
+      const Dt bias_dt = *to_dnnl(p.bias_desc.dtype);
+      out.bias = matrix_md(p.bias_desc, p.batch, batched, bias_dt, false, attempt.dense);
+      if (bias_form == BiasForm::matmul_arg) {
+        if (p.alpha != p.beta) return std::nullopt;
+        bias_arg_md = runtime && p.bias == BiasKind::full
+                          ? matrix_md(p.bias_desc, p.batch, batched, bias_dt, true, attempt.dense)
+                          : out.bias;
+      } else {
+        scale = p.alpha / p.beta;
+        const float f = static_cast<float>(scale);
+        if (!std::isfinite(f) || (scale != 0 && (std::fabs(scale) < 1e-30 || std::fabs(scale) > 1e30)))
+          return std::nullopt;
+        ops.append_binary(dnnl::algorithm::binary_add, out.bias);
+        if (p.beta != 1.0) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, static_cast<float>(p.beta), 0.0f);
+      }
+    } else if (bias_form != BiasForm::none) {
+      return std::nullopt;
+    }
+    if (scale != 1.0) attr.set_output_scales(0, {static_cast<float>(scale)});
+    switch (p.activation) {
+      case Activation::none: break;
+      case Activation::relu:
+        if (int_relu_needs_pass(p)) out.int_relu_pass = true;
+        else ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        break;
+      case Activation::gelu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
+      case Activation::silu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f); break;
+    }
+    if (ops.len() > 0) attr.set_post_ops(ops);
+  }
+  const bool bias_arg = attempt.epilogue && has_bias(p) && bias_form == BiasForm::matmul_arg;
+  const auto desc = bias_arg ? dnnl::matmul::desc(src_md, wei_md, bias_arg_md, dst_md)
+                             : dnnl::matmul::desc(src_md, wei_md, dst_md);
+  out.pd = dnnl::matmul::primitive_desc(desc, attr, cpu_engine());
+  return out;
+}
+
+// Tries the bias forms in order of preference.
+struct Found {
+  Created created;
+  BiasForm bias_form;
+};
+std::optional<Found> create_any_form(const Problem& p, Variant variant) {
+  const BiasForm forms[] = {BiasForm::matmul_arg, BiasForm::binary_post_op};
+  for (BiasForm form : has_bias(p) ? std::vector<BiasForm>(std::begin(forms), std::end(forms))
+                                   : std::vector<BiasForm>{BiasForm::none}) {
+    try {
+      if (auto created = create(p, variant, form, Attempt{})) return Found{std::move(*created), form};
+    } catch (const dnnl::error&) {
+      // No implementation for this form; try the next one.
+    }
+  }
+  return std::nullopt;
+}
+
+bool is_reference_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
+
+// Whether oneDNN serves the problem stripped down to its data types (dense
+// layout, no epilogue), then with its layout: tells which of dtype, layout
+// or epilogue a failure is about. `need_fast` counts oneDNN's reference
+// implementation as a failure.
+Rejection diagnose(const Problem& p, bool need_fast) {
+  auto works = [&](Attempt attempt) {
+    try {
+      auto created = create(p, Variant::plain, BiasForm::none, attempt);
+      return created && !(need_fast && is_reference_impl(created->pd.impl_info_str()));
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  };
+  const std::string what = need_fast ? "only oneDNN's reference implementation (ref:any) serves this problem; it is "
+                                       "offered in the exhaustive search space only"
+                                     : "oneDNN has no matmul implementation";
+  if (!works(Attempt{true, false})) {
+    if (p.a.dtype == DType::f16 && !need_fast) {
+      const auto& cpu = cpu::info();
+      return reject(Reason::unsupported_dtype,
+                    std::string("oneDNN has no f16 matmul for this CPU (") + dtypes_text(p) + "; " +
+                        (cpu.avx512_fp16 ? "primitive creation failed" : "needs AVX512_FP16, which this CPU lacks") +
+                        ")");
+    }
+    return reject(Reason::unsupported_dtype, what + " for " + dtypes_text(p) + " on this CPU");
+  }
+  if (!works(Attempt{false, false})) {
+    std::ostringstream text;
+    text << what << " for these strides (A " << p.a.row_stride << "," << p.a.col_stride << "; B " << p.b.row_stride
+         << "," << p.b.col_stride << "; C " << p.c.row_stride << "," << p.c.col_stride << ")";
+    return reject(Reason::unsupported_layout, text.str());
+  }
+  return reject(Reason::unsupported_epilogue, what + " for this epilogue (alpha, bias, activation) with " +
+                                                  dtypes_text(p));
+}
+
+// Op and dtype checks that need no primitive.
+std::optional<Rejection> reject_upfront(const Problem& p) {
+  if (p.device.kind != DeviceKind::cpu) return reject(Reason::wrong_device, "ONEDNN runs on the CPU only");
+  switch (p.op) {
+    case Op::scaled_mm:
+      return reject(Reason::unsupported_dtype, "fp8 inputs not supported: oneDNN 2.6 has no fp8 data types");
+    case Op::mixed_mm:
+      return reject(Reason::unsupported_dtype,
+                    "mixed_mm not supported: oneDNN 2.6 matmul cannot take int8 weights with " +
+                        std::string(to_string(p.a.dtype)) + " activations (no weight decompression before 3.x)");
+    default: break;
+  }
+  for (DType t : {p.a.dtype, p.b.dtype, p.c.dtype})
+    if (!to_dnnl(t))
+      return reject(Reason::unsupported_dtype,
+                    std::string(to_string(t)) + " not supported: oneDNN's CPU matmul has no " +
+                        std::string(to_string(t)) + " (" + dtypes_text(p) + ")");
+  if (p.bias != BiasKind::none && !to_dnnl(p.bias_desc.dtype))
+    return reject(Reason::unsupported_dtype, "bias dtype " + std::string(to_string(p.bias_desc.dtype)) + " not supported");
+  return std::nullopt;
+}
+
+bool is_degenerate(const Problem& p) { return p.batch == 0 || p.m == 0 || p.n == 0 || p.k == 0; }
+
+std::string epilogue_text(const Problem& p, const Created& c, BiasForm form) {
+  std::string out;
+  if (has_bias(p))
+    out += form == BiasForm::matmul_arg ? "; bias as matmul argument" : "; bias as binary post-op";
+  if (p.alpha != 1.0 || (has_bias(p) && form == BiasForm::binary_post_op && p.beta != 1.0)) out += "; output scale";
+  if (p.activation != Activation::none)
+    out += c.int_relu_pass ? "; relu as a separate exact int32 pass"
+                           : "; " + std::string(to_string(p.activation)) + " as eltwise post-op";
+  return out;
+}
+
+std::int64_t offset(const MatrixDesc& d, std::int64_t batch, std::int64_t i, std::int64_t j) {
+  return batch * d.batch_stride + i * d.row_stride + j * d.col_stride;
+}
+
+// M, N or batch = 0 (nothing to write) or K = 0 (C = act(beta*bias) or
+// act(0)). oneDNN is not called: its primitive creation divides by zero on
+// empty reduction dimensions.
+class DegenerateKernel final : public Kernel {
+ public:
+  explicit DegenerateKernel(Problem p) : p_(std::move(p)) {}
+  Status run(const GemmArgs& args, const RunContext&) override {
+    if (p_.batch == 0 || p_.m == 0 || p_.n == 0) return Status::success();
+    for (std::int64_t bt = 0; bt < p_.batch; ++bt)
+      for (std::int64_t i = 0; i < p_.m; ++i)
+        for (std::int64_t j = 0; j < p_.n; ++j) {
+          double v = 0;
+          if (p_.bias != BiasKind::none)
+            v = p_.beta * numeric::load_as_double(args.bias, p_.bias_desc.dtype,
+                                                  offset(p_.bias_desc, bt, p_.bias == BiasKind::row ? 0 : i, j));
+          numeric::store_from_double(args.c, p_.c.dtype, offset(p_.c, bt, i, j), numeric::activate(p_.activation, v));
+        }
+    return Status::success();
+  }
+
+ private:
+  Problem p_;
+};
+
+class OneDnnKernel final : public Kernel {
+ public:
+  OneDnnKernel(Problem p, Variant variant, BiasForm form, Created created, int threads)
+      : p_(std::move(p)), variant_(variant), form_(form), threads_(std::max(threads, 1)),
+        int_relu_pass_(created.int_relu_pass) {
+    const auto& engine = cpu_engine();
+    stream_ = dnnl::stream(engine);
+    primitive_ = dnnl::matmul(created.pd);
+    src_ = memory(created.src, engine, DNNL_MEMORY_NONE);
+    dst_ = memory(created.dst, engine, DNNL_MEMORY_NONE);
+    user_weights_ = memory(created.user_weights, engine, DNNL_MEMORY_NONE);
+    const memory::desc scratch_md = created.pd.scratchpad_desc();
+    scratch_ = memory(scratch_md, engine);
+    workspace_bytes_ = scratch_md.get_size();
+    args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}, {DNNL_ARG_SCRATCHPAD, scratch_}};
+    if (variant_ == Variant::packed_b) {
+      packed_weights_ = memory(created.pd.weights_desc(), engine);
+      workspace_bytes_ += created.pd.weights_desc().get_size();
+      dnnl::primitive_attr reorder_attr;
+      reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(user_weights_, packed_weights_, reorder_attr));
+      args_[DNNL_ARG_WEIGHTS] = packed_weights_;
+    } else {
+      args_[DNNL_ARG_WEIGHTS] = user_weights_;
+    }
+    if (has_bias(p_)) {
+      bias_ = memory(created.bias, engine, DNNL_MEMORY_NONE);
+      if (form_ == BiasForm::matmul_arg) args_[DNNL_ARG_BIAS] = bias_;
+      else args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = bias_;
+    }
+  }
+
+  std::size_t workspace_bytes() const override { return workspace_bytes_; }
+
+  Status run(const GemmArgs& args, const RunContext&) override {
+    try {
+      // OpenMP's thread count is per-thread global state; set it every call.
+      omp_set_num_threads(threads_);
+      src_.set_data_handle(const_cast<void*>(args.a));
+      user_weights_.set_data_handle(const_cast<void*>(args.b));
+      dst_.set_data_handle(args.c);
+      if (has_bias(p_)) bias_.set_data_handle(const_cast<void*>(args.bias));
+      if (variant_ == Variant::packed_b) {
+        // B may change between calls, so the reorder is part of every call.
+        reorder_.execute(stream_, {{DNNL_ARG_FROM, user_weights_}, {DNNL_ARG_TO, packed_weights_}});
+      }
+      primitive_.execute(stream_, args_);
+      stream_.wait();
+    } catch (const dnnl::error& e) {
+      return Rejection{Stage::run, Reason::runtime_error, std::string("oneDNN matmul failed: ") + e.what()};
+    } catch (const std::exception& e) {
+      return Rejection{Stage::run, Reason::runtime_error, e.what()};
+    }
+    if (int_relu_pass_) {
+      auto* c = static_cast<std::int32_t*>(args.c);
+      for (std::int64_t bt = 0; bt < p_.batch; ++bt)
+        for (std::int64_t i = 0; i < p_.m; ++i)
+          for (std::int64_t j = 0; j < p_.n; ++j) {
+            std::int32_t& v = c[offset(p_.c, bt, i, j)];
+            if (v < 0) v = 0;
+          }
+    }
+    return Status::success();
+  }
+
+ private:
+  Problem p_;
+  Variant variant_;
+  BiasForm form_;
+  int threads_;
+  bool int_relu_pass_;
+  std::size_t workspace_bytes_ = 0;
+  dnnl::stream stream_;
+  dnnl::matmul primitive_;
+  dnnl::reorder reorder_;
+  memory src_, dst_, user_weights_, packed_weights_, bias_, scratch_;
+  std::unordered_map<int, memory> args_;
+};
+
+class OneDnnBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "ONEDNN"; }
+  DeviceKind device_kind() const override { return DeviceKind::cpu; }
+
+  std::string version() const override {
+    const dnnl_version_t* v = dnnl_version();
+    std::string out = "onednn-" + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+                      std::to_string(v->patch);
+    // The ISA oneDNN dispatches to decides which kernels exist and how fast.
+    try {
+      out += " isa=" + isa_name(dnnl::get_effective_cpu_isa());
+    } catch (const dnnl::error&) {
+      out += " isa=unknown";
+    }
+    out += " runtime=omp";
+    return out;
+  }
+
+  Availability availability() const override {
+    try {
+      if (dnnl::engine::get_count(dnnl::engine::kind::cpu) == 0)
+        return Availability::no("oneDNN reports no CPU engine");
+      (void)cpu_engine();
+      return Availability::yes();
+    } catch (const dnnl::error& e) {
+      return Availability::no(std::string("oneDNN could not create a CPU engine: ") + e.what());
+    } catch (const std::exception& e) {
+      return Availability::no(std::string("oneDNN could not create a CPU engine: ") + e.what());
+    }
+  }
+
+  std::string capabilities() const override {
+    return "mm/addmm/bmm/baddbmm f32, bf16 (bf16 or f32 output), f16 only where the CPU has f16 kernels; "
+           "int_mm u8/s8 x s8 -> s32; alpha as output scale, bias as argument or post-op, relu/gelu/silu "
+           "as post-ops; choices: plain, packed_b (reorder each call), runtime_dims; no f64, fp8 or mixed_mm";
+  }
+
+  Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
+    if (auto rejection = reject_upfront(p)) return *rejection;
+    if (is_degenerate(p)) {
+      auto config = std::make_shared<ChoiceConfig>();
+      const char* what = p.k == 0 && p.batch > 0 && p.m > 0 && p.n > 0
+                             ? "K=0: no matmul call; C = act(beta*bias) or act(0)"
+                             : "empty output: nothing to compute";
+      return std::vector<Choice>{Choice{onednn::kPlainChoice, what, std::move(config)}};
+    }
+    try {
+      OmpThreadsScope threads(ctx.threads);
+      const bool exhaustive = ctx.search_space == SearchSpace::exhaustive;
+      std::vector<Choice> choices;
+      std::string plain_impl;
+      std::optional<memory::desc> plain_weights;
+      bool any_created = false;
+      for (Variant variant : {Variant::plain, Variant::packed_b, Variant::runtime_dims}) {
+        auto found = create_any_form(p, variant);
+        if (!found) continue;
+        any_created = true;
+        const std::string impl = found->created.pd.impl_info_str();
+        if (variant == Variant::plain) {
+          plain_impl = impl;
+          plain_weights = found->created.user_weights;
+        }
+        if (is_reference_impl(impl) && !exhaustive) continue;
+        // Only real alternatives: a "packed" format equal to the given one
+        // or a run-time-dims kernel identical to the plain one is not.
+        if (variant == Variant::packed_b && found->created.pd.weights_desc() == found->created.user_weights)
+          continue;
+        if (variant == Variant::runtime_dims && !exhaustive && impl == plain_impl) continue;
+        std::string description = impl;
+        switch (variant) {
+          case Variant::plain: description += "; B in its given strides"; break;
+          case Variant::packed_b: description += "; B reordered to oneDNN's preferred format every call"; break;
+          case Variant::runtime_dims: description += "; M as a run-time dimension"; break;
+        }
+        description += epilogue_text(p, found->created, found->bias_form);
+        choices.push_back(Choice{variant_name(variant), std::move(description),
+                                 std::make_shared<ChoiceConfig>(ChoiceConfig{variant, found->bias_form})});
+      }
+      if (choices.empty()) return diagnose(p, any_created);
+      return choices;
+    } catch (const dnnl::error& e) {
+      return reject(Reason::internal_error, std::string("oneDNN failed while enumerating: ") + e.what());
+    } catch (const std::exception& e) {
+      return reject(Reason::internal_error, std::string("oneDNN failed while enumerating: ") + e.what());
+    }
+  }
+
+  Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
+                                          const TuningContext& ctx) const override {
+    if (auto rejection = reject_upfront(p)) return *rejection;
+    if (is_degenerate(p)) return std::unique_ptr<Kernel>(std::make_unique<DegenerateKernel>(p));
+    const auto* config = static_cast<const ChoiceConfig*>(choice.config.get());
+    if (config == nullptr || choice.name != variant_name(config->variant))
+      return reject(Reason::internal_error, "choice " + choice.name + " was not made by ONEDNN's enumerate");
+    try {
+      OmpThreadsScope threads(ctx.threads);
+      std::optional<Created> created = create(p, config->variant, config->bias_form, Attempt{});
+      if (!created)
+        return reject(Reason::internal_error, "choice " + choice.name + " does not fit this problem's epilogue");
+      return std::unique_ptr<Kernel>(
+          std::make_unique<OneDnnKernel>(p, config->variant, config->bias_form, std::move(*created), ctx.threads));
+    } catch (const dnnl::error& e) {
+      const Reason reason = e.status == dnnl_out_of_memory ? Reason::out_of_resources : Reason::internal_error;
+      return reject(reason, std::string("oneDNN could not build ") + choice.name + ": " + e.what());
+    } catch (const std::bad_alloc&) {
+      return reject(Reason::out_of_resources, "out of memory while building " + choice.name);
+    } catch (const std::exception& e) {
+      return reject(Reason::internal_error, std::string("oneDNN could not build ") + choice.name + ": " + e.what());
+    }
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Backend> make_onednn_backend() { return std::make_shared<OneDnnBackend>(); }
+
+}  // namespace gemmtune::backends
