@@ -14,6 +14,10 @@
 
 namespace gemmtune::store {
 
+// Version of the database layout (meta.schema_version). A file with a larger
+// one comes from a newer gemmtune and is never modified.
+inline constexpr int kSchemaVersion = 1;
+
 // A record's row without the per-choice detail, for `cache list`.
 struct RecordSummary {
   std::int64_t id = 0;

@@ -1,0 +1,690 @@
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <stdio.h>  // renameat2
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "gemmtune/errors.h"
+#include "store/record_json.h"
+#include "store/sqlite_db.h"
+#include "util/env.h"
+#include "util/log.h"
+
+#ifndef GEMMTUNE_VERSION
+#define GEMMTUNE_VERSION "unknown"
+#endif
+
+namespace gemmtune::store {
+namespace {
+
+using nlohmann::json;
+using sqlite::Db;
+using sqlite::ReadTransaction;
+using sqlite::SqliteError;
+using sqlite::Statement;
+using sqlite::WriteTransaction;
+
+constexpr int kBusyTimeoutMs = 30000;
+
+// Columns the records table must have; checked on open so that a foreign
+// table that happens to be called `records` is not mistaken for ours.
+constexpr const char* kRecordColumns[] = {"id",         "key",     "problem",    "winner_backend", "winner_choice",
+                                          "winner_time_us", "fallback", "created_at", "json"};
+
+constexpr const char* kCreateSchema = R"sql(
+CREATE TABLE meta(
+  name  TEXT PRIMARY KEY NOT NULL,
+  value TEXT NOT NULL
+);
+CREATE TABLE records(
+  id             INTEGER PRIMARY KEY,
+  key            TEXT UNIQUE NOT NULL,
+  problem        TEXT NOT NULL,
+  winner_backend TEXT,
+  winner_choice  TEXT,
+  winner_time_us REAL,
+  fallback       INTEGER NOT NULL DEFAULT 0,
+  created_at     TEXT NOT NULL,
+  json           TEXT NOT NULL
+);
+CREATE INDEX records_by_created_at ON records(created_at);
+CREATE INDEX records_by_winner_backend ON records(winner_backend);
+)sql";
+
+// The file is not (or no longer) a usable gemmtune database; open() moves it
+// aside. Internal: never escapes open().
+struct Damaged {
+  std::string why;
+};
+
+std::string utc_time(const char* format) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buffer[64];
+  std::size_t n = std::strftime(buffer, sizeof buffer, format, &tm);
+  return std::string(buffer, n);
+}
+
+std::string iso_now() { return utc_time("%Y-%m-%dT%H:%M:%SZ"); }
+
+// Long keys make messages unreadable; the id and a prefix are enough to find
+// the row.
+std::string short_key(const std::string& key) {
+  constexpr std::size_t kMax = 48;
+  return key.size() <= kMax ? key : key.substr(0, kMax) + "...";
+}
+
+std::string json_text(const json& j, int indent = -1) {
+  // Strings from compilers and drivers may hold invalid UTF-8; replace such
+  // bytes rather than refuse to store the record.
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+struct FileId {
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  friend bool operator==(const FileId&, const FileId&) = default;
+};
+
+FileId file_id(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, st.st_dev, st.st_ino};
+}
+
+std::int64_t file_size(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.st_size);
+}
+
+std::string parent_folder(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+void make_parent_folders(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec)
+    throw StoreError("results database " + path + ": cannot create folder " + parent.string() + ": " + ec.message());
+  if (!std::filesystem::is_directory(parent, ec))
+    throw StoreError("results database " + path + ": " + parent.string() + " is not a folder");
+}
+
+// Renames without ever replacing an existing file. Returns 0 or an errno.
+int rename_no_replace(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  // A file system without RENAME_NOREPLACE: link() also refuses to replace.
+  if (::link(from.c_str(), to.c_str()) != 0) return errno;
+  if (::unlink(from.c_str()) != 0) return errno;
+  return 0;
+}
+
+// Moves a damaged database (and its -wal/-shm/-journal) to
+// `<path>.damaged-<UTC time>`. Returns the new path, or "" when the file at
+// `path` is no longer the one found damaged (another process set it aside
+// first and may already have started a fresh one, which must be left alone).
+std::string set_aside(const std::string& path, const FileId& checked, const std::string& why) {
+  if (!checked.exists || file_id(path) != checked) return {};
+  const std::string base = path + ".damaged-" + utc_time("%Y%m%d-%H%M%S");
+  std::string target;
+  for (int n = 0;; ++n) {
+    target = n == 0 ? base : base + "-" + std::to_string(n);
+    int err = rename_no_replace(path, target);
+    if (err == 0) break;
+    if (err == ENOENT) return {};
+    if (err == EEXIST && n < 1000) continue;
+    throw StoreError("results database " + path + " is damaged (" + why + ") and could not be moved aside to " +
+                     target + ": " + std::strerror(err));
+  }
+  // The sidecar files belong to the damaged file: a stale -wal next to a new
+  // database would be replayed into it.
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    std::string from = path + suffix;
+    if (::access(from.c_str(), F_OK) != 0) continue;
+    int err = rename_no_replace(from, target + suffix);
+    if (err != 0 && err != ENOENT)
+      throw StoreError("results database " + path + " was moved aside to " + target + " but its " + suffix +
+                       " file could not be: " + std::strerror(err));
+  }
+  return target;
+}
+
+std::optional<std::int64_t> parse_int(const std::string& text) {
+  std::int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+bool all_digits(const std::string& s) {
+  return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+void write_file_atomically(const std::string& file, const std::string& text) {
+  // Write beside the target and rename, so a reader (or a crash) never sees
+  // half an export.
+  std::string tmp = file + ".tmp-" + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw StoreError("cannot write export file " + file + ": " + std::strerror(errno));
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw StoreError("cannot write export file " + file + ": " + std::strerror(err));
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw StoreError("cannot write export file " + file + ": " + std::strerror(err));
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw StoreError("cannot write export file " + file + ": " + std::strerror(err));
+  }
+}
+
+std::string read_whole_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw StoreError("cannot read import file " + file + ": " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw StoreError("cannot read import file " + file + ": read error");
+  return text.str();
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::string path, std::function<void(const std::string&)> warn)
+      : path_(std::move(path)), warn_(std::move(warn)) {}
+
+  // Connects, checks and (for a new file) creates the schema. Throws Damaged
+  // for a file to be moved aside, StoreError for everything else.
+  void connect();
+
+  std::optional<TuningRecord> lookup(const std::string& key) override;
+  void save(const TuningRecord& record) override;
+  std::vector<RecordSummary> list() override;
+  std::optional<TuningRecord> get(const std::string& id_or_key_prefix) override;
+  std::int64_t clear() override;
+  Stats stats() override;
+  std::int64_t export_json(const std::string& file) override;
+  ImportReport import_json(const std::string& file) override;
+  const std::string& path() const override { return path_; }
+
+ private:
+  enum class Schema { empty, current };
+  Schema check_schema();
+  void quick_check();
+  void use_wal();
+  void create_schema();
+  void set_checkpoint_on_close(bool on);
+  // Parses a stored row; a damaged one is reported through warn and skipped.
+  std::optional<TuningRecord> parse_row(std::int64_t id, const std::string& key, const std::string& text);
+  // Inserts or replaces inside the caller's write transaction; returns
+  // whether the key was already there.
+  bool upsert(const TuningRecord& record);
+  void warn(const std::string& message) const {
+    if (warn_) warn_(message);
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw StoreError("results database " + path_ + ": " + what);
+  }
+
+  std::string path_;
+  std::function<void(const std::string&)> warn_;
+  std::unique_ptr<Db> db_;
+};
+
+void SqliteStore::connect() {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail("not a regular file");
+  // Say plainly what is wrong instead of sqlite's "unable to open database
+  // file" or "attempt to write a readonly database" later. WAL also needs to
+  // create -wal and -shm files beside the database, hence the folder check.
+  if (::access(path_.c_str(), F_OK) == 0 && ::access(path_.c_str(), W_OK) != 0)
+    fail("the file is read-only (" + std::string(std::strerror(errno)) + "); gemmtune needs to write to it");
+  std::string folder = parent_folder(path_);
+  if (::access(folder.c_str(), W_OK) != 0)
+    fail("folder " + folder + " is not writable (" + std::strerror(errno) + ")");
+
+  try {
+    db_ = std::make_unique<Db>(path_);
+  } catch (const SqliteError& e) {
+    if (e.primary() == SQLITE_CANTOPEN)
+      fail("cannot open or create the file (" + e.detail() + "); check that it and its folder are writable");
+    throw;
+  }
+  int rc = sqlite3_busy_timeout(db_->handle(), kBusyTimeoutMs);
+  if (rc != SQLITE_OK) db_->fail(rc, "cannot set the busy timeout");
+  if (db_->read_only()) fail("the file is read-only; gemmtune needs to write to it");
+
+  // Until the file is known to be ours, closing must not checkpoint: that
+  // would write into a file we are about to move aside (or refuse) and
+  // delete its -wal, which belongs to the user's file.
+  set_checkpoint_on_close(false);
+  try {
+    // Everything up to use_wal() only reads, so a database from a newer
+    // gemmtune is refused without a byte of it changed.
+    Schema schema = check_schema();
+    if (schema == Schema::current) quick_check();
+    use_wal();
+    db_->exec("PRAGMA synchronous=NORMAL", "cannot set synchronous mode");
+    if (schema == Schema::empty) create_schema();
+  } catch (const Damaged&) {
+    throw;
+  } catch (const SqliteError& e) {
+    if (e.is_damage()) throw Damaged{e.detail()};
+    set_checkpoint_on_close(true);
+    throw;
+  } catch (...) {
+    set_checkpoint_on_close(true);
+    throw;
+  }
+  set_checkpoint_on_close(true);
+}
+
+void SqliteStore::set_checkpoint_on_close(bool on) {
+  int rc = sqlite3_db_config(db_->handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, on ? 0 : 1, nullptr);
+  if (rc != SQLITE_OK) db_->fail(rc, "cannot configure checkpointing");
+}
+
+SqliteStore::Schema SqliteStore::check_schema() {
+  std::vector<std::string> tables;
+  {
+    Statement s(*db_, "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                "cannot read the schema");
+    while (s.step()) tables.push_back(s.text(0));
+  }
+  if (tables.empty()) return Schema::empty;
+
+  auto has_table = [&](const char* name) { return std::find(tables.begin(), tables.end(), name) != tables.end(); };
+  auto columns_of = [&](const char* table) {
+    std::vector<std::string> columns;
+    Statement s(*db_, std::string("PRAGMA table_info(") + table + ")", "cannot read the schema");
+    while (s.step()) columns.push_back(s.text(1));
+    return columns;
+  };
+  auto lacks_column = [](const std::vector<std::string>& columns, const char* name) {
+    return std::find(columns.begin(), columns.end(), name) == columns.end();
+  };
+
+  if (!has_table("meta")) {
+    std::string names;
+    for (const auto& t : tables) names += (names.empty() ? "" : ", ") + t;
+    throw Damaged{"not a gemmtune database: it holds tables " + names};
+  }
+  auto meta_columns = columns_of("meta");
+  if (lacks_column(meta_columns, "name") || lacks_column(meta_columns, "value"))
+    throw Damaged{"not a gemmtune database: its meta table has other columns"};
+
+  std::optional<std::string> version_text;
+  {
+    Statement s(*db_, "SELECT value FROM meta WHERE name='schema_version'", "cannot read the schema version");
+    if (s.step()) version_text = s.text(0);
+  }
+  if (!version_text) throw Damaged{"no schema_version in its meta table"};
+  std::optional<std::int64_t> version = parse_int(*version_text);
+  if (!version) throw Damaged{"schema_version '" + *version_text + "' is not a number"};
+  if (*version > kSchemaVersion)
+    fail("written by a newer gemmtune (schema " + std::to_string(*version) + " > " + std::to_string(kSchemaVersion) +
+         "); not touched");
+  if (*version < 1) throw Damaged{"unknown schema_version " + std::to_string(*version)};
+
+  if (!has_table("records")) throw Damaged{"its records table is missing"};
+  auto record_columns = columns_of("records");
+  for (const char* column : kRecordColumns)
+    if (lacks_column(record_columns, column)) throw Damaged{std::string("its records table lacks column ") + column};
+  return Schema::current;
+}
+
+void SqliteStore::quick_check() {
+  Statement s(*db_, "PRAGMA quick_check(5)", "cannot check the database");
+  std::string problems;
+  while (s.step()) {
+    std::string line = s.text(0);
+    if (line == "ok") continue;
+    problems += (problems.empty() ? "" : "; ") + line;
+  }
+  if (!problems.empty()) throw Damaged{"integrity check failed: " + problems};
+}
+
+void SqliteStore::use_wal() {
+  // Switching a new file to WAL needs a moment of exclusive access; when
+  // several processes create the file at once the loser may get SQLITE_BUSY
+  // without the busy handler being consulted, so retry up to the timeout.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (;;) {
+    try {
+      Statement s(*db_, "PRAGMA journal_mode=WAL", "cannot switch to WAL journaling");
+      std::string mode = s.step() ? s.text(0) : std::string();
+      if (mode != "wal")
+        log::write(log::Level::info, "results database " + path_ + " runs in journal mode '" + mode +
+                                         "' (WAL not supported here); concurrent use is slower");
+      return;
+    } catch (const SqliteError& e) {
+      if ((e.primary() != SQLITE_BUSY && e.primary() != SQLITE_LOCKED) || std::chrono::steady_clock::now() > deadline)
+        throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void SqliteStore::create_schema() {
+  WriteTransaction tx(*db_);
+  // Another process may have created it between our check and our lock.
+  if (check_schema() == Schema::empty) {
+    db_->exec(kCreateSchema, "cannot create the tables");
+    const std::pair<std::string, std::string> rows[] = {
+        {"schema_version", std::to_string(kSchemaVersion)},
+        {"created_by", std::string("gemmtune ") + GEMMTUNE_VERSION},
+        {"created_at", iso_now()},
+    };
+    for (const auto& [name, value] : rows) {
+      Statement row(*db_, "INSERT INTO meta(name, value) VALUES(?1, ?2)", "cannot write the meta table");
+      row.bind(1, name).bind(2, value).run();
+    }
+  }
+  tx.commit();
+}
+
+std::optional<TuningRecord> SqliteStore::parse_row(std::int64_t id, const std::string& key, const std::string& text) {
+  std::string why;
+  try {
+    TuningRecord record = record_from_json(json::parse(text));
+    if (record.key == key) return record;
+    why = "its JSON holds key '" + short_key(record.key) + "'";
+  } catch (const json::exception& e) {
+    why = std::string("invalid JSON: ") + e.what();
+  } catch (const StoreError& e) {
+    why = e.what();
+  }
+  warn("results database " + path_ + ": record " + std::to_string(id) + " (key " + short_key(key) +
+       ") is damaged and was ignored: " + why);
+  return std::nullopt;
+}
+
+bool SqliteStore::upsert(const TuningRecord& input) {
+  if (input.key.empty()) fail("cannot save a record without a key");
+  try {
+    (void)json(input.key).dump();
+  } catch (const json::exception&) {
+    fail("cannot save a record whose key is not valid UTF-8");
+  }
+  // created_at orders `cache list`; stamp a record that lacks one.
+  const TuningRecord* record = &input;
+  TuningRecord stamped;
+  if (input.created_at.empty()) {
+    stamped = input;
+    stamped.created_at = iso_now();
+    record = &stamped;
+  }
+
+  bool existed = false;
+  {
+    Statement s(*db_, "SELECT 1 FROM records WHERE key=?1", "cannot look up a record");
+    s.bind(1, record->key);
+    existed = s.step();
+  }
+  // ON CONFLICT ... DO UPDATE keeps the row's id, so ids shown by `cache
+  // list` stay valid when a record is re-tuned.
+  Statement s(*db_,
+              "INSERT INTO records(key, problem, winner_backend, winner_choice, winner_time_us, fallback, created_at, "
+              "json) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+              "ON CONFLICT(key) DO UPDATE SET problem=excluded.problem, winner_backend=excluded.winner_backend, "
+              "winner_choice=excluded.winner_choice, winner_time_us=excluded.winner_time_us, "
+              "fallback=excluded.fallback, created_at=excluded.created_at, json=excluded.json",
+              "cannot save a record");
+  s.bind(1, record->key).bind(2, describe(record->problem));
+  if (record->winner) {
+    s.bind(3, record->winner->backend).bind(4, record->winner->choice).bind(5, record->winner->time_us);
+  } else {
+    s.bind_null(3).bind_null(4).bind_null(5);
+  }
+  s.bind(6, static_cast<std::int64_t>(record->fallback ? 1 : 0))
+      .bind(7, record->created_at)
+      .bind(8, json_text(to_json(*record)));
+  s.run();
+  return existed;
+}
+
+std::optional<TuningRecord> SqliteStore::lookup(const std::string& key) {
+  Statement s(*db_, "SELECT id, json FROM records WHERE key=?1", "cannot look up a record");
+  s.bind(1, key);
+  if (!s.step()) return std::nullopt;
+  return parse_row(s.integer(0), key, s.text(1));
+}
+
+void SqliteStore::save(const TuningRecord& record) {
+  WriteTransaction tx(*db_);
+  upsert(record);
+  tx.commit();
+}
+
+std::vector<RecordSummary> SqliteStore::list() {
+  Statement s(*db_,
+              "SELECT id, key, problem, winner_backend, winner_choice, winner_time_us, fallback, created_at "
+              "FROM records ORDER BY created_at DESC, id DESC",
+              "cannot list records");
+  std::vector<RecordSummary> out;
+  while (s.step()) {
+    RecordSummary r;
+    r.id = s.integer(0);
+    r.key = s.text(1);
+    r.problem = s.text(2);
+    r.winner_backend = s.text(3);
+    r.winner_choice = s.text(4);
+    r.winner_time_us = s.is_null(5) ? 0.0 : s.real(5);
+    r.fallback = s.integer(6) != 0;
+    r.created_at = s.text(7);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::optional<TuningRecord> SqliteStore::get(const std::string& id_or_key_prefix) {
+  const std::string& wanted = id_or_key_prefix;
+  if (wanted.empty()) fail("give a record id or a key prefix");
+  ReadTransaction snapshot(*db_);
+  if (all_digits(wanted)) {
+    Statement s(*db_, "SELECT id, key, json FROM records WHERE id=?1", "cannot read a record");
+    s.bind(1, static_cast<std::int64_t>(std::stoll(wanted)));
+    if (s.step()) return parse_row(s.integer(0), s.text(1), s.text(2));
+    // Not an id: keys are opaque and may start with digits, so try them too.
+  }
+  {
+    Statement s(*db_, "SELECT id, json FROM records WHERE key=?1", "cannot read a record");
+    s.bind(1, wanted);
+    if (s.step()) return parse_row(s.integer(0), wanted, s.text(1));
+  }
+  std::vector<std::pair<std::int64_t, std::string>> matches;
+  {
+    // substr() and length() both count characters, so this is a prefix test
+    // that LIKE's case folding and wildcards cannot disturb.
+    Statement s(*db_, "SELECT id, key FROM records WHERE substr(key, 1, length(?1)) = ?1 ORDER BY id",
+                "cannot search records");
+    s.bind(1, wanted);
+    while (s.step()) matches.emplace_back(s.integer(0), s.text(1));
+  }
+  if (matches.empty()) return std::nullopt;
+  if (matches.size() > 1) {
+    std::string examples;
+    for (std::size_t i = 0; i < matches.size() && i < 3; ++i)
+      examples += (i ? ", " : "") + std::string("id ") + std::to_string(matches[i].first);
+    fail("'" + wanted + "' is ambiguous: " + std::to_string(matches.size()) + " records match (" + examples +
+         (matches.size() > 3 ? ", ..." : "") + "); give the id or more of the key");
+  }
+  Statement s(*db_, "SELECT json FROM records WHERE id=?1", "cannot read a record");
+  s.bind(1, matches[0].first);
+  if (!s.step()) return std::nullopt;
+  return parse_row(matches[0].first, matches[0].second, s.text(0));
+}
+
+std::int64_t SqliteStore::clear() {
+  WriteTransaction tx(*db_);
+  Statement s(*db_, "DELETE FROM records", "cannot clear records");
+  s.run();
+  std::int64_t removed = db_->changes();
+  tx.commit();
+  return removed;
+}
+
+Stats SqliteStore::stats() {
+  Stats out;
+  out.path = path_;
+  out.file_bytes = file_size(path_) + file_size(path_ + "-wal");
+  ReadTransaction snapshot(*db_);
+  {
+    Statement s(*db_, "SELECT COUNT(*), COALESCE(SUM(fallback != 0), 0) FROM records", "cannot count records");
+    if (s.step()) {
+      out.records = s.integer(0);
+      out.fallback_records = s.integer(1);
+    }
+  }
+  Statement s(*db_,
+              "SELECT winner_backend, COUNT(*) AS wins FROM records WHERE winner_backend IS NOT NULL "
+              "GROUP BY winner_backend ORDER BY wins DESC, winner_backend ASC",
+              "cannot count wins");
+  while (s.step()) out.wins_by_backend.emplace_back(s.text(0), s.integer(1));
+  return out;
+}
+
+std::int64_t SqliteStore::export_json(const std::string& file) {
+  json records = json::array();
+  {
+    ReadTransaction snapshot(*db_);
+    Statement s(*db_, "SELECT id, key, json FROM records ORDER BY id", "cannot read records");
+    while (s.step())
+      if (auto record = parse_row(s.integer(0), s.text(1), s.text(2))) records.push_back(to_json(*record));
+  }
+  std::int64_t count = static_cast<std::int64_t>(records.size());
+  json document = {{"format", std::string(kExportFormatName)},
+                   {"version", kExportFormatVersion},
+                   {"exported_at", iso_now()},
+                   {"gemmtune_version", GEMMTUNE_VERSION},
+                   {"records", std::move(records)}};
+  write_file_atomically(file, json_text(document, 1) + "\n");
+  return count;
+}
+
+ImportReport SqliteStore::import_json(const std::string& file) {
+  json document;
+  try {
+    document = json::parse(read_whole_file(file));
+  } catch (const json::parse_error& e) {
+    throw StoreError("import file " + file + " is not valid JSON: " + e.what());
+  }
+  auto bad_file = [&](const std::string& why) -> StoreError {
+    return StoreError("import file " + file + " is not a gemmtune export file: " + why);
+  };
+  if (!document.is_object()) throw bad_file("expected an object, got " + std::string(document.type_name()));
+  auto format = document.find("format");
+  if (format == document.end() || !format->is_string() || format->get<std::string>() != kExportFormatName)
+    throw bad_file("\"format\" must be \"" + std::string(kExportFormatName) + "\"");
+  auto version = document.find("version");
+  if (version == document.end() || !version->is_number_integer()) throw bad_file("\"version\" must be an integer");
+  if (version->get<std::int64_t>() > kExportFormatVersion)
+    throw StoreError("import file " + file + " was written by a newer gemmtune (format version " +
+                     std::to_string(version->get<std::int64_t>()) + " > " + std::to_string(kExportFormatVersion) +
+                     ")");
+  if (version->get<std::int64_t>() < 1) throw bad_file("unknown format version " + version->dump());
+  auto entries = document.find("records");
+  if (entries == document.end() || !entries->is_array()) throw bad_file("\"records\" must be an array");
+
+  // Each record stands alone: a bad one is reported and the rest imported.
+  ImportReport report;
+  std::vector<TuningRecord> good;
+  for (std::size_t i = 0; i < entries->size(); ++i) {
+    const json& entry = (*entries)[i];
+    std::string label = "records[" + std::to_string(i) + "]";
+    if (entry.is_object())
+      if (auto key = entry.find("key"); key != entry.end() && key->is_string())
+        label += " (key " + short_key(key->get<std::string>()) + ")";
+    try {
+      TuningRecord record = record_from_json(entry);
+      if (record.key.empty()) throw StoreError("key: empty");
+      good.push_back(std::move(record));
+    } catch (const StoreError& e) {
+      report.rejected.push_back(label + ": " + e.what());
+    }
+  }
+
+  WriteTransaction tx(*db_);
+  for (const auto& record : good) {
+    if (upsert(record))
+      ++report.replaced;
+    else
+      ++report.imported;
+  }
+  tx.commit();
+  return report;
+}
+
+}  // namespace
+
+std::unique_ptr<Store> Store::open(const std::string& path, const std::function<void(const std::string&)>& warn) {
+  if (path.empty()) throw StoreError("results database path is empty");
+  make_parent_folders(path);
+  constexpr int kAttempts = 4;
+  std::string last_why;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    FileId checked = file_id(path);
+    auto store = std::make_unique<SqliteStore>(path, warn);
+    try {
+      store->connect();
+      return store;
+    } catch (const Damaged& damaged) {
+      last_why = damaged.why;
+      store.reset();  // close before renaming
+      std::string moved = set_aside(path, checked, damaged.why);
+      if (!moved.empty() && warn)
+        warn("results database " + path + " was damaged (" + damaged.why + "); moved aside to " + moved +
+             "; starting a new one");
+    }
+  }
+  throw StoreError("results database " + path + " is damaged (" + last_why +
+                   ") and stays damaged after being moved aside; giving up");
+}
+
+std::string default_db_path() {
+  namespace fs = std::filesystem;
+  if (auto dir = env::get("GEMMTUNE_CACHE_DIR")) return (fs::path(*dir) / "tuning.db").string();
+  // XDG says relative values are invalid and must be ignored.
+  if (auto xdg = env::get("XDG_CACHE_HOME"); xdg && xdg->front() == '/')
+    return (fs::path(*xdg) / "gemmtune" / "tuning.db").string();
+  if (auto home = env::get("HOME")) return (fs::path(*home) / ".cache" / "gemmtune" / "tuning.db").string();
+  throw StoreError(
+      "cannot place the results database: HOME is not set; set GEMMTUNE_CACHE_DIR to a folder (or pass --db)");
+}
+
+}  // namespace gemmtune::store
