@@ -1,0 +1,139 @@
+// `gemmtune cache ...`: the results database, through the store's interface.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "commands.h"
+#include "format.h"
+#include "store/record_json.h"
+#include "store/store.h"
+
+namespace gemmtune::cli {
+namespace {
+
+std::string pad(const std::string& s, std::size_t width) {
+  return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
+}
+
+nlohmann::json summary_json(const store::RecordSummary& s) {
+  return {{"id", s.id},
+          {"key", s.key},
+          {"problem", s.problem},
+          {"winner_backend", s.winner_backend},
+          {"winner_choice", s.winner_choice},
+          {"winner_time_us", s.winner_time_us},
+          {"fallback", s.fallback},
+          {"created_at", s.created_at}};
+}
+
+int list(store::Store& db, const Invocation& inv, Io& io) {
+  const auto rows = db.list();
+  if (inv.format == OutputFormat::json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : rows) out.push_back(summary_json(r));
+    io.out << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::size_t pw = 7, ww = 6;
+  for (const auto& r : rows) {
+    pw = std::max(pw, r.problem.size());
+    ww = std::max(ww, r.winner_backend.size() + 1 + r.winner_choice.size());
+  }
+  io.out << pad("ID", 6) << "  " << pad("PROBLEM", pw) << "  " << pad("WINNER", ww) << "  " << pad("TIME", 12)
+         << "  CREATED\n";
+  for (const auto& r : rows) {
+    io.out << pad(std::to_string(r.id), 6) << "  " << pad(r.problem, pw) << "  "
+           << pad(r.winner_backend + "/" + r.winner_choice, ww) << "  " << pad(format_time_us(r.winner_time_us), 12)
+           << "  " << r.created_at << (r.fallback ? "  FALLBACK" : "") << "\n";
+  }
+  io.out << rows.size() << (rows.size() == 1 ? " record in " : " records in ") << db.path() << "\n";
+  return kExitOk;
+}
+
+int show(store::Store& db, const Invocation& inv, Io& io) {
+  auto record = db.get(inv.cache_argument);
+  if (!record)
+    throw UsageError("cache show: no record with id or key prefix '" + inv.cache_argument + "' in " + db.path() +
+                         " (see gemmtune cache list)",
+                     usage_hint(Command::cache));
+  if (inv.format == OutputFormat::json) {
+    io.out << store::to_json(*record).dump(2) << "\n";
+    return kExitOk;
+  }
+  std::int64_t id = 0;
+  for (const auto& s : db.list())
+    if (s.key == record->key) id = s.id;
+  io.out << format_record(*record, id);
+  return kExitOk;
+}
+
+int stats(store::Store& db, const Invocation& inv, Io& io) {
+  const store::Stats s = db.stats();
+  if (inv.format == OutputFormat::json) {
+    nlohmann::json wins = nlohmann::json::object();
+    for (const auto& [backend, count] : s.wins_by_backend) wins[backend] = count;
+    io.out << nlohmann::json{{"path", s.path},
+                             {"file_bytes", s.file_bytes},
+                             {"records", s.records},
+                             {"fallback_records", s.fallback_records},
+                             {"wins_by_backend", wins}}
+                  .dump(2)
+           << "\n";
+    return kExitOk;
+  }
+  io.out << "database:  " << s.path << "\n";
+  io.out << "size:      " << s.file_bytes << " bytes\n";
+  io.out << "records:   " << s.records << " (" << s.fallback_records << " from the library fallback)\n";
+  io.out << "wins by backend:";
+  if (s.wins_by_backend.empty()) io.out << " -";
+  io.out << "\n";
+  for (const auto& [backend, count] : s.wins_by_backend) io.out << "  " << pad(backend, 10) << " " << count << "\n";
+  return kExitOk;
+}
+
+int import_file(store::Store& db, const Invocation& inv, Io& io) {
+  if (access(inv.cache_argument.c_str(), R_OK) != 0)
+    throw UsageError("cache import: cannot read '" + inv.cache_argument + "': " + std::strerror(errno),
+                     usage_hint(Command::cache));
+  const store::ImportReport report = db.import_json(inv.cache_argument);
+  io.out << "imported " << report.imported << " new and replaced " << report.replaced << " records from "
+         << inv.cache_argument << " into " << db.path() << "\n";
+  for (const auto& why : report.rejected) io.err << "gemmtune: warning: not imported: " << why << "\n";
+  if (!report.rejected.empty() && report.imported + report.replaced == 0) {
+    io.err << "gemmtune: error: no record of " << inv.cache_argument << " could be imported\n";
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int cmd_cache(const Invocation& inv, Io& io) {
+  const std::string path = inv.tune.db_path.value_or(store::default_db_path());
+  auto db = store::Store::open(path, [&io](const std::string& message) {
+    io.err << "gemmtune: warning: " << message << "\n";
+  });
+  switch (inv.cache_action) {
+    case CacheAction::list: return list(*db, inv, io);
+    case CacheAction::show: return show(*db, inv, io);
+    case CacheAction::stats: return stats(*db, inv, io);
+    case CacheAction::import_file: return import_file(*db, inv, io);
+    case CacheAction::export_file: {
+      const std::int64_t n = db->export_json(inv.cache_argument);
+      io.out << "exported " << n << (n == 1 ? " record" : " records") << " from " << db->path() << " to "
+             << inv.cache_argument << "\n";
+      return kExitOk;
+    }
+    case CacheAction::clear: {
+      const std::int64_t n = db->clear();
+      io.out << "removed " << n << (n == 1 ? " record" : " records") << " from " << db->path() << "\n";
+      return kExitOk;
+    }
+  }
+  return kExitInternal;
+}
+
+}  // namespace gemmtune::cli

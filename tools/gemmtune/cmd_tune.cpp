@@ -1,0 +1,154 @@
+// `gemmtune tune` (one problem or a workload) and `gemmtune explain`.
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "commands.h"
+#include "format.h"
+#include "workload.h"
+
+namespace gemmtune::cli {
+namespace {
+
+// Tuners by the flags that configure them, so a workload whose lines share
+// their tuning flags shares one tuner (one store connection, one set of
+// backend objects).
+class TunerPool {
+ public:
+  explicit TunerPool(ProgressDisplay& display) : display_(display) {}
+
+  Tuner& get(const TuneArgs& args) {
+    const std::string key = signature(args);
+    auto it = tuners_.find(key);
+    if (it == tuners_.end())
+      it = tuners_.emplace(key, std::make_unique<Tuner>(make_tune_options(args, display_))).first;
+    return *it->second;
+  }
+
+ private:
+  static std::string signature(const TuneArgs& a) {
+    std::ostringstream s;
+    s << "b=";
+    if (a.backends)
+      for (const auto& b : *a.backends) s << b << ",";
+    else
+      s << "(unset)";
+    s << ";f=" << a.fallback_to_library << ";s=" << (a.search_space ? static_cast<int>(*a.search_space) : -1)
+      << ";v=" << (a.verify ? static_cast<int>(*a.verify) : -1) << ";nc=" << a.no_cache
+      << ";db=" << a.db_path.value_or("") << ";t=" << a.threads << ";bud=" << a.budget_ms.value_or(-1)
+      << ";w=" << a.warm_cache;
+    return s.str();
+  }
+
+  ProgressDisplay& display_;
+  std::map<std::string, std::unique_ptr<Tuner>> tuners_;
+};
+
+struct Task {
+  std::string label;
+  Invocation invocation;
+  Problem problem;
+};
+
+ResultView tune_one(Tuner& tuner, const Task& task) {
+  ResultView view;
+  view.label = task.label;
+  view.db_path = tuner.db_path();
+  const std::int64_t start = now_ns();
+  try {
+    TuneResult result = tuner.tune(task.problem);
+    view.record = std::move(result.record);
+    view.cache_hit = result.cache_hit;
+  } catch (const NoValidChoicesError& e) {
+    view.record = e.record();
+    view.error = e.what();
+    view.hints = e.hints();
+  }
+  view.seconds = seconds_since(start);
+  return view;
+}
+
+}  // namespace
+
+int cmd_tune(const Invocation& inv, Io& io) {
+  // Every problem is parsed and validated before anything is tuned, so a bad
+  // line 40 does not surface after minutes of tuning lines 1-39.
+  std::vector<Task> tasks;
+  if (inv.workload) {
+    for (auto& item : load_workload(inv)) {
+      try {
+        Problem problem = build_problem(item.invocation.problem);
+        tasks.push_back(Task{item.label, std::move(item.invocation), std::move(problem)});
+      } catch (const InvalidProblemError& e) {
+        throw UsageError(item.label + ": " + e.what(), usage_hint(Command::tune));
+      }
+    }
+  } else {
+    tasks.push_back(Task{"", inv, build_problem(inv.problem)});
+  }
+
+  ProgressDisplay display(io.err, io.err_is_terminal, inv.quiet);
+  TunerPool pool(display);
+  std::vector<ResultView> results;
+  const std::int64_t start = now_ns();
+  bool any_failed = false;
+  if (inv.format == OutputFormat::csv) io.out << csv_header();
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const Task& task = tasks[i];
+    if (tasks.size() > 1)
+      display.set_prefix("(" + std::to_string(i + 1) + "/" + std::to_string(tasks.size()) + ") ");
+    ResultView view = tune_one(pool.get(task.invocation.tune), task);
+    display.clear();
+    if (view.error) any_failed = true;
+    switch (inv.format) {
+      case OutputFormat::table:
+        if (view.error) {
+          io.err << "gemmtune: error: " << (view.label.empty() ? "" : view.label + ": ") << *view.error;
+        } else {
+          if (!view.label.empty()) io.out << "[" << view.label << "] ";
+          io.out << format_autotune(view);
+          if (tasks.size() > 1) io.out << "\n";
+        }
+        break;
+      case OutputFormat::csv:
+        io.out << csv_rows(view);
+        if (view.error) io.err << "gemmtune: error: " << (view.label.empty() ? "" : view.label + ": ") << *view.error;
+        break;
+      case OutputFormat::json:
+        if (!inv.workload) io.out << result_to_json(view).dump(2) << "\n";
+        break;
+    }
+    io.out.flush();
+    results.push_back(std::move(view));
+  }
+  if (inv.workload) {
+    if (inv.format == OutputFormat::json) {
+      nlohmann::json all = nlohmann::json::array();
+      for (const auto& v : results) all.push_back(result_to_json(v));
+      io.out << all.dump(2) << "\n";
+    } else if (inv.format == OutputFormat::table) {
+      io.out << format_summary(results, seconds_since(start));
+    }
+  }
+  return any_failed ? kExitNoChoices : kExitOk;
+}
+
+int cmd_explain(const Invocation& inv, Io& io) {
+  Problem problem = build_problem(inv.problem);
+  ProgressDisplay display(io.err, false, true);
+  TuneArgs args = inv.tune;
+  args.no_cache = true;  // explain never reads or writes the database
+  Tuner tuner(make_tune_options(args, display));
+  Explanation explanation = tuner.explain(problem);
+  const bool any_choice = std::any_of(explanation.record.choices.begin(), explanation.record.choices.end(),
+                                      [](const ChoiceOutcome& c) { return c.ok(); });
+  if (inv.format == OutputFormat::json) io.out << explanation_to_json(explanation).dump(2) << "\n";
+  else io.out << format_explanation(explanation);
+  if (!any_choice) {
+    io.err << "gemmtune: error: no enabled backend offers a choice for " << describe(problem) << "\n";
+    return kExitNoChoices;
+  }
+  return kExitOk;
+}
+
+}  // namespace gemmtune::cli

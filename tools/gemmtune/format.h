@@ -1,0 +1,71 @@
+// How results look: Inductor's familiar AUTOTUNE block, the --json objects,
+// --csv rows, the workload summary, `explain` and `cache show`. Pure
+// functions of records, so they are unit-tested without tuning anything.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gemmtune/record.h"
+#include "gemmtune/tuner.h"
+
+namespace gemmtune::cli {
+
+// One problem's outcome as the CLI reports it.
+struct ResultView {
+  std::string label;         // workload "file:line"; empty for a single problem
+  TuningRecord record;       // on failure: the NoValidChoicesError's record
+  bool cache_hit = false;
+  double seconds = 0;        // wall time this command spent getting the result
+  std::optional<std::string> error;  // NoValidChoicesError::what() when there was no valid choice
+  std::vector<DisabledBackendHint> hints;
+  std::string db_path;       // "" when the cache was off
+};
+
+// The library backend's time in the same record, for "speedup over the
+// library". `time_us` is set when it served the problem; otherwise `note`
+// says why not: "n/a (BLAS disabled)", "n/a (BLAS: unsupported_dtype)".
+struct LibraryBaseline {
+  std::string backend;  // BLAS on the CPU, CUBLAS on CUDA
+  std::string choice;
+  std::optional<double> time_us;
+  std::string note;
+};
+std::string library_backend_for(const Problem&);
+LibraryBaseline library_baseline(const TuningRecord&);
+
+// "mm(128x4096, 4096x4096) bf16 nt" (bias shape first for addmm, as
+// Inductor prints its inputs).
+std::string autotune_title(const Problem&);
+// "812.3 us", "12.35 us", "0.412 us".
+std::string format_time_us(double us);
+
+// The AUTOTUNE block with the selection line, the fallback line when the
+// winner came from the library fallback, and the timing footer.
+std::string format_autotune(const ResultView&);
+
+// One object per problem: problem, selected, choices, backends, enabled,
+// cache_hit, fallback, tuning_seconds, library, record, error.
+nlohmann::json result_to_json(const ResultView&);
+// The problem part: the store's spelling plus text, shape, dtypes, layout,
+// epilogue and device summaries for readers who do not know the store.
+nlohmann::json problem_to_json(const Problem&);
+
+// --csv: one header, then one row per choice (and per rejected backend).
+std::string csv_header();
+std::string csv_rows(const ResultView&);
+
+// The table that ends a workload run.
+std::string format_summary(const std::vector<ResultView>&, double total_seconds);
+
+// `explain`: the enabled set, choices or rejections, hints.
+std::string format_explanation(const Explanation&);
+nlohmann::json explanation_to_json(const Explanation&);
+
+// `cache show`: the whole record, every choice's outcome.
+std::string format_record(const TuningRecord&, std::int64_t id);
+
+}  // namespace gemmtune::cli

@@ -1,0 +1,16 @@
+// gemmtune: the command-line tool. Everything lives in run_cli so that the
+// tests can reach the same code; main only adapts argv and the streams.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+#include "progress.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  gemmtune::cli::Io io{std::cout, std::cerr, gemmtune::cli::stderr_is_terminal()};
+  int code = gemmtune::cli::run_cli(args, io);
+  std::cout.flush();
+  return code;
+}
