@@ -15,8 +15,9 @@ double output_rounding(DType t) {
   switch (t) {
     case DType::f64: return 0x1.0p-52;
     case DType::f32: return 0x1.0p-23;
-    case DType::f16: return 0x1.0p-10;
-    case DType::bf16: return 0x1.0p-7;
+    // Half an ulp is at most 2^-p of the value (p = stored mantissa bits + 1).
+    case DType::f16: return 0x1.0p-11 * 1.01;
+    case DType::bf16: return 0x1.0p-8 * 1.01;
     default: return 0;
   }
 }

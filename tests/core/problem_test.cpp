@@ -180,13 +180,15 @@ TEST(ArgsValidation, NullAndMisalignedPointersNameTheOperand) {
 
 TEST(ArgsValidation, OutputOverlappingAnInputIsRejected) {
   Problem p = make_problem(spec(Op::mm, 2, 2, 2));
-  alignas(64) float buffer[16];
-  GemmArgs args{buffer, buffer + 16 - 4, buffer};
+  alignas(64) float buffer[32];
+  GemmArgs args{buffer, buffer + 16, buffer + 2};  // C starts inside A
+  p.alignment = 4;
   try {
     validate_args(p, args);
     FAIL() << "overlap accepted";
   } catch (const InvalidProblemError& e) {
     EXPECT_EQ(e.field(), "c.data");
+    EXPECT_NE(std::string(e.what()).find("overlaps A"), std::string::npos) << e.what();
   }
 }
 
