@@ -8,6 +8,10 @@
 #ifdef GEMMTUNE_HAVE_ONEDNN
 #include "backends/onednn/onednn_backend.h"
 #endif
+#ifdef GEMMTUNE_HAVE_CUDA
+#include "backends/cublas/cublas_backend.h"
+#include "backends/cublaslt/cublaslt_backend.h"
+#endif
 
 namespace gemmtune {
 
@@ -20,6 +24,13 @@ std::vector<std::shared_ptr<Backend>> builtin_backends() {
   list.push_back(backends::make_onednn_backend());
 #else
   list.push_back(make_compiled_out_backend("ONEDNN", DeviceKind::cpu, "built without oneDNN (libdnnl-dev was not found)"));
+#endif
+#ifdef GEMMTUNE_HAVE_CUDA
+  list.push_back(backends::make_cublas_backend());
+  list.push_back(backends::make_cublaslt_backend());
+#else
+  list.push_back(make_compiled_out_backend("CUBLAS", DeviceKind::cuda, "built without CUDA headers"));
+  list.push_back(make_compiled_out_backend("CUBLASLT", DeviceKind::cuda, "built without CUDA headers"));
 #endif
   return list;
 }

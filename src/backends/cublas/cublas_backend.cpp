@@ -1,0 +1,344 @@
+#include "backends/cublas/cublas_backend.h"
+
+#include <climits>
+#include <map>
+#include <mutex>
+
+#include "runtime/cuda/blas_common.h"
+#include "runtime/cuda/cuda_runtime.h"
+
+namespace gemmtune::backends {
+namespace {
+
+using cuda::BlasGemm;
+using cuda::CudaRuntime;
+
+// What a choice fixes: compute type, algorithm, math mode.
+struct CublasConfig {
+  cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+  cublasGemmAlgo_t algo = CUBLAS_GEMM_DEFAULT;
+  cublasMath_t math = CUBLAS_DEFAULT_MATH;
+};
+
+// One cuBLAS handle per device, shared by all kernels: a handle is costly
+// and cuBLAS calls are short, so kernels take turns (the lock covers
+// set-stream, set-workspace, set-math-mode and the call). Each stream gets
+// its own workspace, as PyTorch does, so that kernels running at once on
+// different streams never share scratch memory.
+struct HandleSlot {
+  std::mutex mutex;
+  cublasHandle_t handle = nullptr;
+  std::map<CUstream, runtime::DeviceBuffer> workspaces;
+  std::string error;
+};
+
+HandleSlot& handle_slot(int device) {
+  static std::mutex mutex;
+  static auto* slots = new std::map<int, HandleSlot*>();  // never destroyed (see cuda_device)
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = slots->find(device);
+  if (it == slots->end()) it = slots->emplace(device, new HandleSlot()).first;
+  return *it->second;
+}
+
+// Creates the handle on first use; the caller holds slot.mutex.
+Status ensure_handle(HandleSlot& slot, CudaRuntime& rt) {
+  if (slot.handle) return Status::success();
+  if (!slot.error.empty()) return reject(Reason::runtime_error, slot.error);
+  const cuda::CublasApi& api = cuda::cublas_api();
+  if (Status s = rt.make_current(); !s) return s;
+  if (cublasStatus_t r = api.cublasCreate_v2(&slot.handle); r != CUBLAS_STATUS_SUCCESS) {
+    slot.handle = nullptr;
+    slot.error = cuda::cublas_failure("cublasCreate", r).message;
+    return reject(Reason::runtime_error, slot.error);
+  }
+  return cuda::check(api.cublasSetPointerMode_v2(slot.handle, CUBLAS_POINTER_MODE_HOST), "cublasSetPointerMode");
+}
+
+// Points the handle at `stream` and that stream's workspace; the caller
+// holds slot.mutex.
+Status bind_stream(HandleSlot& slot, CudaRuntime& rt, CUstream stream) {
+  const cuda::CublasApi& api = cuda::cublas_api();
+  auto it = slot.workspaces.find(stream);
+  if (it == slot.workspaces.end()) {
+    auto workspace = rt.allocate(cublas::kWorkspaceBytes);
+    if (!workspace) return workspace.error();
+    it = slot.workspaces.emplace(stream, std::move(workspace.value())).first;
+  }
+  if (Status s = cuda::check(api.cublasSetStream_v2(slot.handle, reinterpret_cast<cudaStream_t>(stream)),
+                             "cublasSetStream");
+      !s)
+    return s;
+  return cuda::check(api.cublasSetWorkspace_v2(slot.handle, it->second.get(), it->second.bytes()),
+                     "cublasSetWorkspace");
+}
+
+bool fits_int(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+std::string library_version() {
+  const cuda::CublasApi& api = cuda::cublas_api();
+  if (!api.loaded) return "cublas-unavailable";
+  int major = 0, minor = 0, patch = 0;
+  api.cublasGetProperty(MAJOR_VERSION, &major);
+  api.cublasGetProperty(MINOR_VERSION, &minor);
+  api.cublasGetProperty(PATCH_LEVEL, &patch);
+  return "cublas-" + std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
+// How one problem is computed around the library call.
+struct Plan {
+  BlasGemm gemm;
+  bool staged = false;  // GEMM into f32 staging, then convert into C
+  MatrixDesc out;       // what the GEMM writes: C or the staging buffer
+};
+
+Expected<Plan> make_plan(const Problem& p) {
+  Plan plan;
+  // A bias in f32 for a 16-bit output must not be rounded before it is
+  // added: the GEMM then writes f32 and one pass rounds the sum once.
+  plan.staged = p.bias != BiasKind::none && p.bias_desc.dtype != p.c.dtype;
+  plan.out = plan.staged ? cuda::staging_desc(p) : p.c;
+  auto gemm = cuda::map_to_column_major(p, plan.out);
+  if (!gemm) return gemm.error();
+  plan.gemm = gemm.value();
+  return plan;
+}
+
+class CublasKernel final : public Kernel {
+ public:
+  CublasKernel(Problem problem, CublasConfig config, Plan plan, CudaRuntime& rt, runtime::DeviceBuffer staging)
+      : p_(std::move(problem)), config_(config), plan_(plan), rt_(rt), staging_(std::move(staging)) {}
+
+  // The per-stream cuBLAS workspace it uses, plus its f32 staging buffer.
+  std::size_t workspace_bytes() const override { return cublas::kWorkspaceBytes + staging_.bytes(); }
+
+  Status run(const GemmArgs& args, const RunContext& ctx) override {
+    if (cuda::output_is_empty(p_)) return Status::success();
+    if (Status s = rt_.make_current(); !s) return s;
+    auto stream = static_cast<CUstream>(ctx.stream);
+    if (p_.k == 0) {
+      // No products: C = act(beta * bias), or act(0).
+      if (Status s = cuda::launch_fill(rt_, stream, p_, args.bias, p_.beta, args.c, p_.c); !s) return s;
+      if (p_.activation == Activation::none) return Status::success();
+      return cuda::launch_finish(rt_, stream, p_, args.c, p_.c, args.c, p_.c, p_.activation);
+    }
+    void* out = plan_.staged ? staging_.get() : args.c;
+    const bool has_bias = p_.bias != BiasKind::none;
+    if (has_bias) {
+      if (Status s = cuda::launch_fill(rt_, stream, p_, args.bias, 1.0, out, plan_.out); !s) return s;
+    }
+    if (Status s = gemm(args, out, has_bias ? p_.beta : 0.0, stream); !s) return s;
+    if (plan_.staged) return cuda::launch_finish(rt_, stream, p_, out, plan_.out, args.c, p_.c, p_.activation);
+    if (p_.activation != Activation::none)
+      return cuda::launch_finish(rt_, stream, p_, args.c, p_.c, args.c, p_.c, p_.activation);
+    return Status::success();
+  }
+
+ private:
+  Status gemm(const GemmArgs& args, void* out, double beta, CUstream stream) {
+    const cuda::CublasApi& api = cuda::cublas_api();
+    HandleSlot& slot = handle_slot(rt_.index());
+    std::lock_guard<std::mutex> lock(slot.mutex);
+    if (Status s = ensure_handle(slot, rt_); !s) return s;
+    if (Status s = bind_stream(slot, rt_, stream); !s) return s;
+    if (Status s = cuda::check(api.cublasSetMathMode(slot.handle, config_.math), "cublasSetMathMode"); !s) return s;
+
+    // Scalars in the compute type's scale type.
+    float alpha32 = static_cast<float>(p_.alpha), beta32 = static_cast<float>(beta);
+    double alpha64 = p_.alpha, beta64 = beta;
+    std::int32_t alpha_int = 1, beta_int = 0;
+    const void* alpha = &alpha32;
+    const void* beta_ptr = &beta32;
+    if (config_.compute == CUBLAS_COMPUTE_64F) {
+      alpha = &alpha64;
+      beta_ptr = &beta64;
+    } else if (config_.compute == CUBLAS_COMPUTE_32I) {
+      alpha = &alpha_int;
+      beta_ptr = &beta_int;
+    }
+
+    const BlasGemm& g = plan_.gemm;
+    const void* x = g.swapped ? args.b : args.a;
+    const void* y = g.swapped ? args.a : args.b;
+    const cudaDataType xt = cuda::to_cuda_dtype(g.swapped ? p_.b.dtype : p_.a.dtype);
+    const cudaDataType yt = cuda::to_cuda_dtype(g.swapped ? p_.a.dtype : p_.b.dtype);
+    const cudaDataType dt = cuda::to_cuda_dtype(plan_.out.dtype);
+    const cublasOperation_t ta = g.x.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t tb = g.y.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
+    if (p_.batch == 1) {
+      return cuda::check(api.cublasGemmEx(slot.handle, ta, tb, m, n, k, alpha, x, xt, static_cast<int>(g.x.ld), y, yt,
+                                          static_cast<int>(g.y.ld), beta_ptr, out, dt, static_cast<int>(g.d.ld),
+                                          config_.compute, config_.algo),
+                         "cublasGemmEx");
+    }
+    return cuda::check(api.cublasGemmStridedBatchedEx(
+                           slot.handle, ta, tb, m, n, k, alpha, x, xt, static_cast<int>(g.x.ld), g.x.batch_stride, y,
+                           yt, static_cast<int>(g.y.ld), g.y.batch_stride, beta_ptr, out, dt,
+                           static_cast<int>(g.d.ld), g.d.batch_stride, static_cast<int>(p_.batch), config_.compute,
+                           config_.algo),
+                       "cublasGemmStridedBatchedEx");
+  }
+
+  Problem p_;
+  CublasConfig config_;
+  Plan plan_;
+  CudaRuntime& rt_;
+  runtime::DeviceBuffer staging_;
+};
+
+Choice make_choice(std::string name, std::string description, CublasConfig config) {
+  return Choice{std::move(name), std::move(description), std::make_shared<const CublasConfig>(config)};
+}
+
+class CublasBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "CUBLAS"; }
+  DeviceKind device_kind() const override { return DeviceKind::cuda; }
+  std::string version() const override {
+    static const std::string v = library_version();
+    return v;
+  }
+  Availability availability() const override {
+    const cuda::CublasApi& api = cuda::cublas_api();
+    return cuda::gpu_library_availability(api.loaded, "cuBLAS", api.error);
+  }
+  std::string capabilities() const override {
+    return "mm addmm bmm baddbmm (f32, tf32 when allowed, f64, f16, bf16; 16-bit in -> f32 out) and int_mm "
+           "(int8 -> int32) through cublasGemmEx; any layout with a unit stride per operand; bias and "
+           "activations as separate kernels (unfused)";
+  }
+
+  Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
+    CudaRuntime& rt = cuda::cuda_device(p.device.index);
+    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+    auto compute = compute_type(p);
+    if (!compute) return compute.error();
+    auto plan = make_plan(p);
+    if (!plan) return plan.error();
+    const BlasGemm& g = plan.value().gemm;
+    for (std::int64_t v : {g.m, g.n, g.k, g.x.ld, g.y.ld, g.d.ld, p.batch})
+      if (!fits_int(v))
+        return reject(Reason::unsupported_shape,
+                      "a size or leading dimension exceeds the 32-bit int that cublasGemmEx takes");
+    if (p.op == Op::int_mm && p.k > 0) {
+      // cuBLAS documents its int8 path (CUBLAS_COMPUTE_32I) for A and B
+      // 32-bit aligned with leading dimensions that are multiples of 4.
+      if (p.alignment < 4)
+        return reject(Reason::unsupported_alignment,
+                      "cuBLAS int8 GEMM needs A and B 4-byte aligned; the problem guarantees " +
+                          std::to_string(p.alignment) + " bytes");
+      if (g.x.ld % 4 != 0 || g.y.ld % 4 != 0)
+        return reject(Reason::unsupported_layout, "cuBLAS int8 GEMM needs leading dimensions of A and B that are "
+                                                  "multiples of 4 (they are " +
+                                                      std::to_string(g.swapped ? g.y.ld : g.x.ld) + " and " +
+                                                      std::to_string(g.swapped ? g.x.ld : g.y.ld) + ")");
+    }
+
+    const int sm = rt.info().sm();
+    std::vector<Choice> out;
+    const std::string epilogue =
+        p.activation != Activation::none || p.bias != BiasKind::none
+            ? std::string("; bias written into C before the call and scaled by beta, activation as a separate "
+                          "kernel (unfused)")
+            : std::string();
+    const std::string algo_note =
+        sm >= 80 ? "; CUBLAS_GEMM_DEFAULT only: cuBLAS documents CUBLAS_GEMM_ALGO0..23 as having no effect on sm_80 "
+                   "and newer, so no algorithm variants are offered"
+                 : std::string();
+    CublasConfig base{compute.value(), CUBLAS_GEMM_DEFAULT, CUBLAS_DEFAULT_MATH};
+    out.push_back(make_choice(cublas::kDefaultChoice,
+                              "cublasGemmEx, " + std::string(compute_name(base.compute)) + algo_note + epilogue,
+                              base));
+    if (p.a.dtype == DType::f32 && p.allow_tf32 && p.op != Op::int_mm) {
+      CublasConfig tf32{CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT, CUBLAS_DEFAULT_MATH};
+      out.push_back(make_choice(cublas::kTf32Choice,
+                                "cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_TF32 (the problem allows tf32)" + epilogue,
+                                tf32));
+    }
+    if (ctx.search_space == SearchSpace::exhaustive && (p.a.dtype == DType::f16 || p.a.dtype == DType::bf16)) {
+      // A math mode cuBLAS honours: no reduced-precision reductions in
+      // split-K, which changes which kernels it may pick.
+      CublasConfig strict{base.compute, CUBLAS_GEMM_DEFAULT, CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION};
+      out.push_back(make_choice(cublas::kStrictReductionChoice,
+                                "cublasGemmEx, CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION" + epilogue, strict));
+    }
+    if (ctx.search_space == SearchSpace::exhaustive && sm < 80) {
+      // Before Ampere the explicit algorithms are honoured.
+      for (int algo = CUBLAS_GEMM_ALGO0; algo <= CUBLAS_GEMM_ALGO23; ++algo) {
+        CublasConfig c{base.compute, static_cast<cublasGemmAlgo_t>(algo), CUBLAS_DEFAULT_MATH};
+        out.push_back(make_choice("cublas_algo" + std::to_string(algo),
+                                  "cublasGemmEx, CUBLAS_GEMM_ALGO" + std::to_string(algo) + epilogue, c));
+      }
+    }
+    return out;
+  }
+
+  Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
+                                          const TuningContext&) const override {
+    CudaRuntime& rt = cuda::cuda_device(p.device.index);
+    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+    auto config = std::static_pointer_cast<const CublasConfig>(choice.config);
+    if (!config) return reject(Reason::internal_error, "choice " + choice.name + " carries no cuBLAS configuration");
+    auto plan = make_plan(p);
+    if (!plan) return plan.error();
+    runtime::DeviceBuffer staging;
+    if (plan.value().staged) {
+      auto buffer = rt.allocate(static_cast<std::size_t>(p.batch * p.m * p.n) * sizeof(float));
+      if (!buffer) return buffer.error();
+      staging = std::move(buffer.value());
+    }
+    // The elementwise kernels compile on first use: do it here, where a
+    // compile error is a build rejection, not a failed run.
+    if (p.bias != BiasKind::none || p.activation != Activation::none || p.k == 0) {
+      for (const char* fn : {cuda::kFillKernel, cuda::kFinishKernel})
+        if (auto f = rt.function(fn); !f) return f.error();
+    }
+    return std::unique_ptr<Kernel>(
+        std::make_unique<CublasKernel>(p, *config, plan.value(), rt, std::move(staging)));
+  }
+
+ private:
+  static const char* compute_name(cublasComputeType_t t) {
+    switch (t) {
+      case CUBLAS_COMPUTE_64F: return "CUBLAS_COMPUTE_64F";
+      case CUBLAS_COMPUTE_32I: return "CUBLAS_COMPUTE_32I";
+      case CUBLAS_COMPUTE_32F_FAST_TF32: return "CUBLAS_COMPUTE_32F_FAST_TF32";
+      default: return "CUBLAS_COMPUTE_32F";
+    }
+  }
+
+  static Expected<cublasComputeType_t> compute_type(const Problem& p) {
+    switch (p.op) {
+      case Op::mm:
+      case Op::addmm:
+      case Op::bmm:
+      case Op::baddbmm: break;
+      case Op::int_mm:
+        if (p.a.dtype != DType::i8)
+          return reject(Reason::unsupported_dtype, "cuBLAS int8 GEMM takes signed int8 A and B, not " +
+                                                       std::string(to_string(p.a.dtype)) + " A");
+        return CUBLAS_COMPUTE_32I;
+      case Op::scaled_mm:
+        return reject(Reason::unsupported_op,
+                      "cublasGemmEx has no fp8 scaled matmul; scaled_mm is served by CUBLASLT (cublasLtMatmul)");
+      case Op::mixed_mm:
+        return reject(Reason::unsupported_op, "cuBLAS has no float x int8-weight GEMM (mixed_mm)");
+    }
+    switch (p.a.dtype) {
+      case DType::f64: return CUBLAS_COMPUTE_64F;
+      case DType::f32:
+      case DType::f16:
+      case DType::bf16: return CUBLAS_COMPUTE_32F;
+      default:
+        return reject(Reason::unsupported_dtype,
+                      "CUBLAS serves f32, f64, f16 and bf16 GEMMs, not " + std::string(to_string(p.a.dtype)));
+    }
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Backend> make_cublas_backend() { return std::make_shared<CublasBackend>(); }
+
+}  // namespace gemmtune::backends

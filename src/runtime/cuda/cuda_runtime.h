@@ -1,0 +1,126 @@
+// One CUDA device as the tuner and the GPU backends see it: the device's
+// primary context (shared with every other user of the runtime API in the
+// process, e.g. PyTorch), one non-blocking stream, device memory, copies,
+// L2 scrubbing, event timing (optionally of CUDA-graph replays), and the
+// exact reference computed on the device by a kernel compiled with NVRTC.
+//
+// Everything is loaded at run time (runtime/cuda/cuda_api.h). Without a
+// driver or a GPU the runtime still exists and reports itself unavailable
+// with the reason; every other call then returns that reason as a rejection.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/cuda/cuda_api.h"
+#include "runtime/cuda/device_kernels.h"
+#include "runtime/device_runtime.h"
+
+namespace gemmtune::cuda {
+
+struct DeviceInfo {
+  std::string name;         // "NVIDIA H100 80GB HBM3"
+  int sm_major = 0, sm_minor = 0;
+  int sm_count = 0;
+  std::size_t l2_bytes = 0;
+  std::size_t memory_bytes = 0;
+  int driver_version = 0;   // 13000 for CUDA 13.0
+  int sm() const { return sm_major * 10 + sm_minor; }
+};
+
+class CudaRuntime final : public runtime::DeviceRuntime {
+ public:
+  // Opens device `index` (loads the driver, cuInit, retains the primary
+  // context, creates the stream). Failures make the runtime unavailable.
+  explicit CudaRuntime(int index);
+  ~CudaRuntime() override;
+  CudaRuntime(const CudaRuntime&) = delete;
+  CudaRuntime& operator=(const CudaRuntime&) = delete;
+
+  DeviceKind kind() const override { return DeviceKind::cuda; }
+  Availability availability() const override { return availability_; }
+  // "gpu=<name>;sm=<major><minor>;sms=<count>;l2=<bytes>;driver=<version>;cublas=<version>"
+  std::string fingerprint() const override;
+  std::size_t last_level_cache_bytes() const override { return info_.l2_bytes; }
+
+  Expected<runtime::DeviceBuffer> allocate(std::size_t bytes) override;
+  // Copies are ordered after everything already queued on stream() and have
+  // completed when they return.
+  Status copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) override;
+  Status copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) override;
+  Status copy_on_device(void* dst, const void* src, std::size_t bytes) override;
+  // Queued on stream(); does not wait.
+  Status fill_bytes(void* device_dst, unsigned char value, std::size_t bytes) override;
+  Status synchronize() override;
+  // The CUstream tuning runs on (non-blocking: it does not synchronize with
+  // the legacy default stream, so kernels must be given this stream).
+  void* stream() override { return stream_; }
+
+  // Queues, on stream(), writes over a buffer of twice the L2 size, which
+  // evicts whatever the timed kernel would otherwise find in L2.
+  Status flush_caches(const std::vector<runtime::MemoryRange>& ranges) override;
+
+  // Device events around each run on stream(); with options.cuda_graph the
+  // run is captured once into a CUDA graph and each timed run is one replay
+  // (the graph always replays the capture's arguments).
+  Expected<Timing> measure(const std::function<Status(int rep)>& run, const std::function<Status(int rep)>& prepare,
+                           const MeasureOptions& options) override;
+
+  // The reference kernel on device data (args point to device memory).
+  Expected<std::vector<runtime::ReferenceValue>> reference(const Problem&, const GemmArgs&,
+                                                           const std::vector<runtime::OutputIndex>&) override;
+
+  // ---- for the GPU backends ----
+  int index() const { return index_; }
+  const DeviceInfo& info() const { return info_; }
+  const DriverApi& driver() const { return driver_api(); }
+  // Makes this device's primary context current on the calling thread
+  // (driver API calls act on the current context).
+  Status make_current() const;
+  // One of the kernels in device_kernels.h, compiled on first use.
+  Expected<CUfunction> function(const char* name);
+  // Launches `name` over `elements` work items on `stream` with the
+  // parameter struct `params` (passed by value).
+  Status launch_elementwise(const char* name, std::int64_t elements, void* params, CUstream stream);
+  // Compiles source with NVRTC for this device (cubin, sm_XY).
+  Expected<std::vector<char>> compile(const std::string& source, const std::vector<std::string>& options) const;
+
+ protected:
+  void release(void* ptr) noexcept override;
+
+ private:
+  std::string open();  // empty on success, else why the device is unusable
+  Status unavailable() const;
+  Status ensure_module();
+  Status ensure_scrub();
+
+  int index_;
+  Availability availability_;
+  DeviceInfo info_;
+  CUdevice device_ = 0;
+  CUcontext context_ = nullptr;
+  CUstream stream_ = nullptr;
+  CUevent start_ = nullptr, stop_ = nullptr;
+  std::mutex module_mutex_;
+  CUmodule module_ = nullptr;
+  std::string module_error_;
+  runtime::DeviceBuffer scrub_;
+};
+
+// The process-wide runtime of device `index` (cuda:N). An index the machine
+// does not have gives a runtime that is unavailable and says so.
+CudaRuntime& cuda_device(int index);
+
+// Why NVRTC cannot compile for this machine, or empty when it can.
+std::string nvrtc_unavailable_reason();
+
+// Compiles the kernels in device_kernels.h for an architecture ("sm_90")
+// without a GPU: lets machines without a GPU check the device code.
+Expected<std::vector<char>> compile_kernels_for(const std::string& arch);
+
+// Converts a problem's matrix to the kernels' view.
+DeviceMatrix device_matrix(const MatrixDesc&, const void* data);
+
+}  // namespace gemmtune::cuda

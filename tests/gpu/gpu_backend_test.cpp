@@ -1,0 +1,453 @@
+// CUBLAS and CUBLASLT on the GPU: conformance against the GPU reference
+// over ops, dtypes, layouts, odd sizes and epilogues (a backend either
+// serves a case correctly or rejects it with a catalogued "unsupported"
+// reason; where the table says it must serve, a rejection fails), plus the
+// runtime's measurement, the algorithm names, rebuilding from a stored name,
+// and the tuner choosing among the two.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "backends/cublas/cublas_backend.h"
+#include "backends/cublaslt/cublaslt_backend.h"
+#include "gemmtune/tuner.h"
+#include "gpu/gpu_testing.h"
+#include "measure/inputs.h"
+#include "measure/verify.h"
+
+namespace gemmtune {
+namespace {
+
+using gpu_testing::gpu_problem;
+using gpu_testing::Shape;
+
+enum class Serve { must, may, never };
+
+struct GpuCase {
+  std::string name;
+  Problem problem;
+  Serve cublas = Serve::must;
+  Serve cublaslt = Serve::must;
+};
+
+std::vector<GpuCase> gpu_cases() {
+  std::vector<GpuCase> out;
+  auto add = [&](std::string name, Problem p, Serve blas, Serve lt) {
+    out.push_back({std::move(name), std::move(p), blas, lt});
+  };
+  const Serve M = Serve::must, Y = Serve::may, N = Serve::never;
+  add("mm_f32_nn", gpu_problem(Op::mm, DType::f32, {1, 64, 48, 40}), M, M);
+  {
+    Problem p = gpu_problem(Op::mm, DType::f32, {1, 96, 80, 256}, "nt");
+    p.allow_tf32 = true;
+    add("mm_f32_tf32_nt", p, M, M);
+  }
+  add("mm_f64_nt_odd", gpu_problem(Op::mm, DType::f64, {1, 33, 31, 17}, "nt"), M, Y);
+  add("mm_f16_tn_odd", gpu_problem(Op::mm, DType::f16, {1, 37, 29, 23}, "tn"), M, Y);
+  add("mm_bf16_nt", gpu_problem(Op::mm, DType::bf16, {1, 128, 256, 64}, "nt"), M, M);
+  add("mm_bf16_tt", gpu_problem(Op::mm, DType::bf16, {1, 64, 72, 96}, "tt"), M, M);
+  {
+    Problem p = gpu_problem(Op::mm, DType::bf16, {1, 48, 40, 64}, "nt");
+    p.c.dtype = DType::f32;
+    add("mm_bf16_out_f32", p, M, M);
+  }
+  add("mm_bf16_m1_gemv", gpu_problem(Op::mm, DType::bf16, {1, 1, 4096, 4096}, "nt"), M, M);
+  add("mm_bf16_large_sampled", gpu_problem(Op::mm, DType::bf16, {1, 512, 1024, 2048}, "nt"), M, M);
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 128, 64}, "nt");
+    p.activation = Activation::relu;
+    add("addmm_bf16_rowbias_relu", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 128, 64}, "nt");
+    p.activation = Activation::gelu;
+    add("addmm_bf16_rowbias_gelu", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::f32, {1, 40, 24, 56});
+    p.bias = BiasKind::full;
+    p.bias_desc = MatrixDesc::row_major(DType::f32, 40, 24);
+    p.alpha = 0.5;
+    p.beta = 2.0;
+    p.activation = Activation::silu;
+    add("addmm_f32_fullbias_silu_alpha_beta", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 32, 64, 128}, "nt");
+    p.bias_desc.dtype = DType::f32;
+    add("addmm_bf16_f32_rowbias", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::f16, {1, 32, 48, 64});
+    p.beta = 0.5;
+    add("addmm_f16_rowbias_beta_half", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::bmm, DType::bf16, {4, 32, 48, 64}, "nt");
+    p.b.batch_stride = 0;
+    add("bmm_bf16_broadcast_b", p, M, Y);
+  }
+  {
+    Problem p = gpu_problem(Op::baddbmm, DType::f32, {3, 24, 40, 16});
+    p.bias = BiasKind::full;
+    p.bias_desc = MatrixDesc::row_major(DType::f32, 24, 40);
+    p.bias_desc.batch_stride = 24 * 40;
+    add("baddbmm_f32_fullbias", p, M, M);
+  }
+  add("int_mm_i8_nt", gpu_problem(Op::int_mm, DType::i8, {1, 64, 32, 64}, "nt"), M, Y);
+  add("int_mm_u8_rejected", gpu_problem(Op::int_mm, DType::u8, {1, 64, 32, 64}, "nt"), N, N);
+  {
+    Problem p = gpu_problem(Op::int_mm, DType::i8, {1, 32, 32, 30}, "nt");
+    add("int_mm_i8_k_not_multiple_of_4", p, N, Y);
+  }
+  add("scaled_mm_e4m3_nt", gpu_problem(Op::scaled_mm, DType::f8e4m3, {1, 64, 64, 64}, "nt"), N, M);
+  {
+    Problem p = gpu_problem(Op::scaled_mm, DType::f8e4m3, {1, 64, 128, 64}, "nt");
+    p.b.dtype = DType::f8e5m2;
+    p.c.dtype = DType::f32;
+    p.scale_a = ScaleKind::per_channel;
+    p.scale_b = ScaleKind::per_channel;
+    add("scaled_mm_e4m3_e5m2_per_channel", p, N, Y);
+  }
+  {
+    Problem p = gpu_problem(Op::scaled_mm, DType::f8e4m3, {1, 64, 64, 64}, "nt");
+    p.bias = BiasKind::row;
+    p.bias_desc = MatrixDesc::row_major(DType::bf16, 1, 64);
+    add("scaled_mm_e4m3_rowbias", p, N, Y);
+  }
+  add("scaled_mm_nn_rejected", gpu_problem(Op::scaled_mm, DType::f8e4m3, {1, 64, 64, 64}, "nn"), N, N);
+  add("mixed_mm_rejected", gpu_problem(Op::mixed_mm, DType::bf16, {1, 16, 16, 16}), N, N);
+  {
+    Problem p = gpu_problem(Op::mm, DType::f32, {1, 45, 27, 19}, "tn");
+    p.c = MatrixDesc::col_major(DType::f32, 45, 27);
+    add("mm_f32_colmajor_c", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::mm, DType::bf16, {1, 40, 56, 24});
+    p.a.row_stride = 32;  // padded rows
+    p.c.row_stride = 64;
+    add("mm_bf16_padded_strides", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::mm, DType::f32, {1, 16, 16, 16});
+    p.b.row_stride = 32;
+    p.b.col_stride = 2;
+    add("mm_f32_no_unit_stride_rejected", p, N, N);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::f32, {1, 12, 20, 0});
+    p.beta = 2.0;
+    p.activation = Activation::gelu;
+    add("addmm_f32_k0", p, M, Y);
+  }
+  add("mm_f32_m0", gpu_problem(Op::mm, DType::f32, {1, 0, 16, 16}), M, Y);
+  return out;
+}
+
+// First, last and evenly spread choices in between.
+std::vector<Choice> sample(const std::vector<Choice>& all, std::size_t most) {
+  if (all.size() <= most) return all;
+  std::vector<Choice> out;
+  for (std::size_t i = 0; i < most; ++i) out.push_back(all[i * (all.size() - 1) / (most - 1)]);
+  return out;
+}
+
+// Builds and runs one choice on fresh inputs; checks it against the GPU
+// reference (full check for small problems, a sample for large ones).
+void check_choice(Backend& backend, const Problem& p, const Choice& choice, std::uint64_t seed) {
+  auto& rt = gpu_testing::device();
+  auto kernel = backend.build(p, choice, TuningContext{});
+  ASSERT_TRUE(kernel.ok()) << choice.name << ": " << kernel.error().to_string();
+  const measure::HostData host = measure::make_host_data(p, seed);
+  auto set = measure::upload(rt, p, host);
+  ASSERT_TRUE(set.ok()) << set.error().to_string();
+  auto sample_ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::automatic, seed);
+  ASSERT_TRUE(sample_ref.ok()) << sample_ref.error().to_string();
+  ASSERT_TRUE(measure::poison_output(rt, p, set.value()).ok());
+  Status ran = kernel.value()->run(set.value().args(), RunContext{rt.stream()});
+  ASSERT_TRUE(ran.ok()) << choice.name << ": " << ran.error().to_string();
+  ASSERT_TRUE(rt.synchronize().ok());
+  auto verified = measure::verify_output(rt, p, set.value(), sample_ref.value());
+  ASSERT_TRUE(verified.ok()) << choice.name << " (" << choice.description << "): " << verified.error().to_string();
+}
+
+struct Param {
+  const char* backend;
+  std::size_t index;
+};
+
+std::shared_ptr<Backend> make(const char* name) {
+  return std::string(name) == "CUBLAS" ? backends::make_cublas_backend() : backends::make_cublaslt_backend();
+}
+
+class GpuConformance : public ::testing::TestWithParam<Param> {};
+
+TEST_P(GpuConformance, ServesCorrectlyOrRejectsAsUnsupported) {
+  GEMMTUNE_REQUIRE_GPU();
+  const GpuCase& c = gpu_cases()[GetParam().index];
+  const std::string backend_name = GetParam().backend;
+  const Serve serve = backend_name == "CUBLAS" ? c.cublas : c.cublaslt;
+  validate(c.problem);
+  auto backend = make(GetParam().backend);
+  ASSERT_TRUE(backend->availability().available) << backend->availability().why;
+  for (SearchSpace space : {SearchSpace::standard, SearchSpace::exhaustive}) {
+    TuningContext ctx;
+    ctx.search_space = space;
+    auto choices = backend->enumerate(c.problem, ctx);
+    if (!choices) {
+      std::cout << "[ rejects  ] " << backend_name << " " << c.name << ": " << choices.error().to_string() << "\n";
+      ASSERT_NE(serve, Serve::must) << backend_name << " must serve " << c.name << ": " << choices.error().to_string();
+      EXPECT_TRUE(is_unsupported(choices.error().reason)) << choices.error().to_string();
+      return;
+    }
+    ASSERT_NE(serve, Serve::never) << backend_name << " offered " << choices.value().size() << " choices for "
+                                   << c.name << ", which it cannot serve";
+    ASSERT_FALSE(choices.value().empty());
+    std::set<std::string> names;
+    for (const auto& choice : choices.value()) EXPECT_TRUE(names.insert(choice.name).second) << choice.name;
+    if (space == SearchSpace::standard) {
+      std::cout << "[ offers   ] " << backend_name << " " << c.name << ": " << choices.value().size()
+                << " choices, first " << choices.value().front().name << "\n";
+      std::uint64_t seed = 17;
+      for (const auto& choice : sample(choices.value(), 3)) check_choice(*backend, c.problem, choice, ++seed);
+    } else {
+      std::cout << "[ offers   ] " << backend_name << " " << c.name << " (exhaustive): " << choices.value().size()
+                << " choices\n";
+      std::uint64_t seed = 71;
+      for (const auto& choice : sample(choices.value(), 3)) check_choice(*backend, c.problem, choice, ++seed);
+    }
+    if (HasFatalFailure()) return;
+  }
+}
+
+std::vector<Param> all_params() {
+  std::vector<Param> out;
+  for (const char* backend : {"CUBLAS", "CUBLASLT"})
+    for (std::size_t i = 0; i < gpu_cases().size(); ++i) out.push_back({backend, i});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, GpuConformance, ::testing::ValuesIn(all_params()),
+                         [](const ::testing::TestParamInfo<Param>& info) {
+                           return std::string(info.param.backend) + "_" + gpu_cases()[info.param.index].name;
+                         });
+
+// ---- beyond the table ----
+
+TEST(Cublas, OffersOnlyTheDefaultAlgorithmWhereCublasIgnoresTheOthers) {
+  GEMMTUNE_REQUIRE_GPU();
+  if (gpu_testing::device().info().sm() < 80) GTEST_SKIP() << "pre-Ampere GPU: explicit algorithms are honoured";
+  auto backend = backends::make_cublas_backend();
+  TuningContext ctx;
+  ctx.search_space = SearchSpace::exhaustive;
+  auto choices = backend->enumerate(gpu_problem(Op::mm, DType::f32, {1, 64, 64, 64}), ctx);
+  ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+  for (const auto& c : choices.value()) EXPECT_EQ(c.name.find("cublas_algo"), std::string::npos) << c.name;
+  EXPECT_NE(choices.value().front().description.find("no effect"), std::string::npos)
+      << choices.value().front().description;
+}
+
+TEST(CublasLt, ExhaustiveOffersMoreThanDefaultUnderStableNames) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto backend = backends::make_cublaslt_backend();
+  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 1024, 1024, 1024}, "nt");
+  auto standard = backend->enumerate(p, TuningContext{});
+  TuningContext ex;
+  ex.search_space = SearchSpace::exhaustive;
+  auto exhaustive = backend->enumerate(p, ex);
+  ASSERT_TRUE(standard.ok()) << standard.error().to_string();
+  ASSERT_TRUE(exhaustive.ok()) << exhaustive.error().to_string();
+  EXPECT_LE(standard.value().size(), static_cast<std::size_t>(backends::cublaslt::kDefaultHeuristicCount));
+  EXPECT_GT(exhaustive.value().size(), standard.value().size());
+  std::cout << "[ counts   ] default " << standard.value().size() << ", exhaustive " << exhaustive.value().size()
+            << "\n";
+  for (const auto& c : exhaustive.value())
+    EXPECT_TRUE(backends::cublaslt::parse_algo_name(c.name).has_value()) << c.name;
+  // Same library, same problem: the same names again (no list positions).
+  auto again = backend->enumerate(p, TuningContext{});
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again.value().size(), standard.value().size());
+  for (std::size_t i = 0; i < again.value().size(); ++i) EXPECT_EQ(again.value()[i].name, standard.value()[i].name);
+}
+
+TEST(CublasLt, ChoiceRebuiltFromItsNameAloneComputesCorrectly) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto backend = backends::make_cublaslt_backend();
+  Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 256, 512, 128}, "nt");
+  p.activation = Activation::relu;
+  auto choices = backend->enumerate(p, TuningContext{});
+  ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+  for (const auto& c : sample(choices.value(), 3)) {
+    std::cout << "[ rebuild  ] " << c.name << "\n";
+    check_choice(*backend, p, Choice{c.name, "", nullptr}, 5);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(CublasLt, ReportsTheWorkspaceItsAlgorithmUses) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto backend = backends::make_cublaslt_backend();
+  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 16, 4096, 4096}, "nt");
+  auto choices = backend->enumerate(p, TuningContext{});
+  ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+  std::size_t most = 0;
+  for (const auto& c : choices.value()) {
+    auto kernel = backend->build(p, c, TuningContext{});
+    ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
+    EXPECT_LE(kernel.value()->workspace_bytes(), backends::cublaslt::kDefaultWorkspaceBytes);
+    most = std::max(most, kernel.value()->workspace_bytes());
+  }
+  std::cout << "[ workspace] largest among " << choices.value().size() << " choices: " << most << " bytes\n";
+}
+
+TEST(CublasLt, GeluIsNotFusedBecauseCublasLtsGeluIsTheTanhApproximation) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto backend = backends::make_cublaslt_backend();
+  Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 64, 64}, "nt");
+  p.activation = Activation::gelu;
+  auto choices = backend->enumerate(p, TuningContext{});
+  ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+  for (const auto& c : choices.value()) {
+    EXPECT_NE(c.name.find("_pgelu"), std::string::npos) << c.name;
+    EXPECT_NE(c.description.find("tanh approximation"), std::string::npos) << c.description;
+  }
+}
+
+// ---- the runtime ----
+
+TEST(CudaRuntimeOnGpu, FingerprintNamesTheCardAndLibraries) {
+  GEMMTUNE_REQUIRE_GPU();
+  const std::string f = gpu_testing::device().fingerprint();
+  std::cout << "[ device   ] " << f << "\n";
+  EXPECT_EQ(f.rfind("gpu=", 0), 0u) << f;
+  for (const char* part : {";sm=", ";sms=", ";l2=", ";driver=", ";cublas="})
+    EXPECT_NE(f.find(part), std::string::npos) << f;
+  EXPECT_GT(gpu_testing::device().last_level_cache_bytes(), 0u);
+}
+
+TEST(CudaRuntimeOnGpu, FailedCallsNameTheCall) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto buffer = gpu_testing::device().allocate(std::size_t{1} << 52);
+  ASSERT_FALSE(buffer.ok());
+  EXPECT_EQ(buffer.error().reason, Reason::out_of_resources);
+  EXPECT_NE(buffer.error().message.find("cuMemAlloc"), std::string::npos) << buffer.error().message;
+  EXPECT_NE(buffer.error().message.find("CUDA_ERROR_OUT_OF_MEMORY"), std::string::npos) << buffer.error().message;
+}
+
+TEST(CudaRuntimeOnGpu, CopiesRoundTripInOrderWithTheStream) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto& rt = gpu_testing::device();
+  std::vector<std::uint32_t> in(1 << 20), out(1 << 20, 0);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::uint32_t>(i * 2654435761u);
+  auto a = rt.allocate(in.size() * 4);
+  auto b = rt.allocate(in.size() * 4);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(rt.copy_from_host(a.value().get(), in.data(), in.size() * 4).ok());
+  ASSERT_TRUE(rt.fill_bytes(b.value().get(), 0xab, in.size() * 4).ok());  // queued, then overwritten
+  ASSERT_TRUE(rt.copy_on_device(b.value().get(), a.value().get(), in.size() * 4).ok());
+  ASSERT_TRUE(rt.copy_to_host(out.data(), b.value().get(), out.size() * 4).ok());
+  EXPECT_EQ(in, out);
+}
+
+// A memory-bound GEMM whose weights fit in L2: timed warm, L2 keeps them; timed
+// cold, they come from memory each time, which must be slower.
+TEST(CudaRuntimeOnGpu, ColdCacheTimingIsSlowerThanWarmForAnL2SizedProblem) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto& rt = gpu_testing::device();
+  auto backend = backends::make_cublas_backend();
+  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 16, 4096, 2048}, "nt");  // 16 MiB of weights
+  auto choices = backend->enumerate(p, TuningContext{});
+  ASSERT_TRUE(choices.ok());
+  auto kernel = backend->build(p, choices.value().front(), TuningContext{});
+  ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
+  const measure::HostData host = measure::make_host_data(p, 3);
+  auto set = measure::upload(rt, p, host);
+  ASSERT_TRUE(set.ok());
+  const GemmArgs args = set.value().args();
+  auto run = [&](int) { return kernel.value()->run(args, RunContext{rt.stream()}); };
+  MeasureOptions options;
+  options.budget_ms = 20;
+  options.min_repeats = 50;
+  auto warm = rt.measure(run, [](int) { return Status::success(); }, options);
+  auto cold = rt.measure(run, [&](int) { return rt.flush_caches(set.value().ranges()); }, options);
+  ASSERT_TRUE(warm.ok()) << warm.error().to_string();
+  ASSERT_TRUE(cold.ok()) << cold.error().to_string();
+  std::cout << "[ timing   ] warm " << warm.value().median_us << " us, cold " << cold.value().median_us << " us\n";
+  EXPECT_GT(cold.value().median_us, warm.value().median_us);
+  EXPECT_GE(cold.value().repeats, 50);
+}
+
+TEST(CudaRuntimeOnGpu, GraphTimingReplaysACapturedRun) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto& rt = gpu_testing::device();
+  for (const char* which : {"CUBLAS", "CUBLASLT"}) {
+    auto backend = make(which);
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 256, 256}, "nt");
+    p.activation = Activation::gelu;  // GEMM plus an elementwise kernel in the graph
+    auto choices = backend->enumerate(p, TuningContext{});
+    ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+    auto kernel = backend->build(p, choices.value().front(), TuningContext{});
+    ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
+    const measure::HostData host = measure::make_host_data(p, 8);
+    auto set = measure::upload(rt, p, host);
+    ASSERT_TRUE(set.ok());
+    const GemmArgs args = set.value().args();
+    int runs = 0;
+    auto run = [&](int) {
+      ++runs;
+      return kernel.value()->run(args, RunContext{rt.stream()});
+    };
+    MeasureOptions options;
+    options.cuda_graph = true;
+    options.budget_ms = 5;
+    auto timing = rt.measure(run, [](int) { return Status::success(); }, options);
+    ASSERT_TRUE(timing.ok()) << which << ": " << timing.error().to_string();
+    EXPECT_EQ(runs, 2) << "one warm-up run and one captured run; the rest are replays";
+    EXPECT_GT(timing.value().median_us, 0.0);
+    std::cout << "[ graph    ] " << which << " " << timing.value().median_us << " us over "
+              << timing.value().repeats << " replays\n";
+    // The replays computed the right thing too.
+    auto sample_ref = measure::make_reference(rt, p, args, VerifyMode::full, 1);
+    ASSERT_TRUE(sample_ref.ok());
+    auto verified = measure::verify_output(rt, p, set.value(), sample_ref.value());
+    EXPECT_TRUE(verified.ok()) << verified.error().to_string();
+  }
+}
+
+// ---- through the tuner ----
+
+TEST(TunerOnGpu, SelectsAVerifiedKernelAmongCublasAndCublasLt) {
+  GEMMTUNE_REQUIRE_GPU();
+  TuneOptions options;
+  options.backends = std::vector<std::string>{"CUBLAS", "CUBLASLT"};
+  options.use_cache = false;
+  options.measure.budget_ms = 5;
+  Tuner tuner(options);
+  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 4096}, "nt");
+  Selection selection = tuner.select(p);
+  std::cout << "[ winner   ] " << selection.backend() << "/" << selection.choice() << " "
+            << selection.record().winner->time_us << " us\n";
+  EXPECT_TRUE(selection.backend() == "CUBLAS" || selection.backend() == "CUBLASLT");
+  int timed = 0;
+  for (const auto& c : selection.record().choices) {
+    if (c.ok()) ++timed;
+    else std::cout << "[ rejected ] " << c.backend << "/" << c.name << ": " << c.rejection->to_string() << "\n";
+  }
+  EXPECT_GE(timed, 2);
+  auto& rt = gpu_testing::device();
+  const measure::HostData host = measure::make_host_data(p, 77);
+  auto set = measure::upload(rt, p, host);
+  ASSERT_TRUE(set.ok());
+  ASSERT_TRUE(measure::poison_output(rt, p, set.value()).ok());
+  selection.run(set.value().args(), rt.stream());
+  ASSERT_TRUE(rt.synchronize().ok());
+  auto sample_ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::sampled, 77);
+  ASSERT_TRUE(sample_ref.ok());
+  auto verified = measure::verify_output(rt, p, set.value(), sample_ref.value());
+  EXPECT_TRUE(verified.ok()) << verified.error().to_string();
+}
+
+}  // namespace
+}  // namespace gemmtune
