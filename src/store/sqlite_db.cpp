@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "util/log.h"
+
 namespace gemmtune::store::sqlite {
 namespace {
 
@@ -117,7 +119,11 @@ WriteTransaction::WriteTransaction(Db& db) : db_(db) {
 }
 
 WriteTransaction::~WriteTransaction() {
-  if (open_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!open_) return;
+  // Nothing was committed, so nothing is lost if this fails; sqlite rolls
+  // back by itself when the connection closes.
+  if (sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr) != SQLITE_OK)
+    log::write(log::Level::warn, "results database " + db_.path() + ": rollback failed: " + sqlite3_errmsg(db_.handle()));
 }
 
 void WriteTransaction::commit() {
@@ -127,6 +133,11 @@ void WriteTransaction::commit() {
 
 ReadTransaction::ReadTransaction(Db& db) : db_(db) { db_.exec("BEGIN", "cannot start a read transaction"); }
 
-ReadTransaction::~ReadTransaction() { sqlite3_exec(db_.handle(), "COMMIT", nullptr, nullptr, nullptr); }
+ReadTransaction::~ReadTransaction() {
+  // Ending a read transaction writes nothing; a failure only matters for
+  // the next statement, which will report it.
+  if (sqlite3_exec(db_.handle(), "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+    log::write(log::Level::warn, "results database " + db_.path() + ": ending a read failed: " + sqlite3_errmsg(db_.handle()));
+}
 
 }  // namespace gemmtune::store::sqlite

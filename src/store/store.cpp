@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>  // renameat2
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,11 +142,32 @@ int rename_no_replace(const std::string& from, const std::string& to) {
   return 0;
 }
 
+// Holds an exclusive flock() on a folder: serialises setting aside among
+// gemmtune processes. Best effort: without it the identity check below
+// still catches all but a microsecond-wide race.
+class FolderLock {
+ public:
+  explicit FolderLock(const std::string& folder) : fd_(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ >= 0)
+      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+      }
+  }
+  ~FolderLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 // Moves a damaged database (and its -wal/-shm/-journal) to
 // `<path>.damaged-<UTC time>`. Returns the new path, or "" when the file at
 // `path` is no longer the one found damaged (another process set it aside
 // first and may already have started a fresh one, which must be left alone).
 std::string set_aside(const std::string& path, const FileId& checked, const std::string& why) {
+  FolderLock lock(parent_folder(path));
   if (!checked.exists || file_id(path) != checked) return {};
   const std::string base = path + ".damaged-" + utc_time("%Y%m%d-%H%M%S");
   std::string target;

@@ -32,7 +32,7 @@ struct RecordSummary {
 
 struct Stats {
   std::string path;
-  std::int64_t file_bytes = 0;
+  std::int64_t file_bytes = 0;  // the database file plus its -wal
   std::int64_t records = 0;
   std::int64_t fallback_records = 0;
   std::vector<std::pair<std::string, std::int64_t>> wins_by_backend;  // most wins first
@@ -41,37 +41,62 @@ struct Stats {
 struct ImportReport {
   std::int64_t imported = 0;  // new keys
   std::int64_t replaced = 0;  // existing keys overwritten by the file's record
-  std::vector<std::string> rejected;  // "record 3: missing field problem.m"
+  // One line per record left out, the rest being imported:
+  // "records[3] (key 9f2c...): problem.m: missing field".
+  std::vector<std::string> rejected;
 };
 
-// Thread safety: one Store per thread. Processes may share one file: every
-// write is one transaction; readers never see half a record.
+// Thread safety: one Store per thread (each holds its own SQLite connection).
+// Processes may share one file (WAL journal, 30 s busy timeout): every write
+// is one BEGIN IMMEDIATE transaction; readers never see half a record. A
+// process created by fork() must open its own Store, never use its parent's.
+// Every method throws StoreError naming the path on an SQLite failure.
 class Store {
  public:
   // Opens (creating folders and the file as needed). A file that is not a
-  // gemmtune database or is damaged is renamed to `<path>.damaged-<time>`
-  // with a warning and a fresh one is created; a database written by a newer
-  // schema throws StoreError (never overwritten). Other failures (no
-  // permission, disk full) throw StoreError naming the path.
+  // gemmtune database or is damaged (not SQLite, failed quick_check, foreign
+  // tables) is renamed, with its -wal/-shm, to `<path>.damaged-<UTC time>`
+  // (never replacing an earlier one); `warn` is told and a fresh database is
+  // created. A database written by a newer schema throws StoreError and is
+  // left byte for byte as it was. Other failures (a read-only file or
+  // folder, disk full) throw StoreError naming the path. `warn` may be
+  // empty; it is kept and also receives damaged-row warnings later.
   static std::unique_ptr<Store> open(const std::string& path,
                                      const std::function<void(const std::string&)>& warn);
   virtual ~Store() = default;
 
+  // The stored record for exactly this key, whatever it holds (whether it
+  // may be used is the policy's call). A row whose JSON does not parse, or
+  // holds another key, is reported through `warn` and is a miss.
   virtual std::optional<TuningRecord> lookup(const std::string& key) = 0;
-  // Inserts or replaces the record with the same key.
+  // Inserts or replaces the record with the same key (keeping the row id).
+  // A record without created_at is stamped with the current UTC time.
+  // Throws StoreError for an empty key.
   virtual void save(const TuningRecord&) = 0;
+  // Newest first (created_at, then id).
   virtual std::vector<RecordSummary> list() = 0;
-  // By id or by a unique key prefix.
+  // A string of digits is tried as a row id first. Otherwise, or when no row
+  // has that id: the record whose key equals it, else the one record whose
+  // key starts with it (case-sensitive, literal). Several matches throw
+  // StoreError saying how many; none is nullopt. Damaged rows as lookup().
   virtual std::optional<TuningRecord> get(const std::string& id_or_key_prefix) = 0;
   virtual std::int64_t clear() = 0;  // returns how many records were removed
   virtual Stats stats() = 0;
-  // Portable JSON file of every record (see record_json.h for the format).
+  // Portable JSON file of every record (see record_json.h for the format),
+  // written to a temporary file and renamed into place. Damaged rows are
+  // left out with a warning. Returns how many records were written.
   virtual std::int64_t export_json(const std::string& file) = 0;
+  // Reads an export file. A file that is not JSON, not an export file or of
+  // a newer format version throws StoreError and changes nothing. Each
+  // record is validated on its own; the good ones are upserted in one
+  // transaction, the bad ones listed in ImportReport::rejected.
   virtual ImportReport import_json(const std::string& file) = 0;
   virtual const std::string& path() const = 0;
 };
 
-// $GEMMTUNE_CACHE_DIR/tuning.db, else ~/.cache/gemmtune/tuning.db.
+// $GEMMTUNE_CACHE_DIR/tuning.db, else $XDG_CACHE_HOME/gemmtune/tuning.db
+// (when absolute), else $HOME/.cache/gemmtune/tuning.db. StoreError when
+// none of them is set.
 std::string default_db_path();
 
 }  // namespace gemmtune::store

@@ -29,7 +29,7 @@ constexpr int kWriters = 4;
 constexpr int kDistinctPerWriter = 200;
 constexpr int kSharedKeys = 10;
 
-std::string distinct_key(int writer, int i) { return "w" + std::to_string(writer) + "-r" + std::to_string(i); }
+std::string distinct_key(int writer, int i) { return testing::numbered_key("w", writer, i); }
 std::string shared_key(int i) { return "shared-" + std::to_string(i); }
 
 // The writer's loop: its own records interleaved with the keys every writer

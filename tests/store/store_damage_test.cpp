@@ -165,6 +165,58 @@ TEST_F(DamageTest, SecondDamageInTheSameSecondNeverOverwritesTheFirst) {
   EXPECT_EQ(contents, expected);
 }
 
+TEST_F(DamageTest, ProcessesFindingOneDamagedFileAtOnceSetItAsideOnce) {
+  // Each process finds the damage; only the first may move the file, and no
+  // one may move aside the fresh database another has already started.
+  std::string bytes = random_bytes(65536, 8);
+  write_bytes(db_path(), bytes);
+  constexpr int kProcesses = 4, kRecords = 50;
+  int start[2];
+  ASSERT_EQ(::pipe(start), 0);
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(start[1]);
+      char go;
+      if (::read(start[0], &go, 1) < 0) ::_exit(3);
+      int code = 0;
+      try {
+        int warned = 0;
+        auto store = Store::open(db_path(), [&](const std::string&) { ++warned; });
+        for (int i = 0; i < kRecords; ++i) store->save(sample_record(testing::numbered_key("p", p, i), p));
+        code = 10 + warned;  // the parent adds up the warnings
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "process %d: %s\n", p, e.what());
+        code = 1;
+      }
+      ::_exit(code);
+    }
+    children.push_back(pid);
+  }
+  ::close(start[0]);
+  ::close(start[1]);
+  int warnings_seen = 0;
+  for (pid_t pid : children) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    ASSERT_GE(WEXITSTATUS(status), 10) << "a process failed (see its stderr)";
+    warnings_seen += WEXITSTATUS(status) - 10;
+  }
+  EXPECT_EQ(warnings_seen, 1);
+  auto moved = moved_databases(dir.path());
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(read_bytes(moved[0]), bytes);
+  auto store = Store::open(db_path(), warnings.sink());
+  EXPECT_EQ(store->list().size(), static_cast<std::size_t>(kProcesses * kRecords)) << "records written into a file "
+                                                                                      "that was then moved aside";
+  for (int p = 0; p < kProcesses; ++p)
+    for (int i = 0; i < kRecords; ++i) EXPECT_TRUE(store->lookup(testing::numbered_key("p", p, i)).has_value());
+  EXPECT_TRUE(warnings.messages.empty());
+}
+
 TEST_F(DamageTest, NewerSchemaIsRefusedAndLeftByteForByteUntouched) {
   fill(3);
   sql(db_path(), "UPDATE meta SET value='2' WHERE name='schema_version'");

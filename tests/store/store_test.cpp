@@ -197,7 +197,7 @@ TEST_F(StoreTest, GetPrefixIsLiteralNotAPattern) {
 
 TEST_F(StoreTest, ClearRemovesEverythingAndSaysHowMany) {
   auto store = open();
-  for (int i = 0; i < 5; ++i) store->save(sample_record("k" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i) store->save(sample_record(testing::numbered_key("k", i)));
   EXPECT_EQ(store->clear(), 5);
   EXPECT_TRUE(store->list().empty());
   EXPECT_FALSE(store->lookup("k1").has_value());
@@ -281,7 +281,7 @@ TEST_F(StoreTest, TwoThreadsWithTheirOwnStoresLoseNothing) {
   constexpr int kPerThread = 100;
   auto writer = [&](int t) {
     auto store = Store::open(db_path(), {});
-    for (int i = 0; i < kPerThread; ++i) store->save(sample_record("t" + std::to_string(t) + "-" + std::to_string(i), t));
+    for (int i = 0; i < kPerThread; ++i) store->save(sample_record(testing::numbered_key("t", t, i), t));
   };
   std::thread a(writer, 0), b(writer, 1);
   a.join();
@@ -290,7 +290,7 @@ TEST_F(StoreTest, TwoThreadsWithTheirOwnStoresLoseNothing) {
   EXPECT_EQ(store->list().size(), 2u * kPerThread);
   for (int t = 0; t < 2; ++t)
     for (int i = 0; i < kPerThread; ++i) {
-      std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
+      std::string key = testing::numbered_key("t", t, i);
       auto found = store->lookup(key);
       ASSERT_TRUE(found.has_value()) << key;
       EXPECT_TRUE(same_record(sample_record(key, t), *found));

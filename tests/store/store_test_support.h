@@ -43,6 +43,9 @@ TuningRecord sample_record(const std::string& key, int variant = 0);
 // Every field equal (doubles exactly). Reports the first difference.
 ::testing::AssertionResult same_record(const TuningRecord& expected, const TuningRecord& actual);
 
+// "w3-17" from ("w", 3, 17); "k4" from ("k", 4).
+std::string numbered_key(const char* prefix, int a, int b = -1);
+
 std::string read_bytes(const std::string& path);
 void write_bytes(const std::string& path, const std::string& bytes);
 bool file_exists(const std::string& path);
