@@ -271,6 +271,7 @@ class SqliteStore final : public Store {
   void use_wal();
   void create_schema();
   void set_checkpoint_on_close(bool on);
+  void checkpoint_on_close_if_wal_empty();
   // Parses a stored row; a damaged one is reported through warn and skipped.
   std::optional<TuningRecord> parse_row(std::int64_t id, const std::string& key, const std::string& text);
   // Inserts or replaces inside the caller's write transaction; returns
@@ -327,13 +328,27 @@ void SqliteStore::connect() {
     throw;
   } catch (const SqliteError& e) {
     if (e.is_damage()) throw Damaged{e.detail()};
-    set_checkpoint_on_close(true);
+    checkpoint_on_close_if_wal_empty();
     throw;
   } catch (...) {
-    set_checkpoint_on_close(true);
+    checkpoint_on_close_if_wal_empty();
     throw;
   }
   set_checkpoint_on_close(true);
+}
+
+void SqliteStore::checkpoint_on_close_if_wal_empty() {
+  // A refused file (newer schema) must stay as it is: committed frames in
+  // its -wal belong to whoever wrote them and must not be copied into the
+  // file by our close. An empty -wal is one we created just now; letting
+  // the close "checkpoint" it writes nothing and removes it again.
+  if (file_size(path_ + "-wal") == 0) {
+    try {
+      set_checkpoint_on_close(true);
+    } catch (const StoreError&) {
+      // Keeping the -wal is harmless; the error being thrown matters more.
+    }
+  }
 }
 
 void SqliteStore::set_checkpoint_on_close(bool on) {

@@ -236,6 +236,24 @@ TEST_F(DamageTest, NewerSchemaIsRefusedAndLeftByteForByteUntouched) {
   EXPECT_FALSE(file_exists(db_path() + "-wal"));
 }
 
+TEST_F(DamageTest, NewerSchemaWithUncheckpointedWalKeepsBothFilesUntouched) {
+  fill(3);
+  // A newer gemmtune committed its change and died before checkpointing.
+  sql(db_path(), "UPDATE meta SET value='2' WHERE name='schema_version'", /*keep_wal=*/true);
+  ASSERT_TRUE(file_exists(db_path() + "-wal"));
+  std::string db_before = read_bytes(db_path());
+  std::string wal_before = read_bytes(db_path() + "-wal");
+  ASSERT_FALSE(wal_before.empty());
+  try {
+    Store::open(db_path(), warnings.sink());
+    FAIL() << "opened a database from a newer gemmtune";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("schema 2 > 1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_bytes(db_path()), db_before);
+  EXPECT_EQ(read_bytes(db_path() + "-wal"), wal_before);
+}
+
 TEST_F(DamageTest, NewerSchemaWithOtherTablesIsStillRefusedNotMovedAside) {
   sql(db_path(),
       "CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT);"

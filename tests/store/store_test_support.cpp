@@ -216,7 +216,7 @@ std::vector<std::string> files_starting_with(const std::string& folder, const st
   return out;
 }
 
-std::vector<std::string> sql(const std::string& db_path, const std::string& statement) {
+std::vector<std::string> sql(const std::string& db_path, const std::string& statement, bool keep_wal) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     std::string m = sqlite3_errmsg(db);
@@ -224,6 +224,7 @@ std::vector<std::string> sql(const std::string& db_path, const std::string& stat
     throw std::runtime_error("sqlite open " + db_path + ": " + m);
   }
   sqlite3_busy_timeout(db, 30000);
+  if (keep_wal) sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
   std::vector<std::string> rows;
   const char* tail = statement.c_str();
   while (tail != nullptr && *tail != '\0') {

@@ -54,7 +54,8 @@ std::vector<std::string> files_starting_with(const std::string& folder, const st
 
 // Runs one SQL statement on a database with the raw sqlite3 API (to damage
 // or inspect it behind the store's back); returns the first column of each
-// row.
-std::vector<std::string> sql(const std::string& db_path, const std::string& statement);
+// row. With keep_wal, closing does not checkpoint: committed changes stay in
+// the -wal file, as after a crash.
+std::vector<std::string> sql(const std::string& db_path, const std::string& statement, bool keep_wal = false);
 
 }  // namespace gemmtune::store::testing
