@@ -105,28 +105,49 @@ std::string dtypes_text(const Problem& p) {
          std::string(to_string(p.c.dtype));
 }
 
-// A matrix (or a batch of them) as a oneDNN memory descriptor. Strides of
-// extent-1 dimensions are never used to address anything; they are made
-// consistent so that oneDNN's stride checks see an ordinary layout.
-// `dense` replaces the strides by row-major ones (used to diagnose whether a
-// rejection is about the layout or the data types).
+// Strides of a matrix (or a batch of them) as oneDNN should see them.
+// Strides of extent-1 dimensions address nothing, but oneDNN reads the
+// layout from them: a 129x1 output with strides {1, 129} looks
+// column-major and gets only the reference kernel, {1, 1} looks row-major.
+// They are set as a dense row-major layout would have them.
+struct Strides {
+  std::int64_t batch, row, col;
+};
+Strides normalized_strides(const MatrixDesc& d, bool dense) {
+  Strides s{d.batch_stride, d.row_stride, d.col_stride};
+  if (dense) s = {d.rows * d.cols, d.cols, 1};
+  if (d.cols <= 1) s.col = 1;
+  if (d.rows <= 1) s.row = std::max<std::int64_t>(d.cols * s.col, 1);
+  return s;
+}
+
+// A matrix (or a batch of them) as a oneDNN memory descriptor. `dense`
+// replaces the strides by row-major ones (used to diagnose whether a
+// rejection is about the layout or the data types). Throws dnnl::error when
+// oneDNN cannot describe the strides.
 memory::desc matrix_md(const MatrixDesc& d, std::int64_t batch, bool batched, Dt dt, bool runtime_rows = false,
                        bool dense = false) {
-  std::int64_t rs = d.row_stride, cs = d.col_stride, bs = d.batch_stride;
-  if (dense) {
-    cs = 1;
-    rs = d.cols;
-    bs = d.rows * d.cols;
-  }
-  if (d.cols <= 1) cs = std::max<std::int64_t>(d.rows <= 1 ? 1 : d.rows * rs, 1);
-  if (d.rows <= 1) rs = std::max<std::int64_t>(d.cols <= 1 ? 1 : d.cols * cs, 1);
-  if (d.rows <= 1 && d.cols <= 1) rs = cs = 1;
+  Strides s = normalized_strides(d, dense);
   const memory::dim rows = runtime_rows ? DNNL_RUNTIME_DIM_VAL : d.rows;
-  if (!batched) return memory::desc({rows, d.cols}, dt, {rs, cs});
-  const std::int64_t span = (d.rows - 1) * rs + (d.cols - 1) * cs + 1;
-  const std::int64_t batch_dim = batch > 1 && bs != 0 ? batch : 1;
-  if (batch_dim == 1) bs = span;
-  return memory::desc({batch_dim, rows, d.cols}, dt, {bs, rs, cs});
+  if (!batched) return memory::desc({rows, d.cols}, dt, {s.row, s.col});
+  const std::int64_t batch_dim = batch > 1 && s.batch != 0 ? batch : 1;
+  if (batch_dim == 1) s.batch = std::max(d.rows * s.row, d.cols * s.col);
+  return memory::desc({batch_dim, rows, d.cols}, dt, {s.batch, s.row, s.col});
+}
+
+// oneDNN's rule for strides (stricter than gemmtune's): sorted by stride,
+// each must be at least the previous stride times its extent. A batch of
+// matrices with padded rows and a batch stride that does not include the
+// padding of the last row breaks it.
+std::optional<std::string> onednn_stride_problem(const char* name, const MatrixDesc& d, std::int64_t batch,
+                                                 bool batched) {
+  if (!batched || batch <= 1 || d.batch_stride == 0) return std::nullopt;
+  const Strides s = normalized_strides(d, false);
+  const std::int64_t needed = std::max(d.rows * s.row, d.cols * s.col);
+  if (s.batch >= needed) return std::nullopt;
+  return std::string(name) + "'s batch stride " + std::to_string(d.batch_stride) +
+         " is below its leading dimension times its extent (" + std::to_string(needed) +
+         "): oneDNN cannot describe such a tensor";
 }
 
 memory::desc any_weights_md(const Problem& p, bool batched, Dt dt) {
@@ -142,6 +163,32 @@ bool int_relu_needs_pass(const Problem& p) {
 }
 
 bool has_bias(const Problem& p) { return p.bias != BiasKind::none && p.beta != 0.0; }
+
+// oneDNN 2.6's brgemm kernels silently ignore the strides of the bias and of
+// binary post-op sources (a row bias read with stride 3 came out wrong) and
+// mis-broadcast a per-batch row bias. So the bias is handed to oneDNN only
+// in the two layouts verified correct: a contiguous row vector shared by all
+// batches, or a dense full bias with one matrix per batch (or no batches).
+// Any other bias is first copied into a dense buffer of C's shape on every
+// call (the copy is part of the timed call).
+enum class BiasStaging : std::uint8_t { direct, dense_full };
+
+BiasStaging bias_staging(const Problem& p) {
+  const MatrixDesc& d = p.bias_desc;
+  const bool shared = !is_batched(p.op) || p.batch <= 1 || d.batch_stride == 0;
+  if (p.bias == BiasKind::row) return shared && (d.col_stride == 1 || d.cols <= 1) ? BiasStaging::direct
+                                                                                   : BiasStaging::dense_full;
+  const bool dense_rows = (d.col_stride == 1 || d.cols <= 1) && (d.row_stride == d.cols || d.rows <= 1);
+  const bool per_batch = !is_batched(p.op) || p.batch <= 1 || d.batch_stride == d.rows * d.cols;
+  return dense_rows && per_batch ? BiasStaging::direct : BiasStaging::dense_full;
+}
+
+// The dense C-shaped bias buffer of the staged case.
+MatrixDesc staged_bias_desc(const Problem& p) {
+  MatrixDesc d = MatrixDesc::row_major(p.bias_desc.dtype, p.m, p.n);
+  d.batch_stride = is_batched(p.op) && p.batch > 1 ? p.m * p.n : 0;
+  return d;
+}
 
 // The primitive descriptor of one variant, and the descriptors a kernel
 // binds its memory to (always concrete, even for the run-time-dims variant).
@@ -180,12 +227,13 @@ std::optional<Created> create(const Problem& p, Variant variant, BiasForm bias_f
     if (has_bias(p)) {
       if (bias_form == BiasForm::none) return std::nullopt;
       const Dt bias_dt = *to_dnnl(p.bias_desc.dtype);
-      out.bias = matrix_md(p.bias_desc, p.batch, batched, bias_dt, false, attempt.dense);
+      const bool staged = bias_staging(p) == BiasStaging::dense_full;
+      const MatrixDesc bias_desc = staged ? staged_bias_desc(p) : p.bias_desc;
+      out.bias = matrix_md(bias_desc, p.batch, batched, bias_dt, false, attempt.dense);
       if (bias_form == BiasForm::matmul_arg) {
         if (p.alpha != p.beta) return std::nullopt;
-        bias_arg_md = runtime && p.bias == BiasKind::full
-                          ? matrix_md(p.bias_desc, p.batch, batched, bias_dt, true, attempt.dense)
-                          : out.bias;
+        bias_arg_md = runtime && bias_desc.rows > 1 ? matrix_md(bias_desc, p.batch, batched, bias_dt, true, attempt.dense)
+                                                     : out.bias;
       } else {
         scale = p.alpha / p.beta;
         const float f = static_cast<float>(scale);
@@ -216,25 +264,32 @@ std::optional<Created> create(const Problem& p, Variant variant, BiasForm bias_f
   return out;
 }
 
-// Tries the bias forms in order of preference.
+bool is_reference_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
+
+// Tries the bias forms in order of preference and keeps the first that gets
+// a real kernel; oneDNN's reference kernel only if nothing else exists
+// (e.g. a full bias as the matmul argument gets ref:any, as a binary
+// post-op brgemm).
 struct Found {
   Created created;
   BiasForm bias_form;
 };
 std::optional<Found> create_any_form(const Problem& p, Variant variant) {
-  const BiasForm forms[] = {BiasForm::matmul_arg, BiasForm::binary_post_op};
-  for (BiasForm form : has_bias(p) ? std::vector<BiasForm>(std::begin(forms), std::end(forms))
-                                   : std::vector<BiasForm>{BiasForm::none}) {
+  const std::vector<BiasForm> forms = has_bias(p) ? std::vector<BiasForm>{BiasForm::matmul_arg, BiasForm::binary_post_op}
+                                                  : std::vector<BiasForm>{BiasForm::none};
+  std::optional<Found> slow;
+  for (BiasForm form : forms) {
     try {
-      if (auto created = create(p, variant, form, Attempt{})) return Found{std::move(*created), form};
+      auto created = create(p, variant, form, Attempt{});
+      if (!created) continue;
+      if (!is_reference_impl(created->pd.impl_info_str())) return Found{std::move(*created), form};
+      if (!slow) slow = Found{std::move(*created), form};
     } catch (const dnnl::error&) {
       // No implementation for this form; try the next one.
     }
   }
-  return std::nullopt;
+  return slow;
 }
-
-bool is_reference_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
 
 // Whether oneDNN serves the problem stripped down to its data types (dense
 // layout, no epilogue), then with its layout: tells which of dtype, layout
@@ -249,9 +304,13 @@ Rejection diagnose(const Problem& p, bool need_fast) {
       return false;
     }
   };
-  const std::string what = need_fast ? "only oneDNN's reference implementation (ref:any) serves this problem; it is "
-                                       "offered in the exhaustive search space only"
-                                     : "oneDNN has no matmul implementation";
+  // "oneDNN has no matmul implementation for <subject>" or, when only its
+  // reference kernel exists, says so and where that kernel is offered.
+  auto say = [&](const std::string& subject) {
+    if (!need_fast) return "oneDNN has no matmul implementation for " + subject;
+    return "oneDNN has only its reference implementation (ref:any) for " + subject +
+           "; that kernel is offered in the exhaustive search space only";
+  };
   if (!works(Attempt{true, false})) {
     if (p.a.dtype == DType::f16 && !need_fast) {
       const auto& cpu = cpu::info();
@@ -260,16 +319,32 @@ Rejection diagnose(const Problem& p, bool need_fast) {
                         (cpu.avx512_fp16 ? "primitive creation failed" : "needs AVX512_FP16, which this CPU lacks") +
                         ")");
     }
-    return reject(Reason::unsupported_dtype, what + " for " + dtypes_text(p) + " on this CPU");
+    return reject(Reason::unsupported_dtype, say(dtypes_text(p) + " on this CPU"));
   }
   if (!works(Attempt{false, false})) {
     std::ostringstream text;
-    text << what << " for these strides (A " << p.a.row_stride << "," << p.a.col_stride << "; B " << p.b.row_stride
-         << "," << p.b.col_stride << "; C " << p.c.row_stride << "," << p.c.col_stride << ")";
-    return reject(Reason::unsupported_layout, text.str());
+    text << "these strides (A " << p.a.row_stride << "," << p.a.col_stride << "; B " << p.b.row_stride << ","
+         << p.b.col_stride << "; C " << p.c.row_stride << "," << p.c.col_stride << ")";
+    return reject(Reason::unsupported_layout, say(text.str()));
   }
-  return reject(Reason::unsupported_epilogue, what + " for this epilogue (alpha, bias, activation) with " +
-                                                  dtypes_text(p));
+  return reject(Reason::unsupported_epilogue, say("this epilogue (alpha, beta, bias, activation) with " + dtypes_text(p)));
+}
+
+// oneDNN 2.6 dies of SIGFPE (not an exception) creating a matmul with a
+// dimension of 2^40; nothing above 32 bits is handed to it, strides
+// included (untested territory, and a crash cannot be caught).
+std::optional<std::string> size_problem(const Problem& p) {
+  constexpr std::int64_t kMax = 2147483647;
+  for (auto [value, what] : {std::pair{p.batch, "batch"}, std::pair{p.m, "M"}, std::pair{p.n, "N"},
+                             std::pair{p.k, "K"}})
+    if (value > kMax) return std::string(what) + "=" + std::to_string(value) + " exceeds 2^31-1, oneDNN 2.6's safe limit";
+  for (auto [d, name] : {std::pair{&p.a, "A"}, std::pair{&p.b, "B"}, std::pair{&p.c, "C"}, std::pair{&p.bias_desc, "bias"}}) {
+    if (d == &p.bias_desc && p.bias == BiasKind::none) continue;
+    for (std::int64_t stride : {d->row_stride, d->col_stride, d->batch_stride})
+      if (stride > kMax)
+        return std::string("a stride of ") + name + " (" + std::to_string(stride) + ") exceeds 2^31-1, oneDNN 2.6's safe limit";
+  }
+  return std::nullopt;
 }
 
 // Op and dtype checks that need no primitive.
@@ -298,8 +373,10 @@ bool is_degenerate(const Problem& p) { return p.batch == 0 || p.m == 0 || p.n ==
 
 std::string epilogue_text(const Problem& p, const Created& c, BiasForm form) {
   std::string out;
-  if (has_bias(p))
+  if (has_bias(p)) {
     out += form == BiasForm::matmul_arg ? "; bias as matmul argument" : "; bias as binary post-op";
+    if (bias_staging(p) == BiasStaging::dense_full) out += " (copied to a dense buffer every call)";
+  }
   if (p.alpha != 1.0 || (has_bias(p) && form == BiasForm::binary_post_op && p.beta != 1.0)) out += "; output scale";
   if (p.activation != Activation::none)
     out += c.int_relu_pass ? "; relu as a separate exact int32 pass"
@@ -360,6 +437,11 @@ class OneDnnKernel final : public Kernel {
       args_[DNNL_ARG_WEIGHTS] = user_weights_;
     }
     if (has_bias(p_)) {
+      if (bias_staging(p_) == BiasStaging::dense_full) {
+        staged_bias_.resize(static_cast<std::size_t>(std::max<std::int64_t>(p_.batch, 1) * p_.m * p_.n) *
+                            dtype_size(p_.bias_desc.dtype));
+        workspace_bytes_ += staged_bias_.size();
+      }
       bias_ = memory(created.bias, engine, DNNL_MEMORY_NONE);
       if (form_ == BiasForm::matmul_arg) args_[DNNL_ARG_BIAS] = bias_;
       else args_[DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1] = bias_;
@@ -368,6 +450,25 @@ class OneDnnKernel final : public Kernel {
 
   std::size_t workspace_bytes() const override { return workspace_bytes_; }
 
+  // Copies the bias into the dense C-shaped buffer oneDNN reads correctly.
+  void stage_bias(const void* bias) {
+    if (dtype_size(p_.bias_desc.dtype) == 4) stage_bias_typed<std::uint32_t>(bias);
+    else stage_bias_typed<std::uint16_t>(bias);
+  }
+  template <typename Bits>
+  void stage_bias_typed(const void* bias) {
+    const auto* src = static_cast<const Bits*>(bias);
+    auto* dst = reinterpret_cast<Bits*>(staged_bias_.data());
+    const MatrixDesc& d = p_.bias_desc;
+    const std::int64_t batches = is_batched(p_.op) ? p_.batch : 1;
+    for (std::int64_t bt = 0; bt < batches; ++bt)
+      for (std::int64_t i = 0; i < p_.m; ++i) {
+        const Bits* row = src + bt * d.batch_stride + (p_.bias == BiasKind::row ? 0 : i) * d.row_stride;
+        Bits* out = dst + (bt * p_.m + i) * p_.n;
+        for (std::int64_t j = 0; j < p_.n; ++j) out[j] = row[j * d.col_stride];
+      }
+  }
+
   Status run(const GemmArgs& args, const RunContext&) override {
     try {
       // OpenMP's thread count is per-thread global state; set it every call.
@@ -375,7 +476,14 @@ class OneDnnKernel final : public Kernel {
       src_.set_data_handle(const_cast<void*>(args.a));
       user_weights_.set_data_handle(const_cast<void*>(args.b));
       dst_.set_data_handle(args.c);
-      if (has_bias(p_)) bias_.set_data_handle(const_cast<void*>(args.bias));
+      if (has_bias(p_)) {
+        if (staged_bias_.empty()) {
+          bias_.set_data_handle(const_cast<void*>(args.bias));
+        } else {
+          stage_bias(args.bias);
+          bias_.set_data_handle(staged_bias_.data());
+        }
+      }
       if (variant_ == Variant::packed_b) {
         // B may change between calls, so the reorder is part of every call.
         reorder_.execute(stream_, {{DNNL_ARG_FROM, user_weights_}, {DNNL_ARG_TO, packed_weights_}});
@@ -410,6 +518,7 @@ class OneDnnKernel final : public Kernel {
   dnnl::matmul primitive_;
   dnnl::reorder reorder_;
   memory src_, dst_, user_weights_, packed_weights_, bias_, scratch_;
+  std::vector<unsigned char> staged_bias_;
   std::unordered_map<int, memory> args_;
 };
 
@@ -460,6 +569,11 @@ class OneDnnBackend final : public Backend {
                              : "empty output: nothing to compute";
       return std::vector<Choice>{Choice{onednn::kPlainChoice, what, std::move(config)}};
     }
+    if (auto too_big = size_problem(p)) return reject(Reason::unsupported_shape, *too_big);
+    const bool batched = is_batched(p.op);
+    for (auto [name, desc] : {std::pair{"A", &p.a}, std::pair{"B", &p.b}, std::pair{"C", &p.c}})
+      if (auto problem = onednn_stride_problem(name, *desc, p.batch, batched))
+        return reject(Reason::unsupported_layout, *problem);
     try {
       OmpThreadsScope threads(ctx.threads);
       const bool exhaustive = ctx.search_space == SearchSpace::exhaustive;
