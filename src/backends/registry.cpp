@@ -3,6 +3,7 @@
 // backends first, then generated kernels.
 #include "backends/blas/blas_backend.h"
 #include "backends/compiled_out.h"
+#include "backends/cpp/cpp_backend.h"
 #include "backends/reference/reference_backend.h"
 #include "gemmtune/tuner.h"
 #ifdef GEMMTUNE_HAVE_ONEDNN
@@ -25,6 +26,7 @@ std::vector<std::shared_ptr<Backend>> builtin_backends() {
 #else
   list.push_back(make_compiled_out_backend("ONEDNN", DeviceKind::cpu, "built without oneDNN (libdnnl-dev was not found)"));
 #endif
+  list.push_back(backends::make_cpp_backend());
 #ifdef GEMMTUNE_HAVE_CUDA
   list.push_back(backends::make_cublas_backend());
   list.push_back(backends::make_cublaslt_backend());

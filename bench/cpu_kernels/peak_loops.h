@@ -1,0 +1,21 @@
+// FMA-bound loops that measure the machine's arithmetic peak: independent
+// accumulator chains, no memory traffic. Each returns a value that depends on
+// every iteration so nothing is optimized away.
+#pragma once
+
+#include <cstdint>
+
+namespace cpu_kernels_bench {
+
+// Operations (2 per multiply-add) per iteration of each loop.
+inline constexpr double kF32OpsPerIter = 12 * 16 * 2;    // 12 zmm FMAs
+inline constexpr double kAvx2OpsPerIter = 12 * 8 * 2;    // 12 ymm FMAs
+inline constexpr double kBf16OpsPerIter = 12 * 32 * 2;   // 12 vdpbf16ps
+inline constexpr double kInt8OpsPerIter = 12 * 64 * 2;   // 12 vpdpbusd
+
+double loop_f32_avx512(std::int64_t iters);
+double loop_f32_avx2(std::int64_t iters);
+double loop_bf16_avx512(std::int64_t iters);
+double loop_int8_vnni(std::int64_t iters);
+
+}  // namespace cpu_kernels_bench

@@ -1,0 +1,278 @@
+#include "backends/cpp/framework/gemm_driver.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "util/numeric.h"
+
+namespace gemmtune::backends::cpp {
+namespace {
+
+std::int64_t round_up(std::int64_t x, std::int64_t m) { return (x + m - 1) / m * m; }
+std::int64_t ceil_div(std::int64_t x, std::int64_t m) { return (x + m - 1) / m; }
+
+// 64-byte aligned memory (packed panels are read with aligned vector loads).
+class AlignedBuffer {
+ public:
+  bool allocate(std::size_t bytes) {
+    bytes_ = static_cast<std::size_t>(round_up(static_cast<std::int64_t>(std::max<std::size_t>(bytes, 64)), 4096));
+    data_.reset(static_cast<char*>(std::aligned_alloc(4096, bytes_)));
+    return data_ != nullptr;
+  }
+  char* data() const { return data_.get(); }
+  std::size_t bytes() const { return data_ ? bytes_ : 0; }
+
+ private:
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Free> data_;
+  std::size_t bytes_ = 0;
+};
+
+struct Range {
+  std::int64_t begin = 0, end = 0;
+  bool empty() const { return begin >= end; }
+};
+
+// One thread's packing buffers.
+struct Workspace {
+  char* a = nullptr;
+  char* b = nullptr;
+  std::int32_t* comp = nullptr;
+  char* partial = nullptr;
+};
+
+const char* element_ptr(const void* base, const MatrixDesc& d, std::int64_t batch, std::int64_t row,
+                        std::int64_t col) {
+  const std::int64_t offset = batch * d.batch_stride + row * d.row_stride + col * d.col_stride;
+  return static_cast<const char*>(base) + offset * static_cast<std::int64_t>(dtype_size(d.dtype));
+}
+
+class GemmKernel final : public Kernel {
+ public:
+  GemmKernel(const Problem& p, const KernelConfig& c, const TileKernel& tile)
+      : p_(p), cfg_(c), tile_(tile), group_(k_group(c.arith)), elem_bytes_(packed_elem_bytes(c.arith)) {
+    const std::int64_t m = std::max<std::int64_t>(p.m, 1), n = std::max<std::int64_t>(p.n, 1);
+    rows_per_thread_ = round_up(ceil_div(m, c.tm), c.mr);
+    cols_per_thread_ = round_up(ceil_div(n, c.tn), c.nr);
+    if (c.path == Path::packed) {
+      kc_ = std::min<std::int64_t>(c.kc, std::max<std::int64_t>(round_up(p.k, group_), group_));
+      mc_ = std::min<std::int64_t>(c.mc, rows_per_thread_);
+      nc_ = std::min<std::int64_t>(c.nc, cols_per_thread_);
+      k_blocks_ = std::max<std::int64_t>(1, ceil_div(p.k, kc_));
+    }
+    const DType acc_dtype = c.arith == Arith::u8s8 || c.arith == Arith::s8s8 ? DType::i32 : DType::f32;
+    needs_partial_ = k_blocks_ > 1;
+    partial_in_output_ = needs_partial_ && p.c.dtype == acc_dtype && (p.c.col_stride == 1 || p.n <= 1);
+  }
+
+  Status allocate() {
+    if (cfg_.path == Path::packed) {
+      a_bytes_ = static_cast<std::size_t>(round_up(mc_ * kc_ * elem_bytes_, 64));
+      b_bytes_ = static_cast<std::size_t>(round_up(nc_ * kc_ * elem_bytes_, 64));
+      comp_bytes_ = cfg_.arith == Arith::s8s8 ? static_cast<std::size_t>(round_up(nc_ * 4, 64)) : 0;
+      partial_bytes_ = needs_partial_ && !partial_in_output_
+                           ? static_cast<std::size_t>(round_up(std::min(rows_per_thread_, round_up(p_.m, cfg_.mr)) * nc_ * 4, 64))
+                           : 0;
+      per_thread_bytes_ = a_bytes_ + b_bytes_ + comp_bytes_ + partial_bytes_;
+      if (!workspace_.allocate(per_thread_bytes_ * static_cast<std::size_t>(cfg_.threads())))
+        return reject(Reason::out_of_resources, "could not allocate " +
+                                                    std::to_string(per_thread_bytes_ * cfg_.threads()) +
+                                                    " bytes of packing buffers");
+    }
+    try {
+      if (p_.bias == BiasKind::row)
+        row_bias_.resize(static_cast<std::size_t>((p_.bias_desc.batch_stride == 0 ? 1 : p_.batch) * p_.n));
+      if (p_.op == Op::mixed_mm && p_.scale_b == ScaleKind::per_channel) col_scale_.resize(static_cast<std::size_t>(p_.n));
+    } catch (const std::bad_alloc&) {
+      return reject(Reason::out_of_resources, "could not allocate the epilogue's bias and scale vectors");
+    }
+    return Status::success();
+  }
+
+  std::size_t workspace_bytes() const override {
+    return workspace_.bytes() + (row_bias_.size() + col_scale_.size()) * sizeof(float);
+  }
+
+  Status run(const GemmArgs& args, const RunContext&) override {
+    if (p_.m == 0 || p_.n == 0 || p_.batch == 0) return Status::success();
+    prepare_epilogue(args);
+    const int threads = cfg_.threads();
+    if (threads == 1) {
+      run_thread(0, args);
+    } else {
+#pragma omp parallel num_threads(threads)
+      {
+        // A smaller team than asked for (nested or limited OpenMP) still
+        // covers every grid cell.
+        const int team = omp_get_num_threads();
+        for (int t = omp_get_thread_num(); t < threads; t += team) run_thread(t, args);
+      }
+    }
+    return Status::success();
+  }
+
+ private:
+  // Per-call epilogue data: the row bias times beta as f32 and the mixed_mm
+  // column scales times alpha, so that the tiles read plain f32 vectors.
+  void prepare_epilogue(const GemmArgs& args) {
+    alpha_ = static_cast<float>(p_.alpha);
+    if (p_.op == Op::mixed_mm) {
+      if (p_.scale_b == ScaleKind::per_tensor) alpha_ = static_cast<float>(p_.alpha * args.scale_b[0]);
+      for (std::int64_t j = 0; j < static_cast<std::int64_t>(col_scale_.size()); ++j)
+        col_scale_[j] = static_cast<float>(p_.alpha * args.scale_b[j]);
+    }
+    if (!row_bias_.empty()) {
+      const std::int64_t batches = static_cast<std::int64_t>(row_bias_.size()) / p_.n;
+      for (std::int64_t b = 0; b < batches; ++b)
+        for (std::int64_t j = 0; j < p_.n; ++j) {
+          const std::int64_t at = b * p_.bias_desc.batch_stride + j * p_.bias_desc.col_stride;
+          row_bias_[b * p_.n + j] =
+              static_cast<float>(p_.beta * numeric::load_as_double(args.bias, p_.bias_desc.dtype, at));
+        }
+    }
+  }
+
+  OutputArgs output_for_batch(const GemmArgs& args, std::int64_t batch) const {
+    OutputArgs o;
+    o.c = const_cast<char*>(element_ptr(args.c, p_.c, batch, 0, 0));
+    o.c_dtype = p_.c.dtype;
+    o.c_rs = p_.c.row_stride;
+    o.c_cs = p_.c.col_stride;
+    o.alpha = alpha_;
+    o.col_scale = col_scale_.empty() ? nullptr : col_scale_.data();
+    if (p_.bias == BiasKind::row) {
+      o.row_bias = row_bias_.data() + (p_.bias_desc.batch_stride == 0 ? 0 : batch * p_.n);
+    } else if (p_.bias == BiasKind::full) {
+      o.full_bias = element_ptr(args.bias, p_.bias_desc, batch, 0, 0);
+      o.full_bias_dtype = p_.bias_desc.dtype;
+      o.bias_rs = p_.bias_desc.row_stride;
+      o.bias_cs = p_.bias_desc.col_stride;
+      o.beta = static_cast<float>(p_.beta);
+    }
+    o.act = p_.activation;
+    return o;
+  }
+
+  void run_thread(int thread, const GemmArgs& args) {
+    const int grid = cfg_.tm * cfg_.tn;
+    const int batch_slot = thread / grid, cell = thread % grid;
+    const int m_slot = cell / cfg_.tn, n_slot = cell % cfg_.tn;
+    const Range rows{m_slot * rows_per_thread_, std::min(p_.m, (m_slot + 1) * rows_per_thread_)};
+    const Range cols{n_slot * cols_per_thread_, std::min(p_.n, (n_slot + 1) * cols_per_thread_)};
+    if (rows.empty() || cols.empty()) return;
+    Workspace ws;
+    if (cfg_.path == Path::packed) {
+      char* base = workspace_.data() + static_cast<std::size_t>(thread) * per_thread_bytes_;
+      ws.a = base;
+      ws.b = base + a_bytes_;
+      ws.comp = comp_bytes_ ? reinterpret_cast<std::int32_t*>(base + a_bytes_ + b_bytes_) : nullptr;
+      ws.partial = partial_bytes_ ? base + a_bytes_ + b_bytes_ + comp_bytes_ : nullptr;
+    }
+    for (std::int64_t batch = batch_slot; batch < p_.batch; batch += cfg_.tb) {
+      const OutputArgs out = output_for_batch(args, batch);
+      if (cfg_.path == Path::direct) direct_region(args, batch, rows, cols, out);
+      else packed_region(args, batch, rows, cols, out, ws);
+    }
+  }
+
+  void packed_region(const GemmArgs& args, std::int64_t batch, Range rows, Range cols, const OutputArgs& out,
+                     const Workspace& ws) const {
+    const int mr = cfg_.mr, nr = cfg_.nr;
+    const std::size_t c_elem = dtype_size(p_.c.dtype);
+    for (std::int64_t jc = cols.begin; jc < cols.end; jc += nc_) {
+      const std::int64_t ncur = std::min(nc_, cols.end - jc);
+      for (std::int64_t kb = 0; kb < k_blocks_; ++kb) {
+        const std::int64_t pc = kb * kc_;
+        const std::int64_t kcur = std::max<std::int64_t>(0, std::min(kc_, p_.k - pc));
+        const std::int64_t groups = ceil_div(kcur, group_);
+        const std::int64_t panel_bytes_per_lane = groups * group_ * elem_bytes_;
+        if (kcur > 0) {
+          const PanelSource b{element_ptr(args.b, p_.b, batch, pc, jc), p_.b.dtype, p_.b.col_stride,
+                              p_.b.row_stride};
+          tile_.pack_b(b, ncur, kcur, ws.b, ws.comp);
+        }
+        for (std::int64_t ic = rows.begin; ic < rows.end; ic += mc_) {
+          const std::int64_t mcur = std::min(mc_, rows.end - ic);
+          if (kcur > 0) {
+            const PanelSource a{element_ptr(args.a, p_.a, batch, ic, pc), p_.a.dtype, p_.a.row_stride,
+                                p_.a.col_stride};
+            tile_.pack_a(a, mcur, kcur, ws.a, nullptr);
+          }
+          TileTask t;
+          t.k_groups = groups;
+          t.accumulate = kb > 0;
+          t.finish = kb == k_blocks_ - 1;
+          for (std::int64_t jr = 0; jr < ncur; jr += nr) {
+            t.b = ws.b + jr * panel_bytes_per_lane;
+            t.cols = static_cast<int>(std::min<std::int64_t>(nr, ncur - jr));
+            t.col0 = jc + jr;
+            t.column_comp = ws.comp && kcur > 0 ? ws.comp + jr : nullptr;
+            for (std::int64_t ir = 0; ir < mcur; ir += mr) {
+              t.a = ws.a + ir * panel_bytes_per_lane;
+              t.rows = static_cast<int>(std::min<std::int64_t>(mr, mcur - ir));
+              t.row0 = ic + ir;
+              if (partial_in_output_) {
+                t.partial = static_cast<char*>(out.c) + (t.row0 * p_.c.row_stride + t.col0 * p_.c.col_stride) *
+                                                            static_cast<std::int64_t>(c_elem);
+                t.ld_partial = p_.c.row_stride;
+              } else if (needs_partial_) {
+                t.partial = ws.partial + ((t.row0 - rows.begin) * nc_ + jr) * 4;
+                t.ld_partial = nc_;
+              }
+              tile_.tile(t, out);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  void direct_region(const GemmArgs& args, std::int64_t batch, Range rows, Range cols, const OutputArgs& out) const {
+    const int mr = cfg_.mr, nr = cfg_.nr;
+    DirectTask t;
+    t.a_rs = p_.a.row_stride;
+    t.a_cs = p_.a.col_stride;
+    t.b_rs = p_.b.row_stride;
+    t.k = p_.k;
+    for (std::int64_t jr = cols.begin; jr < cols.end; jr += nr) {
+      t.cols = static_cast<int>(std::min<std::int64_t>(nr, cols.end - jr));
+      t.col0 = jr;
+      t.b = p_.k > 0 ? reinterpret_cast<const float*>(element_ptr(args.b, p_.b, batch, 0, jr)) : nullptr;
+      for (std::int64_t ir = rows.begin; ir < rows.end; ir += mr) {
+        t.rows = static_cast<int>(std::min<std::int64_t>(mr, rows.end - ir));
+        t.row0 = ir;
+        t.a = p_.k > 0 ? reinterpret_cast<const float*>(element_ptr(args.a, p_.a, batch, ir, 0)) : nullptr;
+        tile_.direct(t, out);
+      }
+    }
+  }
+
+  const Problem p_;
+  const KernelConfig cfg_;
+  const TileKernel tile_;
+  const int group_, elem_bytes_;
+  std::int64_t rows_per_thread_ = 0, cols_per_thread_ = 0;
+  std::int64_t kc_ = 0, mc_ = 0, nc_ = 0, k_blocks_ = 1;
+  bool needs_partial_ = false, partial_in_output_ = false;
+  std::size_t a_bytes_ = 0, b_bytes_ = 0, comp_bytes_ = 0, partial_bytes_ = 0, per_thread_bytes_ = 0;
+  AlignedBuffer workspace_;
+  std::vector<float> row_bias_, col_scale_;
+  float alpha_ = 1.0f;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<Kernel>> make_gemm_kernel(const Problem& problem, const KernelConfig& config,
+                                                   const TileKernel& tile) {
+  auto kernel = std::make_unique<GemmKernel>(problem, config, tile);
+  if (Status s = kernel->allocate(); !s) return s.error();
+  return std::unique_ptr<Kernel>(std::move(kernel));
+}
+
+}  // namespace gemmtune::backends::cpp

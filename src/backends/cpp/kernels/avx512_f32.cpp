@@ -1,0 +1,42 @@
+// AVX-512 f32 register tiles (compiled with the AVX-512 flags only).
+// Zen 4 and Skylake-class cores retire about one 512-bit FMA per cycle per
+// port with a latency of 4: a tile needs well over 8 independent accumulators
+// and as few loads per FMA as the 32 registers allow.
+#include <iterator>
+
+#include "backends/cpp/kernels/simd_avx512.h"
+#include "backends/cpp/kernels/microkernel.h"
+#include "backends/cpp/kernels/packing.h"
+
+namespace gemmtune::backends::cpp {
+namespace {
+
+using kernels::Avx512;
+using kernels::FmaF32;
+
+template <int MR, int NV>
+constexpr TileKernel f32_tile() {
+  return TileKernel{Isa::avx512,
+                    Arith::f32,
+                    MR,
+                    NV * Avx512::kWidth,
+                    &kernels::tile<Avx512, FmaF32<Avx512>, MR, NV>,
+                    &kernels::pack_f32<Avx512, MR>,
+                    &kernels::pack_f32<Avx512, NV * Avx512::kWidth>,
+                    &kernels::direct<Avx512, MR, NV>};
+}
+
+constexpr TileKernel kTiles[] = {
+    f32_tile<14, 2>(),  // 28 accumulators: the workhorse for large problems
+    f32_tile<12, 2>(),
+    f32_tile<8, 3>(),
+    f32_tile<6, 4>(),
+    f32_tile<16, 1>(),  // tall and narrow: small N, M <= 16 rows of one vector
+    f32_tile<4, 4>(),   // short and wide: M <= 4 with many columns
+};
+
+}  // namespace
+
+constinit const TileKernelList kAvx512F32Tiles{kTiles, static_cast<int>(std::size(kTiles))};
+
+}  // namespace gemmtune::backends::cpp

@@ -1,0 +1,147 @@
+// The register-blocked micro-kernels, written once as templates over the
+// vector type V and a `Dot` policy (what one multiply-accumulate step is:
+// an f32 FMA, a bf16 pair dot product, an int8 quad dot product). A kernel
+// file instantiates them for its tile shapes.
+//
+//   tile<V, Dot, MR, NV>:   MR x (NV * width) accumulators in registers over
+//                           packed panels; partial sums or the epilogue at the end.
+//   direct<V, MR, NV>:      the same shape read straight from f32 A and B
+//                           (no packing), for problems too small to repay it.
+//
+// A Dot policy provides:
+//   Acc, BVec, Elem, kGroup, kIntegerAcc
+//   zero(), load_b(const Elem*), madd(Acc, const Elem* a_group, BVec)
+// Internal linkage on purpose (see simd_avx512.h).
+#pragma once
+
+#include <cstdint>
+#include <utility>
+
+#include "backends/cpp/kernel_api.h"
+#include "backends/cpp/kernels/epilogue.h"
+
+namespace gemmtune::backends::cpp::kernels {
+namespace {
+
+// f32 FMA: one K step, A broadcast from memory, B one aligned vector.
+template <class V>
+struct FmaF32 {
+  using Acc = typename V::F;
+  using BVec = typename V::F;
+  using Elem = float;
+  static constexpr int kGroup = 1;
+  static constexpr bool kIntegerAcc = false;
+  static GEMMTUNE_CPP_INLINE Acc zero() { return V::zero(); }
+  static GEMMTUNE_CPP_INLINE BVec load_b(const Elem* p) { return V::load_aligned(p); }
+  static GEMMTUNE_CPP_INLINE Acc madd(Acc acc, const Elem* a, BVec b) { return V::fmadd(V::set1(*a), b, acc); }
+};
+
+// Adds the partial sums stored by an earlier K block (if any) and either
+// stores the new partial sums or finishes the row through the epilogue.
+template <class V, class Dot, int NV>
+GEMMTUNE_CPP_INLINE void write_tile_row(typename Dot::Acc (&acc)[NV], const TileTask& t, const OutputArgs& o,
+                                        int i) {
+  constexpr int W = V::kWidth;
+  if constexpr (Dot::kIntegerAcc) {
+    auto* partial = t.partial ? static_cast<std::int32_t*>(t.partial) + i * t.ld_partial : nullptr;
+    if (t.column_comp)
+      for (int q = 0; q < NV; ++q) acc[q] = V::iadd(acc[q], V::iload(t.column_comp + q * W, W));
+    if (t.accumulate)
+      for (int q = 0; q < NV; ++q) acc[q] = V::iadd(acc[q], V::iload(partial + q * W, t.cols - q * W));
+    if (t.finish) {
+      finish_row_i32<V, NV>(acc, o, t.row0 + i, t.col0, t.cols);
+    } else {
+      for (int q = 0; q < NV; ++q) V::istore(partial + q * W, acc[q], t.cols - q * W);
+    }
+  } else {
+    auto* partial = t.partial ? static_cast<float*>(t.partial) + i * t.ld_partial : nullptr;
+    if (t.accumulate)
+      for (int q = 0; q < NV; ++q) acc[q] = V::add(acc[q], V::load(partial + q * W, t.cols - q * W));
+    if (t.finish) {
+      finish_row<V, NV>(acc, o, t.row0 + i, t.col0, t.cols);
+    } else {
+      for (int q = 0; q < NV; ++q) V::store(partial + q * W, acc[q], t.cols - q * W);
+    }
+  }
+}
+
+template <class V, class Dot, int MR, int NV>
+void tile(const TileTask& t, const OutputArgs& o) {
+  constexpr int W = V::kWidth;
+  constexpr int G = Dot::kGroup;
+  constexpr int NR = NV * W;
+  using Elem = typename Dot::Elem;
+  typename Dot::Acc acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) acc[i][q] = Dot::zero();
+
+  const Elem* a = static_cast<const Elem*>(t.a);
+  const Elem* b = static_cast<const Elem*>(t.b);
+  for (std::int64_t g = 0; g < t.k_groups; ++g) {
+    typename Dot::BVec bv[NV];
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) bv[q] = Dot::load_b(b + q * W * G);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int q = 0; q < NV; ++q) acc[i][q] = Dot::madd(acc[i][q], a + i * G, bv[q]);
+    a += MR * G;
+    b += NR * G;
+  }
+
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    if (i >= t.rows) break;
+    write_tile_row<V, Dot, NV>(acc[i], t, o, i);
+  }
+}
+
+// Direct path: ROWS rows (a compile-time count, so the accumulators stay in
+// registers for short tiles too), B read in place; kFullCols skips the masks.
+template <class V, int ROWS, int NV, bool kFullCols>
+void direct_rows(const DirectTask& t, const OutputArgs& o) {
+  constexpr int W = V::kWidth;
+  typename V::F acc[ROWS][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) acc[i][q] = V::zero();
+
+  const float* a = t.a;
+  const float* b = t.b;
+  const std::int64_t a_rs = t.a_rs, a_cs = t.a_cs, b_rs = t.b_rs;
+  for (std::int64_t k = 0; k < t.k; ++k) {
+    typename V::F bv[NV];
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) bv[q] = kFullCols ? V::load(b + q * W) : V::load(b + q * W, t.cols - q * W);
+#pragma GCC unroll 32
+    for (int i = 0; i < ROWS; ++i) {
+      const typename V::F av = V::set1(a[i * a_rs]);
+#pragma GCC unroll 8
+      for (int q = 0; q < NV; ++q) acc[i][q] = V::fmadd(av, bv[q], acc[i][q]);
+    }
+    a += a_cs;
+    b += b_rs;
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < ROWS; ++i) finish_row<V, NV>(acc[i], o, t.row0 + i, t.col0, t.cols);
+}
+
+template <class V, int NV, std::size_t... kRows>
+GEMMTUNE_CPP_INLINE void direct_dispatch(const DirectTask& t, const OutputArgs& o, std::index_sequence<kRows...>) {
+  using Fn = void (*)(const DirectTask&, const OutputArgs&);
+  static constexpr Fn kFull[] = {&direct_rows<V, static_cast<int>(kRows) + 1, NV, true>...};
+  static constexpr Fn kPartial[] = {&direct_rows<V, static_cast<int>(kRows) + 1, NV, false>...};
+  (t.cols == NV * V::kWidth ? kFull : kPartial)[t.rows - 1](t, o);
+}
+
+template <class V, int MR, int NV>
+void direct(const DirectTask& t, const OutputArgs& o) {
+  if (t.rows <= 0 || t.cols <= 0) return;
+  direct_dispatch<V, NV>(t, o, std::make_index_sequence<MR>{});
+}
+
+}  // namespace
+}  // namespace gemmtune::backends::cpp::kernels
