@@ -29,11 +29,13 @@ constexpr std::size_t kMaxChoicesPerProblem = 4;
 struct Param {
   std::string backend;
   std::size_t case_index;
+  SearchSpace search_space = SearchSpace::standard;
 };
 
 // gtest prints parameters of failed tests; the default is a byte dump.
 void PrintTo(const Param& param, std::ostream* out) {
-  *out << param.backend << " on " << cases()[param.case_index].name;
+  *out << param.backend << " on " << cases()[param.case_index].name << " (" << to_string(param.search_space)
+       << " search space)";
 }
 
 const std::vector<std::shared_ptr<Backend>>& registered() {
@@ -56,7 +58,10 @@ std::vector<Param> all_params() {
   std::vector<Param> out;
   for (const auto& backend : registered()) {
     if (!usable(*backend)) continue;
-    for (std::size_t i = 0; i < cases().size(); ++i) out.emplace_back(Param{std::string(backend->name()), i});
+    for (std::size_t i = 0; i < cases().size(); ++i) {
+      out.push_back(Param{std::string(backend->name()), i, SearchSpace::standard});
+      if (cases()[i].exhaustive_too) out.push_back(Param{std::string(backend->name()), i, SearchSpace::exhaustive});
+    }
   }
   return out;
 }
@@ -71,7 +76,8 @@ std::vector<std::string> presence_params() {
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
-  return info.param.backend + "_" + cases()[info.param.case_index].name;
+  return info.param.backend + "_" + cases()[info.param.case_index].name +
+         (info.param.search_space == SearchSpace::exhaustive ? "_exhaustive" : "");
 }
 
 std::vector<Choice> sample(const std::vector<Choice>& choices) {
@@ -114,7 +120,7 @@ TEST_P(Conformance, ServesOrRejectsAsUnsupportedAndMatchesReference) {
   ASSERT_NO_THROW(validate(p)) << "the conformance table holds an invalid problem: " << c.name;
   SCOPED_TRACE(param.backend + " on " + describe(p));
 
-  const TuningContext ctx{SearchSpace::standard, test_threads()};
+  const TuningContext ctx{param.search_space, test_threads()};
   auto enumerated = backend->enumerate(p, ctx);
   if (!enumerated) {
     const Rejection& r = enumerated.error();

@@ -101,11 +101,16 @@ std::string name_of(const Problem& p, const std::string& tag) {
 class Table {
  public:
   void add(const ProblemSpec& s, const std::string& tag = {}) { add(make_problem(s), tag); }
-  void add(const Problem& p, const std::string& tag = {}) { cases_.push_back(Case{name_of(p, tag), p}); }
+  void add(const Problem& p, const std::string& tag = {}) {
+    cases_.push_back(Case{name_of(p, tag), p, exhaustive_too_});
+  }
+  // Cases added from now on also run in the exhaustive search space.
+  void set_exhaustive_too(bool on) { exhaustive_too_ = on; }
   std::vector<Case> take() { return std::move(cases_); }
 
  private:
   std::vector<Case> cases_;
+  bool exhaustive_too_ = false;
 };
 
 void add_dtype_layout_grid(Table& t) {
@@ -426,10 +431,12 @@ void add_scaled_mm(Table& t) {
 std::vector<Case> build_table() {
   Table t;
   add_dtype_layout_grid(t);
+  t.set_exhaustive_too(true);
   add_odd_sizes(t);
   add_empty_dimensions(t);
   add_strided_layouts(t);
   add_broadcast_batches(t);
+  t.set_exhaustive_too(false);
   add_epilogues(t);
   add_int_mm(t);
   add_mixed_mm(t);

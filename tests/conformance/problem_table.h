@@ -16,6 +16,9 @@ namespace gemmtune::conformance {
 struct Case {
   std::string name;  // readable and unique; letters, digits and '_' only
   Problem problem;   // on the CPU; the suite moves it to the backend's device
+  // Also run with the exhaustive search space (layouts and sizes where
+  // backends keep slower kernels out of the default space).
+  bool exhaustive_too = false;
 };
 
 // The whole table, built once.
