@@ -379,10 +379,6 @@ class BlasKernel final : public Kernel {
   std::vector<float> workspace_;
 };
 
-struct ChoiceConfig {
-  Path path;
-};
-
 class BlasBackend final : public Backend {
  public:
   std::string_view name() const override { return "BLAS"; }
@@ -391,8 +387,8 @@ class BlasBackend final : public Backend {
   std::string version() const override {
     // The core type OpenBLAS dispatches to changes its speed: it is part of
     // the key, and so is whether bf16 is served at all.
-    std::string out = "openblas ";
-    if (const char* config = openblas_get_config()) out += config;
+    std::string out;
+    if (const char* config = openblas_get_config()) out += config;  // "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
     out += "; core=";
     if (const char* core = openblas_get_corename()) out += core;
     out += blas::has_sbgemm() ? "; sbgemm=yes" : "; sbgemm=no";
@@ -410,10 +406,11 @@ class BlasBackend final : public Backend {
   }
 
   Expected<std::vector<Choice>> enumerate(const Problem& problem, const TuningContext&) const override {
+    // One library call is one choice; build() re-derives the plan from the
+    // problem, so the choice needs no config of its own.
     auto plan = make_plan(problem);
     if (!plan) return plan.error();
-    auto config = std::make_shared<ChoiceConfig>(ChoiceConfig{plan.value().path});
-    return std::vector<Choice>{Choice{plan.value().choice, plan.value().description, std::move(config)}};
+    return std::vector<Choice>{Choice{plan.value().choice, plan.value().description, nullptr}};
   }
 
   Expected<std::unique_ptr<Kernel>> build(const Problem& problem, const Choice& choice,
