@@ -109,7 +109,6 @@ std::vector<Row> choice_rows(const TuningRecord& r, bool with_stats) {
       row.time = "offered";
       row.detail = c->description;
     }
-    if (is_winner(r, *c)) row.percent += " *";
     rows.push_back(std::move(row));
   }
   for (const auto& b : r.backends) {
@@ -132,7 +131,7 @@ std::string render_rows(const std::vector<Row>& rows, const std::string& indent)
     if (row.time == "rejected") {
       line += "  " + row.detail;
     } else {
-      line += "  " + pad(row.percent, pct_w);
+      line += "  " + pad_left(row.percent, pct_w);
       if (!row.detail.empty()) line += "  " + row.detail;
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
@@ -149,10 +148,10 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 
 std::string fallback_line(const TuningRecord& r) {
   std::string enabled = r.enabled.empty() ? "(none)" : join(r.enabled, ", ");
-  return "FALLBACK: the enabled backends (" + enabled + ") could not serve " + describe(r.problem) +
-         "; used the library backend " + (r.winner ? r.winner->backend : library_backend_for(r.problem)) +
-         " because fallback to the library is on (--fallback-to-library or GEMMTUNE_FALLBACK_TO_LIBRARY=1)" +
-         (r.fallback_reason.empty() ? "" : ": " + r.fallback_reason);
+  return "FALLBACK: the enabled backends (" + enabled + ") produced no valid choice for " + describe(r.problem) +
+         "; using the library backend " + (r.winner ? r.winner->backend : library_backend_for(r.problem)) +
+         " because fallback to the library is on (--fallback-to-library or GEMMTUNE_FALLBACK_TO_LIBRARY=1); turn it "
+         "off to make this an error";
 }
 
 json rejection_json(const std::optional<Rejection>& rejection) {
@@ -533,7 +532,10 @@ std::string format_record(const TuningRecord& r, std::int64_t id) {
         << format_time_us(r.winner->time_us) << ")\n";
   else
     out << "  winner:       none\n";
-  if (r.fallback) out << "  " << fallback_line(r) << "\n";
+  if (r.fallback) {
+    out << "  " << fallback_line(r) << "\n";
+    if (!r.fallback_reason.empty()) out << "  fallback reason: " << r.fallback_reason << "\n";
+  }
   out << "  backends:\n";
   for (const auto& b : r.backends) {
     out << "    " << pad(b.backend, 10) << " ";

@@ -1,0 +1,135 @@
+#include "cli_process.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace gemmtune::cli::testing {
+
+namespace {
+
+std::string slurp(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& env, const std::string& workdir) {
+  // Environment: inherited, minus gemmtune's own variables (a developer's
+  // GEMMTUNE_BACKENDS must not change what the tests see), plus `env`.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string entry(*e);
+    if (entry.rfind("GEMMTUNE_", 0) == 0) continue;
+    const std::string name = entry.substr(0, entry.find('='));
+    if (env.count(name)) continue;
+    env_strings.push_back(entry);
+  }
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+
+  const std::string out_file = workdir + "/.stdout", err_file = workdir + "/.stderr";
+  // Everything the child needs is built before fork(): only async-signal-safe
+  // calls happen between fork() and execve().
+  std::vector<char*> argv{const_cast<char*>(program.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork failed: " << std::strerror(errno);
+    return {};
+  }
+  if (pid == 0) {
+    int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = open("/dev/null", O_RDONLY);
+    if (out < 0 || err < 0 || in < 0 || chdir(workdir.c_str()) != 0) _exit(126);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    execve(program.c_str(), argv.data(), envp.data());
+    static const char kMessage[] = "execve failed\n";
+    (void)!::write(2, kMessage, sizeof kMessage - 1);
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ProcessResult r;
+  if (WIFEXITED(status)) {
+    r.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    r.signaled = true;
+    r.exit_code = 128 + WTERMSIG(status);
+  }
+  r.out = slurp(out_file);
+  r.err = slurp(err_file);
+  return r;
+}
+
+void CliTest::SetUp() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "gemmtune_cli_XXXXXX").string();
+  ASSERT_NE(mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
+  dir_ = pattern;
+}
+
+void CliTest::TearDown() {
+  std::error_code ec;
+  if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+}
+
+ProcessResult CliTest::gemmtune(const std::vector<std::string>& args, std::map<std::string, std::string> env) {
+  if (!env.count("GEMMTUNE_CACHE_DIR")) env["GEMMTUNE_CACHE_DIR"] = path("cache");
+  ProcessResult r = run_process(GEMMTUNE_CLI_PATH, args, env, dir_);
+  // The contract: never a crash, whatever the input.
+  EXPECT_FALSE(r.signaled) << "gemmtune was killed by a signal (exit " << r.exit_code << ")\nstderr:\n" << r.err;
+  return r;
+}
+
+nlohmann::json CliTest::json_of(const ProcessResult& r) {
+  try {
+    return nlohmann::json::parse(r.out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "stdout is not JSON (" << e.what() << "):\n" << r.out << "\nstderr:\n" << r.err;
+    return nullptr;
+  }
+}
+
+std::string CliTest::read(const std::string& name) const { return slurp(path(name)); }
+
+void CliTest::write(const std::string& name, const std::string& text) const {
+  std::ofstream out(path(name), std::ios::binary);
+  out << text;
+}
+
+bool CliTest::numpy_available() {
+  ProcessResult r = run_process(GEMMTUNE_SYSTEM_PYTHON, {"-c", "import numpy"}, {}, dir_);
+  return r.exit_code == 0;
+}
+
+ProcessResult CliTest::python(const std::string& script) {
+  if (!numpy_available()) {
+    ADD_FAILURE() << GEMMTUNE_SYSTEM_PYTHON
+                  << " cannot import numpy: the `gemmtune run` tests compare against NumPy. Run scripts/setup.sh "
+                     "(installs python3-numpy) and run the tests again.";
+    return {};
+  }
+  write("script.py", script);
+  return run_process(GEMMTUNE_SYSTEM_PYTHON, {path("script.py")}, {}, dir_);
+}
+
+}  // namespace gemmtune::cli::testing

@@ -1,0 +1,287 @@
+// `gemmtune run` on .npy files written by NumPy, checked against a reference
+// NumPy computes independently (in float64, from the same files). Debian's
+// /usr/bin/python3 has python3-numpy; without it these tests fail and say to
+// run scripts/setup.sh.
+#include "cli_process.h"
+
+namespace gemmtune::cli::testing {
+namespace {
+
+#define EXPECT_CONTAINS(text, needle) EXPECT_NE(std::string(text).find(needle), std::string::npos) << (text)
+
+// Helpers shared by the Python scripts: bf16 rounding (to nearest even, on
+// the float32 bits), the erf GELU, and a checker that prints the worst error.
+const char* kPrelude = R"PY(
+import math, sys
+import numpy as np
+rng = np.random.default_rng(1234)
+
+def bf16(x):
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+    return u.astype(np.uint32).view(np.float32).reshape(np.shape(x))
+
+def gelu(x):
+    return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+
+def check(got, want, rtol, atol):
+    got = np.asarray(got, dtype=np.float64)
+    want = np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        print("shape", got.shape, "!=", want.shape); sys.exit(1)
+    err = np.abs(got - want)
+    bound = atol + rtol * np.abs(want)
+    bad = np.argwhere(err > bound)
+    if bad.size:
+        i = tuple(bad[0])
+        print("mismatch at", i, "got", got[i], "want", want[i], "max err", err.max()); sys.exit(1)
+    print("OK max_err", float(err.max()) if err.size else 0.0)
+)PY";
+
+class CliRun : public CliTest {
+ protected:
+  // Runs Python with the prelude; the test fails unless it prints OK / exits 0.
+  void py(const std::string& body) {
+    ProcessResult r = python(std::string(kPrelude) + body);
+    EXPECT_EQ(r.exit_code, 0) << "python failed:\n" << r.out << r.err;
+  }
+  void py_check(const std::string& body) {
+    ProcessResult r = python(std::string(kPrelude) + body);
+    EXPECT_EQ(r.exit_code, 0) << "python check failed:\n" << r.out << r.err;
+    EXPECT_CONTAINS(r.out, "OK");
+  }
+  ProcessResult run(std::vector<std::string> args) {
+    args.insert(args.begin(), "run");
+    for (const char* extra : {"--budget-ms", "2"}) args.push_back(extra);
+    return gemmtune(args);
+  }
+};
+
+TEST_F(CliRun, NumPyIsAvailableForTheReferenceChecks) {
+  EXPECT_TRUE(numpy_available()) << "/usr/bin/python3 cannot import numpy: run scripts/setup.sh";
+}
+
+TEST_F(CliRun, MmOnCOrderFloat32MatchesNumPy) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((13, 17)).astype(np.float32))
+np.save("B.npy", rng.standard_normal((17, 9)).astype(np.float32))
+)PY");
+  ProcessResult r = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--backends", "BLAS"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  EXPECT_CONTAINS(r.out, "AUTOTUNE mm(13x17, 17x9) f32 nn");
+  EXPECT_CONTAINS(r.out, "wrote C.npy (13x9 float32)");
+  py_check(R"PY(
+A = np.load("A.npy").astype(np.float64); B = np.load("B.npy").astype(np.float64)
+C = np.load("C.npy")
+assert C.dtype == np.float32, C.dtype
+check(C, A @ B, 1e-5, 1e-5)
+)PY");
+}
+
+TEST_F(CliRun, FortranOrderOperandsAreTakenAsTransposedLayouts) {
+  py(R"PY(
+np.save("A.npy", np.asfortranarray(rng.standard_normal((12, 20)).astype(np.float32)))
+np.save("B.npy", np.asfortranarray(rng.standard_normal((20, 7)).astype(np.float32)))
+)PY");
+  ProcessResult r = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--backends", "BLAS", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  nlohmann::json j = json_of(r);
+  EXPECT_EQ(j["problem"]["layout"], "tt");
+  EXPECT_EQ(j["output"]["shape"], (nlohmann::json{12, 7}));
+  py_check(R"PY(
+A = np.load("A.npy").astype(np.float64); B = np.load("B.npy").astype(np.float64)
+check(np.load("C.npy"), A @ B, 1e-5, 1e-5)
+)PY");
+}
+
+TEST_F(CliRun, Float32FilesConvertedToBf16RoundToNearestEven) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((16, 32)).astype(np.float32))
+np.save("B.npy", np.asfortranarray(rng.standard_normal((32, 8)).astype(np.float32)))
+)PY");
+  ProcessResult r = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--dtype", "bf16", "--backends",
+                         "BLAS,REFERENCE", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  nlohmann::json j = json_of(r);
+  EXPECT_EQ(j["problem"]["dtypes"]["c"], "bf16");
+  EXPECT_EQ(j["output"]["npy_dtype"], "<f4");
+  py_check(R"PY(
+A = bf16(np.load("A.npy")).astype(np.float64); B = bf16(np.load("B.npy")).astype(np.float64)
+C = np.load("C.npy")
+assert C.dtype == np.float32
+# The output is bf16 widened to float32: its low 16 bits are zero.
+assert not np.any(C.view(np.uint32) & 0xFFFF), "output is not bf16-valued"
+want = A @ B
+# One bf16 rounding of the output (2^-8 relative) plus summation slack.
+check(C, want, 2**-7, 1e-2 * np.abs(A).max() * np.abs(B).max())
+)PY");
+}
+
+TEST_F(CliRun, AddmmWithRowBiasAlphaBetaAndGelu) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((6, 10)).astype(np.float32))
+np.save("B.npy", rng.standard_normal((10, 5)).astype(np.float32))
+np.save("bias.npy", rng.standard_normal(5).astype(np.float32))
+)PY");
+  ProcessResult r = run({"addmm", "--a", "A.npy", "--b", "B.npy", "--bias", "bias.npy", "--out", "C.npy", "--alpha",
+                         "0.5", "--beta", "2", "--activation", "gelu", "--backends", "BLAS,REFERENCE"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  EXPECT_CONTAINS(r.out, "AUTOTUNE addmm(5, 6x10, 10x5) f32 nn bias=row");
+  py_check(R"PY(
+A = np.load("A.npy").astype(np.float64); B = np.load("B.npy").astype(np.float64)
+bias = np.load("bias.npy").astype(np.float64)
+check(np.load("C.npy"), gelu(0.5 * (A @ B) + 2.0 * bias[None, :]), 1e-5, 1e-5)
+)PY");
+}
+
+TEST_F(CliRun, AddmmWithFullBias) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((4, 3)).astype(np.float32))
+np.save("B.npy", rng.standard_normal((3, 6)).astype(np.float32))
+np.save("bias.npy", np.asfortranarray(rng.standard_normal((4, 6)).astype(np.float32)))
+)PY");
+  ProcessResult r = run({"addmm", "--a", "A.npy", "--b", "B.npy", "--bias", "bias.npy", "--out", "C.npy", "--backends",
+                         "BLAS,REFERENCE", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  EXPECT_TRUE(r.out.empty()) << "--quiet writes only the file: " << r.out;
+  py_check(R"PY(
+A = np.load("A.npy").astype(np.float64); B = np.load("B.npy").astype(np.float64)
+check(np.load("C.npy"), A @ B + np.load("bias.npy"), 1e-5, 1e-5)
+)PY");
+}
+
+TEST_F(CliRun, BmmOnThreeDimensionalFilesAndASharedTwoDimensionalB) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((3, 5, 4)).astype(np.float32))
+np.save("B.npy", np.asfortranarray(rng.standard_normal((3, 4, 6)).astype(np.float32)))
+np.save("B2.npy", rng.standard_normal((4, 6)).astype(np.float32))
+)PY");
+  ProcessResult r = run({"bmm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--backends", "BLAS,REFERENCE"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  EXPECT_CONTAINS(r.out, "wrote C.npy (3x5x6 float32)");
+  ProcessResult shared = run({"bmm", "--a", "A.npy", "--b", "B2.npy", "--out", "C2.npy", "--backends", "BLAS,REFERENCE"});
+  ASSERT_EQ(shared.exit_code, 0) << shared.both();
+  EXPECT_CONTAINS(shared.out, "AUTOTUNE bmm(3x5x4, 4x6)");
+  py_check(R"PY(
+A = np.load("A.npy").astype(np.float64)
+check(np.load("C.npy"), np.matmul(A, np.load("B.npy").astype(np.float64)), 1e-5, 1e-5)
+check(np.load("C2.npy"), np.matmul(A, np.load("B2.npy").astype(np.float64)), 1e-5, 1e-5)
+)PY");
+}
+
+TEST_F(CliRun, IntMmOnInt8FilesIsExactAndWritesInt32) {
+  py(R"PY(
+np.save("A.npy", rng.integers(-128, 128, size=(9, 33), dtype=np.int8))
+np.save("B.npy", rng.integers(-128, 128, size=(33, 7), dtype=np.int8))
+)PY");
+  ProcessResult r = run({"int_mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--backends", "REFERENCE"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  py_check(R"PY(
+C = np.load("C.npy")
+assert C.dtype == np.int32, C.dtype
+want = np.load("A.npy").astype(np.int64) @ np.load("B.npy").astype(np.int64)
+assert np.array_equal(C, want), "int_mm is not exact"
+print("OK")
+)PY");
+}
+
+TEST_F(CliRun, Int64FilesAreConvertedForInt8Problems) {
+  py(R"PY(
+np.save("A.npy", rng.integers(-100, 100, size=(4, 5)))   # int64, NumPy's default
+np.save("B.npy", rng.integers(-100, 100, size=(5, 3)).astype(np.int8))
+)PY");
+  ProcessResult r = run({"int_mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--backends", "REFERENCE"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  py_check(R"PY(
+want = np.load("A.npy") @ np.load("B.npy").astype(np.int64)
+assert np.array_equal(np.load("C.npy"), want)
+print("OK")
+)PY");
+}
+
+TEST_F(CliRun, MismatchedShapesExit2NamingBothFiles) {
+  py(R"PY(
+np.save("A.npy", np.zeros((4, 5), np.float32))
+np.save("B.npy", np.zeros((6, 3), np.float32))
+)PY");
+  ProcessResult r = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.err, "K differs");
+  EXPECT_CONTAINS(r.err, "A.npy");
+  EXPECT_CONTAINS(r.err, "B.npy");
+}
+
+TEST_F(CliRun, WrongRankBigEndianAndNonIntegerInputsExit2NamingTheFile) {
+  py(R"PY(
+np.save("A3.npy", np.zeros((2, 4, 5), np.float32))
+np.save("B.npy", np.zeros((5, 3), np.float32))
+np.save("Abig.npy", np.zeros((4, 5), dtype=">f4"))
+np.save("Afrac.npy", np.full((4, 5), 1.5, np.float32))
+np.save("Bi8.npy", np.zeros((5, 3), np.int8))
+np.save("A.npy", np.zeros((4, 5), np.float32))
+np.save("bias.npy", np.zeros(4, np.float32))
+)PY");
+  ProcessResult rank = run({"mm", "--a", "A3.npy", "--b", "B.npy", "--out", "C.npy"});
+  EXPECT_EQ(rank.exit_code, 2);
+  EXPECT_CONTAINS(rank.err, "A3.npy");
+  EXPECT_CONTAINS(rank.err, "2-D");
+  ProcessResult big = run({"mm", "--a", "Abig.npy", "--b", "B.npy", "--out", "C.npy"});
+  EXPECT_EQ(big.exit_code, 2);
+  EXPECT_CONTAINS(big.err, "Abig.npy: big-endian");
+  ProcessResult frac = run({"int_mm", "--a", "Afrac.npy", "--b", "Bi8.npy", "--out", "C.npy"});
+  EXPECT_EQ(frac.exit_code, 2);
+  EXPECT_CONTAINS(frac.err, "Afrac.npy: element (0, 0) = 1.5 is not representable as i8");
+  ProcessResult bias = run({"addmm", "--a", "A.npy", "--b", "B.npy", "--bias", "bias.npy", "--out", "C.npy"});
+  EXPECT_EQ(bias.exit_code, 2);
+  EXPECT_CONTAINS(bias.err, "bias.npy");
+  EXPECT_CONTAINS(bias.err, "N = 3");
+  ProcessResult missing = run({"mm", "--a", "nope.npy", "--b", "B.npy", "--out", "C.npy"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_CONTAINS(missing.err, "nope.npy");
+  ProcessResult nobias = run({"addmm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy"});
+  EXPECT_EQ(nobias.exit_code, 2);
+  EXPECT_CONTAINS(nobias.err, "addmm needs --bias");
+  ProcessResult outdir = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "no/such/dir/C.npy"});
+  EXPECT_EQ(outdir.exit_code, 2);
+  EXPECT_CONTAINS(outdir.err, "--out");
+}
+
+TEST_F(CliRun, SecondRunReusesTheStoredSelection) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((8, 8)).astype(np.float32))
+np.save("B.npy", rng.standard_normal((8, 8)).astype(np.float32))
+)PY");
+  ASSERT_EQ(run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--backends", "BLAS", "--quiet"}).exit_code, 0);
+  ProcessResult again = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--backends", "BLAS", "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(json_of(again)["cache_hit"], true);
+  // `tune` of the same problem finds the same record: run's problem is the
+  // one the flags describe.
+  ProcessResult tune = gemmtune({"tune", "mm", "8x8x8", "--backends", "BLAS", "--json"});
+  EXPECT_EQ(json_of(tune)["cache_hit"], true);
+}
+
+TEST_F(CliRun, CudaDeviceUsesTheGpuOrExplainsWhyNot) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((8, 16)).astype(np.float32))
+np.save("B.npy", rng.standard_normal((16, 4)).astype(np.float32))
+)PY");
+  nlohmann::json backends = json_of(gemmtune({"backends", "--json"}));
+  bool gpu_backend = false;
+  for (const auto& b : backends["backends"]) gpu_backend |= b["device"] == "cuda" && b["available"].get<bool>();
+  ProcessResult r = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--device", "cuda"});
+  if (!gpu_backend) {
+    EXPECT_EQ(r.exit_code, 3) << r.both();
+    EXPECT_CONTAINS(r.err, "CUDA runtime is unavailable here");
+    EXPECT_CONTAINS(r.err, "no valid choices");
+  } else {
+    ASSERT_EQ(r.exit_code, 0) << r.both();
+    py_check(R"PY(
+A = np.load("A.npy").astype(np.float64); B = np.load("B.npy").astype(np.float64)
+check(np.load("C.npy"), A @ B, 1e-5, 1e-5)
+)PY");
+  }
+}
+
+}  // namespace
+}  // namespace gemmtune::cli::testing
