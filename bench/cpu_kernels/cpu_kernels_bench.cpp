@@ -3,7 +3,7 @@
 // a fraction of the machine's measured FMA peak.
 //
 //   cpu_kernels_bench [--threads N] [--cold] [--all] [--exhaustive]
-//                     [--choice NAME] [--peak] PROBLEM...
+//                     [--choice NAME] [--peak] [--cputime] PROBLEM...
 //   PROBLEM: op:dtype:[Bx]MxNxK[:layout][:act]
 //     op      mm | addmm (row bias) | bmm | int_mm | mixed_mm
 //     dtype   f32 | bf16 | f16 | u8 | i8  (int_mm: A's dtype; mixed_mm: activations)
@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
@@ -41,7 +42,16 @@ namespace {
 
 using namespace gemmtune;
 
+// With --cputime (one thread only) the clock is this thread's CPU time, so
+// that time the thread spends preempted on a shared machine does not count.
+bool g_thread_cpu_time = false;
+
 double now_s() {
+  if (g_thread_cpu_time) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  }
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -55,19 +65,28 @@ struct Options {
   std::vector<std::string> problems;
 };
 
-// Median time in seconds of `run` over at least 5 repetitions and 0.3 s.
-double time_median(const std::function<void()>& run, const std::function<void()>& before_each) {
+// Median time in seconds of one `run` over at least 5 samples and 0.3 s.
+// Runs shorter than 50 us are timed in groups (warm only: a cold run needs
+// its flush before every call), so clock overhead does not dominate.
+double time_median(const std::function<void()>& run, const std::function<void()>& before_each, bool cold) {
   for (int i = 0; i < 2; ++i) {
     before_each();
     run();
+  }
+  int group = 1;
+  if (!cold) {
+    const double t0 = now_s();
+    run();
+    const double one = std::max(now_s() - t0, 1e-8);
+    group = std::clamp(static_cast<int>(50e-6 / one), 1, 10000);
   }
   std::vector<double> times;
   const double start = now_s();
   while (times.size() < 5 || (now_s() - start < 0.3 && times.size() < 2000)) {
     before_each();
     const double t0 = now_s();
-    run();
-    times.push_back(now_s() - t0);
+    for (int i = 0; i < group; ++i) run();
+    times.push_back((now_s() - t0) / group);
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
@@ -211,7 +230,7 @@ double bench_cpp(const Problem& p, const measure::HostData& data, const Options&
       continue;
     }
     Kernel& k = *kernel.value();
-    const double t = time_median([&] { (void)k.run(args, RunContext{}); }, before);
+    const double t = time_median([&] { (void)k.run(args, RunContext{}); }, before, opt.cold);
     if (opt.all || choices.size() == 1) report("CPP", c.name, t, p, peak_for(p, peaks, threads));
     if (best == 0 || t < best) {
       best = t;
@@ -258,7 +277,7 @@ double bench_openblas(const Problem& p, const measure::HostData& data, const Opt
     for (const auto* b : {&data.a, &data.b, &data.c, &data.bias}) flush(b->data(), b->bytes());
   };
   omp_set_num_threads(threads);
-  const double t = time_median(run, before);
+  const double t = time_median(run, before, opt.cold);
   report("OpenBLAS", p.op == Op::addmm ? "sgemm + separate bias/act pass" : "sgemm", t, p, peak_for(p, peaks, threads));
   return t;
 }
@@ -322,7 +341,7 @@ double bench_onednn(const Problem& p, const measure::HostData& data, const Optio
     const double t = time_median([&] {
       prim.execute(s, margs);
       s.wait();
-    }, before);
+    }, before, opt.cold);
     std::string what = std::string("matmul ") + pd.impl_info_str();
     if (p.op == Op::addmm) what += fused ? " (fused bias+act post-op)" : " (no epilogue)";
     report("oneDNN", what, t, p, peak_for(p, peaks, threads));
@@ -335,6 +354,10 @@ double bench_onednn(const Problem& p, const measure::HostData& data, const Optio
 
 int run(const Options& opt) {
   const int threads = opt.threads > 0 ? opt.threads : cpu::info().logical_cpus;
+  if (g_thread_cpu_time && threads != 1) {
+    std::fprintf(stderr, "--cputime measures one thread: use --threads 1\n");
+    return 2;
+  }
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("cpu: %s (%s), %d thread(s), %s timing, OPENBLAS_CORETYPE=%s\n", cpu::info().model.c_str(),
               cpu::info().isa_list().c_str(), threads, opt.cold ? "cold-cache" : "warm", coretype ? coretype : "(unset)");
@@ -374,6 +397,7 @@ int main(int argc, char** argv) {
     else if (arg == "--all") opt.all = true;
     else if (arg == "--exhaustive") opt.exhaustive = true;
     else if (arg == "--peak") opt.peak = true;
+    else if (arg == "--cputime") cpu_kernels_bench::g_thread_cpu_time = true;
     else if (arg == "--choice" && i + 1 < argc) opt.choice = argv[++i];
     else if (!arg.empty() && arg[0] == '-') {
       std::fprintf(stderr, "unknown option %s\n", arg.c_str());

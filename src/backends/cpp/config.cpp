@@ -1,6 +1,7 @@
 #include "backends/cpp/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <sstream>
 
@@ -10,7 +11,7 @@
 namespace gemmtune::backends::cpp {
 namespace {
 
-constexpr int kMaxKc = 8192;
+constexpr int kMaxKc = 65536;
 constexpr int kMaxMc = 8192;
 constexpr int kMaxNc = 65536;
 constexpr int kMaxThreads = 1024;
@@ -108,8 +109,8 @@ std::string config_name(const KernelConfig& c) {
   std::ostringstream out;
   out << "cpp_" << to_string(c.isa) << '_' << to_string(c.arith);
   if (c.path == Path::direct) out << "_direct";
-  out << "_mr" << c.mr << "_nr" << c.nr;
-  if (c.path == Path::packed) out << "_kc" << c.kc << "_mc" << c.mc << "_nc" << c.nc;
+  out << "_mr" << c.mr << "_nr" << c.nr << "_kc" << c.kc;
+  if (c.path == Path::packed) out << "_mc" << c.mc << "_nc" << c.nc;
   if (c.tb > 1) out << "_b" << c.tb;
   out << "_t" << c.tm << 'x' << c.tn;
   return out.str();
@@ -136,10 +137,10 @@ std::optional<KernelConfig> parse_config_name(std::string_view name) {
     c.path = Path::direct;
     token = next();
   }
-  if (!parse_field(token, "mr", c.mr) || !parse_field(next(), "nr", c.nr)) return std::nullopt;
+  if (!parse_field(token, "mr", c.mr) || !parse_field(next(), "nr", c.nr) || !parse_field(next(), "kc", c.kc))
+    return std::nullopt;
   if (c.path == Path::packed) {
-    if (!parse_field(next(), "kc", c.kc) || !parse_field(next(), "mc", c.mc) || !parse_field(next(), "nc", c.nc))
-      return std::nullopt;
+    if (!parse_field(next(), "mc", c.mc) || !parse_field(next(), "nc", c.nc)) return std::nullopt;
   }
   token = next();
   if (parse_field(token, "b", c.tb)) {
@@ -158,7 +159,7 @@ std::optional<KernelConfig> parse_config_name(std::string_view name) {
 std::string describe_config(const KernelConfig& c) {
   std::ostringstream out;
   out << to_string(c.isa) << ' ' << to_string(c.arith) << ' ' << c.mr << 'x' << c.nr << " tile, ";
-  if (c.path == Path::direct) out << "direct (no packing)";
+  if (c.path == Path::direct) out << "direct (no packing), KC " << c.kc;
   else out << "packed, KC " << c.kc << ", MC " << c.mc << ", NC " << c.nc;
   out << ", ";
   if (c.tb > 1) out << c.tb << " batch groups of ";
@@ -222,7 +223,8 @@ Status check_config(const KernelConfig& c) {
   if (c.tb < 1 || c.tm < 1 || c.tn < 1 || c.threads() > kMaxThreads) return bad("thread grid out of range");
   if (c.path == Path::direct) {
     if (tile->direct == nullptr) return bad("this tile has no direct (unpacked) form");
-    if (c.kc != 0 || c.mc != 0 || c.nc != 0) return bad("the direct path has no cache blocks");
+    if (c.kc < 1 || c.kc > kMaxKc) return bad("KC " + std::to_string(c.kc) + " out of range");
+    if (c.mc != 0 || c.nc != 0) return bad("the direct path has no MC or NC blocks");
     return Status::success();
   }
   const int group = k_group(c.arith);
@@ -287,75 +289,105 @@ Status check_config_for(const KernelConfig& c, const Problem& p, const CpuFeatur
 
 namespace {
 
-// Thread grids worth trying for `threads` threads on this problem.
-std::vector<KernelConfig> thread_grids(const Problem& p, int threads, int mr, int nr, bool exhaustive) {
-  std::vector<KernelConfig> out;
-  auto add = [&](int tb, int tm, int tn) {
-    KernelConfig c;
-    c.tb = tb;
-    c.tm = tm;
-    c.tn = tn;
-    for (const auto& o : out)
-      if (o.tb == tb && o.tm == tm && o.tn == tn) return;
-    out.push_back(c);
-  };
+struct Grid {
+  int tb = 1, tm = 1, tn = 1;
+};
+
+// Thread grids for exactly `threads` threads that leave no thread idle: the
+// batch split when there are enough batches, then every tm x tn factoring
+// (standard: only the two one-dimensional splits).
+std::vector<Grid> grids_for(const Problem& p, int threads, int mr, int nr, bool all_factorings) {
+  std::vector<Grid> out;
+  if (threads == 1) return {Grid{}};
+  if (p.batch >= threads) out.push_back(Grid{threads, 1, 1});
   const std::int64_t row_tiles = ceil_div(p.m, mr), col_tiles = ceil_div(p.n, nr);
-  for (int t = threads; t >= 1; --t) {
-    if (threads % t != 0 && !exhaustive) continue;
-    if (!exhaustive && t != threads && t != 1) continue;
-    if (p.batch >= t && t > 1) add(t, 1, 1);
-    for (int tm = 1; tm <= t; ++tm) {
-      if (t % tm != 0) continue;
-      const int tn = t / tm;
-      if (tm > row_tiles || tn > col_tiles) continue;  // idle threads
-      add(1, tm, tn);
-    }
+  for (int tm = 1; tm <= threads; ++tm) {
+    if (threads % tm != 0) continue;
+    const int tn = threads / tm;
+    if (!all_factorings && tm != 1 && tn != 1) continue;
+    if (tm > row_tiles || tn > col_tiles) continue;
+    out.push_back(Grid{1, tm, tn});
   }
-  if (out.empty()) add(1, 1, 1);
   return out;
 }
 
-// How many threads a problem of this size can use before the fork/join and
-// split overheads outweigh the work (about 2 us of work per thread).
+// Fork/join and split overheads cost a few microseconds: below about 100k
+// multiply-adds per thread a problem runs best on fewer threads.
 int useful_threads(const Problem& p, int threads) {
-  const double flops = 2.0 * static_cast<double>(p.batch) * p.m * p.n * std::max<std::int64_t>(p.k, 1);
-  const double per_thread_min = 2.0e5;  // ~2 us at 100 GFLOP/s
-  int t = static_cast<int>(std::min<double>(threads, std::max(1.0, flops / per_thread_min)));
-  return std::max(1, t);
+  const double macs = static_cast<double>(p.batch) * p.m * p.n * std::max<std::int64_t>(p.k, 1);
+  return static_cast<int>(std::clamp(macs / 1.0e5, 1.0, static_cast<double>(threads)));
 }
 
 struct Blocks {
   int kc, mc, nc;
 };
 
-// Cache blocks for a tile: a KC x NR panel of B stays in L1 next to the
-// streaming A panel, an MC x KC block of A fills about half of L2, and a
-// KC x NC block of B a share of L3; all clamped to the problem.
-Blocks blocks_for(const Problem& p, const CpuFeatures& cpu, Arith arith, int mr, int nr, int threads_sharing_l3,
-                  double l1_share, double l2_share) {
-  const int eb = packed_elem_bytes(arith);
-  const int group = k_group(arith);
-  std::int64_t kc = static_cast<std::int64_t>(cpu.l1d_bytes * l1_share) / (nr * eb);
-  kc = std::clamp<std::int64_t>(kc / 16 * 16, 64, 2048);
-  const std::int64_t k_needed = round_up(std::max<std::int64_t>(p.k, 1), group);
-  if (k_needed <= kc + kc / 2) kc = k_needed;  // one K block when K is close
-  kc = round_up(kc, group);
-  std::int64_t mc = static_cast<std::int64_t>(cpu.l2_bytes * l2_share) / (kc * eb);
-  mc = std::max<std::int64_t>(mr, mc / mr * mr);
-  mc = std::min<std::int64_t>(mc, round_up(std::max<std::int64_t>(p.m, 1), mr));
-  std::int64_t nc = static_cast<std::int64_t>(cpu.l3_bytes / 2 / std::max(threads_sharing_l3, 1)) / (kc * eb);
-  nc = std::clamp<std::int64_t>(nc / nr * nr, nr, 8192 / nr * nr);
-  nc = std::min<std::int64_t>(nc, round_up(std::max<std::int64_t>(p.n, 1), nr));
-  return Blocks{static_cast<int>(std::min<std::int64_t>(kc, kMaxKc)), static_cast<int>(std::min<std::int64_t>(mc, kMaxMc)),
-                static_cast<int>(std::min<std::int64_t>(nc, kMaxNc))};
+// Cache blocks for a packed tile. KC: 512 groups of K per tile call, so the
+// tile's store of partial sums is amortized over enough FMAs while its B
+// panel (KC x NR) streams from L2. MC: an A block (MC x KC) fills about
+// `l2_share` of L2. NC: a B block (KC x NC) takes a share of L3. All clamped
+// to the problem.
+Blocks packed_blocks(const Problem& p, const CpuFeatures& cpu, Arith arith, int mr, int nr, int kc_groups,
+                     double l2_share, int threads) {
+  const int eb = packed_elem_bytes(arith), group = k_group(arith);
+  const std::int64_t k_padded = round_up(std::max<std::int64_t>(p.k, 1), group);
+  std::int64_t kc = std::min<std::int64_t>(static_cast<std::int64_t>(kc_groups) * group, k_padded);
+  // Split K evenly rather than leave a sliver of a last block.
+  kc = round_up(ceil_div(k_padded, ceil_div(k_padded, kc)), group);
+  std::int64_t mc = static_cast<std::int64_t>(static_cast<double>(cpu.l2_bytes) * l2_share) / (kc * eb);
+  mc = std::clamp<std::int64_t>(mc / mr * mr, mr, kMaxMc / mr * mr);
+  mc = std::min(mc, round_up(std::max<std::int64_t>(p.m, 1), mr));
+  std::int64_t nc = static_cast<std::int64_t>(cpu.l3_bytes / 2 / static_cast<std::size_t>(std::max(threads, 1))) / (kc * eb);
+  nc = std::clamp<std::int64_t>(nc / nr * nr, nr, kMaxNc / nr * nr);
+  nc = std::min(nc, round_up(std::max<std::int64_t>(p.n, 1), nr));
+  return Blocks{static_cast<int>(kc), static_cast<int>(mc), static_cast<int>(nc)};
 }
 
-// The tile shapes to offer, best first, for an ISA and arithmetic.
-std::vector<const TileKernel*> tiles_for(Isa isa, Arith arith) {
+std::vector<const TileKernel*> tiles_of(Isa isa, Arith arith) {
   std::vector<const TileKernel*> out;
   for (const auto& t : tile_catalog())
     if (t.isa == isa && t.arith == arith) out.push_back(&t);
   return out;
+}
+
+const TileKernel* tile_of(Isa isa, Arith arith, int mr, int nr) { return find_tile(isa, arith, mr, nr); }
+
+// Ranks tiles by the fraction of computed elements that are real output
+// (edge tiles waste the rest), then by area and width (fewer loads and
+// broadcasts per FMA), and keeps the best `keep`.
+std::vector<const TileKernel*> least_waste(std::vector<const TileKernel*> tiles, const Problem& p, std::size_t keep) {
+  const std::int64_t m = std::max<std::int64_t>(p.m, 1), n = std::max<std::int64_t>(p.n, 1);
+  auto useful = [&](const TileKernel* t) {
+    return static_cast<double>(m * n) / static_cast<double>(round_up(m, t->mr) * round_up(n, t->nr));
+  };
+  std::stable_sort(tiles.begin(), tiles.end(), [&](const TileKernel* x, const TileKernel* y) {
+    const double ux = useful(x), uy = useful(y);
+    if (std::abs(ux - uy) > 0.02) return ux > uy;
+    if (x->mr * x->nr != y->mr * y->nr) return x->mr * x->nr > y->mr * y->nr;
+    return x->nr > y->nr;
+  });
+  if (tiles.size() > keep) tiles.erase(tiles.begin() + static_cast<std::ptrdiff_t>(keep), tiles.end());
+  return tiles;
+}
+
+// The packed tiles worth a default slot. Large problems: the two shapes
+// that run closest to peak (measured on Zen 4; they suit Intel cores too).
+// Small or skinny ones: the two that waste least on edges.
+std::vector<const TileKernel*> standard_packed_tiles(const Problem& p, Isa isa, Arith arith, bool small_or_skinny) {
+  if (small_or_skinny) return least_waste(tiles_of(isa, arith), p, 2);
+  std::vector<const TileKernel*> out;
+  const auto shapes = isa == Isa::avx512 ? std::vector<std::pair<int, int>>{{14, 32}, {6, 64}}
+                                         : std::vector<std::pair<int, int>>{{6, 16}, {4, 24}};
+  for (auto [mr, nr] : shapes)
+    if (const TileKernel* t = tile_of(isa, arith, mr, nr)) out.push_back(t);
+  return out.empty() ? least_waste(tiles_of(isa, arith), p, 2) : out;
+}
+
+std::vector<const TileKernel*> standard_direct_tiles(const Problem& p, Isa isa) {
+  std::vector<const TileKernel*> with_direct;
+  for (const TileKernel* t : tiles_of(isa, Arith::f32))
+    if (t->direct != nullptr) with_direct.push_back(t);
+  return least_waste(with_direct, p, 2);
 }
 
 }  // namespace
@@ -371,7 +403,7 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
   std::string missing;
   for (Arith arith : ariths.value()) {
     for (Isa isa : {Isa::avx512, Isa::avx2}) {
-      if (tiles_for(isa, arith).empty()) continue;
+      if (tiles_of(isa, arith).empty()) continue;
       std::string m = cpu.missing(isa, arith);
       if (m.empty()) kinds.emplace_back(isa, arith);
       else if (missing.empty()) missing = m;
@@ -389,51 +421,87 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
       if (o == c) return;
     out.push_back(c);
   };
+  auto add_grids = [&](KernelConfig c, const std::vector<int>& thread_counts) {
+    for (int t : thread_counts)
+      for (Grid g : grids_for(p, t, c.mr, c.nr, exhaustive)) {
+        c.tb = g.tb;
+        c.tm = g.tm;
+        c.tn = g.tn;
+        add(c);
+      }
+  };
 
-  const int use_threads = exhaustive ? threads : useful_threads(p, threads);
+  // Thread counts: the useful count (and one thread for mid-size problems,
+  // where the fork/join cost is close to the gain); every count if exhaustive.
+  std::vector<int> thread_counts;
+  if (exhaustive) {
+    for (int t = threads; t >= 1; --t) thread_counts.push_back(t);
+  } else {
+    const int useful = useful_threads(p, threads);
+    thread_counts.push_back(useful);
+    if (useful > 1 && useful_threads(p, 1 << 20) < 16 * useful) thread_counts.push_back(1);
+  }
+
+  const std::int64_t k_all = std::max<std::int64_t>(p.k, 1);
   for (auto [isa, arith] : kinds) {
-    const auto tiles = tiles_for(isa, arith);
-    // Direct path: small problems, and few rows against many columns.
+    // Direct path: small problems, and few rows against many columns, where
+    // packing costs more than it saves.
     const bool small = std::max({p.m, p.n, p.k}) <= 64;
     const bool skinny = p.m <= 16;
-    if (direct_path_applies(p) && arith == Arith::f32 && (exhaustive || small || skinny)) {
-      for (const TileKernel* t : tiles) {
-        if (t->direct == nullptr) continue;
-        if (!exhaustive && (t->mr < std::min<std::int64_t>(p.m, 16) / 2)) continue;
-        for (KernelConfig grid : thread_grids(p, use_threads, t->mr, t->nr, exhaustive)) {
-          grid.isa = isa;
-          grid.arith = arith;
-          grid.path = Path::direct;
-          grid.mr = t->mr;
-          grid.nr = t->nr;
-          add(grid);
-        }
-      }
-    }
-    // Packed path.
-    for (std::size_t ti = 0; ti < tiles.size(); ++ti) {
-      const TileKernel* t = tiles[ti];
-      if (!exhaustive && ti > 0) break;
-      std::vector<Blocks> blocks;
-      const Blocks base = blocks_for(p, cpu, arith, t->mr, t->nr, use_threads, 0.5, 0.5);
-      blocks.push_back(base);
+    if (arith == Arith::f32 && direct_path_applies(p) && (exhaustive || small || skinny)) {
+      std::vector<const TileKernel*> tiles;
       if (exhaustive) {
-        for (double l1 : {0.25, 0.5, 1.0, 2.0})
-          for (double l2 : {0.25, 0.5})
-            blocks.push_back(blocks_for(p, cpu, arith, t->mr, t->nr, use_threads, l1, l2));
+        for (const TileKernel* t : tiles_of(isa, arith))
+          if (t->direct != nullptr) tiles.push_back(t);
+      } else {
+        tiles = standard_direct_tiles(p, isa);
+      }
+      // K blocks: all of K at once; and, when B is larger than L2, blocks of
+      // 256 rows so a thread walks B in short strided runs.
+      std::vector<std::int64_t> kcs{std::min<std::int64_t>(k_all, kMaxKc)};
+      const bool big_b = static_cast<std::size_t>(p.k * p.n) * 4 > cpu.l2_bytes;
+      if (exhaustive || big_b) kcs.push_back(std::min<std::int64_t>(256, k_all));
+      if (exhaustive) kcs.push_back(std::min<std::int64_t>(64, k_all));
+      for (const TileKernel* t : tiles)
+        for (std::int64_t kc : kcs) {
+          KernelConfig c;
+          c.isa = isa;
+          c.arith = arith;
+          c.path = Path::direct;
+          c.mr = t->mr;
+          c.nr = t->nr;
+          c.kc = static_cast<int>(kc);
+          add_grids(c, thread_counts);
+        }
+    }
+
+    // Packed path: every problem. Where the direct path applies to a small or
+    // skinny problem, one packed choice stays as a baseline.
+    const bool direct_offered = arith == Arith::f32 && direct_path_applies(p) && (small || skinny);
+    std::vector<const TileKernel*> tiles =
+        exhaustive ? tiles_of(isa, arith) : standard_packed_tiles(p, isa, arith, small || skinny);
+    if (!exhaustive && direct_offered && tiles.size() > 1) tiles.erase(tiles.begin() + 1, tiles.end());
+    for (const TileKernel* t : tiles) {
+      std::vector<Blocks> blocks;
+      const int top_threads = thread_counts.front();
+      if (exhaustive) {
+        for (int kc_groups : {128, 256, 512, 1024})
+          for (double l2 : {0.125, 0.25, 0.5})
+            blocks.push_back(packed_blocks(p, cpu, arith, t->mr, t->nr, kc_groups, l2, top_threads));
+      } else {
+        blocks.push_back(packed_blocks(p, cpu, arith, t->mr, t->nr, 512, 0.25, top_threads));
       }
       for (const Blocks& b : blocks) {
-        for (KernelConfig grid : thread_grids(p, use_threads, t->mr, t->nr, exhaustive)) {
-          grid.isa = isa;
-          grid.arith = arith;
-          grid.path = Path::packed;
-          grid.mr = t->mr;
-          grid.nr = t->nr;
-          grid.kc = b.kc;
-          grid.mc = b.mc;
-          grid.nc = b.nc;
-          add(grid);
-        }
+        KernelConfig c;
+        c.isa = isa;
+        c.arith = arith;
+        c.path = Path::packed;
+        c.mr = t->mr;
+        c.nr = t->nr;
+        c.kc = b.kc;
+        c.mc = b.mc;
+        c.nc = b.nc;
+        add_grids(c, thread_counts);
       }
     }
   }

@@ -49,7 +49,8 @@ struct KernelConfig {
   Arith arith = Arith::f32;
   Path path = Path::packed;
   int mr = 0, nr = 0;          // register tile
-  int kc = 0, mc = 0, nc = 0;  // cache blocks (packed path only)
+  int kc = 0;                  // K block (both paths)
+  int mc = 0, nc = 0;          // M and N blocks (packed path only)
   int tb = 1, tm = 1, tn = 1;  // thread grid
 
   int threads() const { return tb * tm * tn; }
@@ -57,7 +58,7 @@ struct KernelConfig {
 };
 
 // cpp_<isa>_<arith>_mr14_nr32_kc256_mc112_nc1536_t2x1
-// cpp_<isa>_<arith>_direct_mr8_nr32_t1x2
+// cpp_<isa>_<arith>_direct_mr8_nr32_kc1024_t1x2
 // with `_b<tb>` before the `_t` part when batches are split across threads.
 std::string config_name(const KernelConfig&);
 // Inverse of config_name; nullopt for anything it would not produce.

@@ -72,35 +72,42 @@ struct OutputArgs {
   std::int64_t bias_rs = 0, bias_cs = 1;
   float beta = 1.0f;
   Activation act = Activation::none;
+  // True when the epilogue is the identity on an f32 (or i32), unit-stride
+  // output: no scale, bias or activation. Tiles then store rows directly.
+  bool plain = false;
 };
 
-// One register tile of the packed path: acc = A panel x B panel over
-// `k_groups` groups, then either stored as partial sums (when K is split into
-// several KC blocks) or finished through the epilogue.
-struct TileTask {
-  const void* a = nullptr;        // packed A panel (MR lanes)
-  const void* b = nullptr;        // packed B panel (NR lanes)
-  std::int64_t k_groups = 0;
-  int rows = 0, cols = 0;         // valid part of the tile, <= MR, <= NR
+// Where a register tile's results go, shared by the packed and direct tiles.
+// When K is split into several blocks, every block but the last stores
+// partial sums (f32, or i32 for int8) at `partial`; the next block adds them
+// back (`accumulate`); the last one applies the epilogue (`finish`).
+struct TileTarget {
+  int rows = 0, cols = 0;           // valid part of the tile, <= MR, <= NR
   std::int64_t row0 = 0, col0 = 0;  // position of the tile in the output
-  bool accumulate = false;        // add the partial sums already stored at `partial`
-  bool finish = true;             // apply the epilogue and write the output
-  void* partial = nullptr;        // f32 (or i32) partial sums, row-major with ld_partial
+  bool accumulate = false;
+  bool finish = true;
+  void* partial = nullptr;          // row-major with ld_partial
   std::int64_t ld_partial = 0;
   const std::int32_t* column_comp = nullptr;  // s8s8: added to every row, NR values
 };
+
+// One register tile of the packed path: acc = A panel x B panel over
+// `k_groups` groups of K.
+struct TileTask : TileTarget {
+  const void* a = nullptr;  // packed A panel (MR lanes)
+  const void* b = nullptr;  // packed B panel (NR lanes)
+  std::int64_t k_groups = 0;
+};
 using TileFn = void (*)(const TileTask& task, const OutputArgs& out);
 
-// The direct (no packing) path: f32 A with any strides, f32 B with unit
-// column stride, all of K at once, finished through the epilogue.
-struct DirectTask {
-  const float* a = nullptr;  // element (i, k) at a[i*a_rs + k*a_cs], i relative to row0
+// One register tile of the direct (no packing) path: f32 A with any strides,
+// f32 B with unit column stride, `k` steps of K read in place.
+struct DirectTask : TileTarget {
+  const float* a = nullptr;  // element (i, kk) at a[i*a_rs + kk*a_cs], i relative to row0
   std::int64_t a_rs = 0, a_cs = 0;
-  const float* b = nullptr;  // element (k, j) at b[k*b_rs + j], j relative to col0
+  const float* b = nullptr;  // element (kk, j) at b[kk*b_rs + j], j relative to col0
   std::int64_t b_rs = 0;
   std::int64_t k = 0;
-  int rows = 0, cols = 0;    // <= MR, <= NR
-  std::int64_t row0 = 0, col0 = 0;
 };
 using DirectFn = void (*)(const DirectTask& task, const OutputArgs& out);
 

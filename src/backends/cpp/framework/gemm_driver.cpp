@@ -60,11 +60,13 @@ class GemmKernel final : public Kernel {
     const std::int64_t m = std::max<std::int64_t>(p.m, 1), n = std::max<std::int64_t>(p.n, 1);
     rows_per_thread_ = round_up(ceil_div(m, c.tm), c.mr);
     cols_per_thread_ = round_up(ceil_div(n, c.tn), c.nr);
+    kc_ = std::min<std::int64_t>(c.kc, std::max<std::int64_t>(round_up(p.k, group_), group_));
+    k_blocks_ = std::max<std::int64_t>(1, ceil_div(p.k, kc_));
     if (c.path == Path::packed) {
-      kc_ = std::min<std::int64_t>(c.kc, std::max<std::int64_t>(round_up(p.k, group_), group_));
       mc_ = std::min<std::int64_t>(c.mc, rows_per_thread_);
       nc_ = std::min<std::int64_t>(c.nc, cols_per_thread_);
-      k_blocks_ = std::max<std::int64_t>(1, ceil_div(p.k, kc_));
+    } else {
+      nc_ = cols_per_thread_;  // the direct path keeps the whole region's partial sums
     }
     const DType acc_dtype = c.arith == Arith::u8s8 || c.arith == Arith::s8s8 ? DType::i32 : DType::f32;
     needs_partial_ = k_blocks_ > 1;
@@ -76,10 +78,12 @@ class GemmKernel final : public Kernel {
       a_bytes_ = static_cast<std::size_t>(round_up(mc_ * kc_ * elem_bytes_, 64));
       b_bytes_ = static_cast<std::size_t>(round_up(nc_ * kc_ * elem_bytes_, 64));
       comp_bytes_ = cfg_.arith == Arith::s8s8 ? static_cast<std::size_t>(round_up(nc_ * 4, 64)) : 0;
-      partial_bytes_ = needs_partial_ && !partial_in_output_
-                           ? static_cast<std::size_t>(round_up(std::min(rows_per_thread_, round_up(p_.m, cfg_.mr)) * nc_ * 4, 64))
-                           : 0;
-      per_thread_bytes_ = a_bytes_ + b_bytes_ + comp_bytes_ + partial_bytes_;
+    }
+    partial_bytes_ = needs_partial_ && !partial_in_output_
+                         ? static_cast<std::size_t>(round_up(std::min(rows_per_thread_, round_up(p_.m, cfg_.mr)) * nc_ * 4, 64))
+                         : 0;
+    per_thread_bytes_ = a_bytes_ + b_bytes_ + comp_bytes_ + partial_bytes_;
+    if (per_thread_bytes_ > 0) {
       if (!workspace_.allocate(per_thread_bytes_ * static_cast<std::size_t>(cfg_.threads())))
         return reject(Reason::out_of_resources, "could not allocate " +
                                                     std::to_string(per_thread_bytes_ * cfg_.threads()) +
@@ -156,6 +160,9 @@ class GemmKernel final : public Kernel {
       o.beta = static_cast<float>(p_.beta);
     }
     o.act = p_.activation;
+    const DType acc_dtype = cfg_.arith == Arith::u8s8 || cfg_.arith == Arith::s8s8 ? DType::i32 : DType::f32;
+    o.plain = o.c_dtype == acc_dtype && o.c_cs == 1 && o.alpha == 1.0f && o.col_scale == nullptr &&
+              o.row_bias == nullptr && o.full_bias == nullptr && o.act == Activation::none;
     return o;
   }
 
@@ -167,7 +174,7 @@ class GemmKernel final : public Kernel {
     const Range cols{n_slot * cols_per_thread_, std::min(p_.n, (n_slot + 1) * cols_per_thread_)};
     if (rows.empty() || cols.empty()) return;
     Workspace ws;
-    if (cfg_.path == Path::packed) {
+    if (per_thread_bytes_ > 0) {
       char* base = workspace_.data() + static_cast<std::size_t>(thread) * per_thread_bytes_;
       ws.a = base;
       ws.b = base + a_bytes_;
@@ -176,7 +183,7 @@ class GemmKernel final : public Kernel {
     }
     for (std::int64_t batch = batch_slot; batch < p_.batch; batch += cfg_.tb) {
       const OutputArgs out = output_for_batch(args, batch);
-      if (cfg_.path == Path::direct) direct_region(args, batch, rows, cols, out);
+      if (cfg_.path == Path::direct) direct_region(args, batch, rows, cols, out, ws);
       else packed_region(args, batch, rows, cols, out, ws);
     }
   }
@@ -233,22 +240,37 @@ class GemmKernel final : public Kernel {
     }
   }
 
-  void direct_region(const GemmArgs& args, std::int64_t batch, Range rows, Range cols, const OutputArgs& out) const {
+  void direct_region(const GemmArgs& args, std::int64_t batch, Range rows, Range cols, const OutputArgs& out,
+                     const Workspace& ws) const {
     const int mr = cfg_.mr, nr = cfg_.nr;
+    const std::size_t c_elem = dtype_size(p_.c.dtype);
     DirectTask t;
     t.a_rs = p_.a.row_stride;
     t.a_cs = p_.a.col_stride;
     t.b_rs = p_.b.row_stride;
-    t.k = p_.k;
-    for (std::int64_t jr = cols.begin; jr < cols.end; jr += nr) {
-      t.cols = static_cast<int>(std::min<std::int64_t>(nr, cols.end - jr));
-      t.col0 = jr;
-      t.b = p_.k > 0 ? reinterpret_cast<const float*>(element_ptr(args.b, p_.b, batch, 0, jr)) : nullptr;
-      for (std::int64_t ir = rows.begin; ir < rows.end; ir += mr) {
-        t.rows = static_cast<int>(std::min<std::int64_t>(mr, rows.end - ir));
-        t.row0 = ir;
-        t.a = p_.k > 0 ? reinterpret_cast<const float*>(element_ptr(args.a, p_.a, batch, ir, 0)) : nullptr;
-        tile_.direct(t, out);
+    for (std::int64_t kb = 0; kb < k_blocks_; ++kb) {
+      const std::int64_t k0 = kb * kc_;
+      t.k = std::max<std::int64_t>(0, std::min(kc_, p_.k - k0));
+      t.accumulate = kb > 0;
+      t.finish = kb == k_blocks_ - 1;
+      for (std::int64_t jr = cols.begin; jr < cols.end; jr += nr) {
+        t.cols = static_cast<int>(std::min<std::int64_t>(nr, cols.end - jr));
+        t.col0 = jr;
+        t.b = t.k > 0 ? reinterpret_cast<const float*>(element_ptr(args.b, p_.b, batch, k0, jr)) : nullptr;
+        for (std::int64_t ir = rows.begin; ir < rows.end; ir += mr) {
+          t.rows = static_cast<int>(std::min<std::int64_t>(mr, rows.end - ir));
+          t.row0 = ir;
+          t.a = t.k > 0 ? reinterpret_cast<const float*>(element_ptr(args.a, p_.a, batch, ir, k0)) : nullptr;
+          if (partial_in_output_) {
+            t.partial = static_cast<char*>(out.c) +
+                        (t.row0 * p_.c.row_stride + t.col0 * p_.c.col_stride) * static_cast<std::int64_t>(c_elem);
+            t.ld_partial = p_.c.row_stride;
+          } else if (needs_partial_) {
+            t.partial = ws.partial + ((t.row0 - rows.begin) * nc_ + (jr - cols.begin)) * 4;
+            t.ld_partial = nc_;
+          }
+          tile_.direct(t, out);
+        }
       }
     }
   }

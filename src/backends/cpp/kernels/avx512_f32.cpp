@@ -31,6 +31,7 @@ constexpr TileKernel kTiles[] = {
     f32_tile<12, 2>(),
     f32_tile<8, 3>(),
     f32_tile<6, 4>(),
+    f32_tile<8, 2>(),   // small problems: 16 accumulators, little edge waste at 8/16/32
     f32_tile<16, 1>(),  // tall and narrow: small N, M <= 16 rows of one vector
     f32_tile<4, 4>(),   // short and wide: M <= 4 with many columns
 };

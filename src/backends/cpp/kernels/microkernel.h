@@ -39,7 +39,7 @@ struct FmaF32 {
 // Adds the partial sums stored by an earlier K block (if any) and either
 // stores the new partial sums or finishes the row through the epilogue.
 template <class V, class Dot, int NV>
-GEMMTUNE_CPP_INLINE void write_tile_row(typename Dot::Acc (&acc)[NV], const TileTask& t, const OutputArgs& o,
+GEMMTUNE_CPP_INLINE void write_tile_row(typename Dot::Acc (&acc)[NV], const TileTarget& t, const OutputArgs& o,
                                         int i) {
   constexpr int W = V::kWidth;
   if constexpr (Dot::kIntegerAcc) {
@@ -48,20 +48,51 @@ GEMMTUNE_CPP_INLINE void write_tile_row(typename Dot::Acc (&acc)[NV], const Tile
       for (int q = 0; q < NV; ++q) acc[q] = V::iadd(acc[q], V::iload(t.column_comp + q * W, W));
     if (t.accumulate)
       for (int q = 0; q < NV; ++q) acc[q] = V::iadd(acc[q], V::iload(partial + q * W, t.cols - q * W));
-    if (t.finish) {
-      finish_row_i32<V, NV>(acc, o, t.row0 + i, t.col0, t.cols);
-    } else {
+    if (!t.finish) {
       for (int q = 0; q < NV; ++q) V::istore(partial + q * W, acc[q], t.cols - q * W);
+    } else if (o.plain) {
+      auto* c = static_cast<std::int32_t*>(o.c) + (t.row0 + i) * o.c_rs + t.col0;
+      for (int q = 0; q < NV; ++q) V::istore(c + q * W, acc[q], t.cols - q * W);
+    } else {
+      typename V::I row[NV];  // a copy: the accumulators never have their address taken
+      for (int q = 0; q < NV; ++q) row[q] = acc[q];
+      finish_row_i32<V, NV>(row, o, t.row0 + i, t.col0, t.cols);
     }
   } else {
     auto* partial = t.partial ? static_cast<float*>(t.partial) + i * t.ld_partial : nullptr;
     if (t.accumulate)
       for (int q = 0; q < NV; ++q) acc[q] = V::add(acc[q], V::load(partial + q * W, t.cols - q * W));
-    if (t.finish) {
-      finish_row<V, NV>(acc, o, t.row0 + i, t.col0, t.cols);
-    } else {
+    if (!t.finish) {
       for (int q = 0; q < NV; ++q) V::store(partial + q * W, acc[q], t.cols - q * W);
+    } else if (o.plain) {
+      float* c = static_cast<float*>(o.c) + (t.row0 + i) * o.c_rs + t.col0;
+      for (int q = 0; q < NV; ++q) V::store(c + q * W, acc[q], t.cols - q * W);
+    } else {
+      typename V::F row[NV];
+      for (int q = 0; q < NV; ++q) row[q] = acc[q];
+      finish_row<V, NV>(row, o, t.row0 + i, t.col0, t.cols);
     }
+  }
+}
+
+// Brings the rows a tile will read or write at its end into L1 while the K
+// loop runs (the partial sums of the previous K block, or the output).
+template <int MR, int NR_BYTES>
+GEMMTUNE_CPP_INLINE void prefetch_tile_rows(const TileTarget& t, const OutputArgs& o) {
+  const char* base = nullptr;
+  std::int64_t ld_bytes = 0;
+  if (t.accumulate || !t.finish) {
+    base = static_cast<const char*>(t.partial);
+    ld_bytes = t.ld_partial * 4;
+  } else if (o.c_cs == 1) {
+    base = static_cast<const char*>(o.c) + (t.row0 * o.c_rs + t.col0) * 4;
+    ld_bytes = o.c_rs * 4;
+    if (o.c_dtype != DType::f32 && o.c_dtype != DType::i32) return;
+  }
+  if (base == nullptr) return;
+  for (int i = 0; i < MR; ++i) {
+    if (i >= t.rows) break;
+    for (int off = 0; off < NR_BYTES; off += 64) __builtin_prefetch(base + i * ld_bytes + off, 1, 3);
   }
 }
 
@@ -77,6 +108,7 @@ void tile(const TileTask& t, const OutputArgs& o) {
 #pragma GCC unroll 8
     for (int q = 0; q < NV; ++q) acc[i][q] = Dot::zero();
 
+  prefetch_tile_rows<MR, NR * 4>(t, o);
   const Elem* a = static_cast<const Elem*>(t.a);
   const Elem* b = static_cast<const Elem*>(t.b);
   for (std::int64_t g = 0; g < t.k_groups; ++g) {
@@ -100,19 +132,25 @@ void tile(const TileTask& t, const OutputArgs& o) {
 
 // Direct path: ROWS rows (a compile-time count, so the accumulators stay in
 // registers for short tiles too), B read in place; kFullCols skips the masks.
+// B rows are prefetched a few K steps ahead: in place, consecutive K steps
+// are a row stride apart, a pattern the hardware prefetchers follow poorly.
 template <class V, int ROWS, int NV, bool kFullCols>
 void direct_rows(const DirectTask& t, const OutputArgs& o) {
   constexpr int W = V::kWidth;
+  constexpr int kPrefetchRows = 8;
   typename V::F acc[ROWS][NV];
 #pragma GCC unroll 32
   for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 8
     for (int q = 0; q < NV; ++q) acc[i][q] = V::zero();
 
+  prefetch_tile_rows<ROWS, NV * W * 4>(t, o);
   const float* a = t.a;
   const float* b = t.b;
   const std::int64_t a_rs = t.a_rs, a_cs = t.a_cs, b_rs = t.b_rs;
   for (std::int64_t k = 0; k < t.k; ++k) {
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) __builtin_prefetch(b + kPrefetchRows * b_rs + q * W, 0, 3);
     typename V::F bv[NV];
 #pragma GCC unroll 8
     for (int q = 0; q < NV; ++q) bv[q] = kFullCols ? V::load(b + q * W) : V::load(b + q * W, t.cols - q * W);
@@ -126,7 +164,7 @@ void direct_rows(const DirectTask& t, const OutputArgs& o) {
     b += b_rs;
   }
 #pragma GCC unroll 32
-  for (int i = 0; i < ROWS; ++i) finish_row<V, NV>(acc[i], o, t.row0 + i, t.col0, t.cols);
+  for (int i = 0; i < ROWS; ++i) write_tile_row<V, FmaF32<V>, NV>(acc[i], t, o, i);
 }
 
 template <class V, int NV, std::size_t... kRows>
