@@ -427,6 +427,17 @@ TEST_F(Cli, UnusableDatabasePathExits1WithAMessageNotACrash) {
   EXPECT_CONTAINS(r.err, "plainfile");
 }
 
+TEST_F(Cli, DamagedDatabaseIsSetAsideWithAWarning) {
+  std::filesystem::create_directories(path("cache"));
+  write("cache/tuning.db", std::string(4096, 'x'));
+  ProcessResult r = gemmtune(concat({"tune", "mm", "8x8x8", "--backends", "BLAS", "--quiet"}, kQuick));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Warnings are shown even with --quiet.
+  EXPECT_CONTAINS(r.err, "gemmtune: warning:");
+  EXPECT_CONTAINS(r.err, "damaged");
+  EXPECT_CONTAINS(r.out, "AUTOTUNE");
+}
+
 TEST_F(Cli, WorkloadTunesEveryLineAndEndsWithASummary) {
   write("w.txt",
         "# two small problems\n"

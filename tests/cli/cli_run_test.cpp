@@ -199,6 +199,67 @@ print("OK")
 )PY");
 }
 
+TEST_F(CliRun, MixedMmTakesPerColumnScalesFromAFile) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((5, 12)).astype(np.float32))
+np.save("W.npy", rng.integers(-127, 128, size=(12, 6), dtype=np.int8))
+np.save("scale.npy", (rng.random(6) * 0.05 + 0.01).astype(np.float32))
+)PY");
+  ProcessResult r = run({"mixed_mm", "--a", "A.npy", "--b", "W.npy", "--scale-b", "scale.npy", "--out", "C.npy",
+                         "--backends", "BLAS,REFERENCE"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  EXPECT_CONTAINS(r.out, "scale=per_channel");
+  py_check(R"PY(
+A = np.load("A.npy").astype(np.float64)
+W = np.load("W.npy").astype(np.float64) * np.load("scale.npy").astype(np.float64)[None, :]
+check(np.load("C.npy"), A @ W, 1e-5, 1e-5)
+)PY");
+}
+
+TEST_F(CliRun, ScaledMmConvertsFloat32FilesToFp8WithRoundToNearestEven) {
+  py(R"PY(
+np.save("A.npy", (rng.standard_normal((8, 16)) * 3).astype(np.float32))
+np.save("B.npy", np.asfortranarray((rng.standard_normal((16, 4)) * 3).astype(np.float32)))
+np.save("sa.npy", np.array([0.5], np.float32))
+np.save("sb.npy", np.array([0.25, 1.0, 2.0, 4.0], np.float32))
+)PY");
+  ProcessResult r = run({"scaled_mm", "--a", "A.npy", "--b", "B.npy", "--scale-a", "sa.npy", "--scale-b", "sb.npy",
+                         "--out", "C.npy", "--backends", "REFERENCE", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  nlohmann::json j = json_of(r);
+  EXPECT_EQ(j["problem"]["dtypes"]["a"], "f8e4m3");
+  EXPECT_EQ(j["problem"]["epilogue"]["scale_a"], "per_tensor");
+  EXPECT_EQ(j["problem"]["epilogue"]["scale_b"], "per_channel");
+  EXPECT_EQ(j["output"]["npy_dtype"], "<f4");
+  py_check(R"PY(
+def e4m3(x):
+    # OCP fp8 E4M3: 3 mantissa bits, min normal 2^-6, max 448, ties to even.
+    x = np.asarray(x, np.float64)
+    a = np.minimum(np.abs(x), 448.0)
+    q = 2.0 ** (np.floor(np.log2(np.maximum(a, 2.0 ** -6))) - 3)
+    return np.sign(x) * np.minimum(np.rint(a / q) * q, 448.0)
+A = e4m3(np.load("A.npy")); B = e4m3(np.load("B.npy"))
+want = 0.5 * (A @ B) * np.load("sb.npy").astype(np.float64)[None, :]
+C = np.load("C.npy")
+assert not np.any(C.view(np.uint32) & 0xFFFF), "the bf16 output should be bf16-valued"
+check(C, want, 2**-7, 1e-6)
+)PY");
+}
+
+TEST_F(CliRun, Float16OutputIsWrittenAsNumPyFloat16) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((4, 8)).astype(np.float16))
+np.save("B.npy", rng.standard_normal((8, 3)).astype(np.float16))
+)PY");
+  ProcessResult r = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--backends", "REFERENCE"});
+  ASSERT_EQ(r.exit_code, 0) << r.both();
+  py_check(R"PY(
+C = np.load("C.npy")
+assert C.dtype == np.float16, C.dtype
+check(C, np.load("A.npy").astype(np.float64) @ np.load("B.npy").astype(np.float64), 2**-10, 1e-3)
+)PY");
+}
+
 TEST_F(CliRun, MismatchedShapesExit2NamingBothFiles) {
   py(R"PY(
 np.save("A.npy", np.zeros((4, 5), np.float32))
