@@ -169,22 +169,26 @@ bool has_bias(const Problem& p) { return p.bias != BiasKind::none && p.beta != 0
 // mis-broadcast a per-batch row bias. So the bias is handed to oneDNN only
 // in the two layouts verified correct: a contiguous row vector shared by all
 // batches, or a dense full bias with one matrix per batch (or no batches).
-// Any other bias is first copied into a dense buffer of C's shape on every
-// call (the copy is part of the timed call).
-enum class BiasStaging : std::uint8_t { direct, dense_full };
+// Any other bias is first copied, on every call, into a dense buffer (the
+// copy is part of the timed call): a strided row bias shared by all batches
+// into a dense row, anything else into a buffer of C's shape.
+enum class BiasStaging : std::uint8_t { direct, dense_row, dense_full };
 
 BiasStaging bias_staging(const Problem& p) {
   const MatrixDesc& d = p.bias_desc;
   const bool shared = !is_batched(p.op) || p.batch <= 1 || d.batch_stride == 0;
-  if (p.bias == BiasKind::row) return shared && (d.col_stride == 1 || d.cols <= 1) ? BiasStaging::direct
-                                                                                   : BiasStaging::dense_full;
+  if (p.bias == BiasKind::row) {
+    if (!shared) return BiasStaging::dense_full;
+    return d.col_stride == 1 || d.cols <= 1 ? BiasStaging::direct : BiasStaging::dense_row;
+  }
   const bool dense_rows = (d.col_stride == 1 || d.cols <= 1) && (d.row_stride == d.cols || d.rows <= 1);
   const bool per_batch = !is_batched(p.op) || p.batch <= 1 || d.batch_stride == d.rows * d.cols;
   return dense_rows && per_batch ? BiasStaging::direct : BiasStaging::dense_full;
 }
 
-// The dense C-shaped bias buffer of the staged case.
+// The dense buffer of a staged bias.
 MatrixDesc staged_bias_desc(const Problem& p) {
+  if (bias_staging(p) == BiasStaging::dense_row) return MatrixDesc::row_major(p.bias_desc.dtype, 1, p.n);
   MatrixDesc d = MatrixDesc::row_major(p.bias_desc.dtype, p.m, p.n);
   d.batch_stride = is_batched(p.op) && p.batch > 1 ? p.m * p.n : 0;
   return d;
@@ -227,7 +231,7 @@ std::optional<Created> create(const Problem& p, Variant variant, BiasForm bias_f
     if (has_bias(p)) {
       if (bias_form == BiasForm::none) return std::nullopt;
       const Dt bias_dt = *to_dnnl(p.bias_desc.dtype);
-      const bool staged = bias_staging(p) == BiasStaging::dense_full;
+      const bool staged = bias_staging(p) != BiasStaging::direct;
       const MatrixDesc bias_desc = staged ? staged_bias_desc(p) : p.bias_desc;
       out.bias = matrix_md(bias_desc, p.batch, batched, bias_dt, false, attempt.dense);
       if (bias_form == BiasForm::matmul_arg) {
@@ -375,7 +379,7 @@ std::string epilogue_text(const Problem& p, const Created& c, BiasForm form) {
   std::string out;
   if (has_bias(p)) {
     out += form == BiasForm::matmul_arg ? "; bias as matmul argument" : "; bias as binary post-op";
-    if (bias_staging(p) == BiasStaging::dense_full) out += " (copied to a dense buffer every call)";
+    if (bias_staging(p) != BiasStaging::direct) out += " (copied to a dense buffer every call)";
   }
   if (p.alpha != 1.0 || (has_bias(p) && form == BiasForm::binary_post_op && p.beta != 1.0)) out += "; output scale";
   if (p.activation != Activation::none)
@@ -437,8 +441,10 @@ class OneDnnKernel final : public Kernel {
       args_[DNNL_ARG_WEIGHTS] = user_weights_;
     }
     if (has_bias(p_)) {
-      if (bias_staging(p_) == BiasStaging::dense_full) {
-        staged_bias_.resize(static_cast<std::size_t>(std::max<std::int64_t>(p_.batch, 1) * p_.m * p_.n) *
+      if (bias_staging(p_) != BiasStaging::direct) {
+        const MatrixDesc staged = staged_bias_desc(p_);
+        const std::int64_t batches = staged.batch_stride != 0 ? p_.batch : 1;
+        staged_bias_.resize(static_cast<std::size_t>(batches * staged.rows * staged.cols) *
                             dtype_size(p_.bias_desc.dtype));
         workspace_bytes_ += staged_bias_.size();
       }
@@ -450,7 +456,7 @@ class OneDnnKernel final : public Kernel {
 
   std::size_t workspace_bytes() const override { return workspace_bytes_; }
 
-  // Copies the bias into the dense C-shaped buffer oneDNN reads correctly.
+  // Copies the bias into the dense buffer oneDNN reads correctly.
   void stage_bias(const void* bias) {
     if (dtype_size(p_.bias_desc.dtype) == 4) stage_bias_typed<std::uint32_t>(bias);
     else stage_bias_typed<std::uint16_t>(bias);
@@ -460,11 +466,12 @@ class OneDnnKernel final : public Kernel {
     const auto* src = static_cast<const Bits*>(bias);
     auto* dst = reinterpret_cast<Bits*>(staged_bias_.data());
     const MatrixDesc& d = p_.bias_desc;
-    const std::int64_t batches = is_batched(p_.op) ? p_.batch : 1;
+    const MatrixDesc staged = staged_bias_desc(p_);
+    const std::int64_t batches = staged.batch_stride != 0 ? p_.batch : 1;
     for (std::int64_t bt = 0; bt < batches; ++bt)
-      for (std::int64_t i = 0; i < p_.m; ++i) {
+      for (std::int64_t i = 0; i < staged.rows; ++i) {
         const Bits* row = src + bt * d.batch_stride + (p_.bias == BiasKind::row ? 0 : i) * d.row_stride;
-        Bits* out = dst + (bt * p_.m + i) * p_.n;
+        Bits* out = dst + bt * staged.batch_stride + i * staged.row_stride;
         for (std::int64_t j = 0; j < p_.n; ++j) out[j] = row[j * d.col_stride];
       }
   }
