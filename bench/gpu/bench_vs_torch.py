@@ -97,6 +97,40 @@ def rel_error(x, ref):
     return (x.float() - ref).norm().item() / den if den else float("nan")
 
 
+def write_outputs(args, props, lib, rows):
+    """results.json and results.md under --out (rewritten after every shape,
+    so a run cut short still leaves its numbers)."""
+    good = [r for r in rows if "ratio" in r]
+    geo = math.exp(sum(math.log(r["ratio"]) for r in good) / len(good)) if good else float("nan")
+    worst = min((r["ratio"] for r in good), default=float("nan"))
+    controls = [r["control_ratio"] for r in good if "control_ratio" in r]
+    control_geo = math.exp(sum(math.log(c) for c in controls) / len(controls)) if controls else float("nan")
+    meta = {"card": props.name, "sm": f"{props.major}{props.minor}", "torch": torch.__version__,
+            "torch_cuda": torch.version.cuda, "gemmtune": lib.version(), "search_space": args.search_space,
+            "backends": args.backends, "reps": args.reps, "geomean_ratio": geo, "min_ratio": worst,
+            "control_geomean": control_geo, "cublas_files": loaded_libraries("libcublas")}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+
+    lines = [f"Card: {props.name} (sm_{props.major}{props.minor}); torch {torch.__version__}; gemmtune {lib.version()}; "
+             f"backends {args.backends}; search space {args.search_space}; {args.reps} interleaved reps, cold L2, "
+             "CUDA events, medians.", "",
+             "| M | N | K | layout | torch us | torch TFLOP/s | torch GB/s | gemmtune us | gemmtune TFLOP/s | "
+             "gemmtune GB/s | torch/gemmtune | control | selected | tuning s |",
+             "|---:|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|---:|"]
+    for r in good:
+        lines.append(f"| {r['m']} | {r['n']} | {r['k']} | {r['layout']} | {r['torch']['median_us']:.1f} | "
+                     f"{r['torch_tflops']:.1f} | {r['torch_gbps']:.0f} | {r['gemmtune']['median_us']:.1f} | "
+                     f"{r['gemmtune_tflops']:.1f} | {r['gemmtune_gbps']:.0f} | {r['ratio']:.3f} | "
+                     f"{r.get('control_ratio', float('nan')):.3f} | {r['winner']} | {r['tuning_seconds']:.2f} |")
+    lines += ["", f"Geometric mean torch/gemmtune: {geo:.3f}; worst shape: {worst:.3f}; "
+                  f"control (torch/torch) geometric mean: {control_geo:.3f}"]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+
+    return geo, worst, control_geo, good
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", default="all", choices=["all", "quick"])
@@ -200,46 +234,19 @@ def main():
                 sc = summary(times[2])
                 row["control_ratio"] = st["median_us"] / sc["median_us"]
             rows.append(row)
-            print(f"{m:>5}x{n:>5}x{k:>5} {layout}  torch {st['median_us']:9.1f} us {row['torch_tflops']:7.1f} TF/s "
-                  f"{row['torch_gbps']:7.0f} GB/s | gemmtune {sg['median_us']:9.1f} us {row['gemmtune_tflops']:7.1f} "
-                  f"TF/s {row['gemmtune_gbps']:7.0f} GB/s | x{row['ratio']:.3f}"
-                  + (f" (control x{row['control_ratio']:.3f})" if not args.no_control else "")
-                  + f" | {row['winner']} | tuned in {sel.tuning_seconds:.2f} s | err {err_gt:.1e} (torch {err_torch:.1e})",
-                  flush=True)
+            print(f"{m:>5}x{n:>5}x{k:>5} {layout} torch {st['median_us']:8.1f}us {row['torch_tflops']:6.1f}TF "
+                  f"{row['torch_gbps']:5.0f}GB/s | gt {sg['median_us']:8.1f}us {row['gemmtune_tflops']:6.1f}TF "
+                  f"{row['gemmtune_gbps']:5.0f}GB/s | x{row['ratio']:.3f}"
+                  + (f" (ctl x{row['control_ratio']:.3f})" if not args.no_control else "")
+                  + f" | {row['winner']} | {sel.tuning_seconds:.1f}s | err {err_gt:.1e}", flush=True)
+            write_outputs(args, props, lib, rows)
             if not (err_gt < 2e-2):
                 print(f"   WRONG RESULT from gemmtune: relative error {err_gt}")
             sel.close()
             del x, b, c_torch, c_torch2, c_gt, ref
             torch.cuda.empty_cache()
 
-    good = [r for r in rows if "ratio" in r]
-    geo = math.exp(sum(math.log(r["ratio"]) for r in good) / len(good)) if good else float("nan")
-    worst = min((r["ratio"] for r in good), default=float("nan"))
-    controls = [r["control_ratio"] for r in good if "control_ratio" in r]
-    control_geo = math.exp(sum(math.log(c) for c in controls) / len(controls)) if controls else float("nan")
-    meta = {"card": props.name, "sm": f"{props.major}{props.minor}", "torch": torch.__version__,
-            "torch_cuda": torch.version.cuda, "gemmtune": lib.version(), "search_space": args.search_space,
-            "backends": args.backends, "reps": args.reps, "geomean_ratio": geo, "min_ratio": worst,
-            "control_geomean": control_geo, "cublas_files": loaded_libraries("libcublas")}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-
-    lines = [f"Card: {props.name} (sm_{props.major}{props.minor}); torch {torch.__version__}; gemmtune {lib.version()}; "
-             f"backends {args.backends}; search space {args.search_space}; {args.reps} interleaved reps, cold L2, "
-             "CUDA events, medians.", "",
-             "| M | N | K | layout | torch us | torch TFLOP/s | torch GB/s | gemmtune us | gemmtune TFLOP/s | "
-             "gemmtune GB/s | torch/gemmtune | control | selected | tuning s |",
-             "|---:|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|---:|"]
-    for r in good:
-        lines.append(f"| {r['m']} | {r['n']} | {r['k']} | {r['layout']} | {r['torch']['median_us']:.1f} | "
-                     f"{r['torch_tflops']:.1f} | {r['torch_gbps']:.0f} | {r['gemmtune']['median_us']:.1f} | "
-                     f"{r['gemmtune_tflops']:.1f} | {r['gemmtune_gbps']:.0f} | {r['ratio']:.3f} | "
-                     f"{r.get('control_ratio', float('nan')):.3f} | {r['winner']} | {r['tuning_seconds']:.2f} |")
-    lines += ["", f"Geometric mean torch/gemmtune: {geo:.3f}; worst shape: {worst:.3f}; "
-                  f"control (torch/torch) geometric mean: {control_geo:.3f}"]
-    (out / "results.md").write_text("\n".join(lines) + "\n")
-
+    geo, worst, control_geo, good = write_outputs(args, props, lib, rows)
     print()
     print(f"card {props.name}: geometric mean torch/gemmtune x{geo:.3f}, worst x{worst:.3f}, "
           f"control x{control_geo:.3f}, {len(good)}/{len(rows)} shapes")

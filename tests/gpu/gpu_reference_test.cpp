@@ -21,7 +21,7 @@ struct RefCase {
   Problem problem;
 };
 
-std::vector<RefCase> reference_cases() {
+std::vector<RefCase> make_reference_cases() {
   std::vector<RefCase> out;
   auto add = [&](std::string name, Problem p) { out.push_back({std::move(name), std::move(p)}); };
   add("mm_f32_nn_odd", gpu_problem(Op::mm, DType::f32, {1, 33, 17, 29}));
@@ -101,6 +101,12 @@ std::vector<RefCase> reference_cases() {
     add("addmm_f16_k0", p);
   }
   return out;
+}
+
+// Built once: tests hold references into it.
+const std::vector<RefCase>& reference_cases() {
+  static const std::vector<RefCase> cases = make_reference_cases();
+  return cases;
 }
 
 class GpuReference : public ::testing::TestWithParam<std::size_t> {};

@@ -94,9 +94,9 @@ struct Plan {
 
 Expected<Plan> make_plan(const Problem& p) {
   Plan plan;
-  // A bias in f32 for a 16-bit output must not be rounded before it is
-  // added: the GEMM then writes f32 and one pass rounds the sum once.
-  plan.staged = p.bias != BiasKind::none && p.bias_desc.dtype != p.c.dtype;
+  // The GEMM writes f32 and one pass rounds once where rounding C first
+  // would lose accuracy (see needs_f32_staging).
+  plan.staged = cuda::needs_f32_staging(p);
   plan.out = plan.staged ? cuda::staging_desc(p) : p.c;
   auto gemm = cuda::map_to_column_major(p, plan.out);
   if (!gemm) return gemm.error();

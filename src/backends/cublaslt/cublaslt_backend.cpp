@@ -202,15 +202,16 @@ Expected<Setup> make_setup(const Problem& p, int sm, const Variant& v) {
   const bool relu_fusable = v.fuse && p.activation == Activation::relu && p.op != Op::int_mm;
   // cuBLASLt's bias is one value per row of D; written as C^T, a row of D
   // is a column of C, which is what gemmtune's row bias is.
-  s.fused_bias = v.fuse && p.bias == BiasKind::row && swapped && p.beta == 1.0 && p.op != Op::int_mm &&
-                 (p.bias_desc.col_stride == 1 || p.n <= 1);
+  const bool staging = cuda::needs_f32_staging(p);
+  s.fused_bias = v.fuse && !staging && p.bias == BiasKind::row && swapped && p.beta == 1.0 &&
+                 p.op != Op::int_mm && (p.bias_desc.col_stride == 1 || p.n <= 1);
   if (s.fused_bias) {
     s.out = p.c;
     s.epilogue = relu_fusable ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
     s.post = relu_fusable ? Activation::none : p.activation;
   } else {
-    // An f32 bias for a 16-bit output is added before the one rounding.
-    s.staged = p.bias != BiasKind::none && p.bias_desc.dtype != p.c.dtype;
+    // Rounded once, from f32, where rounding C first would lose accuracy.
+    s.staged = staging;
     s.out = s.staged ? cuda::staging_desc(p) : p.c;
   }
   auto g = cuda::map_to_column_major(p, s.out);
@@ -373,7 +374,7 @@ Expected<Descs> make_descs(const Problem& p, const Setup& s, std::size_t max_wor
     return st.error();
   if (Status st = set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_y, "MIN_ALIGNMENT_B_BYTES"); !st)
     return st.error();
-  if (Status st = set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, s.staged ? 256u : align_c,
+  if (Status st = set_pref(CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, s.staged && !s.bias_as_c ? 256u : align_c,
                            "MIN_ALIGNMENT_C_BYTES");
       !st)
     return st.error();
@@ -482,6 +483,79 @@ T cap_value(const cublasLtMatmulAlgo_t& algo, cublasLtMatmulAlgoCapAttributes_t 
   return value;
 }
 
+// Split-K reduction schemes whose rounding gemmtune's verification admits:
+// partial sums reduced in a 16-bit output type (in place or as the output
+// type) lose more than one rounding of the result, so only the compute type
+// reduces for 16-bit outputs.
+std::uint32_t admissible_reductions(const Setup& s) {
+  if (s.dt == CUDA_R_16F || s.dt == CUDA_R_16BF) return CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+  return CUBLASLT_REDUCTION_SCHEME_INPLACE | CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE |
+         CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE;
+}
+
+bool accept(cublasLtHandle_t handle, const Setup& s, const Descs& d, std::size_t max_workspace,
+            const AlgoConfig& config, const char* origin, std::vector<Candidate>& out) {
+  auto algo = algo_from_config(handle, s, config);
+  if (!algo) return false;
+  cublasLtMatmulHeuristicResult_t result{};
+  if (lt().cublasLtMatmulAlgoCheck(handle, d.op, d.x, d.y, d.c, d.d, &algo.value(), &result) !=
+          CUBLAS_STATUS_SUCCESS ||
+      result.state != CUBLAS_STATUS_SUCCESS || result.workspaceSize > max_workspace)
+    return false;
+  out.push_back(Candidate{algo.value(), config, result.workspaceSize, result.wavesCount, origin});
+  return true;
+}
+
+// Exhaustive, first: the neighbourhood of the heuristic's best algorithms
+// (other split-K factors, the other CTA swizzle), where a better kernel for a
+// given shape most often is; round-robin so that a cap keeps variety.
+std::vector<Candidate> neighbours(cublasLtHandle_t handle, const Setup& s, const Descs& d, std::size_t max_workspace,
+                                  const std::vector<Candidate>& seeds, std::size_t wanted) {
+  std::vector<Candidate> out;
+  std::set<std::string> seen;
+  for (const auto& c : seeds) seen.insert(cublaslt::algo_name(c.config));
+  const std::uint32_t admissible = admissible_reductions(s);
+  std::vector<std::vector<AlgoConfig>> variants;
+  for (std::size_t i = 0; i < std::min<std::size_t>(seeds.size(), 16); ++i) {
+    const cublasLtMatmulAlgo_t& algo = seeds[i].algo;
+    const AlgoConfig& base = seeds[i].config;
+    const bool split = cap_value<std::int32_t>(algo, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT, 0) != 0;
+    const std::uint32_t mask = cap_value<std::uint32_t>(algo, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK, 0) & admissible;
+    const bool swizzle = cap_value<std::uint32_t>(algo, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT, 0) != 0;
+    std::vector<AlgoConfig> list;
+    for (std::int32_t sk : {1, 2, 3, 4, 6, 8, 12, 16}) {
+      if (sk == base.split_k || (sk > 1 && !split)) continue;
+      AlgoConfig c = base;
+      c.split_k = sk;
+      if (sk == 1) {
+        c.reduction = CUBLASLT_REDUCTION_SCHEME_NONE;
+      } else if (!(base.reduction & mask)) {
+        if (mask & CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE) c.reduction = CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE;
+        else if (mask) c.reduction = mask & (~mask + 1);
+        else continue;
+      }
+      list.push_back(c);
+    }
+    if (swizzle) {
+      AlgoConfig c = base;
+      c.swizzle = base.swizzle ? 0 : 1;
+      list.push_back(c);
+    }
+    variants.push_back(std::move(list));
+  }
+  for (std::size_t j = 0; out.size() < wanted; ++j) {
+    bool any = false;
+    for (const auto& list : variants) {
+      if (j >= list.size() || out.size() >= wanted) continue;
+      any = true;
+      if (!seen.insert(cublaslt::algo_name(list[j])).second) continue;
+      accept(handle, s, d, max_workspace, list[j], "neighbour of a heuristic result", out);
+    }
+    if (!any) break;
+  }
+  return out;
+}
+
 // Exhaustive: algorithm ids x the configurations their capabilities list,
 // round-robin over ids so that a cap keeps variety, each one checked.
 std::vector<Candidate> enumerate_configs(cublasLtHandle_t handle, const Setup& s, const Descs& d,
@@ -520,7 +594,7 @@ std::vector<Candidate> enumerate_configs(cublasLtHandle_t handle, const Setup& s
         schemes.clear();
         for (std::uint32_t bit : {CUBLASLT_REDUCTION_SCHEME_INPLACE, CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE,
                                   CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE})
-          if (reductions & bit) schemes.push_back(bit);
+          if (reductions & admissible_reductions(s) & bit) schemes.push_back(bit);
       }
       for (std::uint32_t tile : tiles)
         for (std::uint32_t stage : stages)
@@ -550,14 +624,7 @@ std::vector<Candidate> enumerate_configs(cublasLtHandle_t handle, const Setup& s
       any = true;
       if (out.size() >= wanted || checks >= kMaxChecks) break;
       ++checks;
-      auto algo = algo_from_config(handle, s, configs[round]);
-      if (!algo) continue;
-      cublasLtMatmulHeuristicResult_t result{};
-      if (lt().cublasLtMatmulAlgoCheck(handle, d.op, d.x, d.y, d.c, d.d, &algo.value(), &result) !=
-              CUBLAS_STATUS_SUCCESS ||
-          result.state != CUBLAS_STATUS_SUCCESS || result.workspaceSize > max_workspace)
-        continue;
-      out.push_back(Candidate{algo.value(), configs[round], result.workspaceSize, result.wavesCount, "enumerated"});
+      accept(handle, s, d, max_workspace, configs[round], "enumerated", out);
     }
     if (!any) break;
   }
@@ -662,6 +729,10 @@ class LtKernel final : public Kernel {
   runtime::DeviceBuffer staging_;
 };
 
+// Choices for shapes with no product to compute.
+constexpr const char* kEmptyChoice = "lt_empty_output";
+constexpr const char* kNoProductChoice = "lt_k0_beta_bias";
+
 // The ways to run one problem, best first: fused epilogue, then without
 // fusion, then with the bias copied rather than read as C. Duplicates (a
 // problem with no epilogue gives the same setup each time) are dropped.
@@ -698,6 +769,18 @@ class CublasLtBackend final : public Backend {
     auto handle = lt_handle();
     if (!handle) return handle.error();
     const bool exhaustive = ctx.search_space == SearchSpace::exhaustive;
+    if (cuda::output_is_empty(p) || p.k == 0) {
+      // No product to compute: no cuBLASLt call (it refuses such shapes);
+      // the kernel writes act(beta * bias) or nothing. Same checks first.
+      auto setup = make_setup(p, rt.info().sm(), Variant{});
+      if (!setup) return setup.error();
+      const bool empty = cuda::output_is_empty(p);
+      return std::vector<Choice>{Choice{empty ? kEmptyChoice : kNoProductChoice,
+                                        empty ? "empty output: nothing to compute, no cuBLASLt call"
+                                              : "K = 0: C = act(beta * bias) (or zeros) by an elementwise kernel, "
+                                                "no cuBLASLt call",
+                                        nullptr}};
+    }
 
     std::vector<std::pair<bool, bool>> modes{{false, false}};  // (tf32, fast_accum)
     if (p.a.dtype == DType::f32 && p.allow_tf32 && p.op != Op::int_mm && p.op != Op::scaled_mm)
@@ -725,7 +808,10 @@ class CublasLtBackend final : public Backend {
                                     status);
         if (candidates.empty()) {
           if (!first_error)
-            first_error = reject(status == CUBLAS_STATUS_NOT_SUPPORTED || status == CUBLAS_STATUS_SUCCESS
+            // The library declining (no algorithm, or parameters it does not
+            // take) is "not for me"; only an internal failure is broken.
+            first_error = reject(status == CUBLAS_STATUS_SUCCESS || status == CUBLAS_STATUS_NOT_SUPPORTED ||
+                                         status == CUBLAS_STATUS_INVALID_VALUE
                                      ? Reason::unsupported_shape
                                      : Reason::runtime_error,
                                  "cuBLASLt's heuristic offers no algorithm for " + describe(p) + " (" +
@@ -734,8 +820,10 @@ class CublasLtBackend final : public Backend {
         }
         if (exhaustive) {
           const std::size_t limit = static_cast<std::size_t>(cublaslt::kExhaustiveLimit);
-          auto more = enumerate_configs(handle.value(), setup.value(), descs.value(), max_workspace_,
-                                        limit > candidates.size() ? limit - candidates.size() : 0);
+          auto room = [&] { return limit > candidates.size() ? limit - candidates.size() : std::size_t{0}; };
+          auto near = neighbours(handle.value(), setup.value(), descs.value(), max_workspace_, candidates, room());
+          candidates.insert(candidates.end(), near.begin(), near.end());
+          auto more = enumerate_configs(handle.value(), setup.value(), descs.value(), max_workspace_, room());
           candidates.insert(candidates.end(), more.begin(), more.end());
         }
         for (const Candidate& c : candidates) {
@@ -759,6 +847,17 @@ class CublasLtBackend final : public Backend {
     auto handle = lt_handle();
     if (!handle) return handle.error();
 
+    if (choice.name == kEmptyChoice || choice.name == kNoProductChoice) {
+      if (!(cuda::output_is_empty(p) || p.k == 0))
+        return reject(Reason::internal_error, choice.name + " is only for empty outputs or K = 0");
+      auto setup = make_setup(p, rt.info().sm(), Variant{});
+      if (!setup) return setup.error();
+      for (const char* fn : {cuda::kFillKernel, cuda::kFinishKernel})
+        if (auto f = rt.function(fn); !f) return f.error();
+      return std::unique_ptr<Kernel>(std::make_unique<LtKernel>(p, std::move(setup.value()), Descs{},
+                                                                cublasLtMatmulAlgo_t{}, rt, runtime::DeviceBuffer{},
+                                                                runtime::DeviceBuffer{}));
+    }
     // The choice's own configuration, or (from a bare name) the variant
     // whose tags the name carries and the algorithm its fields describe.
     std::optional<LtChoiceConfig> config;

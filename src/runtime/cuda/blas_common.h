@@ -51,6 +51,12 @@ std::optional<BlasOperand> as_output_operand(const MatrixDesc&, bool swapped);
 // way). Element count: batch * m * n.
 MatrixDesc staging_desc(const Problem&);
 
+// Whether an unfused epilogue must go through an f32 staging buffer so that
+// the output is rounded once: an f32 bias for a 16-bit output (rounding it
+// first would lose bits), or gelu/silu on a 16-bit output (applying them to
+// an already rounded value rounds twice; relu commutes with rounding).
+bool needs_f32_staging(const Problem&);
+
 // Whether the problem's C is written through the swapped (row-major) form.
 bool writes_row_major(const Problem&);
 
