@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "backends/cpp/kernel_api.h"
@@ -36,43 +37,59 @@ struct FmaF32 {
   static GEMMTUNE_CPP_INLINE Acc madd(Acc acc, const Elem* a, BVec b) { return V::fmadd(V::set1(*a), b, acc); }
 };
 
-// Adds the partial sums stored by an earlier K block (if any) and either
-// stores the new partial sums or finishes the row through the epilogue.
-template <class V, class Dot, int NV>
-GEMMTUNE_CPP_INLINE void write_tile_row(typename Dot::Acc (&acc)[NV], const TileTarget& t, const OutputArgs& o,
-                                        int i) {
+// Ends a tile: adds the partial sums stored by an earlier K block (if any),
+// then either stores the new partial sums, stores the rows as they are (plain
+// output), or runs the epilogue over the whole tile.
+template <class V, class Dot, int MR, int NV>
+GEMMTUNE_CPP_INLINE void write_tile(typename Dot::Acc (&acc)[MR][NV], int rows, const TileTarget& t,
+                                    const OutputArgs& o) {
   constexpr int W = V::kWidth;
-  if constexpr (Dot::kIntegerAcc) {
-    auto* partial = t.partial ? static_cast<std::int32_t*>(t.partial) + i * t.ld_partial : nullptr;
-    if (t.column_comp)
-      for (int q = 0; q < NV; ++q) acc[q] = V::iadd(acc[q], V::iload(t.column_comp + q * W, W));
-    if (t.accumulate)
-      for (int q = 0; q < NV; ++q) acc[q] = V::iadd(acc[q], V::iload(partial + q * W, t.cols - q * W));
-    if (!t.finish) {
-      for (int q = 0; q < NV; ++q) V::istore(partial + q * W, acc[q], t.cols - q * W);
-    } else if (o.plain) {
-      auto* c = static_cast<std::int32_t*>(o.c) + (t.row0 + i) * o.c_rs + t.col0;
-      for (int q = 0; q < NV; ++q) V::istore(c + q * W, acc[q], t.cols - q * W);
-    } else {
-      typename V::I row[NV];  // a copy: the accumulators never have their address taken
-      for (int q = 0; q < NV; ++q) row[q] = acc[q];
-      finish_row_i32<V, NV>(row, o, t.row0 + i, t.col0, t.cols);
+  constexpr bool kInt = Dot::kIntegerAcc;
+  using Acc = typename Dot::Acc;
+  using Scalar = std::conditional_t<kInt, std::int32_t, float>;
+  auto load = [](const Scalar* p, int n) {
+    if constexpr (kInt) return V::iload(p, n);
+    else return V::load(p, n);
+  };
+  auto store = [](Scalar* p, Acc v, int n) {
+    if constexpr (kInt) V::istore(p, v, n);
+    else V::store(p, v, n);
+  };
+  auto add = [](Acc x, Acc y) {
+    if constexpr (kInt) return V::iadd(x, y);
+    else return V::add(x, y);
+  };
+  const bool store_as_is = !t.finish || o.plain;
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i) {
+    if (i >= rows) break;
+    if constexpr (kInt) {
+      if (t.column_comp)
+#pragma GCC unroll 8
+        for (int q = 0; q < NV; ++q) acc[i][q] = add(acc[i][q], V::iload(t.column_comp + q * W, W));
     }
-  } else {
-    auto* partial = t.partial ? static_cast<float*>(t.partial) + i * t.ld_partial : nullptr;
-    if (t.accumulate)
-      for (int q = 0; q < NV; ++q) acc[q] = V::add(acc[q], V::load(partial + q * W, t.cols - q * W));
-    if (!t.finish) {
-      for (int q = 0; q < NV; ++q) V::store(partial + q * W, acc[q], t.cols - q * W);
-    } else if (o.plain) {
-      float* c = static_cast<float*>(o.c) + (t.row0 + i) * o.c_rs + t.col0;
-      for (int q = 0; q < NV; ++q) V::store(c + q * W, acc[q], t.cols - q * W);
-    } else {
-      typename V::F row[NV];
-      for (int q = 0; q < NV; ++q) row[q] = acc[q];
-      finish_row<V, NV>(row, o, t.row0 + i, t.col0, t.cols);
+    if (t.accumulate) {
+      const Scalar* partial = static_cast<const Scalar*>(t.partial) + i * t.ld_partial;
+#pragma GCC unroll 8
+      for (int q = 0; q < NV; ++q) acc[i][q] = add(acc[i][q], load(partial + q * W, t.cols - q * W));
+    }
+    if (store_as_is) {
+      Scalar* out = t.finish ? static_cast<Scalar*>(o.c) + (t.row0 + i) * o.c_rs + t.col0
+                             : static_cast<Scalar*>(t.partial) + i * t.ld_partial;
+#pragma GCC unroll 8
+      for (int q = 0; q < NV; ++q) store(out + q * W, acc[i][q], t.cols - q * W);
     }
   }
+  if (store_as_is) return;
+  // A copy: the accumulators themselves never have their address taken, so
+  // they stay in registers through the K loop.
+  Acc copy[MR * NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) copy[i * NV + q] = acc[i][q];
+  if constexpr (kInt) finish_tile_i32<V, NV>(copy, rows, o, t.row0, t.col0, t.cols);
+  else finish_tile<V, NV>(copy, rows, o, t.row0, t.col0, t.cols);
 }
 
 // Brings the rows a tile will read or write at its end into L1 while the K
@@ -123,11 +140,7 @@ void tile(const TileTask& t, const OutputArgs& o) {
     b += NR * G;
   }
 
-#pragma GCC unroll 32
-  for (int i = 0; i < MR; ++i) {
-    if (i >= t.rows) break;
-    write_tile_row<V, Dot, NV>(acc[i], t, o, i);
-  }
+  write_tile<V, Dot, MR, NV>(acc, t.rows, t, o);
 }
 
 // Direct path: ROWS rows (a compile-time count, so the accumulators stay in
@@ -163,8 +176,7 @@ void direct_rows(const DirectTask& t, const OutputArgs& o) {
     a += a_cs;
     b += b_rs;
   }
-#pragma GCC unroll 32
-  for (int i = 0; i < ROWS; ++i) write_tile_row<V, FmaF32<V>, NV>(acc[i], t, o, i);
+  write_tile<V, FmaF32<V>, ROWS, NV>(acc, ROWS, t, o);
 }
 
 template <class V, int NV, std::size_t... kRows>

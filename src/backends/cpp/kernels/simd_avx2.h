@@ -41,13 +41,14 @@ struct Avx2 {
   static GEMMTUNE_CPP_INLINE F add(F a, F b) { return _mm256_add_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F sub(F a, F b) { return _mm256_sub_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F mul(F a, F b) { return _mm256_mul_ps(a, b); }
-  static GEMMTUNE_CPP_INLINE F div(F a, F b) { return _mm256_div_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  // 1/a to about 2^-22 relative: the 12-bit estimate and one Newton step.
+  static GEMMTUNE_CPP_INLINE F reciprocal(F a) {
+    F r = _mm256_rcp_ps(a);
+    return _mm256_mul_ps(r, _mm256_fnmadd_ps(a, r, _mm256_set1_ps(2.0f)));
+  }
   static GEMMTUNE_CPP_INLINE F max(F a, F b) { return _mm256_max_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F min(F a, F b) { return _mm256_min_ps(a, b); }
-  static GEMMTUNE_CPP_INLINE F abs(F a) {
-    return _mm256_and_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)));
-  }
   static GEMMTUNE_CPP_INLINE F bit_xor(F a, F b) { return _mm256_xor_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F round_nearest(F a) {
     return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -55,9 +56,6 @@ struct Avx2 {
   static GEMMTUNE_CPP_INLINE F exp2_integral(F n) {
     I bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_castsi256_ps(bits);
-  }
-  static GEMMTUNE_CPP_INLINE F select_negative(F a, F x, F y) {
-    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_LT_OQ));
   }
 
   // i32
