@@ -156,6 +156,25 @@ TEST(BlasBackend, AddmmCopiesBiasThenActivatesAfterTheCall) {
   EXPECT_EQ(c, (std::vector<float>{0, 46, 46, 102}));
 }
 
+TEST(BlasBackend, F32GeluPassIsAccurateAcrossItsWholeRange) {
+  // The pass uses a branch-free erf; its error must stay far below the f32
+  // tolerance (~1e-5 |x|) everywhere, including where the tail saturates.
+  const int n = 801;
+  ProblemSpec s = spec(Op::addmm, DType::f32, 1, n, 1);
+  s.activation = Activation::gelu;
+  Problem p = make_problem(s);
+  auto kernel = make_blas_backend()->build(p, choices_for(p)[0], kCtx);
+  ASSERT_TRUE(kernel);
+  std::vector<float> a{0.0f}, b(n, 0.0f), bias(n), c(n, NAN);
+  for (int j = 0; j < n; ++j) bias[j] = -40.0f + 0.1f * static_cast<float>(j);  // pre-activation = bias
+  ASSERT_TRUE(kernel.value()->run(GemmArgs{a.data(), b.data(), c.data(), bias.data()}, {}));
+  for (int j = 0; j < n; ++j) {
+    const double x = bias[j];
+    const double exact = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    EXPECT_NEAR(c[j], exact, 1e-6 * std::fabs(x) + 1e-7) << "x = " << x;
+  }
+}
+
 TEST(BlasBackend, KZeroWritesActivatedScaledBiasWithoutCallingBlas) {
   ProblemSpec s = spec(Op::addmm, DType::f32, 2, 3, 0);
   s.bias = BiasKind::full;
@@ -192,6 +211,26 @@ TEST(BlasBackend, MixedMmDequantizesIntoAReportedWorkspace) {
   ASSERT_TRUE(kernel);
   EXPECT_EQ(kernel.value()->workspace_bytes(), static_cast<std::size_t>(5 * 7) * sizeof(float));
   EXPECT_TRUE(builds_runs_and_verifies(*make_blas_backend(), p, choices[0], kCtx));
+}
+
+TEST(BlasBackend, ElementwisePassesSplitAcrossThreadsStayCorrect) {
+  // Large enough (>= 2^15 elements) that bias copy, activation and
+  // dequantization run on the kernel's threads.
+  const TuningContext two{SearchSpace::standard, 2};
+  ProblemSpec s = spec(Op::baddbmm, DType::f32, 129, 300, 7, true, false);
+  s.bias = BiasKind::full;
+  s.beta = 0.5;
+  s.activation = Activation::gelu;
+  Problem addmm = make_problem(s);
+  ProblemSpec mixed_spec = spec(Op::mixed_mm, DType::f32, 33, 160, 257);
+  mixed_spec.bias = BiasKind::row;
+  mixed_spec.activation = Activation::silu;
+  Problem mixed = make_problem(mixed_spec);
+  for (const Problem& p : {addmm, mixed}) {
+    auto choices = choices_for(p, two);
+    ASSERT_EQ(choices.size(), 1u);
+    EXPECT_TRUE(builds_runs_and_verifies(*make_blas_backend(), p, choices[0], two)) << describe(p);
+  }
 }
 
 TEST(BlasBackend, SetsOpenBlasThreadsToTheContextOnEveryRun) {

@@ -115,6 +115,16 @@ TEST(BlasSbgemm, Bf16OutputMayHaveAnyStridesBecauseItIsWrittenByTheConversionPas
   expect_served_and_correct(p);
 }
 
+TEST(BlasSbgemm, ConversionPassSplitAcrossThreadsStaysCorrect) {
+  ProblemSpec s = bf16_spec(Op::addmm, 130, 260, 5, true, true);
+  s.activation = Activation::relu;
+  Problem p = make_problem(s);
+  const TuningContext two{SearchSpace::standard, 2};
+  auto choices = make_blas_backend()->enumerate(p, two);
+  ASSERT_TRUE(choices);
+  EXPECT_TRUE(builds_runs_and_verifies(*make_blas_backend(), p, choices.value()[0], two));
+}
+
 TEST(BlasSbgemm, KZeroAndEmptyOutputsNeverCallTheLibrary) {
   const int calls_before = g_sbgemm_calls;
   for (auto [m, n, k] : {std::tuple{4, 5, 0}, std::tuple{0, 5, 3}}) {
