@@ -3,7 +3,8 @@
 // a fraction of the machine's measured FMA peak.
 //
 //   cpu_kernels_bench [--threads N] [--cold] [--all] [--exhaustive]
-//                     [--choice NAME] [--peak] [--cputime] PROBLEM...
+//                     [--choice NAME] [--peak] [--cputime] [--list] PROBLEM...
+//   --list prints the CPP choices of each problem without timing anything.
 //   PROBLEM: op:dtype:[Bx]MxNxK[:layout][:act]
 //     op      mm | addmm (row bias) | bmm | int_mm | mixed_mm
 //     dtype   f32 | bf16 | f16 | u8 | i8  (int_mm: A's dtype; mixed_mm: activations)
@@ -61,6 +62,7 @@ struct Options {
   bool all = false;
   bool exhaustive = false;
   bool peak = false;
+  bool list = false;
   std::string choice;
   std::vector<std::string> problems;
 };
@@ -377,6 +379,25 @@ int run(const Options& opt) {
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("cpu: %s (%s), %d thread(s), %s timing, OPENBLAS_CORETYPE=%s\n", cpu::info().model.c_str(),
               cpu::info().isa_list().c_str(), threads, opt.cold ? "cold-cache" : "warm", coretype ? coretype : "(unset)");
+  if (opt.list) {
+    auto backend = backends::make_cpp_backend();
+    TuningContext ctx;
+    ctx.threads = threads;
+    ctx.search_space = opt.exhaustive ? SearchSpace::exhaustive : SearchSpace::standard;
+    for (const std::string& text : opt.problems) {
+      auto parsed = parse_problem(text);
+      if (!parsed) return 2;
+      auto choices = backend->enumerate(parsed->problem, ctx);
+      std::printf("%s: ", describe(parsed->problem).c_str());
+      if (!choices) {
+        std::printf("%s\n", choices.error().to_string().c_str());
+        continue;
+      }
+      std::printf("%zu choices\n", choices.value().size());
+      for (const Choice& c : choices.value()) std::printf("  %-56s %s\n", c.name.c_str(), c.description.c_str());
+    }
+    return 0;
+  }
   const Peaks peaks = measure_peaks(threads, true);
   if (opt.peak && opt.problems.empty()) return 0;
   for (const std::string& text : opt.problems) {
@@ -415,6 +436,7 @@ int main(int argc, char** argv) {
     else if (arg == "--all") opt.all = true;
     else if (arg == "--exhaustive") opt.exhaustive = true;
     else if (arg == "--peak") opt.peak = true;
+    else if (arg == "--list") opt.list = true;
     else if (arg == "--cputime") cpu_kernels_bench::g_thread_cpu_time = true;
     else if (arg == "--choice" && i + 1 < argc) opt.choice = argv[++i];
     else if (!arg.empty() && arg[0] == '-') {

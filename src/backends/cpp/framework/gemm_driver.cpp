@@ -67,6 +67,10 @@ class GemmKernel final : public Kernel {
       nc_ = std::min<std::int64_t>(c.nc, cols_per_thread_);
     } else {
       nc_ = cols_per_thread_;  // the direct path keeps the whole region's partial sums
+      // B is never packed on the direct path, but A is when K is long: rows
+      // of A a power-of-two stride apart share L1 sets, and a tile reading
+      // MR of them at once would evict its own data. A is small next to B here.
+      direct_packs_a_ = p.m > 1 && p.k >= 128;
     }
     const DType acc_dtype = c.arith == Arith::u8s8 || c.arith == Arith::s8s8 ? DType::i32 : DType::f32;
     needs_partial_ = k_blocks_ > 1;
@@ -74,6 +78,7 @@ class GemmKernel final : public Kernel {
   }
 
   Status allocate() {
+    if (direct_packs_a_) a_bytes_ = static_cast<std::size_t>(round_up(rows_per_thread_ * kc_ * 4, 64));
     if (cfg_.path == Path::packed) {
       a_bytes_ = static_cast<std::size_t>(round_up(mc_ * kc_ * elem_bytes_, 64));
       b_bytes_ = static_cast<std::size_t>(round_up(nc_ * kc_ * elem_bytes_, 64));
@@ -245,14 +250,21 @@ class GemmKernel final : public Kernel {
     const int mr = cfg_.mr, nr = cfg_.nr;
     const std::size_t c_elem = dtype_size(p_.c.dtype);
     DirectTask t;
-    t.a_rs = p_.a.row_stride;
-    t.a_cs = p_.a.col_stride;
-    t.b_rs = p_.b.row_stride;
     for (std::int64_t kb = 0; kb < k_blocks_; ++kb) {
       const std::int64_t k0 = kb * kc_;
       t.k = std::max<std::int64_t>(0, std::min(kc_, p_.k - k0));
       t.accumulate = kb > 0;
       t.finish = kb == k_blocks_ - 1;
+      const bool pack_a = direct_packs_a_ && t.k > 0;
+      if (pack_a) {
+        const PanelSource a{element_ptr(args.a, p_.a, batch, rows.begin, k0), p_.a.dtype, p_.a.row_stride,
+                            p_.a.col_stride};
+        tile_.pack_a(a, rows.end - rows.begin, t.k, ws.a, nullptr);
+      }
+      // A packed panel holds MR rows per K step: element (i, kk) at kk * MR + i.
+      t.a_rs = pack_a ? 1 : p_.a.row_stride;
+      t.a_cs = pack_a ? mr : p_.a.col_stride;
+      t.b_rs = p_.b.row_stride;
       for (std::int64_t jr = cols.begin; jr < cols.end; jr += nr) {
         t.cols = static_cast<int>(std::min<std::int64_t>(nr, cols.end - jr));
         t.col0 = jr;
@@ -260,7 +272,9 @@ class GemmKernel final : public Kernel {
         for (std::int64_t ir = rows.begin; ir < rows.end; ir += mr) {
           t.rows = static_cast<int>(std::min<std::int64_t>(mr, rows.end - ir));
           t.row0 = ir;
-          t.a = t.k > 0 ? reinterpret_cast<const float*>(element_ptr(args.a, p_.a, batch, ir, k0)) : nullptr;
+          if (t.k == 0) t.a = nullptr;
+          else if (pack_a) t.a = reinterpret_cast<const float*>(ws.a) + (ir - rows.begin) * t.k;
+          else t.a = reinterpret_cast<const float*>(element_ptr(args.a, p_.a, batch, ir, k0));
           if (partial_in_output_) {
             t.partial = static_cast<char*>(out.c) +
                         (t.row0 * p_.c.row_stride + t.col0 * p_.c.col_stride) * static_cast<std::int64_t>(c_elem);
@@ -282,6 +296,7 @@ class GemmKernel final : public Kernel {
   std::int64_t rows_per_thread_ = 0, cols_per_thread_ = 0;
   std::int64_t kc_ = 0, mc_ = 0, nc_ = 0, k_blocks_ = 1;
   bool needs_partial_ = false, partial_in_output_ = false;
+  bool direct_packs_a_ = false;
   std::size_t a_bytes_ = 0, b_bytes_ = 0, comp_bytes_ = 0, partial_bytes_ = 0, per_thread_bytes_ = 0;
   AlignedBuffer workspace_;
   std::vector<float> row_bias_, col_scale_;
