@@ -114,7 +114,7 @@ def write_outputs(args, props, lib, rows):
     (out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
     lines = [f"Card: {props.name} (sm_{props.major}{props.minor}); torch {torch.__version__}; gemmtune {lib.version()}; "
-             f"backends {args.backends}; search space {args.search_space}; {args.reps} interleaved reps, cold L2, "
+             f"backends {args.backends}; search space {args.search_space}; {args.reps}-{args.max_reps} interleaved reps, cold L2, "
              "CUDA events, medians.", "",
              "| M | N | K | layout | torch us | torch TFLOP/s | torch GB/s | gemmtune us | gemmtune TFLOP/s | "
              "gemmtune GB/s | torch/gemmtune | control | selected | tuning s |",
@@ -135,7 +135,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", default="all", choices=["all", "quick"])
     ap.add_argument("--layouts", default="nt", help="comma-separated: nt (x.W^T, nn.Linear) and/or nn")
-    ap.add_argument("--reps", type=int, default=100, help="timed calls per function and shape")
+    ap.add_argument("--reps", type=int, default=100, help="least timed calls per function and shape")
+    ap.add_argument("--max-reps", type=int, default=400,
+                    help="short kernels get more calls, up to this many (about 0.1 s of each function)")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--search-space", default="default", choices=["default", "exhaustive"])
     ap.add_argument("--backends", default="CUBLAS,CUBLASLT")
@@ -215,7 +217,10 @@ def main():
             torch.cuda.synchronize()
             err_gt, err_torch, diff = rel_error(c_gt, ref), rel_error(c_torch, ref), rel_error(c_gt, c_torch)
             fns = [run_torch, run_gt] + ([] if args.no_control else [run_torch_again])
-            times = time_interleaved(fns, args.reps, scrub, args.warmup, sleep_cycles)
+            # Short kernels are noisier: give them more calls (each call also
+            # costs the ~50 us sleep and the scrub).
+            reps = max(args.reps, min(args.max_reps, int(0.1e6 / (sel.time_us + 100.0))))
+            times = time_interleaved(fns, reps, scrub, args.warmup, sleep_cycles)
             st, sg = summary(times[0]), summary(times[1])
             flops = 2.0 * m * n * k
             nbytes = 2.0 * (m * k + k * n + m * n)
@@ -224,7 +229,7 @@ def main():
                 "torch": st, "gemmtune": sg,
                 "torch_tflops": flops / st["median_us"] / 1e6, "gemmtune_tflops": flops / sg["median_us"] / 1e6,
                 "torch_gbps": nbytes / st["median_us"] / 1e3, "gemmtune_gbps": nbytes / sg["median_us"] / 1e3,
-                "ratio": st["median_us"] / sg["median_us"],
+                "ratio": st["median_us"] / sg["median_us"], "reps": reps,
                 "winner": f"{sel.backend}/{sel.choice}", "tuned_us": sel.time_us,
                 "tuning_seconds": sel.tuning_seconds, "tuning_wall_seconds": tune_wall, "cache_hit": sel.cache_hit,
                 "rel_error_gemmtune": err_gt, "rel_error_torch": err_torch, "rel_diff_vs_torch": diff,

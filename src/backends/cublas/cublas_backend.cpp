@@ -228,6 +228,12 @@ class CublasBackend final : public Backend {
         return reject(Reason::unsupported_alignment,
                       "cuBLAS int8 GEMM needs A and B 4-byte aligned; the problem guarantees " +
                           std::to_string(p.alignment) + " bytes");
+      // And it runs only in the TN form (seen on H100: NN gives
+      // CUBLAS_STATUS_NOT_SUPPORTED at run time).
+      if (!(g.x.transposed && !g.y.transposed))
+        return reject(Reason::unsupported_layout,
+                      "cuBLAS int8 GEMM runs only with both operands contiguous along K: A row-major and B "
+                      "column-major (layout nt)");
       if (g.x.ld % 4 != 0 || g.y.ld % 4 != 0)
         return reject(Reason::unsupported_layout, "cuBLAS int8 GEMM needs leading dimensions of A and B that are "
                                                   "multiples of 4 (they are " +

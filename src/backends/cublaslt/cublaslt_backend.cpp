@@ -202,9 +202,13 @@ Expected<Setup> make_setup(const Problem& p, int sm, const Variant& v) {
   const bool relu_fusable = v.fuse && p.activation == Activation::relu && p.op != Op::int_mm;
   // cuBLASLt's bias is one value per row of D; written as C^T, a row of D
   // is a column of C, which is what gemmtune's row bias is.
+  const bool half_output = p.c.dtype == DType::bf16 || p.c.dtype == DType::f16;
+  const bool smooth_activation = p.activation == Activation::gelu || p.activation == Activation::silu;
   const bool staging = cuda::needs_f32_staging(p);
-  s.fused_bias = v.fuse && !staging && p.bias == BiasKind::row && swapped && p.beta == 1.0 &&
-                 p.op != Op::int_mm && (p.bias_desc.col_stride == 1 || p.n <= 1);
+  // Fused, the bias is added in the compute type before the one rounding; a
+  // gelu/silu pass after it would round a 16-bit output twice.
+  s.fused_bias = v.fuse && !(half_output && smooth_activation) && p.bias == BiasKind::row && swapped &&
+                 p.beta == 1.0 && p.op != Op::int_mm && (p.bias_desc.col_stride == 1 || p.n <= 1);
   if (s.fused_bias) {
     s.out = p.c;
     s.epilogue = relu_fusable ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;

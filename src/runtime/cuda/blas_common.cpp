@@ -63,7 +63,8 @@ cudaDataType to_cuda_dtype(DType t) {
 bool needs_f32_staging(const Problem& p) {
   const bool half_output = p.c.dtype == DType::bf16 || p.c.dtype == DType::f16;
   if (p.bias != BiasKind::none && p.bias_desc.dtype != p.c.dtype) return true;
-  return half_output && (p.activation == Activation::gelu || p.activation == Activation::silu);
+  return half_output && (p.bias != BiasKind::none || p.activation == Activation::gelu ||
+                         p.activation == Activation::silu);
 }
 
 bool writes_row_major(const Problem& p) { return p.c.col_stride == 1 || p.c.cols <= 1; }

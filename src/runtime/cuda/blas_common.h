@@ -53,8 +53,10 @@ MatrixDesc staging_desc(const Problem&);
 
 // Whether an unfused epilogue must go through an f32 staging buffer so that
 // the output is rounded once: an f32 bias for a 16-bit output (rounding it
-// first would lose bits), or gelu/silu on a 16-bit output (applying them to
-// an already rounded value rounds twice; relu commutes with rounding).
+// first would lose bits); any bias for a 16-bit output (cuBLAS rounds
+// alpha*A.B to the output type before adding beta*C there: seen on H100,
+// one ulp off); gelu or silu on a 16-bit output (applied to an already
+// rounded value they round twice; relu commutes with rounding).
 bool needs_f32_staging(const Problem&);
 
 // Whether the problem's C is written through the swapped (row-major) form.
