@@ -1,7 +1,8 @@
 // The CPP backend's tunable parameters: one KernelConfig per choice, its
-// stable procedural name, the invariants checked once per config, and the
-// search spaces (a short `default` list derived from the problem and the
-// caches, a much larger `exhaustive` one). Nothing here runs a kernel.
+// stable procedural name, the invariants every config must meet, and which
+// problems a config (and this CPU) can serve. search_space.h decides which
+// configs to offer; tile_catalog.h lists the compiled tiles. Nothing here
+// runs a kernel.
 #pragma once
 
 #include <cstddef>
@@ -20,7 +21,7 @@ namespace gemmtune::backends::cpp {
 // The CPU as the configuration sees it. Injectable, so that tests can play a
 // CPU without AVX-512 (or without BF16/VNNI) on any machine.
 struct CpuFeatures {
-  bool avx2_fma = false;  // AVX2 + FMA + F16C
+  bool avx2_fma = false;  // AVX2 + FMA + F16C: the floor for every tile
   bool avx512 = false;    // AVX-512 F, BW, VL, DQ
   bool avx512_bf16 = false;
   bool avx512_vnni = false;
@@ -36,6 +37,12 @@ struct CpuFeatures {
   // "avx2,avx512,avx512_bf16,avx512_vnni": goes into the backend version.
   std::string isa_list() const;
 };
+
+// Limits check_config() enforces.
+inline constexpr int kMaxKc = 65536;
+inline constexpr int kMaxMc = 8192;
+inline constexpr int kMaxNc = 65536;
+inline constexpr int kMaxThreads = 1024;
 
 enum class Path : std::uint8_t {
   packed,  // BLIS-style: pack A and B into panels, MC/KC/NC blocking
@@ -69,15 +76,6 @@ std::string describe_config(const KernelConfig&);
 std::string_view to_string(Isa);
 std::string_view to_string(Arith);
 
-// The register tiles compiled into this build, checked once: a tile whose
-// descriptor breaks an invariant (vector-multiple NR, accumulators that fit
-// the register file, packers present, no duplicates) is left out and logged.
-const std::vector<TileKernel>& tile_catalog();
-const TileKernel* find_tile(Isa, Arith, int mr, int nr);
-// The checks tile_catalog() applies; empty when the tile is fine. Exposed so
-// tests can feed it a broken descriptor.
-std::string tile_problem(const TileKernel&, const std::vector<TileKernel>& registered_before);
-
 // Invariants of a config on its own and against the catalogue: a registered
 // tile; MC a multiple of MR and NC of NR; KC a multiple of the K group; the
 // direct path only for f32 tiles that have one; sane bounds and thread counts.
@@ -92,8 +90,5 @@ bool direct_path_applies(const Problem&);
 // Whether `config` can serve `problem` on `cpu` with `threads` threads;
 // the rejection says why not (missing_isa, unsupported_*).
 Status check_config_for(const KernelConfig&, const Problem&, const CpuFeatures&, int threads);
-
-// The choices for a problem (never empty unless the problem is rejected).
-Expected<std::vector<KernelConfig>> search_space(const Problem&, const TuningContext&, const CpuFeatures&);
 
 }  // namespace gemmtune::backends::cpp

@@ -1,6 +1,8 @@
 #include "backends/cpp/cpp_backend.h"
 
 #include "backends/cpp/framework/gemm_driver.h"
+#include "backends/cpp/search_space.h"
+#include "backends/cpp/tile_catalog.h"
 
 namespace gemmtune::backends {
 namespace {

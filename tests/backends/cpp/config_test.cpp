@@ -6,6 +6,7 @@
 #include <set>
 
 #include "backends/cpp/config.h"
+#include "backends/cpp/tile_catalog.h"
 #include "cpp_test_support.h"
 
 namespace gemmtune::cpp_test {
