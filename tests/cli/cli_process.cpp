@@ -116,20 +116,42 @@ void CliTest::write(const std::string& name, const std::string& text) const {
   out << text;
 }
 
-bool CliTest::numpy_available() {
-  ProcessResult r = run_process(GEMMTUNE_SYSTEM_PYTHON, {"-c", "import numpy"}, {}, dir_);
-  return r.exit_code == 0;
+const std::string& CliTest::numpy_python() {
+  // Debian's interpreter first (scripts/setup.sh installs python3-numpy for
+  // it); then $GEMMTUNE_TEST_PYTHON and the python3 on PATH, which on some
+  // machines (a GPU box with a torch venv) is the one that has NumPy.
+  static const std::string found = [this] {
+    std::vector<std::string> candidates{GEMMTUNE_SYSTEM_PYTHON};
+    if (const char* env = std::getenv("GEMMTUNE_TEST_PYTHON")) candidates.insert(candidates.begin(), env);
+    if (const char* path = std::getenv("PATH")) {
+      std::string dirs(path);
+      for (std::size_t pos = 0; pos <= dirs.size();) {
+        std::size_t end = dirs.find(':', pos);
+        if (end == std::string::npos) end = dirs.size();
+        if (end > pos) candidates.push_back(dirs.substr(pos, end - pos) + "/python3");
+        pos = end + 1;
+      }
+    }
+    for (const auto& candidate : candidates) {
+      if (access(candidate.c_str(), X_OK) != 0) continue;
+      if (run_process(candidate, {"-c", "import numpy"}, {}, dir_).exit_code == 0) return candidate;
+    }
+    return std::string();
+  }();
+  return found;
 }
+
+bool CliTest::numpy_available() { return !numpy_python().empty(); }
 
 ProcessResult CliTest::python(const std::string& script) {
   if (!numpy_available()) {
-    ADD_FAILURE() << GEMMTUNE_SYSTEM_PYTHON
-                  << " cannot import numpy: the `gemmtune run` tests compare against NumPy. Run scripts/setup.sh "
-                     "(installs python3-numpy) and run the tests again.";
+    ADD_FAILURE() << "no Python with NumPy (tried " << GEMMTUNE_SYSTEM_PYTHON
+                  << ", $GEMMTUNE_TEST_PYTHON and python3 on PATH): the `gemmtune run` tests compare against NumPy. "
+                     "Run scripts/setup.sh (installs python3-numpy) and run the tests again.";
     return {};
   }
   write("script.py", script);
-  return run_process(GEMMTUNE_SYSTEM_PYTHON, {path("script.py")}, {}, dir_);
+  return run_process(numpy_python(), {path("script.py")}, {}, dir_);
 }
 
 }  // namespace gemmtune::cli::testing

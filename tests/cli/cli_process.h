@@ -41,11 +41,13 @@ class CliTest : public ::testing::Test {
   std::string read(const std::string& name) const;
   void write(const std::string& name, const std::string& text) const;
 
-  // Runs a Python script with Debian's /usr/bin/python3 (which has NumPy)
-  // in the temporary folder. Fails the test, with the fix, when NumPy is
-  // missing: these tests must never be skipped silently.
+  // Runs a Python script in the temporary folder with an interpreter that
+  // has NumPy: Debian's /usr/bin/python3 (python3-numpy), else
+  // $GEMMTUNE_TEST_PYTHON or python3 on PATH. Fails the test, with the fix,
+  // when none has NumPy: these tests must never be skipped silently.
   ProcessResult python(const std::string& script);
   bool numpy_available();
+  const std::string& numpy_python();
 
  private:
   std::string dir_;

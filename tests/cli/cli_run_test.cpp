@@ -1,7 +1,7 @@
 // `gemmtune run` on .npy files written by NumPy, checked against a reference
 // NumPy computes independently (in float64, from the same files). Debian's
-// /usr/bin/python3 has python3-numpy; without it these tests fail and say to
-// run scripts/setup.sh.
+// /usr/bin/python3 has python3-numpy (scripts/setup.sh); with no Python that
+// has NumPy these tests fail and say to run scripts/setup.sh.
 #include "cli_process.h"
 
 namespace gemmtune::cli::testing {
@@ -58,7 +58,7 @@ class CliRun : public CliTest {
 };
 
 TEST_F(CliRun, NumPyIsAvailableForTheReferenceChecks) {
-  EXPECT_TRUE(numpy_available()) << "/usr/bin/python3 cannot import numpy: run scripts/setup.sh";
+  EXPECT_TRUE(numpy_available()) << "no Python with NumPy (/usr/bin/python3 has none): run scripts/setup.sh";
 }
 
 TEST_F(CliRun, MmOnCOrderFloat32MatchesNumPy) {
