@@ -4,6 +4,11 @@
 // activations by dequantizing the int8 weights per call. It uses the library
 // the way a framework does: bias copied into C before the call, activation
 // as a separate pass afterwards, batches as a loop of GEMM calls.
+//
+// Threads: every run() sets OpenBLAS's thread count to the TuningContext's
+// (openblas_set_num_threads). That count is process-global, so BLAS kernels
+// with different thread counts running at the same time set it for each
+// other; results stay correct, their speed does not.
 #pragma once
 
 #include <memory>
