@@ -469,6 +469,11 @@ TEST_F(Cli, WorkloadWithABadLineExits2BeforeTuningAnything) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_CONTAINS(r.err, "w.txt:2");
   EXPECT_TRUE(r.out.empty()) << r.out;
+  write("u.txt", "mm 8x8x8\nmm 8x8x8 --backends BLAS,NOPE\n");
+  ProcessResult unknown = gemmtune(concat({"tune", "--workload", "u.txt", "--backends", "BLAS"}, kQuick));
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_CONTAINS(unknown.err, "u.txt:2: unknown backend 'NOPE'");
+  EXPECT_TRUE(unknown.out.empty()) << unknown.out;
   write("v.txt", "mm 8x8x8\nmm 8x8x8 --dtype i8\n");
   ProcessResult invalid = gemmtune(concat({"tune", "--workload", "v.txt", "--backends", "BLAS"}, kQuick));
   EXPECT_EQ(invalid.exit_code, 2);

@@ -89,6 +89,16 @@ int cmd_tune(const Invocation& inv, Io& io) {
 
   ProgressDisplay display(io.err, io.err_is_terminal, inv.quiet);
   TunerPool pool(display);
+  // Tuners resolve their options (backend names, GEMMTUNE_* values) when
+  // made: make them all now so a bad --backends on a late line fails first.
+  for (const Task& task : tasks) {
+    try {
+      pool.get(task.invocation.tune);
+    } catch (const ConfigError& e) {
+      if (task.label.empty()) throw;
+      throw ConfigError(task.label + ": " + e.what());
+    }
+  }
   std::vector<ResultView> results;
   const std::int64_t start = now_ns();
   bool any_failed = false;
