@@ -571,6 +571,19 @@ constexpr std::string_view kProblemHelp = R"(problem options:
   --device cpu|cuda[:N]  where the problem runs (default cpu)
 )";
 
+constexpr std::string_view kRunProblemHelp = R"(problem options (shapes, layouts and the bias kind come from the files):
+  --a A.npy, --b B.npy   the operands; --out C.npy the result
+  --bias BIAS.npy        addmm/baddbmm (required), mixed_mm/scaled_mm (optional)
+  --scale-a SA.npy       scaled_mm: f32, 1 value or M values
+  --scale-b SB.npy       scaled_mm and mixed_mm: f32, 1 value or N values
+  --dtype D              convert the inputs to D (f32 f64 f16 bf16 i8 u8 f8e4m3 f8e5m2)
+  --out-dtype D          output dtype (default: the op's)
+  --alpha X, --beta X    C = act(alpha*A.B + beta*bias)
+  --activation A         none, relu, gelu, silu
+  --allow-tf32           f32 may use tf32 tensor cores (GPU)
+  --device cpu|cuda[:N]  where it runs; cuda copies the data to the GPU
+)";
+
 constexpr std::string_view kTuningHelp = R"(tuning options:
   --backends LIST        enabled backends, comma separated (see gemmtune
                          backends); default: GEMMTUNE_BACKENDS, else every
@@ -652,7 +665,7 @@ exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
              "for float files with scaled_mm) with round-to-nearest-even; the output is\n"
              "written in its dtype, float32 where NumPy has none (bf16, fp8).\n"
              "Accepted files: '<f4' '<f8' '<f2' '|i1' '|u1' '<i4' '<i8', format 1.0-3.0.\n\n";
-      out += kProblemHelp;
+      out += kRunProblemHelp;
       out += kTuningHelp;
       break;
     case Command::explain:
