@@ -41,7 +41,8 @@ std::string format_no_valid_choices(const TuningRecord& record, const std::vecto
   if (!hints.empty()) {
     out << "  hint: disabled backends that offer choices for this problem: ";
     for (std::size_t i = 0; i < hints.size(); ++i)
-      out << (i ? ", " : "") << hints[i].backend << " (" << hints[i].choices_offered << " choices)";
+      out << (i ? ", " : "") << hints[i].backend << " (" << hints[i].choices_offered
+          << (hints[i].choices_offered == 1 ? " choice)" : " choices)");
     out << "; enable one with --backends or GEMMTUNE_BACKENDS";
     out << "\n";
   } else {

@@ -170,7 +170,7 @@ TEST_F(PolicyTest, NoValidChoicesReportsEveryBackendAndChoiceWithHint) {
     EXPECT_NE(report.find("enumerate/unsupported_dtype: fake: f32 not supported"), std::string::npos) << report;
     ASSERT_EQ(e.hints().size(), 1u);
     EXPECT_EQ(e.hints()[0].backend, "BLAS");
-    EXPECT_NE(report.find("BLAS (1 choices)"), std::string::npos) << report;
+    EXPECT_NE(report.find("BLAS (1 choice)"), std::string::npos) << report;
     EXPECT_EQ(e.record().choices.size(), 2u);
   }
   EXPECT_EQ(blas->runs(), 0) << "strict by default: the library backend must not run";

@@ -47,6 +47,12 @@ TEST(ProblemValidation, ZeroSizesAreValid) {
   EXPECT_NO_THROW(validate(make_problem(spec(Op::addmm, 3, 5, 0))));
 }
 
+TEST(ProblemValidation, BatchedProblemWithKZeroIsValid) {
+  auto s = spec(Op::baddbmm, 3, 5, 0);
+  s.batch = 4;
+  EXPECT_NO_THROW(validate(make_problem(s)));
+}
+
 TEST(ProblemValidation, NegativeSizeNamesTheDimension) {
   EXPECT_EQ(field_of(make_problem(spec(Op::mm, 3, 5, 7)) ), "(valid)");
   Problem p = make_problem(spec(Op::mm, 3, 5, 7));
