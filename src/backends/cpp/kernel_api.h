@@ -100,8 +100,10 @@ struct TileTask : TileTarget {
 };
 using TileFn = void (*)(const TileTask& task, const OutputArgs& out);
 
-// One register tile of the direct (no packing) path: f32 A with any strides,
-// f32 B with unit column stride, `k` steps of K read in place.
+// A row of register tiles of the direct (no packing) path: f32 A with any
+// strides, f32 B with unit column stride, `k` steps of K read in place.
+// `rows` <= MR; `cols` may span many NR-wide strips, done left to right.
+// `partial`, when set, is f32 with one column per output column.
 struct DirectTask : TileTarget {
   const float* a = nullptr;  // element (i, kk) at a[i*a_rs + kk*a_cs], i relative to row0
   std::int64_t a_rs = 0, a_cs = 0;

@@ -181,13 +181,18 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
       for (const TileKernel* t : tiles_of(isa, arith))
         if (t->direct != nullptr) tiles.push_back(t);
       if (!exhaustive) tiles = best_tiles(tiles, p, Path::direct, cpu, 2);
-      // K blocks: all of K at once; and, when B outgrows L2, blocks of 256
-      // rows, so each thread walks B in short strided runs.
+      // K blocks: all of K at once; and, when B outgrows L2, a short block.
+      // With one row tile the kernel sweeps all columns of a K block per
+      // call, so a block of 16 rows streams B row by row (near DRAM speed
+      // for a GEMV-like 1 x 4096 x 4096); with several row tiles, 256 rows
+      // keep a strip of B in L2 for all of them.
       const bool big_b = static_cast<double>(p.k) * static_cast<double>(p.n) * 4 > static_cast<double>(cpu.l2_bytes);
       for (std::size_t i = 0; i < tiles.size(); ++i) {
         std::vector<std::int64_t> kcs{k_all};
-        if (exhaustive || (big_b && i == 0)) kcs.push_back(std::min<std::int64_t>(256, k_all));
-        if (exhaustive) kcs.push_back(std::min<std::int64_t>(64, k_all));
+        const std::int64_t short_block = p.m <= tiles[i]->mr ? 16 : 256;
+        if (big_b && i == 0 && !exhaustive) kcs.push_back(std::min<std::int64_t>(short_block, k_all));
+        if (exhaustive)
+          for (std::int64_t kc : {16, 64, 256}) kcs.push_back(std::min<std::int64_t>(kc, k_all));
         for (std::int64_t kc : kcs) {
           KernelConfig c;
           c.isa = isa;

@@ -265,8 +265,12 @@ class GemmKernel final : public Kernel {
       t.a_rs = pack_a ? 1 : p_.a.row_stride;
       t.a_cs = pack_a ? mr : p_.a.col_stride;
       t.b_rs = p_.b.row_stride;
-      for (std::int64_t jr = cols.begin; jr < cols.end; jr += nr) {
-        t.cols = static_cast<int>(std::min<std::int64_t>(nr, cols.end - jr));
+      // One row tile: a single call sweeps every strip (B streams by rows).
+      // Several: strip by strip, so each strip of B is reused from L1/L2 by
+      // all row tiles before the next one is read.
+      const std::int64_t chunk = rows.end - rows.begin <= mr ? std::min<std::int64_t>(cols.end - cols.begin, 1 << 30) : nr;
+      for (std::int64_t jr = cols.begin; jr < cols.end; jr += chunk) {
+        t.cols = static_cast<int>(std::min<std::int64_t>(chunk, cols.end - jr));
         t.col0 = jr;
         t.b = t.k > 0 ? reinterpret_cast<const float*>(element_ptr(args.b, p_.b, batch, k0, jr)) : nullptr;
         for (std::int64_t ir = rows.begin; ir < rows.end; ir += mr) {
