@@ -27,8 +27,9 @@ struct MeasureOptions {
   bool cold_cache = true;    // evict inputs from caches before every timed run
   // A choice whose warm-up run takes longer than this is rejected (timeout).
   double choice_timeout_ms = 20000;
-  // Choices within this relative margin of the fastest tie; the tie is broken
-  // deterministically (backend registration order, then name).
+  // Choices whose medians differ by less than their measured spread (at most
+  // this relative margin) tie; a tie is broken deterministically (backend
+  // registration order, then name).
   double noise_margin = 0.01;
   bool cuda_graph = false;   // GPU: time replays of a captured graph
 };

@@ -114,14 +114,21 @@ std::optional<std::size_t> choose_winner(const std::vector<ChoiceOutcome>& choic
     if (!fastest || choices[i].timing->median_us < choices[*fastest].timing->median_us) fastest = i;
   }
   if (!fastest) return std::nullopt;
-  const double limit = choices[*fastest].timing->median_us * (1.0 + std::max(noise_margin, 0.0));
+  const Timing& best_timing = *choices[*fastest].timing;
+  // A choice ties with the fastest only when the measurements cannot tell
+  // them apart: within the larger relative spread of the two, and never
+  // beyond noise_margin. Quiet timers (GPU events) thus pick the faster one.
+  auto ties = [&](const Timing& t) {
+    const double margin = std::min(std::max(noise_margin, 0.0), std::max(t.spread, best_timing.spread));
+    return t.median_us <= best_timing.median_us * (1.0 + margin);
+  };
   auto rank = [&](const std::string& backend) {
     auto it = std::find(backend_order.begin(), backend_order.end(), backend);
     return static_cast<std::size_t>(it - backend_order.begin());
   };
   std::optional<std::size_t> best;
   for (std::size_t i = 0; i < choices.size(); ++i) {
-    if (!choices[i].ok() || !choices[i].timing || choices[i].timing->median_us > limit) continue;
+    if (!choices[i].ok() || !choices[i].timing || !ties(*choices[i].timing)) continue;
     if (!best) {
       best = i;
       continue;

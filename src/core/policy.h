@@ -39,9 +39,11 @@ struct CacheCheck {
 };
 std::optional<std::string> cache_record_unusable(const TuningRecord&, const CacheCheck&);
 
-// Index into `choices` of the winner: the fastest median; choices within
-// `noise_margin` of it tie, and ties go to the earlier backend in
-// `backend_order`, then to the smaller name. nullopt when none is valid.
+// Index into `choices` of the winner: the fastest median. A choice whose
+// median is within the measured noise of the fastest (the larger relative
+// interquartile spread of the two, capped at `noise_margin`) ties with it;
+// ties go to the earlier backend in `backend_order`, then to the smaller
+// name. nullopt when none is valid.
 std::optional<std::size_t> choose_winner(const std::vector<ChoiceOutcome>& choices,
                                          const std::vector<std::string>& backend_order, double noise_margin);
 

@@ -22,7 +22,7 @@ class FakeKernel final : public Kernel {
 
   Status run(const GemmArgs& args, const RunContext&) override {
     ++*runs_;
-    clock_->advance(choice_.time_us);
+    clock_->advance(choice_.time_us + ((*runs_ % 2) ? choice_.jitter_us : -choice_.jitter_us));
     if (choice_.behavior == FakeBehavior::run_fails || *fail_runs_)
       return reject(Reason::runtime_error, "fake kernel failed on purpose");
     reference::compute(problem_, args, 1);

@@ -31,6 +31,8 @@ struct FakeChoice {
   std::string name;
   double time_us = 10;
   FakeBehavior behavior = FakeBehavior::correct;
+  // Runs alternate between time_us - jitter_us and time_us + jitter_us.
+  double jitter_us = 0;
 };
 
 struct FakeBackendSpec {
