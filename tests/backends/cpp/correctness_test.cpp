@@ -232,6 +232,43 @@ TEST(CppCorrectness, LongKSplitIntoSeveralBlocksAccumulatesCorrectly) {
   }
 }
 
+TEST(CppCorrectness, DirectPathWithShortKBlocksAccumulatesInOutputOrWorkspace) {
+  // Row-major f32 output keeps partial sums in place; a column-major output
+  // (and a fused epilogue) needs the workspace. Single and several row tiles.
+  for (const char* name : {"cpp_avx512_f32_direct_mr8_nr48_kc16_t1x2", "cpp_avx512_f32_direct_mr4_nr64_kc7_t1x1",
+                           "cpp_avx2_f32_direct_mr6_nr16_kc33_t2x1"}) {
+    SCOPED_TRACE(name);
+    if (std::string(name).find("avx512") != std::string::npos && !cpu_has_avx512()) continue;
+    for (std::int64_t m : {3, 8, 21}) {
+      ProblemSpec s = spec(Op::addmm, m, 100, 200);
+      s.activation = Activation::silu;
+      Problem p = problem_of(s);
+      EXPECT_TRUE(matches_reference(p, choice_named(name), context()));
+      p.c = MatrixDesc::col_major(DType::f32, p.m, p.n);
+      validate(p);
+      EXPECT_TRUE(matches_reference(p, choice_named(name), context()));
+      EXPECT_TRUE(matches_reference(problem_of(spec(Op::mm, m, 100, 200)), choice_named(name), context()));
+    }
+  }
+}
+
+TEST(CppCorrectness, BuiltKernelStaysCorrectWhenInputsChangeBetweenRuns) {
+  // Nothing input-dependent may be cached at build: run one kernel on two
+  // different sets of inputs (and the first again).
+  for (DType dtype : {DType::f32, DType::bf16, DType::i8}) {
+    ProblemSpec s = spec(dtype == DType::i8 ? Op::int_mm : Op::addmm, 40, 70, 300, dtype);
+    Problem p = problem_of(s);
+    auto choices = backend().enumerate(p, context());
+    ASSERT_TRUE(choices.ok());
+    for (const Choice& c : choices.value()) {
+      auto kernel = backend().build(p, c, context());
+      ASSERT_TRUE(kernel.ok());
+      for (std::uint64_t seed : {11u, 12u, 11u})
+        EXPECT_TRUE(runs_correctly(p, *kernel.value(), seed)) << c.name << " seed " << seed;
+    }
+  }
+}
+
 TEST(CppCorrectness, SkinnyAndTinyProblemsOfferDirectChoicesThatMatchReference) {
   for (const Shape& shape : std::vector<Shape>{{1, 1030, 1100}, {16, 1024, 1024}, {7, 64, 64}, {64, 64, 64}, {2, 3, 5}}) {
     ProblemSpec s = spec(Op::addmm, std::get<0>(shape), std::get<1>(shape), std::get<2>(shape));

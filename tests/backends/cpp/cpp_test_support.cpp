@@ -20,23 +20,28 @@ TuningContext context(int threads, SearchSpace space) {
   return ctx;
 }
 
-::testing::AssertionResult matches_reference(const Problem& p, const Choice& choice, const TuningContext& ctx,
-                                             std::uint64_t seed) {
+::testing::AssertionResult runs_correctly(const Problem& p, Kernel& kernel, std::uint64_t seed) {
   auto& rt = runtime::cpu_runtime();
   const measure::HostData host = measure::make_host_data(p, seed);
   auto set = measure::upload(rt, p, host);
   if (!set) return ::testing::AssertionFailure() << "upload: " << set.error().to_string();
   auto reference = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, seed);
   if (!reference) return ::testing::AssertionFailure() << "reference: " << reference.error().to_string();
+  if (Status s = kernel.run(set.value().args(), RunContext{}); !s)
+    return ::testing::AssertionFailure() << describe(p) << ": run: " << s.error().to_string();
+  auto verdict = measure::verify_output(rt, p, set.value(), reference.value());
+  if (!verdict) return ::testing::AssertionFailure() << describe(p) << ": " << verdict.error().to_string();
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult matches_reference(const Problem& p, const Choice& choice, const TuningContext& ctx,
+                                             std::uint64_t seed) {
   auto kernel = backend().build(p, choice, ctx);
   if (!kernel)
     return ::testing::AssertionFailure() << describe(p) << " " << choice.name << ": build: " << kernel.error().to_string();
-  if (Status s = kernel.value()->run(set.value().args(), RunContext{}); !s)
-    return ::testing::AssertionFailure() << describe(p) << " " << choice.name << ": run: " << s.error().to_string();
-  auto verdict = measure::verify_output(rt, p, set.value(), reference.value());
-  if (!verdict)
-    return ::testing::AssertionFailure() << describe(p) << " " << choice.name << ": " << verdict.error().to_string();
-  return ::testing::AssertionSuccess();
+  auto result = runs_correctly(p, *kernel.value(), seed);
+  if (!result) return ::testing::AssertionFailure() << choice.name << ": " << result.message();
+  return result;
 }
 
 ::testing::AssertionResult every_choice_matches(const Problem& p, const TuningContext& ctx, int stride) {
