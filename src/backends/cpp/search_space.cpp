@@ -73,30 +73,42 @@ Blocks packed_blocks(const Problem& p, const CpuFeatures& cpu, Arith arith, int 
   return Blocks{static_cast<int>(kc), static_cast<int>(mc), static_cast<int>(nc)};
 }
 
-// A rough model of how close a tile gets to peak on a problem, to pick the
-// default tiles (the tuner measures; this only decides what it measures):
+// A rough model of how close a tile gets to peak on a problem with
+// `threads` threads, to pick the default tiles (the tuner measures; this only
+// decides what it measures):
 //  - edge waste: the fraction of computed elements that are real output;
-//  - accumulators: 24 or more keep both FMA pipes busy through the FMA
-//    latency with room for loads; 16 leave about a tenth on the table;
+//  - registers: 16 or more accumulators keep both FMA pipes busy through
+//    the FMA latency; a single vector per row (NR = one vector) pays one
+//    broadcast per FMA and runs about a tenth slower (Zen 4 measurements);
 //  - direct path only: every extra row tile re-reads its strip of B, from L2
-//    or beyond once the strip no longer fits L1.
-double estimated_efficiency(const TileKernel& t, const Problem& p, Path path, const CpuFeatures& cpu) {
+//    or beyond once the strip no longer fits L1;
+//  - balance: the busiest thread's share of the output (whole tiles per
+//    thread) against an even split, for the best of the tile's grids.
+double estimated_efficiency(const TileKernel& t, const Problem& p, Path path, const CpuFeatures& cpu, int threads) {
   const std::int64_t m = std::max<std::int64_t>(p.m, 1), n = std::max<std::int64_t>(p.n, 1);
   const double useful =
       static_cast<double>(m * n) / static_cast<double>(round_up(m, t.mr) * round_up(n, t.nr));
-  const int accumulators = t.mr * (t.nr / vector_floats(t.isa));
-  const double registers = accumulators >= 24 ? 1.0 : accumulators >= 16 ? 0.9 : 0.7;
+  const int vectors_per_row = t.nr / vector_floats(t.isa);
+  const int accumulators = t.mr * vectors_per_row;
+  const double registers = (accumulators >= 16 ? 1.0 : 0.8) * (vectors_per_row == 1 ? 0.9 : 1.0);
   double passes = 1.0;
   const double strip_bytes = static_cast<double>(std::max<std::int64_t>(p.k, 1)) * t.nr * 4;
   if (path == Path::direct && strip_bytes > static_cast<double>(cpu.l1d_bytes) / 2)
     passes = std::pow(0.97, static_cast<double>(ceil_div(m, t.mr) - 1));
-  return useful * registers * passes;
+  double balance = threads > 1 ? 0.0 : 1.0;
+  for (Grid g : grids_for(p, threads, t.mr, t.nr, false)) {
+    if (g.tb > 1) return useful * registers * passes;  // whole batches per thread: balanced enough
+    const double rows = static_cast<double>(std::min(round_up(ceil_div(m, g.tm), t.mr), m));
+    const double cols = static_cast<double>(std::min(round_up(ceil_div(n, g.tn), t.nr), n));
+    balance = std::max(balance, static_cast<double>(m * n) / (g.tm * g.tn) / (rows * cols));
+  }
+  return useful * registers * passes * balance;
 }
 
 std::vector<const TileKernel*> best_tiles(std::vector<const TileKernel*> tiles, const Problem& p, Path path,
-                                          const CpuFeatures& cpu, std::size_t keep) {
+                                          const CpuFeatures& cpu, int threads, std::size_t keep) {
   std::stable_sort(tiles.begin(), tiles.end(), [&](const TileKernel* x, const TileKernel* y) {
-    return estimated_efficiency(*x, p, path, cpu) > estimated_efficiency(*y, p, path, cpu);
+    return estimated_efficiency(*x, p, path, cpu, threads) > estimated_efficiency(*y, p, path, cpu, threads);
   });
   if (tiles.size() > keep) tiles.erase(tiles.begin() + static_cast<std::ptrdiff_t>(keep), tiles.end());
   return tiles;
@@ -106,14 +118,14 @@ std::vector<const TileKernel*> best_tiles(std::vector<const TileKernel*> tiles, 
 // that run closest to peak (measured on Zen 4; they suit Intel cores too).
 // Small or skinny ones: the two the efficiency model ranks first.
 std::vector<const TileKernel*> standard_packed_tiles(const Problem& p, Isa isa, Arith arith, bool small_or_skinny,
-                                                     const CpuFeatures& cpu) {
-  if (small_or_skinny) return best_tiles(tiles_of(isa, arith), p, Path::packed, cpu, 2);
+                                                     const CpuFeatures& cpu, int threads) {
+  if (small_or_skinny) return best_tiles(tiles_of(isa, arith), p, Path::packed, cpu, threads, 2);
   std::vector<const TileKernel*> out;
   const auto shapes = isa == Isa::avx512 ? std::vector<std::pair<int, int>>{{14, 32}, {6, 64}}
                                          : std::vector<std::pair<int, int>>{{6, 16}, {4, 24}};
   for (auto [mr, nr] : shapes)
     if (const TileKernel* t = find_tile(isa, arith, mr, nr)) out.push_back(t);
-  return out.empty() ? best_tiles(tiles_of(isa, arith), p, Path::packed, cpu, 2) : out;
+  return out.empty() ? best_tiles(tiles_of(isa, arith), p, Path::packed, cpu, threads, 2) : out;
 }
 
 }  // namespace
@@ -180,7 +192,7 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
       std::vector<const TileKernel*> tiles;
       for (const TileKernel* t : tiles_of(isa, arith))
         if (t->direct != nullptr) tiles.push_back(t);
-      if (!exhaustive) tiles = best_tiles(tiles, p, Path::direct, cpu, 2);
+      if (!exhaustive) tiles = best_tiles(tiles, p, Path::direct, cpu, useful, 2);
       // K blocks: all of K at once; and, when B outgrows L2, a short block.
       // With one row tile the kernel sweeps all columns of a K block per
       // call, so a block of 16 rows streams B row by row (near DRAM speed
@@ -201,8 +213,7 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
           c.mr = tiles[i]->mr;
           c.nr = tiles[i]->nr;
           c.kc = static_cast<int>(kc);
-          // Tiny problems try the second tile on one thread only.
-          add_with_grids(c, exhaustive ? all_counts : (tiny && i > 0) ? std::vector<int>{1} : main_counts);
+          add_with_grids(c, exhaustive ? all_counts : main_counts);
         }
       }
     }
@@ -210,7 +221,7 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
     // Packed path: every problem; one baseline choice where the direct path
     // already covers a small or skinny problem.
     std::vector<const TileKernel*> tiles =
-        exhaustive ? tiles_of(isa, arith) : standard_packed_tiles(p, isa, arith, small || skinny, cpu);
+        exhaustive ? tiles_of(isa, arith) : standard_packed_tiles(p, isa, arith, small || skinny, cpu, useful);
     if (!exhaustive && direct && tiles.size() > 1) tiles.erase(tiles.begin() + 1, tiles.end());
     for (const TileKernel* t : tiles) {
       std::vector<Blocks> blocks;
@@ -231,7 +242,15 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
         c.kc = b.kc;
         c.mc = b.mc;
         c.nc = b.nc;
-        add_with_grids(c, exhaustive ? all_counts : direct ? std::vector<int>{useful} : main_counts);
+        if (exhaustive || !direct) {
+          add_with_grids(c, exhaustive ? all_counts : main_counts);
+        } else {  // one baseline: the first grid of the useful thread count
+          const Grid g = grids_for(p, useful, c.mr, c.nr, false).front();
+          c.tb = g.tb;
+          c.tm = g.tm;
+          c.tn = g.tn;
+          add(c);
+        }
       }
     }
   }
