@@ -75,34 +75,40 @@ Blocks packed_blocks(const Problem& p, const CpuFeatures& cpu, Arith arith, int 
 
 // A rough model of how close a tile gets to peak on a problem with
 // `threads` threads, to pick the default tiles (the tuner measures; this only
-// decides what it measures):
-//  - edge waste: the fraction of computed elements that are real output;
-//  - registers: 16 or more accumulators keep both FMA pipes busy through
-//    the FMA latency; a single vector per row (NR = one vector) pays one
-//    broadcast per FMA and runs about a tenth slower (Zen 4 measurements);
+// decides what it measures). Calibrated on Zen 4 (16x1024x1024 and 64^3):
+//  - cycles: a tile of r rows and NV vectors per row costs about
+//    max(r * NV, 12) cycles per K step and strip: short tiles (the last rows
+//    of a direct problem, which computes only the rows there are) cannot
+//    hide the FMA latency and loop overhead. Packed tiles always compute MR
+//    rows (zero padding); both pay for the whole last strip of columns;
+//  - a single vector per row pays one broadcast per FMA (about 10% slower);
 //  - direct path only: every extra row tile re-reads its strip of B, from L2
-//    or beyond once the strip no longer fits L1;
+//    or beyond once the strip no longer fits L1 (about 1% each);
 //  - balance: the busiest thread's share of the output (whole tiles per
 //    thread) against an even split, for the best of the tile's grids.
 double estimated_efficiency(const TileKernel& t, const Problem& p, Path path, const CpuFeatures& cpu, int threads) {
   const std::int64_t m = std::max<std::int64_t>(p.m, 1), n = std::max<std::int64_t>(p.n, 1);
-  const double useful =
-      static_cast<double>(m * n) / static_cast<double>(round_up(m, t.mr) * round_up(n, t.nr));
-  const int vectors_per_row = t.nr / vector_floats(t.isa);
-  const int accumulators = t.mr * vectors_per_row;
-  const double registers = (accumulators >= 16 ? 1.0 : 0.8) * (vectors_per_row == 1 ? 0.9 : 1.0);
-  double passes = 1.0;
+  const int width = vector_floats(t.isa);
+  const int vectors_per_row = t.nr / width;
+  auto tile_cycles = [&](std::int64_t rows) { return static_cast<double>(std::max<std::int64_t>(rows * vectors_per_row, 12)); };
+  const std::int64_t full_tiles = m / t.mr, rest = m % t.mr;
+  double cycles = static_cast<double>(full_tiles) * tile_cycles(t.mr);
+  if (rest > 0) cycles += tile_cycles(path == Path::direct ? rest : t.mr);
+  cycles *= static_cast<double>(ceil_div(n, t.nr));
+  const double ideal = static_cast<double>(m) * static_cast<double>(n) / width;
+  double efficiency = ideal / cycles;
+  if (vectors_per_row == 1) efficiency *= 0.9;
   const double strip_bytes = static_cast<double>(std::max<std::int64_t>(p.k, 1)) * t.nr * 4;
   if (path == Path::direct && strip_bytes > static_cast<double>(cpu.l1d_bytes) / 2)
-    passes = std::pow(0.97, static_cast<double>(ceil_div(m, t.mr) - 1));
+    efficiency *= std::pow(0.99, static_cast<double>(ceil_div(m, t.mr) - 1));
   double balance = threads > 1 ? 0.0 : 1.0;
   for (Grid g : grids_for(p, threads, t.mr, t.nr, false)) {
-    if (g.tb > 1) return useful * registers * passes;  // whole batches per thread: balanced enough
+    if (g.tb > 1) return efficiency;  // whole batches per thread: balanced enough
     const double rows = static_cast<double>(std::min(round_up(ceil_div(m, g.tm), t.mr), m));
     const double cols = static_cast<double>(std::min(round_up(ceil_div(n, g.tn), t.nr), n));
     balance = std::max(balance, static_cast<double>(m * n) / (g.tm * g.tn) / (rows * cols));
   }
-  return useful * registers * passes * balance;
+  return efficiency * balance;
 }
 
 std::vector<const TileKernel*> best_tiles(std::vector<const TileKernel*> tiles, const Problem& p, Path path,
@@ -110,8 +116,18 @@ std::vector<const TileKernel*> best_tiles(std::vector<const TileKernel*> tiles, 
   std::stable_sort(tiles.begin(), tiles.end(), [&](const TileKernel* x, const TileKernel* y) {
     return estimated_efficiency(*x, p, path, cpu, threads) > estimated_efficiency(*y, p, path, cpu, threads);
   });
-  if (tiles.size() > keep) tiles.erase(tiles.begin() + static_cast<std::ptrdiff_t>(keep), tiles.end());
-  return tiles;
+  std::vector<const TileKernel*> out;
+  for (const TileKernel* t : tiles) {
+    if (out.size() == keep) break;
+    // On the direct path, tiles taller than M run the same code (ROWS = M):
+    // keep one of them.
+    const bool same_as_kept = std::any_of(out.begin(), out.end(), [&](const TileKernel* o) {
+      return path == Path::direct && o->nr == t->nr && std::min<std::int64_t>(o->mr, p.m) == std::min<std::int64_t>(t->mr, p.m) &&
+             std::max(o->mr, t->mr) >= p.m;
+    });
+    if (!same_as_kept) out.push_back(t);
+  }
+  return out;
 }
 
 // The packed tiles worth a default slot. Large problems: the two shapes
@@ -171,15 +187,19 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
       }
   };
 
-  // Thread counts. Default: as many as the work pays for, plus one thread
-  // for problems so small that the fork/join cost is close to the gain.
+  // Thread counts. Default: as many as the work pays for; for small problems
+  // (where the fork/join cost of about half a microsecond is close to the
+  // gain) both that and the extremes: one thread, and every thread, which
+  // doubles the memory-level parallelism when the inputs come cold from DRAM.
   std::vector<int> all_counts, main_counts;
   for (int t = threads; t >= 1; --t) all_counts.push_back(t);
   const int useful = useful_threads(p, threads);
   main_counts.push_back(useful);
   const double macs = static_cast<double>(p.batch) * p.m * p.n * std::max<std::int64_t>(p.k, 1);
-  const bool tiny = useful > 1 && macs < 32 * kMacsPerThread;
-  if (tiny) main_counts.push_back(1);
+  if (macs < 32 * kMacsPerThread) {
+    if (useful > 1) main_counts.push_back(1);
+    if (useful < threads && macs >= kMacsPerThread / 4) main_counts.push_back(threads);
+  }
 
   const bool small = std::max({p.m, p.n, p.k}) <= 64;
   const bool skinny = p.m <= 16;
@@ -195,16 +215,16 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
       if (!exhaustive) tiles = best_tiles(tiles, p, Path::direct, cpu, useful, 2);
       // K blocks: all of K at once; and, when B outgrows L2, a short block.
       // With one row tile the kernel sweeps all columns of a K block per
-      // call, so a block of 16 rows streams B row by row (near DRAM speed
-      // for a GEMV-like 1 x 4096 x 4096); with several row tiles, 256 rows
-      // keep a strip of B in L2 for all of them.
+      // call, so a block of 8 rows streams B row by row (near DRAM speed for
+      // a GEMV-like 1 x 4096 x 4096); with several row tiles, 256 rows keep a
+      // strip of B in L2 for all of them.
       const bool big_b = static_cast<double>(p.k) * static_cast<double>(p.n) * 4 > static_cast<double>(cpu.l2_bytes);
       for (std::size_t i = 0; i < tiles.size(); ++i) {
         std::vector<std::int64_t> kcs{k_all};
-        const std::int64_t short_block = p.m <= tiles[i]->mr ? 16 : 256;
+        const std::int64_t short_block = p.m <= tiles[i]->mr ? 8 : 256;
         if (big_b && i == 0 && !exhaustive) kcs.push_back(std::min<std::int64_t>(short_block, k_all));
         if (exhaustive)
-          for (std::int64_t kc : {16, 64, 256}) kcs.push_back(std::min<std::int64_t>(kc, k_all));
+          for (std::int64_t kc : {8, 32, 256}) kcs.push_back(std::min<std::int64_t>(kc, k_all));
         for (std::int64_t kc : kcs) {
           KernelConfig c;
           c.isa = isa;
