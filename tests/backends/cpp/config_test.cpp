@@ -35,6 +35,14 @@ CpuFeatures avx2_only() {
   return f;
 }
 
+// Every extension this backend knows: for checks that only build (never
+// run) a choice, so they hold on any CPU.
+CpuFeatures every_extension() {
+  CpuFeatures f = CpuFeatures::detect();
+  f.avx2_fma = f.avx512 = f.avx512_bf16 = f.avx512_vnni = true;
+  return f;
+}
+
 CpuFeatures avx512_without_extensions() {
   CpuFeatures f = CpuFeatures::detect();
   f.avx2_fma = f.avx512 = true;
@@ -145,7 +153,8 @@ TEST(CppConfig, ThreadSplitsNeverExceedTheContextsThreads) {
   }
   // A choice that needs more threads than allowed is refused at build.
   Problem p = problem_of(spec(Op::mm, 256, 256, 256));
-  auto kernel = backend().build(p, choice_named("cpp_avx512_f32_mr14_nr32_kc256_mc112_nc256_t2x1"), context(1));
+  auto kernel = backends::make_cpp_backend(every_extension())
+                    ->build(p, choice_named("cpp_avx512_f32_mr14_nr32_kc256_mc112_nc256_t2x1"), context(1));
   ASSERT_FALSE(kernel.ok());
   EXPECT_EQ(kernel.error().reason, Reason::out_of_resources);
 }
@@ -274,16 +283,23 @@ TEST(CppConfig, UnsupportedProblemsAreRejectedWithCataloguedReasons) {
   EXPECT_EQ(wrong.error().reason, Reason::wrong_device);
 }
 
-TEST(CppConfig, ChoiceForAnotherDtypeIsRejectedAtBuild) {
+TEST(CppConfig, ChoiceForAnotherDtypeOrLayoutIsRejectedAtBuild) {
+  auto any_cpu = backends::make_cpp_backend(every_extension());
   Problem p = problem_of(spec(Op::mm, 64, 64, 64));
-  auto kernel = backend().build(p, choice_named("cpp_avx512_u8s8_mr14_nr32_kc64_mc70_nc64_t1x1"), context());
+  auto kernel = any_cpu->build(p, choice_named("cpp_avx512_u8s8_mr14_nr32_kc64_mc70_nc64_t1x1"), context());
   ASSERT_FALSE(kernel.ok());
   EXPECT_EQ(kernel.error().reason, Reason::unsupported_dtype);
-  auto direct = backend().build(problem_of(spec(Op::mm, 64, 64, 64, DType::bf16)),
-                                choice_named("cpp_avx512_f32_direct_mr8_nr48_kc64_t1x1"), context());
+  auto direct = any_cpu->build(problem_of(spec(Op::mm, 64, 64, 64, DType::bf16)),
+                               choice_named("cpp_avx512_f32_direct_mr8_nr48_kc64_t1x1"), context());
   ASSERT_FALSE(direct.ok());
   EXPECT_EQ(direct.error().reason, Reason::unsupported_layout);
-  auto garbage = backend().build(p, choice_named("not_a_cpp_choice"), context());
+  ProblemSpec transposed_b = spec(Op::mm, 64, 64, 64);
+  transposed_b.transpose_b = true;  // the direct path reads B rows in place
+  auto strided = any_cpu->build(problem_of(transposed_b), choice_named("cpp_avx512_f32_direct_mr8_nr48_kc64_t1x1"),
+                                context());
+  ASSERT_FALSE(strided.ok());
+  EXPECT_EQ(strided.error().reason, Reason::unsupported_layout);
+  auto garbage = any_cpu->build(p, choice_named("not_a_cpp_choice"), context());
   ASSERT_FALSE(garbage.ok());
 }
 
@@ -295,7 +311,7 @@ TEST(CppConfig, BackendIdentity) {
   EXPECT_NE(backend().version().find("isa="), std::string::npos);
   EXPECT_FALSE(backend().capabilities().empty());
   // The ISA list is part of the version: another CPU gets another cache key.
-  EXPECT_NE(backends::make_cpp_backend(avx2_only())->version(), backend().version());
+  EXPECT_NE(backends::make_cpp_backend(avx2_only())->version(), backends::make_cpp_backend(every_extension())->version());
 }
 
 }  // namespace
