@@ -214,8 +214,8 @@ bool contains(const std::vector<std::string>& list, const std::string& name) {
 // ---------------------------------------------------------------- Impl
 
 Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)), services(std::move(svc)) {
-  if (!services.runtime_for) services.runtime_for = [](DeviceKind kind) -> runtime::DeviceRuntime& {
-    return runtime::runtime_for(kind);
+  if (!services.runtime_for) services.runtime_for = [](Device device) -> runtime::DeviceRuntime& {
+    return runtime::runtime_for(device);
   };
   enabled = core::resolve_enabled(options, services.backends);
   fallback_allowed = core::resolve_fallback(options);
@@ -253,7 +253,7 @@ struct Prepared {
 
 Prepared prepare(Tuner::Impl& impl, const Problem& problem) {
   validate(problem);
-  Prepared p{&impl.services.runtime_for(problem.device.kind), {}, {}};
+  Prepared p{&impl.services.runtime_for(problem.device), {}, {}};
   TuningRecord& r = p.record;
   r.problem = problem;
   r.enabled = impl.enabled;

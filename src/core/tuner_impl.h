@@ -16,7 +16,7 @@ namespace gemmtune {
 struct TunerServices {
   std::vector<std::shared_ptr<Backend>> backends;  // registration order
   // Default: runtime::runtime_for.
-  std::function<runtime::DeviceRuntime&(DeviceKind)> runtime_for;
+  std::function<runtime::DeviceRuntime&(Device)> runtime_for;
 };
 
 struct Tuner::Impl {

@@ -65,14 +65,14 @@ class CompiledOutCudaRuntime final : public DeviceRuntime {
 
 }  // namespace
 
-DeviceRuntime& cuda_runtime() {
+DeviceRuntime& cuda_runtime(int) {
   static CompiledOutCudaRuntime runtime;
   return runtime;
 }
 #endif
 
-DeviceRuntime& runtime_for(DeviceKind kind) {
-  return kind == DeviceKind::cpu ? cpu_runtime() : cuda_runtime();
+DeviceRuntime& runtime_for(Device device) {
+  return device.kind == DeviceKind::cpu ? cpu_runtime() : cuda_runtime(device.index);
 }
 
 }  // namespace gemmtune::runtime

@@ -99,10 +99,11 @@ class DeviceRuntime {
   virtual void release(void* ptr) noexcept = 0;
 };
 
-// The process-wide runtime of a device kind. The CUDA runtime reports itself
-// unavailable (with the reason) when there is no driver or no GPU.
+// The process-wide runtime of a device. The CUDA runtime of an index reports
+// itself unavailable (with the reason) when there is no driver, no GPU or no
+// GPU of that index.
 DeviceRuntime& cpu_runtime();
-DeviceRuntime& cuda_runtime();
-DeviceRuntime& runtime_for(DeviceKind);
+DeviceRuntime& cuda_runtime(int index = 0);
+DeviceRuntime& runtime_for(Device);
 
 }  // namespace gemmtune::runtime

@@ -143,7 +143,7 @@ TEST_P(Conformance, ServesOrRejectsAsUnsupportedAndMatchesReference) {
     EXPECT_TRUE(names.insert(choice.name).second) << "duplicate choice name " << choice.name;
   }
 
-  runtime::DeviceRuntime& rt = runtime::runtime_for(p.device.kind);
+  runtime::DeviceRuntime& rt = runtime::runtime_for(p.device);
   ASSERT_TRUE(rt.availability().available) << rt.availability().why;
   const std::uint64_t seed = fresh_seed();
   SCOPED_TRACE("input seed " + std::to_string(seed));

@@ -321,7 +321,7 @@ int cmd_run(const Invocation& inv, Io& io) {
 
   // Tune (or reuse the stored winner) for exactly this problem.
   const bool cuda = problem.device.kind == DeviceKind::cuda;
-  runtime::DeviceRuntime* rt = cuda ? &runtime::runtime_for(DeviceKind::cuda) : nullptr;
+  runtime::DeviceRuntime* rt = cuda ? &runtime::runtime_for(problem.device) : nullptr;
   const Availability device_ok = rt ? rt->availability() : Availability::yes();
   ProgressDisplay display(io.err, io.err_is_terminal, inv.quiet);
   ResultView view;

@@ -426,6 +426,6 @@ CudaRuntime& cuda_device(int index) {
 
 namespace gemmtune::runtime {
 
-DeviceRuntime& cuda_runtime() { return cuda::cuda_device(0); }
+DeviceRuntime& cuda_runtime(int index) { return cuda::cuda_device(index); }
 
 }  // namespace gemmtune::runtime
