@@ -21,7 +21,8 @@ struct Grid {
 // Exhaustive: the batch split and every tm x tn factoring. Standard: the
 // batch split when there are batches enough, else splitting N (each thread
 // reads only its columns of B: best when M is small) and, unless M is small,
-// splitting M.
+// splitting M. When no split keeps every thread busy (a single tile of
+// output), one thread.
 std::vector<Grid> grids_for(const Problem& p, int threads, int mr, int nr, bool exhaustive) {
   if (threads == 1) return {Grid{}};
   std::vector<Grid> out;
@@ -37,6 +38,7 @@ std::vector<Grid> grids_for(const Problem& p, int threads, int mr, int nr, bool 
     if (!exhaustive && tm > 1 && p.m <= 16) continue;
     out.push_back(Grid{1, tm, tn});
   }
+  if (out.empty()) out.push_back(Grid{});
   return out;
 }
 

@@ -283,6 +283,17 @@ TEST(CppCorrectness, SkinnyAndTinyProblemsOfferDirectChoicesThatMatchReference) 
   }
 }
 
+TEST(CppCorrectness, OneTileOfOutputWithLongKStillGetsChoices) {
+  // Enough work for two threads, but a single tile of output: no split keeps
+  // both busy, so every grid falls back to one thread.
+  for (const Shape& shape : std::vector<Shape>{{1, 16, 100000}, {3, 5, 200000}}) {
+    for (SearchSpace space : {SearchSpace::standard, SearchSpace::exhaustive}) {
+      Problem p = problem_of(spec(Op::mm, std::get<0>(shape), std::get<1>(shape), std::get<2>(shape)));
+      EXPECT_TRUE(every_choice_matches(p, context(2, space), space == SearchSpace::exhaustive ? 11 : 1));
+    }
+  }
+}
+
 TEST(CppCorrectness, ExhaustiveSampleMatchesReference) {
   ProblemSpec s = spec(Op::addmm, 50, 70, 90);
   s.activation = Activation::silu;
