@@ -5,6 +5,7 @@
 // strided outputs.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <tuple>
 
 #include "cpp_test_support.h"
@@ -291,6 +292,50 @@ TEST(CppCorrectness, OneTileOfOutputWithLongKStillGetsChoices) {
       Problem p = problem_of(spec(Op::mm, std::get<0>(shape), std::get<1>(shape), std::get<2>(shape)));
       EXPECT_TRUE(every_choice_matches(p, context(2, space), space == SearchSpace::exhaustive ? 11 : 1));
     }
+  }
+}
+
+TEST(CppCorrectness, RandomProblemsMatchReference) {
+  // A fixed-seed sweep over ops, dtypes, shapes, layouts, strides, batches
+  // and epilogues together, to catch combinations the targeted tests miss.
+  std::uint64_t state = 0x9e3779b97f4a7c15ull;
+  auto next = [&](std::uint64_t n) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<std::int64_t>(state % n);
+  };
+  const Op ops[] = {Op::mm, Op::addmm, Op::bmm, Op::baddbmm, Op::int_mm, Op::mixed_mm};
+  for (int trial = 0; trial < 60; ++trial) {
+    ProblemSpec s;
+    s.op = ops[next(6)];
+    s.m = 1 + next(40);
+    s.n = 1 + next(70);
+    s.k = next(5) == 0 ? 0 : 1 + next(300);
+    s.batch = is_batched(s.op) ? 1 + next(3) : 1;
+    s.broadcast_b = is_batched(s.op) && next(2) == 0;
+    s.transpose_a = next(2) == 0;
+    s.transpose_b = next(2) == 0;
+    switch (s.op) {
+      case Op::int_mm: s.dtype = next(2) ? DType::u8 : DType::i8; break;
+      case Op::mixed_mm: s.dtype = std::array{DType::f32, DType::bf16, DType::f16}[next(3)]; break;
+      default: s.dtype = std::array{DType::f32, DType::bf16, DType::f16}[next(3)]; break;
+    }
+    if (s.op != Op::int_mm) {
+      s.alpha = next(2) ? 1.0 : 0.5 + next(4);
+      s.activation = std::array{Activation::none, Activation::relu, Activation::gelu, Activation::silu}[next(4)];
+      if (s.op == Op::addmm || s.op == Op::baddbmm || (s.op == Op::mixed_mm && next(2))) {
+        s.bias = next(2) ? BiasKind::row : BiasKind::full;
+        s.beta = next(2) ? 1.0 : -2.0;
+      }
+      if ((s.dtype == DType::bf16 || s.dtype == DType::f16) && next(2)) s.out_dtype = DType::f32;
+    } else if (next(2)) {
+      s.activation = Activation::relu;
+    }
+    Problem p = problem_of(s);
+    if (next(3) == 0) p = with_padded_strides(p, next(2) == 0);
+    SCOPED_TRACE("trial " + std::to_string(trial) + ": " + describe(p));
+    EXPECT_TRUE(every_choice_matches(p, context(1 + static_cast<int>(next(2)))));
   }
 }
 
