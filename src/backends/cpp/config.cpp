@@ -110,6 +110,7 @@ std::string config_name(const KernelConfig& c) {
   std::ostringstream out;
   out << "cpp_" << to_string(c.isa) << '_' << to_string(c.arith);
   if (c.path == Path::direct) out << "_direct";
+  if (c.path == Path::dot) out << "_dot";
   out << "_mr" << c.mr << "_nr" << c.nr << "_kc" << c.kc;
   if (c.path == Path::packed) out << "_mc" << c.mc << "_nc" << c.nc;
   if (c.tb > 1) out << "_b" << c.tb;
@@ -134,8 +135,8 @@ std::optional<KernelConfig> parse_config_name(std::string_view name) {
   else if (arith == "s8s8") c.arith = Arith::s8s8;
   else return std::nullopt;
   std::string_view token = next();
-  if (token == "direct") {
-    c.path = Path::direct;
+  if (token == "direct" || token == "dot") {
+    c.path = token == "dot" ? Path::dot : Path::direct;
     token = next();
   }
   if (!parse_field(token, "mr", c.mr) || !parse_field(next(), "nr", c.nr) || !parse_field(next(), "kc", c.kc))
@@ -161,6 +162,7 @@ std::string describe_config(const KernelConfig& c) {
   std::ostringstream out;
   out << to_string(c.isa) << ' ' << to_string(c.arith) << ' ' << c.mr << 'x' << c.nr << " tile, ";
   if (c.path == Path::direct) out << "direct (no packing), KC " << c.kc;
+  else if (c.path == Path::dot) out << "dot products along K (no packing), KC " << c.kc;
   else out << "packed, KC " << c.kc << ", MC " << c.mc << ", NC " << c.nc;
   out << ", ";
   if (c.tb > 1) out << c.tb << " batch groups of ";
@@ -172,6 +174,15 @@ std::string describe_config(const KernelConfig& c) {
 
 Status check_config(const KernelConfig& c) {
   auto bad = [](std::string message) { return Status(reject(Reason::internal_error, std::move(message))); };
+  if (c.path == Path::dot) {
+    if (find_dot(c.isa, c.arith, c.mr, c.nr) == nullptr)
+      return bad("no " + std::string(to_string(c.isa)) + " " + std::string(to_string(c.arith)) + " dot tile of " +
+                 std::to_string(c.mr) + "x" + std::to_string(c.nr) + " is compiled in");
+    if (c.tb < 1 || c.tm < 1 || c.tn < 1 || c.threads() > kMaxThreads) return bad("thread grid out of range");
+    if (c.kc < 1 || c.kc > kMaxKc) return bad("KC " + std::to_string(c.kc) + " out of range");
+    if (c.mc != 0 || c.nc != 0) return bad("the dot path has no MC or NC blocks");
+    return Status::success();
+  }
   const TileKernel* tile = find_tile(c.isa, c.arith, c.mr, c.nr);
   if (tile == nullptr)
     return bad("no " + std::string(to_string(c.isa)) + " " + std::string(to_string(c.arith)) + " tile of " +
@@ -221,6 +232,26 @@ bool direct_path_applies(const Problem& p) {
          (p.b.col_stride == 1 || p.n <= 1);
 }
 
+std::optional<DotInputs> dot_inputs_for(const Problem& p) {
+  if (p.op == Op::int_mm || p.op == Op::scaled_mm) return std::nullopt;
+  const bool a_k_contiguous = p.a.col_stride == 1 || p.k <= 1;
+  const bool b_k_contiguous = p.b.row_stride == 1 || p.k <= 1;
+  if (!a_k_contiguous || !b_k_contiguous) return std::nullopt;
+  const DType a = p.a.dtype, b = p.b.dtype;
+  if (p.op == Op::mixed_mm) {
+    if (b != DType::i8) return std::nullopt;
+    if (a == DType::f32) return DotInputs::f32_i8;
+    if (a == DType::f16) return DotInputs::f16_i8;
+    if (a == DType::bf16) return DotInputs::bf16_i8;
+    return std::nullopt;
+  }
+  if (a != b) return std::nullopt;
+  if (a == DType::f32) return DotInputs::f32;
+  if (a == DType::f16) return DotInputs::f16;
+  if (a == DType::bf16) return DotInputs::bf16;
+  return std::nullopt;
+}
+
 Status check_config_for(const KernelConfig& c, const Problem& p, const CpuFeatures& cpu, int threads) {
   if (Status s = check_config(c); !s) return s;
   std::string missing = cpu.missing(c.isa, c.arith);
@@ -235,6 +266,18 @@ Status check_config_for(const KernelConfig& c, const Problem& p, const CpuFeatur
   if (c.path == Path::direct && !direct_path_applies(p))
     return reject(Reason::unsupported_layout,
                   "the direct path reads f32 A and row-major f32 B in place; this problem needs packing");
+  if (c.path == Path::dot) {
+    const auto inputs = dot_inputs_for(p);
+    if (!inputs)
+      return reject(Reason::unsupported_layout,
+                    "the dot path reads A and B with K-contiguous rows and columns (B as in nt); this problem's "
+                    "layout or dtypes need another path");
+    const DotKernel* dot = find_dot(c.isa, c.arith, c.mr, c.nr);
+    if (dot_arith(*inputs) != c.arith || dot->fn[static_cast<int>(*inputs)] == nullptr)
+      return reject(Reason::unsupported_dtype, config_name(c) + " has no dot kernel for " +
+                                                   std::string(to_string(p.a.dtype)) + " x " +
+                                                   std::string(to_string(p.b.dtype)));
+  }
   if (c.threads() > std::max(threads, 1))
     return reject(Reason::out_of_resources, config_name(c) + " uses " + std::to_string(c.threads()) +
                                                 " threads but only " + std::to_string(threads) + " are allowed");

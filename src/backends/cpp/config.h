@@ -47,6 +47,7 @@ inline constexpr int kMaxThreads = 1024;
 enum class Path : std::uint8_t {
   packed,  // BLIS-style: pack A and B into panels, MC/KC/NC blocking
   direct,  // no packing: the tile reads f32 A and B in place (small problems)
+  dot,     // no packing, B with K-contiguous columns (nt): dot products along K
 };
 
 // One choice. The thread grid splits batches into `tb` groups and each
@@ -58,6 +59,7 @@ struct KernelConfig {
   int mr = 0, nr = 0;          // register tile
   int kc = 0;                  // K block (both paths)
   int mc = 0, nc = 0;          // M and N blocks (packed path only)
+                               // (dot path: mr x nr is the dot tile, kc its K block)
   int tb = 1, tm = 1, tn = 1;  // thread grid
 
   int threads() const { return tb * tm * tn; }
@@ -66,6 +68,7 @@ struct KernelConfig {
 
 // cpp_<isa>_<arith>_mr14_nr32_kc256_mc112_nc1536_t2x1
 // cpp_<isa>_<arith>_direct_mr8_nr32_kc1024_t1x2
+// cpp_<isa>_<arith>_dot_mr4_nr4_kc4096_t1x2
 // with `_b<tb>` before the `_t` part when batches are split across threads.
 std::string config_name(const KernelConfig&);
 // Inverse of config_name; nullopt for anything it would not produce.
@@ -86,6 +89,14 @@ Status check_config(const KernelConfig&);
 Expected<std::vector<Arith>> arithmetics_for(const Problem&);
 // Whether the direct path can read this problem's operands in place.
 bool direct_path_applies(const Problem&);
+// The operand dtypes the dot path would read for this problem, or nullopt
+// when it cannot: it needs A with K-contiguous rows and B with K-contiguous
+// columns, and dtypes it has loaders for.
+std::optional<DotInputs> dot_inputs_for(const Problem&);
+// The arithmetic a dot kernel needs for these inputs.
+constexpr Arith dot_arith(DotInputs in) {
+  return in == DotInputs::bf16 || in == DotInputs::bf16_i8 ? Arith::bf16 : Arith::f32;
+}
 
 // Whether `config` can serve `problem` on `cpu` with `threads` threads;
 // the rejection says why not (missing_isa, unsupported_*).

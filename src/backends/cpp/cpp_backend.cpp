@@ -11,7 +11,7 @@ using cpp::KernelConfig;
 
 // Bump when any kernel, packer or epilogue changes its results or speed, so
 // cached tunings of older kernels are not reused.
-constexpr const char* kKernelSetVersion = "cpp-kernels-1";
+constexpr const char* kKernelSetVersion = "cpp-kernels-2";
 
 class CppBackend final : public Backend {
  public:
@@ -51,6 +51,10 @@ class CppBackend final : public Backend {
     auto config = cpp::parse_config_name(choice.name);
     if (!config) return reject(Reason::internal_error, "'" + choice.name + "' is not a CPP choice name");
     if (Status s = cpp::check_config_for(*config, problem, cpu_, ctx.threads); !s) return s.error();
+    if (config->path == cpp::Path::dot) {
+      const cpp::DotKernel* dot = cpp::find_dot(config->isa, config->arith, config->mr, config->nr);
+      return cpp::make_dot_kernel(problem, *config, dot->fn[static_cast<int>(*cpp::dot_inputs_for(problem))]);
+    }
     const cpp::TileKernel* tile = cpp::find_tile(config->isa, config->arith, config->mr, config->nr);
     return cpp::make_gemm_kernel(problem, *config, *tile);
   }

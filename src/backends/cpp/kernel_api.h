@@ -113,6 +113,45 @@ struct DirectTask : TileTarget {
 };
 using DirectFn = void (*)(const DirectTask& task, const OutputArgs& out);
 
+// The dot-product path: B with K-contiguous columns (the `nt` layout of
+// torch.nn.Linear, W stored N x K) read in place, each output a dot product
+// along K of a row of A and a column of B. A call covers `rows` <= MR rows and
+// any number of columns, left to right; K is vectorized, so both operands
+// must be K-contiguous. `partial`, when set, is f32 with one column per
+// output column (as on the direct path).
+struct DotTask : TileTarget {
+  const void* a = nullptr;  // row i (relative to row0) at a + i*a_rs elements, K contiguous
+  std::int64_t a_rs = 0;
+  const void* b = nullptr;  // column j (relative to col0) at b + j*b_cs elements, K contiguous
+  std::int64_t b_cs = 0;
+  // Columns to prefetch while the call's last columns compute (the start of
+  // the next call's columns at the same K offset), or null.
+  const void* b_next = nullptr;
+  std::int64_t k = 0;
+  bool prefetch = true;  // false: B is already cached (a later row tile of the same columns)
+};
+using DotFn = void (*)(const DotTask& task, const OutputArgs& out);
+
+// The operand dtypes a dot kernel reads (A x B); each is a separate
+// instantiation, converting on load.
+enum class DotInputs : std::uint8_t { f32, f16, f32_i8, f16_i8, bf16, bf16_i8, count };
+
+// One instantiated dot-product tile: MR rows x NR columns of accumulator
+// vectors, each reduced to one output at the end of K. `fn` is indexed by
+// DotInputs; null where this arithmetic does not read those dtypes.
+struct DotKernel {
+  Isa isa = Isa::avx512;
+  Arith arith = Arith::f32;
+  int mr = 0, nr = 0;
+  DotFn fn[static_cast<int>(DotInputs::count)] = {};
+};
+struct DotKernelList {
+  const DotKernel* items = nullptr;
+  int count = 0;
+};
+extern const DotKernelList kAvx512F32Dots;
+extern const DotKernelList kAvx512Bf16Dots;
+
 // One instantiated register tile and the packers that feed it.
 struct TileKernel {
   Isa isa = Isa::avx512;

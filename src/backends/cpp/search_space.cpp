@@ -146,6 +146,24 @@ std::vector<const TileKernel*> standard_packed_tiles(const Problem& p, Isa isa, 
   return out.empty() ? best_tiles(tiles_of(isa, arith), p, Path::packed, cpu, threads, 2) : out;
 }
 
+// Rows up to which the default space offers the dot path.
+constexpr std::int64_t kDotMaxRows = 32;
+
+// The dot tiles worth measuring: every one when exhaustive; else those whose
+// rows fit M best (all tiles taller than M run the same ROWS = M code, so
+// only the narrowest-rowed of them is kept).
+std::vector<const DotKernel*> dot_tiles(std::vector<const DotKernel*> dots, const Problem& p, bool exhaustive) {
+  if (exhaustive) return dots;
+  std::vector<const DotKernel*> out;
+  for (const DotKernel* d : dots) {
+    const bool same_as_kept = std::any_of(out.begin(), out.end(), [&](const DotKernel* o) {
+      return o->nr == d->nr && std::min<std::int64_t>(o->mr, p.m) == std::min<std::int64_t>(d->mr, p.m);
+    });
+    if (!same_as_kept) out.push_back(d);
+  }
+  return out;
+}
+
 }  // namespace
 
 Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningContext& ctx, const CpuFeatures& cpu) {
@@ -240,11 +258,34 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
       }
     }
 
+    // Dot path: B with K-contiguous columns (nt) and few rows, where packing
+    // B would cost as much as the whole product; also small problems.
+    const auto dot_inputs = dot_inputs_for(p);
+    const bool dot = dot_inputs && dot_arith(*dot_inputs) == arith && !dots_of(isa, arith).empty() &&
+                     (exhaustive || small || p.m <= kDotMaxRows);
+    if (dot) {
+      for (const DotKernel* d : dot_tiles(dots_of(isa, arith), p, exhaustive)) {
+        std::vector<std::int64_t> kcs{k_all};
+        if (exhaustive)
+          for (std::int64_t kc : {64, 256, 1024}) kcs.push_back(std::min<std::int64_t>(kc, k_all));
+        for (std::int64_t kc : kcs) {
+          KernelConfig c;
+          c.isa = isa;
+          c.arith = arith;
+          c.path = Path::dot;
+          c.mr = d->mr;
+          c.nr = d->nr;
+          c.kc = static_cast<int>(kc);
+          add_with_grids(c, exhaustive ? all_counts : main_counts);
+        }
+      }
+    }
+
     // Packed path: every problem; one baseline choice where the direct path
     // already covers a small or skinny problem.
     std::vector<const TileKernel*> tiles =
         exhaustive ? tiles_of(isa, arith) : standard_packed_tiles(p, isa, arith, small || skinny, cpu, useful);
-    if (!exhaustive && direct && tiles.size() > 1) tiles.erase(tiles.begin() + 1, tiles.end());
+    if (!exhaustive && (direct || dot) && tiles.size() > 1) tiles.erase(tiles.begin() + 1, tiles.end());
     for (const TileKernel* t : tiles) {
       std::vector<Blocks> blocks;
       if (exhaustive) {
@@ -264,7 +305,7 @@ Expected<std::vector<KernelConfig>> search_space(const Problem& p, const TuningC
         c.kc = b.kc;
         c.mc = b.mc;
         c.nc = b.nc;
-        if (exhaustive || !direct) {
+        if (exhaustive || !(direct || dot)) {
           add_with_grids(c, exhaustive ? all_counts : main_counts);
         } else {  // one baseline: the first grid of the useful thread count
           const Grid g = grids_for(p, useful, c.mr, c.nr, false).front();

@@ -57,4 +57,51 @@ const TileKernel* find_tile(Isa isa, Arith arith, int mr, int nr) {
   return nullptr;
 }
 
+std::string dot_problem(const DotKernel& d, const std::vector<DotKernel>& registered_before) {
+  if (d.mr < 1 || d.nr < 1 || d.nr > 8) return "MR must be positive and NR in 1..8";
+  if (d.mr * d.nr + d.nr + 1 > vector_registers(d.isa)) return "the tile needs more vector registers than the ISA has";
+  bool any = false;
+  for (DotFn fn : d.fn) any |= fn != nullptr;
+  if (!any) return "no dot function";
+  if (d.isa != Isa::avx512) return "dot tiles are AVX-512 only";
+  for (const auto& other : registered_before)
+    if (other.isa == d.isa && other.arith == d.arith && other.mr == d.mr && other.nr == d.nr)
+      return "registered twice";
+  return {};
+}
+
+const std::vector<DotKernel>& dot_catalog() {
+  static const std::vector<DotKernel> catalog = [] {
+    std::vector<DotKernel> out;
+    for (const DotKernelList* list : {&kAvx512F32Dots, &kAvx512Bf16Dots}) {
+      for (int i = 0; i < list->count; ++i) {
+        const DotKernel& d = list->items[i];
+        std::string problem = dot_problem(d, out);
+        if (!problem.empty()) {
+          log::write(log::Level::error, "CPP backend: dot tile " + std::string(to_string(d.isa)) + " " +
+                                            std::string(to_string(d.arith)) + " " + std::to_string(d.mr) + "x" +
+                                            std::to_string(d.nr) + " left out: " + problem);
+          continue;
+        }
+        out.push_back(d);
+      }
+    }
+    return out;
+  }();
+  return catalog;
+}
+
+const DotKernel* find_dot(Isa isa, Arith arith, int mr, int nr) {
+  for (const auto& d : dot_catalog())
+    if (d.isa == isa && d.arith == arith && d.mr == mr && d.nr == nr) return &d;
+  return nullptr;
+}
+
+std::vector<const DotKernel*> dots_of(Isa isa, Arith arith) {
+  std::vector<const DotKernel*> out;
+  for (const auto& d : dot_catalog())
+    if (d.isa == isa && d.arith == arith) out.push_back(&d);
+  return out;
+}
+
 }  // namespace gemmtune::backends::cpp

@@ -55,16 +55,19 @@ const char* element_ptr(const void* base, const MatrixDesc& d, std::int64_t batc
 
 class GemmKernel final : public Kernel {
  public:
-  GemmKernel(const Problem& p, const KernelConfig& c, const TileKernel& tile)
-      : p_(p), cfg_(c), tile_(tile), group_(k_group(c.arith)), elem_bytes_(packed_elem_bytes(c.arith)) {
+  GemmKernel(const Problem& p, const KernelConfig& c, const TileKernel& tile, DotFn dot = nullptr)
+      : p_(p), cfg_(c), tile_(tile), dot_(dot), group_(k_group(c.arith)), elem_bytes_(packed_elem_bytes(c.arith)) {
     const std::int64_t m = std::max<std::int64_t>(p.m, 1), n = std::max<std::int64_t>(p.n, 1);
     rows_per_thread_ = round_up(ceil_div(m, c.tm), c.mr);
     cols_per_thread_ = round_up(ceil_div(n, c.tn), c.nr);
-    kc_ = std::min<std::int64_t>(c.kc, std::max<std::int64_t>(round_up(p.k, group_), group_));
+    kc_ = c.path == Path::dot ? std::min<std::int64_t>(c.kc, std::max<std::int64_t>(p.k, 1))
+                              : std::min<std::int64_t>(c.kc, std::max<std::int64_t>(round_up(p.k, group_), group_));
     k_blocks_ = std::max<std::int64_t>(1, ceil_div(p.k, kc_));
     if (c.path == Path::packed) {
       mc_ = std::min<std::int64_t>(c.mc, rows_per_thread_);
       nc_ = std::min<std::int64_t>(c.nc, cols_per_thread_);
+    } else if (c.path == Path::dot) {
+      nc_ = cols_per_thread_;  // partial sums of the whole region, as on the direct path
     } else {
       nc_ = cols_per_thread_;  // the direct path keeps the whole region's partial sums
       // B is never packed on the direct path, but A is when K is long: rows
@@ -73,6 +76,7 @@ class GemmKernel final : public Kernel {
       direct_packs_a_ = p.m > 1 && p.k >= 128;
     }
     const DType acc_dtype = c.arith == Arith::u8s8 || c.arith == Arith::s8s8 ? DType::i32 : DType::f32;
+    // Dot tiles always end in f32 sums, whatever the arithmetic.
     needs_partial_ = k_blocks_ > 1;
     partial_in_output_ = needs_partial_ && p.c.dtype == acc_dtype && (p.c.col_stride == 1 || p.n <= 1);
   }
@@ -189,6 +193,7 @@ class GemmKernel final : public Kernel {
     for (std::int64_t batch = batch_slot; batch < p_.batch; batch += cfg_.tb) {
       const OutputArgs out = output_for_batch(args, batch);
       if (cfg_.path == Path::direct) direct_region(args, batch, rows, cols, out, ws);
+      else if (cfg_.path == Path::dot) dot_region(args, batch, rows, cols, out, ws);
       else packed_region(args, batch, rows, cols, out, ws);
     }
   }
@@ -316,9 +321,58 @@ class GemmKernel final : public Kernel {
     }
   }
 
+  // Dot path: K blocks of all columns. One row tile: a single call sweeps
+  // every column (B streams once, column after column, each next tile's
+  // columns prefetched). Several: strips of 16 columns, each read from
+  // memory by the first row tile (which prefetches the next strip) and from
+  // cache by the others.
+  void dot_region(const GemmArgs& args, std::int64_t batch, Range rows, Range cols, const OutputArgs& out,
+                  const Workspace& ws) const {
+    const int mr = cfg_.mr;
+    const std::size_t c_elem = dtype_size(p_.c.dtype);
+    DotTask t;
+    t.a_rs = p_.a.row_stride;
+    t.b_cs = p_.b.col_stride;
+    const std::int64_t chunk = rows.end - rows.begin <= mr ? cols.end - cols.begin : kDotStrip;
+    for (std::int64_t kb = 0; kb < k_blocks_; ++kb) {
+      const std::int64_t k0 = kb * kc_;
+      t.k = std::max<std::int64_t>(0, std::min(kc_, p_.k - k0));
+      t.accumulate = kb > 0;
+      t.finish = kb == k_blocks_ - 1;
+      for (std::int64_t jr = cols.begin; jr < cols.end; jr += chunk) {
+        t.cols = static_cast<int>(std::min<std::int64_t>(chunk, cols.end - jr));
+        t.col0 = jr;
+        t.b = t.k > 0 ? element_ptr(args.b, p_.b, batch, k0, jr) : nullptr;
+        const bool more = jr + chunk < cols.end;
+        t.b_next = t.k > 0 && more ? element_ptr(args.b, p_.b, batch, k0, jr + chunk) : nullptr;
+        t.prefetch = true;
+        for (std::int64_t ir = rows.begin; ir < rows.end; ir += mr) {
+          t.rows = static_cast<int>(std::min<std::int64_t>(mr, rows.end - ir));
+          t.row0 = ir;
+          t.a = t.k > 0 ? element_ptr(args.a, p_.a, batch, ir, k0) : nullptr;
+          if (partial_in_output_) {
+            t.partial = static_cast<char*>(out.c) +
+                        (t.row0 * p_.c.row_stride + t.col0 * p_.c.col_stride) * static_cast<std::int64_t>(c_elem);
+            t.ld_partial = p_.c.row_stride;
+          } else if (needs_partial_) {
+            t.partial = ws.partial + ((t.row0 - rows.begin) * nc_ + (jr - cols.begin)) * 4;
+            t.ld_partial = nc_;
+          }
+          dot_(t, out);
+          t.prefetch = false;
+        }
+      }
+    }
+  }
+
+  // Columns per dot call when several row tiles share them: 16 columns of a
+  // K block stay in L1/L2 for all row tiles.
+  static constexpr std::int64_t kDotStrip = 16;
+
   const Problem p_;
   const KernelConfig cfg_;
   const TileKernel tile_;
+  const DotFn dot_;
   const int group_, elem_bytes_;
   std::int64_t rows_per_thread_ = 0, cols_per_thread_ = 0;
   std::int64_t kc_ = 0, mc_ = 0, nc_ = 0, k_blocks_ = 1;
@@ -335,6 +389,12 @@ class GemmKernel final : public Kernel {
 Expected<std::unique_ptr<Kernel>> make_gemm_kernel(const Problem& problem, const KernelConfig& config,
                                                    const TileKernel& tile) {
   auto kernel = std::make_unique<GemmKernel>(problem, config, tile);
+  if (Status s = kernel->allocate(); !s) return s.error();
+  return std::unique_ptr<Kernel>(std::move(kernel));
+}
+
+Expected<std::unique_ptr<Kernel>> make_dot_kernel(const Problem& problem, const KernelConfig& config, DotFn dot) {
+  auto kernel = std::make_unique<GemmKernel>(problem, config, TileKernel{}, dot);
   if (Status s = kernel->allocate(); !s) return s.error();
   return std::unique_ptr<Kernel>(std::move(kernel));
 }

@@ -10,6 +10,8 @@
 //           for jr, ir:  tile (MR x NR) -> partial sums, or epilogue on the last KC block
 //
 // The direct path skips packing: each tile reads f32 A and B in place.
+// The dot path reads A and B in place too, both K-contiguous (B as in nt),
+// with dot products along K.
 #pragma once
 
 #include <memory>
@@ -24,5 +26,8 @@ namespace gemmtune::backends::cpp {
 // out_of_resources when they cannot be allocated. The kernel is correct for
 // any input data matching the problem; run() is not reentrant.
 Expected<std::unique_ptr<Kernel>> make_gemm_kernel(const Problem&, const KernelConfig&, const TileKernel&);
+// The same for a dot-path config: `dot` is the dot kernel's function for this
+// problem's operand dtypes (DotKernel::fn[dot_inputs_for(problem)]).
+Expected<std::unique_ptr<Kernel>> make_dot_kernel(const Problem&, const KernelConfig&, DotFn dot);
 
 }  // namespace gemmtune::backends::cpp

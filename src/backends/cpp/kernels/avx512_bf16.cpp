@@ -10,6 +10,7 @@
 #include "backends/cpp/kernels/simd_avx512.h"
 #include "backends/cpp/kernels/microkernel.h"
 #include "backends/cpp/kernels/packing.h"
+#include "backends/cpp/kernels/dot.h"
 
 namespace gemmtune::backends::cpp {
 namespace kernels {
@@ -77,10 +78,56 @@ void pack_bf16(const PanelSource& s, std::int64_t lanes, std::int64_t depth, voi
   pack_generic<W, 2, Convert::to_bf16>(s, lanes, depth, dst);
 }
 
+// Dot path: vdpbf16ps adds the products of a K pair into one lane, so a
+// vector of 32 K-contiguous bf16 is already the pair layout it wants.
+struct DotPairsBf16 {
+  static constexpr int kStep = 32;
+  static GEMMTUNE_CPP_INLINE __m512 madd(__m512 acc, __m512bh a, __m512bh b) { return _mm512_dpbf16_ps(acc, a, b); }
+};
+struct LoadBf16Pairs {
+  using Elem = std::uint16_t;
+  static GEMMTUNE_CPP_INLINE __m512bh load(const Elem* p) { return (__m512bh)_mm512_loadu_si512(p); }
+  static GEMMTUNE_CPP_INLINE __m512bh load(const Elem* p, int n) {
+    const __mmask32 m = n >= 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+    return (__m512bh)_mm512_maskz_loadu_epi16(m, p);
+  }
+};
+// int8 weights to bf16, exactly (|v| <= 128 has at most 8 significant bits).
+struct LoadI8Pairs {
+  using Elem = std::int8_t;
+  static GEMMTUNE_CPP_INLINE __m512bh convert(__m256i bytes) {
+    const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(bytes)));
+    const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(bytes, 1)));
+    return _mm512_cvtne2ps_pbh(hi, lo);
+  }
+  static GEMMTUNE_CPP_INLINE __m512bh load(const Elem* p) {
+    return convert(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+  static GEMMTUNE_CPP_INLINE __m512bh load(const Elem* p, int n) {
+    const __mmask32 m = n >= 32 ? ~__mmask32{0} : (__mmask32{1} << n) - 1;
+    return convert(_mm256_maskz_loadu_epi8(m, p));
+  }
+};
+
 }  // namespace
 }  // namespace kernels
 
 namespace {
+
+template <int MR, int NR>
+constexpr DotKernel bf16_dot() {
+  using namespace kernels;
+  DotKernel d{Isa::avx512, Arith::bf16, MR, NR, {}};
+  d.fn[static_cast<int>(DotInputs::bf16)] = &dot<DotPairsBf16, LoadBf16Pairs, LoadBf16Pairs, MR, NR>;
+  d.fn[static_cast<int>(DotInputs::bf16_i8)] = &dot<DotPairsBf16, LoadBf16Pairs, LoadI8Pairs, MR, NR>;
+  return d;
+}
+
+constexpr DotKernel kDots[] = {
+    bf16_dot<4, 4>(),
+    bf16_dot<8, 3>(),
+    bf16_dot<2, 8>(),
+};
 
 template <int MR, int NV>
 constexpr TileKernel bf16_tile() {
@@ -106,5 +153,6 @@ constexpr TileKernel kTiles[] = {
 }  // namespace
 
 constinit const TileKernelList kAvx512Bf16Tiles{kTiles, static_cast<int>(std::size(kTiles))};
+constinit const DotKernelList kAvx512Bf16Dots{kDots, static_cast<int>(std::size(kDots))};
 
 }  // namespace gemmtune::backends::cpp
