@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "gemmtune/tuner.h"
-#include "peak.h"
+#include "peak/peak_loops.h"
 #include "util/cpu_info.h"
 
 namespace {

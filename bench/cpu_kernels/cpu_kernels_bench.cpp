@@ -33,7 +33,8 @@
 #include "backends/cpp/cpp_backend.h"
 #include "gemmtune/problem.h"
 #include "measure/inputs.h"
-#include "peak_loops.h"
+#include "peak/peak_loops.h"
+#include "separate_pass.h"
 #include "util/cpu_info.h"
 
 extern "C" void openblas_set_num_threads(int);
@@ -42,6 +43,15 @@ namespace cpu_kernels_bench {
 namespace {
 
 using namespace gemmtune;
+using gemmtune::bench::kAvx2OpsPerIter;
+using gemmtune::bench::kBf16OpsPerIter;
+using gemmtune::bench::kF32OpsPerIter;
+using gemmtune::bench::kInt8OpsPerIter;
+using gemmtune::bench::loop_bf16_avx512;
+using gemmtune::bench::loop_f32_avx2;
+using gemmtune::bench::loop_f32_avx512;
+using gemmtune::bench::loop_int8_vnni;
+using gemmtune::bench::peak_gops;
 
 // With --cputime (one thread only) the clock is this thread's CPU time, so
 // that time the thread spends preempted on a shared machine does not count.
@@ -99,17 +109,6 @@ void flush(const void* p, std::size_t bytes) {
 }
 
 // --- peak -----------------------------------------------------------------------
-
-double peak_gops(double (*loop)(std::int64_t), double ops_per_iter, int threads) {
-  const std::int64_t iters = 20'000'000;
-  double sink = 0;
-  const double t0 = now_s();
-#pragma omp parallel num_threads(threads) reduction(+ : sink)
-  sink += loop(iters);
-  const double seconds = now_s() - t0;
-  if (sink == 12345.678) std::printf(" ");
-  return ops_per_iter * static_cast<double>(iters) * threads / seconds / 1e9;
-}
 
 struct Peaks {
   double f32[3] = {}, bf16[3] = {}, int8[3] = {};  // by thread count 1..2 (index = threads)

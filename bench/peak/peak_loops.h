@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
-namespace cpu_kernels_bench {
+namespace gemmtune::bench {
 
 // Operations (2 per multiply-add) per iteration of each loop.
 inline constexpr double kF32OpsPerIter = 12 * 16 * 2;    // 12 zmm FMAs
@@ -18,11 +20,16 @@ double loop_f32_avx2(std::int64_t iters);
 double loop_bf16_avx512(std::int64_t iters);
 double loop_int8_vnni(std::int64_t iters);
 
-// A separate, vectorized bias + activation pass over a row-major f32 matrix
-// (the "library matmul, then an elementwise op" baseline), using the same
-// AVX-512 activation code as the CPP epilogue so only the fusion differs.
-// act: 0 none, 1 relu, 2 gelu, 3 silu. Rows [row_begin, row_end).
-void bias_act_pass_avx512(float* c, std::int64_t row_begin, std::int64_t row_end, std::int64_t n, std::int64_t ldc,
-                          const float* bias, float beta, int act);
+// GFLOP/s (GOP/s for int8) of `loop` run on `threads` threads at once.
+double peak_gops(double (*loop)(std::int64_t), double ops_per_iter, int threads);
 
-}  // namespace cpu_kernels_bench
+struct PeakResult {
+  std::string name;  // "f32 fma zmm (AVX-512)", "bf16 vdpbf16ps", "int8 vpdpbusd"
+  int threads = 1;
+  double gflops = 0;
+};
+
+// Every loop this CPU supports, on 1 thread and on `threads`.
+std::vector<PeakResult> measure_peaks(int threads);
+
+}  // namespace gemmtune::bench
