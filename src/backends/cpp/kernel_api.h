@@ -124,11 +124,15 @@ struct DotTask : TileTarget {
   std::int64_t a_rs = 0;
   const void* b = nullptr;  // column j (relative to col0) at b + j*b_cs elements, K contiguous
   std::int64_t b_cs = 0;
-  // Columns to prefetch while the call's last columns compute (the start of
-  // the next call's columns at the same K offset), or null.
+  // `next_cols` columns of B (same K offsets, column stride b_cs) from
+  // b_next to bring into cache while this call computes: the columns a later
+  // call (or this one's next tile) reads from memory. The call's i-th tile of
+  // NR columns prefetches columns [i * next_step, i * next_step + min(next_step, NR)).
+  // next_cols 0: none.
   const void* b_next = nullptr;
+  int next_cols = 0;
+  int next_step = 0;
   std::int64_t k = 0;
-  bool prefetch = true;  // false: B is already cached (a later row tile of the same columns)
 };
 using DotFn = void (*)(const DotTask& task, const OutputArgs& out);
 

@@ -334,6 +334,7 @@ class GemmKernel final : public Kernel {
     t.a_rs = p_.a.row_stride;
     t.b_cs = p_.b.col_stride;
     const std::int64_t chunk = rows.end - rows.begin <= mr ? cols.end - cols.begin : kDotStrip;
+    const std::int64_t row_tiles = ceil_div(rows.end - rows.begin, mr);
     for (std::int64_t kb = 0; kb < k_blocks_; ++kb) {
       const std::int64_t k0 = kb * kc_;
       t.k = std::max<std::int64_t>(0, std::min(kc_, p_.k - k0));
@@ -343,10 +344,19 @@ class GemmKernel final : public Kernel {
         t.cols = static_cast<int>(std::min<std::int64_t>(chunk, cols.end - jr));
         t.col0 = jr;
         t.b = t.k > 0 ? element_ptr(args.b, p_.b, batch, k0, jr) : nullptr;
-        const bool more = jr + chunk < cols.end;
-        t.b_next = t.k > 0 && more ? element_ptr(args.b, p_.b, batch, k0, jr + chunk) : nullptr;
-        t.prefetch = true;
+        const std::int64_t next_begin = jr + chunk, next_count = std::min(chunk, cols.end - next_begin);
         for (std::int64_t ir = rows.begin; ir < rows.end; ir += mr) {
+          // One row tile: each tile of columns prefetches the next one's.
+          // Several: each row tile prefetches its share of the next chunk,
+          // so the next chunk streams in while all of them compute.
+          const std::int64_t tile = (ir - rows.begin) / mr;
+          const std::int64_t share = ceil_div(next_count, row_tiles);
+          const bool single = rows.end - rows.begin <= mr;
+          const std::int64_t skip = single ? cfg_.nr : next_begin - jr + tile * share;
+          const std::int64_t count = single ? t.cols - cfg_.nr : std::min(share, next_count - tile * share);
+          t.next_cols = t.k > 0 && count > 0 ? static_cast<int>(count) : 0;
+          t.next_step = single ? cfg_.nr : static_cast<int>(ceil_div(std::max<std::int64_t>(count, 1), ceil_div(t.cols, cfg_.nr)));
+          t.b_next = t.next_cols > 0 ? element_ptr(args.b, p_.b, batch, k0, jr + skip) : nullptr;
           t.rows = static_cast<int>(std::min<std::int64_t>(mr, rows.end - ir));
           t.row0 = ir;
           t.a = t.k > 0 ? element_ptr(args.a, p_.a, batch, ir, k0) : nullptr;
@@ -359,7 +369,6 @@ class GemmKernel final : public Kernel {
             t.ld_partial = nc_;
           }
           dot_(t, out);
-          t.prefetch = false;
         }
       }
     }

@@ -137,19 +137,19 @@ void dot_rows(const DotTask& t, const OutputArgs& o) {
       const EB* cols[NR];
       const EB* next[NR];
       const int col = s0 + j0;
-      const bool last_tile = col + NR >= t.cols;
+      // This tile's share of the columns to prefetch (repeats past the end
+      // cost a few prefetches of lines already requested).
+      const int first_next = (col / NR) * t.next_step;
+      const int last_next = first_next + (t.next_step < NR ? t.next_step : NR) - 1;
+      const int pf_end = last_next < t.next_cols - 1 ? last_next : t.next_cols - 1;
 #pragma GCC unroll 8
       for (int j = 0; j < NR; ++j) {
         const int c = col + j < t.cols ? col + j : t.cols - 1;
         cols[j] = b + static_cast<std::int64_t>(c) * t.b_cs;
-        if (!last_tile) {
-          const int nc = col + NR + j < t.cols ? col + NR + j : t.cols - 1;
-          next[j] = b + static_cast<std::int64_t>(nc) * t.b_cs;
-        } else {
-          next[j] = b_next ? b_next + static_cast<std::int64_t>(j) * t.b_cs : cols[j];
-        }
+        const int nc = first_next + j < pf_end ? first_next + j : pf_end;
+        next[j] = b_next + static_cast<std::int64_t>(nc) * t.b_cs;
       }
-      dot_tile<Dot, LA, LB, ROWS, NR>(a, t.a_rs, cols, next, t.prefetch, t.k, sums + j0);
+      dot_tile<Dot, LA, LB, ROWS, NR>(a, t.a_rs, cols, next, first_next <= pf_end, t.k, sums + j0);
     }
     strip.cols = strip_cols;
     strip.col0 = t.col0 + s0;
