@@ -7,7 +7,8 @@
 // block, NC: a share of L3 for the B block); the thread grid from the work
 // (about 100k multiply-adds per thread) and the shape (split N for few rows,
 // batches when there are enough). Small and skinny f32 problems also get the
-// direct (unpacked) path.
+// direct (unpacked) path; problems with K-contiguous A and B (nt) and at most
+// 32 rows, or small ones, get the dot path.
 // exhaustive: every tile, K block, L2 share, thread count and grid, both paths.
 #pragma once
 
