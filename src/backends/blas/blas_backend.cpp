@@ -112,6 +112,13 @@ std::string epilogue_text(const Problem& p) {
   return out;
 }
 
+// The dense f32 workspace that int8 weights are widened into: column-major
+// when B is (an nt weight matrix), else row-major.
+MatrixDesc dequant_layout(const MatrixDesc& b) {
+  return b.row_stride == 1 && b.cols > 1 ? MatrixDesc::col_major(DType::f32, b.rows, b.cols)
+                                         : MatrixDesc::row_major(DType::f32, b.rows, b.cols);
+}
+
 Expected<Plan> make_plan(const Problem& p) {
   if (p.device.kind != DeviceKind::cpu) return reject(Reason::wrong_device, "BLAS runs on the CPU only");
   Plan plan;
@@ -184,8 +191,9 @@ Expected<Plan> make_plan(const Problem& p) {
   if (!a) return general_strides("A", p.a);
   plan.a = *a;
   if (plan.path == Path::dequant) {
-    // B is read element by element while dequantizing: any strides work.
-    plan.b = *as_operand(MatrixDesc::row_major(DType::f32, p.k, p.n), plan.order);
+    // B is read element by element while dequantizing, so any strides work;
+    // the f32 copy keeps B's orientation so that the reads stay contiguous.
+    plan.b = *as_operand(dequant_layout(p.b), plan.order);
   } else {
     auto b = as_operand(p.b, plan.order);
     if (!b) return general_strides("B", p.b);
@@ -434,14 +442,26 @@ class BlasKernel final : public Kernel {
     // activation dtype every call (B may change between calls).
     const auto* b = static_cast<const std::int8_t*>(args.b);
     const bool per_channel = p_.scale_b == ScaleKind::per_channel;
-    for_rows(p_.k, p_.n, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t kk = begin; kk < end; ++kk) {
-        float* row = workspace_.data() + kk * p_.n;
-        const std::int8_t* src = b + kk * p_.b.row_stride;
-        for (std::int64_t j = 0; j < p_.n; ++j)
-          row[j] = static_cast<float>(src[j * p_.b.col_stride]) * args.scale_b[per_channel ? j : 0];
-      }
-    });
+    const MatrixDesc w = dequant_layout(p_.b);
+    if (w.row_stride == 1) {  // column by column: each column of B is contiguous
+      for_rows(p_.n, p_.k, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t j = begin; j < end; ++j) {
+          float* col = workspace_.data() + j * w.col_stride;
+          const std::int8_t* src = b + j * p_.b.col_stride;
+          const float scale = args.scale_b[per_channel ? j : 0];
+          for (std::int64_t kk = 0; kk < p_.k; ++kk) col[kk] = static_cast<float>(src[kk]) * scale;
+        }
+      });
+    } else {
+      for_rows(p_.k, p_.n, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t kk = begin; kk < end; ++kk) {
+          float* row = workspace_.data() + kk * w.row_stride;
+          const std::int8_t* src = b + kk * p_.b.row_stride;
+          for (std::int64_t j = 0; j < p_.n; ++j)
+            row[j] = static_cast<float>(src[j * p_.b.col_stride]) * args.scale_b[per_channel ? j : 0];
+        }
+      });
+    }
     auto* c = static_cast<float*>(args.c);
     if (uses_bias()) copy_bias<float>(args, 0, c, p_.c.row_stride, p_.c.col_stride);
     gemm(static_cast<const float*>(args.a), workspace_.data(), uses_bias() ? static_cast<float>(p_.beta) : 0.0f, c);
