@@ -2,6 +2,8 @@
 // names the offending field; valid edge cases (M, N or K = 0) pass.
 #include <gtest/gtest.h>
 
+#include "testing/problem_specs.h"
+
 #include <limits>
 
 #include "gemmtune/errors.h"
@@ -10,15 +12,7 @@
 namespace gemmtune {
 namespace {
 
-ProblemSpec spec(Op op, std::int64_t m, std::int64_t n, std::int64_t k, DType dtype = DType::f32) {
-  ProblemSpec s;
-  s.op = op;
-  s.m = m;
-  s.n = n;
-  s.k = k;
-  s.dtype = dtype;
-  return s;
-}
+using gemmtune::testing::spec;
 
 std::string field_of(const Problem& p) {
   try {

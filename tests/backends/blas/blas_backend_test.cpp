@@ -3,6 +3,8 @@
 #include <cblas.h>
 #include <gtest/gtest.h>
 
+#include "testing/problem_specs.h"
+
 #include <climits>
 #include <cmath>
 #include <vector>
@@ -14,18 +16,11 @@ namespace {
 
 using conformance::builds_runs_and_verifies;
 
+// The tests' spelling: dtype first, transposes as flags, 2 batches.
 ProblemSpec spec(Op op, DType dtype, std::int64_t m, std::int64_t n, std::int64_t k, bool ta = false,
                  bool tb = false) {
-  ProblemSpec s;
-  s.op = op;
-  s.dtype = dtype;
-  s.m = m;
-  s.n = n;
-  s.k = k;
-  s.batch = is_batched(op) ? 2 : 1;
-  s.transpose_a = ta;
-  s.transpose_b = tb;
-  return s;
+  const char* layouts[2][2] = {{"nn", "nt"}, {"tn", "tt"}};
+  return testing::spec(op, m, n, k, dtype, layouts[ta][tb], 2);
 }
 
 const TuningContext kCtx{SearchSpace::standard, 1};

@@ -3,6 +3,8 @@
 // correctness tests run the kernels.
 #include <gtest/gtest.h>
 
+#include "testing/problem_specs.h"
+
 #include <set>
 
 #include "backends/cpp/config.h"
@@ -18,15 +20,7 @@ using backends::cpp::Isa;
 using backends::cpp::KernelConfig;
 using backends::cpp::Path;
 
-ProblemSpec spec(Op op, std::int64_t m, std::int64_t n, std::int64_t k, DType dtype = DType::f32) {
-  ProblemSpec s;
-  s.op = op;
-  s.m = m;
-  s.n = n;
-  s.k = k;
-  s.dtype = dtype;
-  return s;
-}
+using gemmtune::testing::spec;
 
 CpuFeatures avx2_only() {
   CpuFeatures f = CpuFeatures::detect();

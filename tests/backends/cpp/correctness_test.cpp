@@ -5,6 +5,8 @@
 // strided outputs.
 #include <gtest/gtest.h>
 
+#include "testing/problem_specs.h"
+
 #include <array>
 #include <tuple>
 
@@ -13,15 +15,7 @@
 namespace gemmtune::cpp_test {
 namespace {
 
-ProblemSpec spec(Op op, std::int64_t m, std::int64_t n, std::int64_t k, DType dtype = DType::f32) {
-  ProblemSpec s;
-  s.op = op;
-  s.m = m;
-  s.n = n;
-  s.k = k;
-  s.dtype = dtype;
-  return s;
-}
+using gemmtune::testing::spec;
 
 using Shape = std::tuple<std::int64_t, std::int64_t, std::int64_t>;
 

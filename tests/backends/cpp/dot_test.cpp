@@ -6,6 +6,8 @@
 // or rejected.
 #include <gtest/gtest.h>
 
+#include "testing/problem_specs.h"
+
 #include <string>
 #include <vector>
 
@@ -20,14 +22,7 @@ using backends::cpp::dot_catalog;
 using backends::cpp::DotKernel;
 
 ProblemSpec nt(Op op, std::int64_t m, std::int64_t n, std::int64_t k, DType dtype = DType::f32) {
-  ProblemSpec s;
-  s.op = op;
-  s.m = m;
-  s.n = n;
-  s.k = k;
-  s.dtype = dtype;
-  s.transpose_b = true;
-  return s;
+  return testing::spec(op, m, n, k, dtype, "nt");
 }
 
 std::string dot_name(const DotKernel& d, std::int64_t kc, int tn = 1) {

@@ -1,6 +1,8 @@
 #include "backends/onednn/onednn_backend.h"
 
 #include <gtest/gtest.h>
+
+#include "testing/problem_specs.h"
 #include <omp.h>
 
 #include <algorithm>
@@ -19,18 +21,11 @@ using conformance::builds_runs_and_verifies;
 const TuningContext kCtx{SearchSpace::standard, 1};
 const TuningContext kExhaustive{SearchSpace::exhaustive, 1};
 
+// The tests' spelling: dtype first, transposes as flags, 3 batches.
 ProblemSpec spec(Op op, DType dtype, std::int64_t m, std::int64_t n, std::int64_t k, bool ta = false,
                  bool tb = false) {
-  ProblemSpec s;
-  s.op = op;
-  s.dtype = dtype;
-  s.m = m;
-  s.n = n;
-  s.k = k;
-  s.batch = is_batched(op) ? 3 : 1;
-  s.transpose_a = ta;
-  s.transpose_b = tb;
-  return s;
+  const char* layouts[2][2] = {{"nn", "nt"}, {"tn", "tt"}};
+  return testing::spec(op, m, n, k, dtype, layouts[ta][tb], 3);
 }
 
 Rejection rejection_for(const Problem& p, const TuningContext& ctx = kCtx) {
