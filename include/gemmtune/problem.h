@@ -28,8 +28,8 @@ struct MatrixDesc {
   static MatrixDesc col_major(DType dtype, std::int64_t rows, std::int64_t cols);
   bool is_row_major() const;  // unit column stride (or a single column)
   bool is_col_major() const;  // unit row stride (or a single row)
-  // Number of elements spanned by one matrix (largest offset + 1); 0 if empty.
-  std::int64_t span() const;
+  // Elements spanned by `batch` matrices (largest offset + 1); 0 if empty.
+  std::int64_t span(std::int64_t batch = 1) const;
   friend bool operator==(const MatrixDesc&, const MatrixDesc&) = default;
 };
 
@@ -87,6 +87,11 @@ struct ProblemSpec {
   int alignment = 64;
   Device device;
 };
+
+// Bytes a buffer must hold for an operand of `batch` matrices.
+std::size_t operand_bytes(const MatrixDesc&, std::int64_t batch);
+// How many f32 scales a ScaleKind needs for `channels` rows or columns.
+std::size_t scale_count(ScaleKind, std::int64_t channels);
 
 // Builds a dense problem from a spec (row-major C, tightly packed operands).
 // Throws InvalidProblemError for contradictions the spec can already see.

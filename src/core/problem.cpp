@@ -188,9 +188,22 @@ MatrixDesc MatrixDesc::col_major(DType dtype, std::int64_t rows, std::int64_t co
 bool MatrixDesc::is_row_major() const { return col_stride == 1 || cols <= 1; }
 bool MatrixDesc::is_col_major() const { return row_stride == 1 || rows <= 1; }
 
-std::int64_t MatrixDesc::span() const {
-  if (rows == 0 || cols == 0) return 0;
-  return (rows - 1) * row_stride + (cols - 1) * col_stride + 1;
+std::int64_t MatrixDesc::span(std::int64_t batch) const {
+  if (rows == 0 || cols == 0 || batch == 0) return 0;
+  return (rows - 1) * row_stride + (cols - 1) * col_stride + (batch - 1) * batch_stride + 1;
+}
+
+std::size_t operand_bytes(const MatrixDesc& d, std::int64_t batch) {
+  return static_cast<std::size_t>(d.span(batch)) * dtype_size(d.dtype);
+}
+
+std::size_t scale_count(ScaleKind kind, std::int64_t channels) {
+  switch (kind) {
+    case ScaleKind::none: return 0;
+    case ScaleKind::per_tensor: return 1;
+    case ScaleKind::per_channel: return static_cast<std::size_t>(channels);
+  }
+  return 0;
 }
 
 void validate(const Problem& p) {
@@ -226,12 +239,6 @@ void validate(const Problem& p) {
 
 namespace {
 
-std::size_t bytes_of(const MatrixDesc& d, std::int64_t batch) {
-  if (d.rows == 0 || d.cols == 0 || batch == 0) return 0;
-  std::int64_t last = (d.rows - 1) * d.row_stride + (d.cols - 1) * d.col_stride + (batch - 1) * d.batch_stride;
-  return static_cast<std::size_t>(last + 1) * dtype_size(d.dtype);
-}
-
 void check_pointer(const void* ptr, std::size_t bytes, int alignment, const std::string& field) {
   if (bytes == 0) return;
   if (ptr == nullptr) fail(field, field + " is null but the operand is not empty");
@@ -248,18 +255,15 @@ bool overlaps(const void* x, std::size_t xb, const void* y, std::size_t yb) {
 }  // namespace
 
 void validate_args(const Problem& p, const GemmArgs& args) {
-  const std::size_t c_bytes = bytes_of(p.c, p.batch);
+  const std::size_t c_bytes = operand_bytes(p.c, p.batch);
   if (c_bytes == 0) return;  // nothing is written, nothing is read
-  const std::size_t a_bytes = p.k > 0 ? bytes_of(p.a, p.batch) : 0;
-  const std::size_t b_bytes = p.k > 0 ? bytes_of(p.b, p.batch) : 0;
-  const std::size_t bias_bytes = p.bias != BiasKind::none ? bytes_of(p.bias_desc, p.batch) : 0;
+  const std::size_t a_bytes = p.k > 0 ? operand_bytes(p.a, p.batch) : 0;
+  const std::size_t b_bytes = p.k > 0 ? operand_bytes(p.b, p.batch) : 0;
+  const std::size_t bias_bytes = p.bias != BiasKind::none ? operand_bytes(p.bias_desc, p.batch) : 0;
   check_pointer(args.a, a_bytes, p.alignment, "a.data");
   check_pointer(args.b, b_bytes, p.alignment, "b.data");
   check_pointer(args.c, c_bytes, p.alignment, "c.data");
   check_pointer(args.bias, bias_bytes, p.alignment, "bias.data");
-  auto scale_count = [&](ScaleKind kind, std::int64_t channels) -> std::size_t {
-    return kind == ScaleKind::none ? 0 : kind == ScaleKind::per_tensor ? 1 : static_cast<std::size_t>(channels);
-  };
   const std::size_t sa = scale_count(p.scale_a, p.m) * sizeof(float);
   const std::size_t sb = scale_count(p.scale_b, p.n) * sizeof(float);
   if (sa && args.scale_a == nullptr) fail("scale_a.data", "scale_a.data is null but the problem has A scales");

@@ -39,21 +39,6 @@ HostBuffer::HostBuffer(std::size_t bytes) : bytes_(bytes) {
   data_.reset(p);
 }
 
-std::size_t operand_bytes(const MatrixDesc& d, std::int64_t batch) {
-  if (d.rows == 0 || d.cols == 0 || batch == 0) return 0;
-  std::int64_t last = (d.rows - 1) * d.row_stride + (d.cols - 1) * d.col_stride + (batch - 1) * d.batch_stride;
-  return static_cast<std::size_t>(last + 1) * dtype_size(d.dtype);
-}
-
-std::size_t scale_count(ScaleKind kind, std::int64_t channels) {
-  switch (kind) {
-    case ScaleKind::none: return 0;
-    case ScaleKind::per_tensor: return 1;
-    case ScaleKind::per_channel: return static_cast<std::size_t>(channels);
-  }
-  return 0;
-}
-
 void fill_random(void* data, DType dtype, std::size_t count, std::uint64_t seed) {
   Rng rng{seed};
   switch (dtype) {

@@ -29,10 +29,6 @@ class HostBuffer {
   std::size_t bytes_ = 0;
 };
 
-// Bytes spanned by an operand of the problem (all batches), 0 if unused.
-std::size_t operand_bytes(const MatrixDesc&, std::int64_t batch);
-std::size_t scale_count(ScaleKind, std::int64_t channels);
-
 // Random data for every input of a problem, plus an output buffer filled
 // with a poison pattern (0xFF bytes: NaN for floats).
 struct HostData {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "testing/problem_specs.h"
+
 namespace gemmtune::conformance {
 namespace {
 
@@ -11,28 +13,15 @@ constexpr std::int64_t kM = 17, kN = 63, kK = 129;
 constexpr std::int64_t kBatch = 3;
 constexpr const char* kLayouts[] = {"nn", "nt", "tn", "tt"};
 
+// The table's spelling: dtype first, kBatch batches.
 ProblemSpec spec(Op op, DType dtype, std::int64_t m, std::int64_t n, std::int64_t k, std::string_view layout = "nn") {
-  ProblemSpec s;
-  s.op = op;
-  s.dtype = dtype;
-  s.m = m;
-  s.n = n;
-  s.k = k;
-  s.batch = is_batched(op) ? kBatch : 1;
-  s.transpose_a = layout[0] == 't';
-  s.transpose_b = layout[1] == 't';
-  return s;
-}
-
-std::int64_t span_of(const MatrixDesc& d) {
-  if (d.rows == 0 || d.cols == 0) return 0;
-  return (d.rows - 1) * d.row_stride + (d.cols - 1) * d.col_stride + 1;
+  return testing::spec(op, m, n, k, dtype, layout, kBatch);
 }
 
 // Batches laid out one after another with a gap of 5 elements (so a kernel
 // that assumes dense batches reads or writes the wrong place).
 void refresh_batch_stride(MatrixDesc& d, std::int64_t batch) {
-  if (batch > 1 && d.batch_stride != 0) d.batch_stride = span_of(d) + 5;
+  if (batch > 1 && d.batch_stride != 0) d.batch_stride = d.span() + 5;
 }
 
 // Every other column of a matrix more than twice as wide: neither stride is 1.
