@@ -4,30 +4,17 @@
 
 #include "backends/cpp/kernels/simd_avx2.h"
 #include "backends/cpp/kernels/microkernel.h"
-#include "backends/cpp/kernels/packing.h"
 
 namespace gemmtune::backends::cpp {
 namespace {
 
 using kernels::Avx2;
-using kernels::FmaF32;
-
-template <int MR, int NV>
-constexpr TileKernel f32_tile() {
-  return TileKernel{Isa::avx2,
-                    Arith::f32,
-                    MR,
-                    NV * Avx2::kWidth,
-                    &kernels::tile<Avx2, FmaF32<Avx2>, MR, NV>,
-                    &kernels::pack_f32<Avx2, MR>,
-                    &kernels::pack_f32<Avx2, NV * Avx2::kWidth>,
-                    &kernels::direct<Avx2, MR, NV>};
-}
+using kernels::f32_tile;
 
 constexpr TileKernel kTiles[] = {
-    f32_tile<6, 2>(),  // 12 accumulators of 6 x 16
-    f32_tile<4, 3>(),  // 12 accumulators of 4 x 24
-    f32_tile<8, 1>(),  // narrow: 8 x 8
+    f32_tile<Avx2, 6, 2>(),  // 12 accumulators of 6 x 16
+    f32_tile<Avx2, 4, 3>(),  // 12 accumulators of 4 x 24
+    f32_tile<Avx2, 8, 1>(),  // narrow: 8 x 8
 };
 
 }  // namespace

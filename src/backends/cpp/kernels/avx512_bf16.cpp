@@ -9,7 +9,6 @@
 
 #include "backends/cpp/kernels/simd_avx512.h"
 #include "backends/cpp/kernels/microkernel.h"
-#include "backends/cpp/kernels/packing.h"
 #include "backends/cpp/kernels/dot.h"
 
 namespace gemmtune::backends::cpp {
@@ -131,14 +130,8 @@ constexpr DotKernel kDots[] = {
 
 template <int MR, int NV>
 constexpr TileKernel bf16_tile() {
-  return TileKernel{Isa::avx512,
-                    Arith::bf16,
-                    MR,
-                    NV * 16,
-                    &kernels::tile<kernels::Avx512, kernels::DotBf16, MR, NV>,
-                    &kernels::pack_bf16<MR>,
-                    &kernels::pack_bf16<NV * 16>,
-                    nullptr};
+  using namespace kernels;
+  return tile_kernel<Avx512, DotBf16, MR, NV>(Arith::bf16, &pack_bf16<MR>, &pack_bf16<NV * Avx512::kWidth>);
 }
 
 constexpr TileKernel kTiles[] = {

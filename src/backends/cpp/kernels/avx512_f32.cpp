@@ -6,35 +6,22 @@
 
 #include "backends/cpp/kernels/simd_avx512.h"
 #include "backends/cpp/kernels/microkernel.h"
-#include "backends/cpp/kernels/packing.h"
 #include "backends/cpp/kernels/dot.h"
 
 namespace gemmtune::backends::cpp {
 namespace {
 
 using kernels::Avx512;
-using kernels::FmaF32;
-
-template <int MR, int NV>
-constexpr TileKernel f32_tile() {
-  return TileKernel{Isa::avx512,
-                    Arith::f32,
-                    MR,
-                    NV * Avx512::kWidth,
-                    &kernels::tile<Avx512, FmaF32<Avx512>, MR, NV>,
-                    &kernels::pack_f32<Avx512, MR>,
-                    &kernels::pack_f32<Avx512, NV * Avx512::kWidth>,
-                    &kernels::direct<Avx512, MR, NV>};
-}
+using kernels::f32_tile;
 
 constexpr TileKernel kTiles[] = {
-    f32_tile<14, 2>(),  // 28 accumulators: the workhorse for large problems
-    f32_tile<12, 2>(),
-    f32_tile<8, 3>(),
-    f32_tile<6, 4>(),
-    f32_tile<8, 2>(),   // small problems: 16 accumulators, little edge waste at 8/16/32
-    f32_tile<16, 1>(),  // tall and narrow: small N, M <= 16 rows of one vector
-    f32_tile<4, 4>(),   // short and wide: M <= 4 with many columns
+    f32_tile<Avx512, 14, 2>(),  // 28 accumulators: the workhorse for large problems
+    f32_tile<Avx512, 12, 2>(),
+    f32_tile<Avx512, 8, 3>(),
+    f32_tile<Avx512, 6, 4>(),
+    f32_tile<Avx512, 8, 2>(),   // small problems: 16 accumulators, little edge waste at 8/16/32
+    f32_tile<Avx512, 16, 1>(),  // tall and narrow: small N, M <= 16 rows of one vector
+    f32_tile<Avx512, 4, 4>(),   // short and wide: M <= 4 with many columns
 };
 
 // Dot-product tiles (B with K-contiguous columns): f32 or f16 operands, and

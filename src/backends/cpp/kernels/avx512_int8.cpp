@@ -10,7 +10,6 @@
 
 #include "backends/cpp/kernels/simd_avx512.h"
 #include "backends/cpp/kernels/microkernel.h"
-#include "backends/cpp/kernels/packing.h"
 
 namespace gemmtune::backends::cpp {
 namespace kernels {
@@ -103,15 +102,10 @@ namespace {
 
 template <Arith kArith, int MR, int NV>
 constexpr TileKernel int8_tile() {
+  using namespace kernels;
   constexpr bool kSigned = kArith == Arith::s8s8;
-  return TileKernel{Isa::avx512,
-                    kArith,
-                    MR,
-                    NV * 16,
-                    &kernels::tile<kernels::Avx512, kernels::DotU8S8, MR, NV>,
-                    &kernels::pack_int8_a<MR, kSigned>,
-                    &kernels::pack_int8_b<NV * 16, kSigned>,
-                    nullptr};
+  return tile_kernel<Avx512, DotU8S8, MR, NV>(kArith, &pack_int8_a<MR, kSigned>,
+                                              &pack_int8_b<NV * Avx512::kWidth, kSigned>);
 }
 
 constexpr TileKernel kTiles[] = {

@@ -7,6 +7,7 @@
 //                           packed panels; partial sums or the epilogue at the end.
 //   direct<V, MR, NV>:      the same shape read straight from f32 A and B
 //                           (no packing), for problems too small to repay it.
+//   tile_kernel, f32_tile:  the TileKernel descriptors of the kernel tables.
 //
 // A Dot policy provides:
 //   Acc, BVec, Elem, kGroup, kIntegerAcc
@@ -20,6 +21,7 @@
 
 #include "backends/cpp/kernel_api.h"
 #include "backends/cpp/kernels/epilogue.h"
+#include "backends/cpp/kernels/packing.h"
 
 namespace gemmtune::backends::cpp::kernels {
 namespace {
@@ -209,6 +211,21 @@ template <class V, int MR, int NV>
 void direct(const DirectTask& t, const OutputArgs& o) {
   if (t.rows <= 0 || t.cols <= 0) return;
   direct_dispatch<V, NV>(t, o, std::make_index_sequence<MR>{});
+}
+
+// The descriptor of tile<V, Dot, MR, NV>: its ISA, NR and tile function come
+// from the same template arguments, so a table line cannot pair a tile
+// function with another width than the one it computes.
+template <class V, class Dot, int MR, int NV>
+constexpr TileKernel tile_kernel(Arith arith, PackFn pack_a, PackFn pack_b, DirectFn direct_fn = nullptr) {
+  return TileKernel{V::kIsa, arith, MR, NV * V::kWidth, &tile<V, Dot, MR, NV>, pack_a, pack_b, direct_fn};
+}
+
+// An f32 FMA tile with its packers and direct form, for either vector type.
+template <class V, int MR, int NV>
+constexpr TileKernel f32_tile() {
+  return tile_kernel<V, FmaF32<V>, MR, NV>(Arith::f32, &pack_f32<V, MR>, &pack_f32<V, NV * V::kWidth>,
+                                           &direct<V, MR, NV>);
 }
 
 }  // namespace

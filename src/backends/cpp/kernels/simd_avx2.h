@@ -9,12 +9,15 @@
 
 #include <cstdint>
 
+#include "backends/cpp/kernel_api.h"
+
 #define GEMMTUNE_CPP_INLINE inline __attribute__((always_inline))
 
 namespace gemmtune::backends::cpp::kernels {
 namespace {
 
 struct Avx2 {
+  static constexpr Isa kIsa = Isa::avx2;
   static constexpr int kWidth = 8;
   static constexpr int kRegisters = 16;
   using F = __m256;
@@ -59,7 +62,6 @@ struct Avx2 {
   }
 
   // i32
-  static GEMMTUNE_CPP_INLINE I izero() { return _mm256_setzero_si256(); }
   static GEMMTUNE_CPP_INLINE I iload(const std::int32_t* p, int n) {
     return n >= 8 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
                   : _mm256_maskload_epi32(reinterpret_cast<const int*>(p), mask(n));

@@ -11,12 +11,15 @@
 
 #include <cstdint>
 
+#include "backends/cpp/kernel_api.h"
+
 #define GEMMTUNE_CPP_INLINE inline __attribute__((always_inline))
 
 namespace gemmtune::backends::cpp::kernels {
 namespace {
 
 struct Avx512 {
+  static constexpr Isa kIsa = Isa::avx512;
   static constexpr int kWidth = 16;
   static constexpr int kRegisters = 32;
   using F = __m512;
@@ -59,7 +62,6 @@ struct Avx512 {
   }
 
   // i32
-  static GEMMTUNE_CPP_INLINE I izero() { return _mm512_setzero_si512(); }
   static GEMMTUNE_CPP_INLINE I iload(const std::int32_t* p, int n) { return _mm512_maskz_loadu_epi32(mask(n), p); }
   static GEMMTUNE_CPP_INLINE void istore(std::int32_t* p, I v, int n) { _mm512_mask_storeu_epi32(p, mask(n), v); }
   static GEMMTUNE_CPP_INLINE I iadd(I a, I b) { return _mm512_add_epi32(a, b); }
