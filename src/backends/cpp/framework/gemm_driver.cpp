@@ -56,7 +56,13 @@ const char* element_ptr(const void* base, const MatrixDesc& d, std::int64_t batc
 class GemmKernel final : public Kernel {
  public:
   GemmKernel(const Problem& p, const KernelConfig& c, const TileKernel& tile, DotFn dot = nullptr)
-      : p_(p), cfg_(c), tile_(tile), dot_(dot), group_(k_group(c.arith)), elem_bytes_(packed_elem_bytes(c.arith)) {
+      : p_(p),
+        cfg_(c),
+        tile_(tile),
+        dot_(dot),
+        group_(k_group(c.arith)),
+        elem_bytes_(packed_elem_bytes(c.arith)),
+        acc_dtype_(c.arith == Arith::u8s8 || c.arith == Arith::s8s8 ? DType::i32 : DType::f32) {
     const std::int64_t m = std::max<std::int64_t>(p.m, 1), n = std::max<std::int64_t>(p.n, 1);
     rows_per_thread_ = round_up(ceil_div(m, c.tm), c.mr);
     cols_per_thread_ = round_up(ceil_div(n, c.tn), c.nr);
@@ -75,10 +81,9 @@ class GemmKernel final : public Kernel {
       // MR of them at once would evict its own data. A is small next to B here.
       direct_packs_a_ = p.m > 1 && p.k >= 128;
     }
-    const DType acc_dtype = c.arith == Arith::u8s8 || c.arith == Arith::s8s8 ? DType::i32 : DType::f32;
     // Dot tiles always end in f32 sums, whatever the arithmetic.
     needs_partial_ = k_blocks_ > 1;
-    partial_in_output_ = needs_partial_ && p.c.dtype == acc_dtype && (p.c.col_stride == 1 || p.n <= 1);
+    partial_in_output_ = needs_partial_ && p.c.dtype == acc_dtype_ && (p.c.col_stride == 1 || p.n <= 1);
   }
 
   Status allocate() {
@@ -169,8 +174,7 @@ class GemmKernel final : public Kernel {
       o.beta = static_cast<float>(p_.beta);
     }
     o.act = p_.activation;
-    const DType acc_dtype = cfg_.arith == Arith::u8s8 || cfg_.arith == Arith::s8s8 ? DType::i32 : DType::f32;
-    o.plain = o.c_dtype == acc_dtype && o.c_cs == 1 && o.alpha == 1.0f && o.col_scale == nullptr &&
+    o.plain = o.c_dtype == acc_dtype_ && o.c_cs == 1 && o.alpha == 1.0f && o.col_scale == nullptr &&
               o.row_bias == nullptr && o.full_bias == nullptr && o.act == Activation::none;
     return o;
   }
@@ -198,10 +202,26 @@ class GemmKernel final : public Kernel {
     }
   }
 
+  // Where a tile with K split into blocks keeps its partial sums (no-op when
+  // K is one block): in the output itself when it has the accumulators'
+  // dtype and unit column stride, else in the thread's workspace, a buffer
+  // nc_ columns wide whose row 0 is the region's first row `region_row0`
+  // and where the tile starts at column `buffer_col`.
+  void place_partial(TileTarget& t, const OutputArgs& out, std::int64_t region_row0, std::int64_t buffer_col,
+                     const Workspace& ws) const {
+    if (partial_in_output_) {
+      t.partial = static_cast<char*>(out.c) + (t.row0 * p_.c.row_stride + t.col0 * p_.c.col_stride) *
+                                                  static_cast<std::int64_t>(dtype_size(p_.c.dtype));
+      t.ld_partial = p_.c.row_stride;
+    } else if (needs_partial_) {
+      t.partial = ws.partial + ((t.row0 - region_row0) * nc_ + buffer_col) * 4;
+      t.ld_partial = nc_;
+    }
+  }
+
   void packed_region(const GemmArgs& args, std::int64_t batch, Range rows, Range cols, const OutputArgs& out,
                      const Workspace& ws) const {
     const int mr = cfg_.mr, nr = cfg_.nr;
-    const std::size_t c_elem = dtype_size(p_.c.dtype);
     for (std::int64_t jc = cols.begin; jc < cols.end; jc += nc_) {
       const std::int64_t ncur = std::min(nc_, cols.end - jc);
       for (std::int64_t kb = 0; kb < k_blocks_; ++kb) {
@@ -234,14 +254,7 @@ class GemmKernel final : public Kernel {
               t.a = ws.a + ir * panel_bytes_per_lane;
               t.rows = static_cast<int>(std::min<std::int64_t>(mr, mcur - ir));
               t.row0 = ic + ir;
-              if (partial_in_output_) {
-                t.partial = static_cast<char*>(out.c) + (t.row0 * p_.c.row_stride + t.col0 * p_.c.col_stride) *
-                                                            static_cast<std::int64_t>(c_elem);
-                t.ld_partial = p_.c.row_stride;
-              } else if (needs_partial_) {
-                t.partial = ws.partial + ((t.row0 - rows.begin) * nc_ + jr) * 4;
-                t.ld_partial = nc_;
-              }
+              place_partial(t, out, rows.begin, jr, ws);
               tile_.tile(t, out);
             }
           }
@@ -275,7 +288,6 @@ class GemmKernel final : public Kernel {
   void direct_region(const GemmArgs& args, std::int64_t batch, Range rows, Range cols, const OutputArgs& out,
                      const Workspace& ws) const {
     const int mr = cfg_.mr, nr = cfg_.nr;
-    const std::size_t c_elem = dtype_size(p_.c.dtype);
     prefetch_small_region(args, batch, rows, cols);
     DirectTask t;
     for (std::int64_t kb = 0; kb < k_blocks_; ++kb) {
@@ -307,14 +319,7 @@ class GemmKernel final : public Kernel {
           if (t.k == 0) t.a = nullptr;
           else if (pack_a) t.a = reinterpret_cast<const float*>(ws.a) + (ir - rows.begin) * t.k;
           else t.a = reinterpret_cast<const float*>(element_ptr(args.a, p_.a, batch, ir, k0));
-          if (partial_in_output_) {
-            t.partial = static_cast<char*>(out.c) +
-                        (t.row0 * p_.c.row_stride + t.col0 * p_.c.col_stride) * static_cast<std::int64_t>(c_elem);
-            t.ld_partial = p_.c.row_stride;
-          } else if (needs_partial_) {
-            t.partial = ws.partial + ((t.row0 - rows.begin) * nc_ + (jr - cols.begin)) * 4;
-            t.ld_partial = nc_;
-          }
+          place_partial(t, out, rows.begin, jr - cols.begin, ws);
           tile_.direct(t, out);
         }
       }
@@ -329,11 +334,11 @@ class GemmKernel final : public Kernel {
   void dot_region(const GemmArgs& args, std::int64_t batch, Range rows, Range cols, const OutputArgs& out,
                   const Workspace& ws) const {
     const int mr = cfg_.mr;
-    const std::size_t c_elem = dtype_size(p_.c.dtype);
     DotTask t;
     t.a_rs = p_.a.row_stride;
     t.b_cs = p_.b.col_stride;
-    const std::int64_t chunk = rows.end - rows.begin <= mr ? cols.end - cols.begin : kDotStrip;
+    const bool single = rows.end - rows.begin <= mr;  // one row tile
+    const std::int64_t chunk = single ? cols.end - cols.begin : kDotStrip;
     const std::int64_t row_tiles = ceil_div(rows.end - rows.begin, mr);
     for (std::int64_t kb = 0; kb < k_blocks_; ++kb) {
       const std::int64_t k0 = kb * kc_;
@@ -345,13 +350,12 @@ class GemmKernel final : public Kernel {
         t.col0 = jr;
         t.b = t.k > 0 ? element_ptr(args.b, p_.b, batch, k0, jr) : nullptr;
         const std::int64_t next_begin = jr + chunk, next_count = std::min(chunk, cols.end - next_begin);
+        const std::int64_t share = ceil_div(next_count, row_tiles);
         for (std::int64_t ir = rows.begin; ir < rows.end; ir += mr) {
           // One row tile: each tile of columns prefetches the next one's.
           // Several: each row tile prefetches its share of the next chunk,
           // so the next chunk streams in while all of them compute.
           const std::int64_t tile = (ir - rows.begin) / mr;
-          const std::int64_t share = ceil_div(next_count, row_tiles);
-          const bool single = rows.end - rows.begin <= mr;
           const std::int64_t skip = single ? cfg_.nr : next_begin - jr + tile * share;
           const std::int64_t count = single ? t.cols - cfg_.nr : std::min(share, next_count - tile * share);
           t.next_cols = t.k > 0 && count > 0 ? static_cast<int>(count) : 0;
@@ -360,14 +364,7 @@ class GemmKernel final : public Kernel {
           t.rows = static_cast<int>(std::min<std::int64_t>(mr, rows.end - ir));
           t.row0 = ir;
           t.a = t.k > 0 ? element_ptr(args.a, p_.a, batch, ir, k0) : nullptr;
-          if (partial_in_output_) {
-            t.partial = static_cast<char*>(out.c) +
-                        (t.row0 * p_.c.row_stride + t.col0 * p_.c.col_stride) * static_cast<std::int64_t>(c_elem);
-            t.ld_partial = p_.c.row_stride;
-          } else if (needs_partial_) {
-            t.partial = ws.partial + ((t.row0 - rows.begin) * nc_ + (jr - cols.begin)) * 4;
-            t.ld_partial = nc_;
-          }
+          place_partial(t, out, rows.begin, jr - cols.begin, ws);
           dot_(t, out);
         }
       }
@@ -383,6 +380,7 @@ class GemmKernel final : public Kernel {
   const TileKernel tile_;
   const DotFn dot_;
   const int group_, elem_bytes_;
+  const DType acc_dtype_;  // of the tiles' sums and partial sums: i32 for int8, else f32
   std::int64_t rows_per_thread_ = 0, cols_per_thread_ = 0;
   std::int64_t kc_ = 0, mc_ = 0, nc_ = 0, k_blocks_ = 1;
   bool needs_partial_ = false, partial_in_output_ = false;
