@@ -56,7 +56,6 @@ CpuFeatures CpuFeatures::detect() {
   f.l1d_bytes = info.l1d_bytes;
   f.l2_bytes = info.l2_bytes;
   f.l3_bytes = info.l3_bytes;
-  f.cpus = info.logical_cpus;
   return f;
 }
 
@@ -174,24 +173,23 @@ std::string describe_config(const KernelConfig& c) {
 
 Status check_config(const KernelConfig& c) {
   auto bad = [](std::string message) { return Status(reject(Reason::internal_error, std::move(message))); };
-  if (c.path == Path::dot) {
-    if (find_dot(c.isa, c.arith, c.mr, c.nr) == nullptr)
-      return bad("no " + std::string(to_string(c.isa)) + " " + std::string(to_string(c.arith)) + " dot tile of " +
-                 std::to_string(c.mr) + "x" + std::to_string(c.nr) + " is compiled in");
-    if (c.tb < 1 || c.tm < 1 || c.tn < 1 || c.threads() > kMaxThreads) return bad("thread grid out of range");
-    if (c.kc < 1 || c.kc > kMaxKc) return bad("KC " + std::to_string(c.kc) + " out of range");
-    if (c.mc != 0 || c.nc != 0) return bad("the dot path has no MC or NC blocks");
-    return Status::success();
-  }
-  const TileKernel* tile = find_tile(c.isa, c.arith, c.mr, c.nr);
-  if (tile == nullptr)
-    return bad("no " + std::string(to_string(c.isa)) + " " + std::string(to_string(c.arith)) + " tile of " +
+  auto not_compiled = [&](const char* what) {
+    return bad("no " + std::string(to_string(c.isa)) + " " + std::string(to_string(c.arith)) + " " + what + " of " +
                std::to_string(c.mr) + "x" + std::to_string(c.nr) + " is compiled in");
+  };
   if (c.tb < 1 || c.tm < 1 || c.tn < 1 || c.threads() > kMaxThreads) return bad("thread grid out of range");
-  if (c.path == Path::direct) {
-    if (tile->direct == nullptr) return bad("this tile has no direct (unpacked) form");
+  if (c.path == Path::dot) {
+    if (find_dot(c.isa, c.arith, c.mr, c.nr) == nullptr) return not_compiled("dot tile");
+  } else {
+    const TileKernel* tile = find_tile(c.isa, c.arith, c.mr, c.nr);
+    if (tile == nullptr) return not_compiled("tile");
+    if (c.path == Path::direct && tile->direct == nullptr) return bad("this tile has no direct (unpacked) form");
+  }
+  if (c.path != Path::packed) {
+    // Unpacked paths read K in place: any KC, and no MC/NC blocks.
     if (c.kc < 1 || c.kc > kMaxKc) return bad("KC " + std::to_string(c.kc) + " out of range");
-    if (c.mc != 0 || c.nc != 0) return bad("the direct path has no MC or NC blocks");
+    if (c.mc != 0 || c.nc != 0)
+      return bad("the " + std::string(c.path == Path::dot ? "dot" : "direct") + " path has no MC or NC blocks");
     return Status::success();
   }
   const int group = k_group(c.arith);

@@ -28,7 +28,6 @@ struct CpuFeatures {
   std::size_t l1d_bytes = 32 * 1024;
   std::size_t l2_bytes = 1024 * 1024;  // per core
   std::size_t l3_bytes = 8 * 1024 * 1024;
-  int cpus = 1;
 
   static CpuFeatures detect();  // from cpu::info()
   // Empty when the CPU can run tiles of this ISA and arithmetic, else the
