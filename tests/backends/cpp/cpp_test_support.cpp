@@ -66,7 +66,7 @@ Problem problem_of(const ProblemSpec& spec) {
 Problem with_padded_strides(Problem p, bool general) {
   auto stretch = [&](MatrixDesc& d) {
     if (general) {
-      // Neither unit: element (i, j) at i * (2 * cols + 3) * 1 ... with a column gap of 2.
+      // Neither stride is 1: element (i, j) at i * (2 * cols + 3) + j * 2.
       d.col_stride = 2;
       d.row_stride = 2 * std::max<std::int64_t>(d.cols, 1) + 3;
     } else if (d.is_row_major()) {

@@ -30,12 +30,7 @@ std::string dot_name(const DotKernel& d, std::int64_t kc, int tn = 1) {
          std::to_string(d.nr) + "_kc" + std::to_string(kc) + "_t1x" + std::to_string(tn);
 }
 
-std::vector<const DotKernel*> dots(Arith arith) {
-  std::vector<const DotKernel*> out;
-  for (const auto& d : dot_catalog())
-    if (d.arith == arith) out.push_back(&d);
-  return out;
-}
+std::vector<const DotKernel*> dots(Arith arith) { return backends::cpp::dots_of(backends::cpp::Isa::avx512, arith); }
 
 bool has_dot_choice(const Problem& p) {
   auto choices = backend().enumerate(p, context());
