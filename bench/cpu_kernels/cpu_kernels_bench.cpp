@@ -11,11 +11,10 @@
 //     layout  nn | nt | tn | tt (default nn);  act  relu | gelu | silu
 //   e.g. mm:f32:1024x1024x1024  addmm:f32:1024x1024x1024:nn:gelu  int_mm:u8:1024x1024x1024
 //
-// Warm timing by default (inputs stay in cache); --cold flushes A, B, C and
-// the bias from every cache level before each timed run, as the tuner does.
+// Warm timing by default (inputs stay in cache); --cold flushes the inputs,
+// scales and output from every cache level before each timed run, as the tuner does.
 #include <cblas.h>
 #include <omp.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <chrono>
@@ -34,6 +33,7 @@
 #include "gemmtune/problem.h"
 #include "measure/inputs.h"
 #include "peak/peak_loops.h"
+#include "runtime/device_runtime.h"
 #include "separate_pass.h"
 #include "util/cpu_info.h"
 
@@ -104,8 +104,18 @@ double time_median(const std::function<void()>& run, const std::function<void()>
   return times[times.size() / 2];
 }
 
-void flush(const void* p, std::size_t bytes) {
-  for (std::size_t off = 0; off < bytes; off += 64) _mm_clflush(static_cast<const char*>(p) + off);
+// --cold: evicts every input and the output from all cache levels, as the
+// tuner does before each timed run.
+void flush_inputs(const measure::HostData& data) {
+  std::vector<runtime::MemoryRange> ranges;
+  for (const auto* b : {&data.a, &data.b, &data.bias, &data.c, &data.scale_a, &data.scale_b})
+    if (b->bytes() > 0) ranges.push_back({b->data(), b->bytes()});
+  (void)runtime::cpu_runtime().flush_caches(ranges);
+}
+
+bool cpu_has_avx512() {
+  const auto& cpu = cpu::info();
+  return cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.avx512dq;
 }
 
 // --- peak -----------------------------------------------------------------------
@@ -217,10 +227,8 @@ double bench_cpp(const Problem& p, const measure::HostData& data, const Options&
     choices = listed.value();
   }
   const GemmArgs args = data.args();
-  std::vector<const void*> ranges;
   auto before = [&] {
-    if (!opt.cold) return;
-    for (const auto* b : {&data.a, &data.b, &data.c, &data.bias}) flush(b->data(), b->bytes());
+    if (opt.cold) flush_inputs(data);
   };
   double best = 0;
   std::string best_name;
@@ -278,8 +286,7 @@ double bench_openblas(const Problem& p, const measure::HostData& data, const Opt
   const int lda = static_cast<int>(p.a.is_row_major() ? p.a.row_stride : p.a.col_stride);
   const int ldb = static_cast<int>(p.b.is_row_major() ? p.b.row_stride : p.b.col_stride);
   auto* c = static_cast<float*>(data.c.data());
-  const bool avx512 = cpu::info().avx512f && cpu::info().avx512bw && cpu::info().avx512vl && cpu::info().avx512dq;
-  if (vectorized_pass && !avx512) return 0;
+  if (vectorized_pass && !cpu_has_avx512()) return 0;
   auto run = [&] {
     cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(p.m), static_cast<int>(p.n), static_cast<int>(p.k),
                 static_cast<float>(p.alpha), static_cast<const float*>(data.a.data()), lda,
@@ -287,8 +294,7 @@ double bench_openblas(const Problem& p, const measure::HostData& data, const Opt
     if (p.op == Op::addmm) bias_act_pass(p, c, static_cast<const float*>(data.bias.data()), vectorized_pass);
   };
   auto before = [&] {
-    if (!opt.cold) return;
-    for (const auto* b : {&data.a, &data.b, &data.c, &data.bias}) flush(b->data(), b->bytes());
+    if (opt.cold) flush_inputs(data);
   };
   omp_set_num_threads(threads);
   const double t = time_median(run, before, opt.cold);
@@ -354,8 +360,7 @@ double bench_onednn(const Problem& p, const measure::HostData& data, const Optio
     if (bias) margs.emplace(DNNL_ARG_BIAS, memory(*bias, eng, data.bias.data()));
     omp_set_num_threads(threads);
     auto before = [&] {
-      if (!opt.cold) return;
-      for (const auto* buf : {&data.a, &data.b, &data.c, &data.bias}) flush(buf->data(), buf->bytes());
+      if (opt.cold) flush_inputs(data);
     };
     const double t = time_median([&] {
       prim.execute(s, margs);
@@ -366,8 +371,7 @@ double bench_onednn(const Problem& p, const measure::HostData& data, const Optio
     report("oneDNN", what, t, p, peak_for(p, peaks, threads));
     // The same matmul followed by a separate vectorized bias + activation
     // pass on the same OpenMP threads (no second thread pool competing).
-    const bool avx512 = cpu::info().avx512f && cpu::info().avx512bw && cpu::info().avx512vl && cpu::info().avx512dq;
-    if (!fused && p.op == Op::addmm && p.a.dtype == DType::f32 && avx512) {
+    if (!fused && p.op == Op::addmm && p.a.dtype == DType::f32 && cpu_has_avx512()) {
       const double t2 = time_median([&] {
         prim.execute(s, margs);
         s.wait();
