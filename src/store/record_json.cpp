@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gemmtune/errors.h"
 
@@ -223,10 +224,39 @@ Timing read_timing(const json& j, const std::string& path) {
   return t;
 }
 
-const json& require_array(const json& obj, const std::string& path, std::string_view name) {
+// The array member `name` of `obj`, each element read by
+// read(element, "path.name[i]").
+template <typename Read>
+auto read_array(const json& obj, const std::string& path, std::string_view name, Read read) {
+  const std::string array_path = member_path(path, name);
   const json& a = require(obj, path, name);
-  if (!a.is_array()) wrong_type(member_path(path, name), "an array", a);
-  return a;
+  if (!a.is_array()) wrong_type(array_path, "an array", a);
+  std::vector<decltype(read(a, array_path))> out;
+  out.reserve(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) out.push_back(read(a[i], index_path(array_path, i)));
+  return out;
+}
+
+BackendOutcome read_backend_outcome(const json& j, const std::string& path) {
+  expect_object(j, path);
+  BackendOutcome out;
+  out.backend = get_string(j, path, "backend");
+  out.version = get_string(j, path, "version");
+  out.choices_offered = get_int(j, path, "choices_offered");
+  out.rejection = read_optional_rejection(j, path);
+  return out;
+}
+
+ChoiceOutcome read_choice_outcome(const json& j, const std::string& path) {
+  expect_object(j, path);
+  ChoiceOutcome out;
+  out.backend = get_string(j, path, "backend");
+  out.name = get_string(j, path, "name");
+  out.description = get_string(j, path, "description");
+  if (const json* t = optional_member(j, "timing")) out.timing = read_timing(*t, member_path(path, "timing"));
+  out.rejection = read_optional_rejection(j, path);
+  out.max_error = get_double(j, path, "max_error");
+  return out;
 }
 
 }  // namespace
@@ -306,8 +336,7 @@ TuningRecord record_from_json(const json& j) {
   r.key = get_string(j, root, "key");
   r.problem = read_problem(require(j, root, "problem"), "problem");
 
-  const json& enabled = require_array(j, root, "enabled");
-  for (std::size_t i = 0; i < enabled.size(); ++i) r.enabled.push_back(read_string(enabled[i], index_path("enabled", i)));
+  r.enabled = read_array(j, root, "enabled", read_string);
 
   r.search_space = read_enum<SearchSpace>(require(j, root, "search_space"), "search_space", "search space",
                                           parse_search_space);
@@ -319,33 +348,8 @@ TuningRecord record_from_json(const json& j) {
   for (const auto& [name, version] : versions.items())
     r.backend_versions[name] = read_string(version, member_path("backend_versions", name));
 
-  const json& backends = require_array(j, root, "backends");
-  for (std::size_t i = 0; i < backends.size(); ++i) {
-    std::string path = index_path("backends", i);
-    const json& b = backends[i];
-    expect_object(b, path);
-    BackendOutcome out;
-    out.backend = get_string(b, path, "backend");
-    out.version = get_string(b, path, "version");
-    out.choices_offered = get_int(b, path, "choices_offered");
-    out.rejection = read_optional_rejection(b, path);
-    r.backends.push_back(std::move(out));
-  }
-
-  const json& choices = require_array(j, root, "choices");
-  for (std::size_t i = 0; i < choices.size(); ++i) {
-    std::string path = index_path("choices", i);
-    const json& c = choices[i];
-    expect_object(c, path);
-    ChoiceOutcome out;
-    out.backend = get_string(c, path, "backend");
-    out.name = get_string(c, path, "name");
-    out.description = get_string(c, path, "description");
-    if (const json* t = optional_member(c, "timing")) out.timing = read_timing(*t, member_path(path, "timing"));
-    out.rejection = read_optional_rejection(c, path);
-    out.max_error = get_double(c, path, "max_error");
-    r.choices.push_back(std::move(out));
-  }
+  r.backends = read_array(j, root, "backends", read_backend_outcome);
+  r.choices = read_array(j, root, "choices", read_choice_outcome);
 
   if (const json* w = optional_member(j, "winner")) {
     expect_object(*w, "winner");
