@@ -79,6 +79,7 @@ struct TuneArgs {
   int threads = 0;
   std::optional<double> budget_ms;
   bool warm_cache = false;
+  friend bool operator==(const TuneArgs&, const TuneArgs&) = default;
 };
 // The callbacks are left unset; the caller installs its own.
 TuneOptions to_tune_options(const TuneArgs&);

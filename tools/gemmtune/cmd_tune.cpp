@@ -1,7 +1,8 @@
 // `gemmtune tune` (one problem or a workload) and `gemmtune explain`.
 #include <algorithm>
-#include <map>
-#include <sstream>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "format.h"
@@ -12,42 +13,28 @@ namespace {
 
 // Tuners by the flags that configure them, so a workload whose lines share
 // their tuning flags shares one tuner (one store connection, one set of
-// backend objects).
+// backend objects). Workloads are short: a linear search is enough.
 class TunerPool {
  public:
   explicit TunerPool(ProgressDisplay& display) : display_(display) {}
 
   Tuner& get(const TuneArgs& args) {
-    const std::string key = signature(args);
-    auto it = tuners_.find(key);
-    if (it == tuners_.end())
-      it = tuners_.emplace(key, std::make_unique<Tuner>(make_tune_options(args, display_))).first;
-    return *it->second;
+    for (auto& [flags, tuner] : tuners_)
+      if (flags == args) return *tuner;
+    tuners_.emplace_back(args, std::make_unique<Tuner>(make_tune_options(args, display_)));
+    return *tuners_.back().second;
   }
 
  private:
-  static std::string signature(const TuneArgs& a) {
-    std::ostringstream s;
-    s << "b=";
-    if (a.backends)
-      for (const auto& b : *a.backends) s << b << ",";
-    else
-      s << "(unset)";
-    s << ";f=" << a.fallback_to_library << ";s=" << (a.search_space ? static_cast<int>(*a.search_space) : -1)
-      << ";v=" << (a.verify ? static_cast<int>(*a.verify) : -1) << ";nc=" << a.no_cache
-      << ";db=" << a.db_path.value_or("") << ";t=" << a.threads << ";bud=" << a.budget_ms.value_or(-1)
-      << ";w=" << a.warm_cache;
-    return s.str();
-  }
-
   ProgressDisplay& display_;
-  std::map<std::string, std::unique_ptr<Tuner>> tuners_;
+  std::vector<std::pair<TuneArgs, std::unique_ptr<Tuner>>> tuners_;
 };
 
 struct Task {
   std::string label;
   Invocation invocation;
   Problem problem;
+  Tuner* tuner = nullptr;  // from the pool, shared by lines with the same tuning flags
 };
 
 ResultView tune_one(Tuner& tuner, const Task& task) {
@@ -91,9 +78,9 @@ int cmd_tune(const Invocation& inv, Io& io) {
   TunerPool pool(display);
   // Tuners resolve their options (backend names, GEMMTUNE_* values) when
   // made: make them all now so a bad --backends on a late line fails first.
-  for (const Task& task : tasks) {
+  for (Task& task : tasks) {
     try {
-      pool.get(task.invocation.tune);
+      task.tuner = &pool.get(task.invocation.tune);
     } catch (const ConfigError& e) {
       if (task.label.empty()) throw;
       throw ConfigError(task.label + ": " + e.what());
@@ -107,7 +94,7 @@ int cmd_tune(const Invocation& inv, Io& io) {
     const Task& task = tasks[i];
     if (tasks.size() > 1)
       display.set_prefix("(" + std::to_string(i + 1) + "/" + std::to_string(tasks.size()) + ") ");
-    ResultView view = tune_one(pool.get(task.invocation.tune), task);
+    ResultView view = tune_one(*task.tuner, task);
     display.clear();
     if (view.error) any_failed = true;
     switch (inv.format) {
