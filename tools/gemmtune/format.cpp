@@ -154,11 +154,11 @@ std::string fallback_line(const TuningRecord& r) {
          "off to make this an error";
 }
 
-json rejection_json(const std::optional<Rejection>& rejection) {
-  if (!rejection) return json(nullptr);
-  return json{{"stage", std::string(to_string(rejection->stage))},
-              {"reason", std::string(to_string(rejection->reason))},
-              {"message", rejection->message}};
+// The flat stage/reason/message fields of a choice or backend row (null
+// when it was not rejected), spelled as the store spells a rejection.
+void put_rejection(json& row, const std::optional<Rejection>& rejection) {
+  const json r = rejection ? store::to_json(*rejection) : json(nullptr);
+  for (const char* field : {"stage", "reason", "message"}) row[field] = rejection ? r[field] : json(nullptr);
 }
 
 json choices_json(const TuningRecord& r) {
@@ -175,10 +175,7 @@ json choices_json(const TuningRecord& r) {
     } else {
       j["time_us"] = nullptr;
     }
-    json rej = rejection_json(c.rejection);
-    j["stage"] = c.rejection ? rej["stage"] : json(nullptr);
-    j["reason"] = c.rejection ? rej["reason"] : json(nullptr);
-    j["message"] = c.rejection ? rej["message"] : json(nullptr);
+    put_rejection(j, c.rejection);
     out.push_back(std::move(j));
   }
   return out;
@@ -191,10 +188,7 @@ json backends_json(const TuningRecord& r) {
            {"version", b.version},
            {"choices_offered", b.choices_offered},
            {"status", b.rejection ? "rejected" : "ok"}};
-    json rej = rejection_json(b.rejection);
-    j["stage"] = b.rejection ? rej["stage"] : json(nullptr);
-    j["reason"] = b.rejection ? rej["reason"] : json(nullptr);
-    j["message"] = b.rejection ? rej["message"] : json(nullptr);
+    put_rejection(j, b.rejection);
     out.push_back(std::move(j));
   }
   return out;
@@ -320,28 +314,23 @@ std::string format_autotune(const ResultView& v) {
 }
 
 nlohmann::json problem_to_json(const Problem& p) {
+  // The store's fields (op, m, n, k, a, b, c, device, ...) plus summaries
+  // for readers under names the store does not use.
   json j = store::to_json(p);
-  if (!j.is_object()) j = json{{"store", j}};
-  // Summaries for readers; the store's own fields win where names clash.
-  auto put = [&](const char* key, json value) {
-    if (!j.contains(key)) j[key] = std::move(value);
-  };
-  put("text", describe(p));
-  put("op", std::string(to_string(p.op)));
-  put("shape", json{{"batch", p.batch}, {"m", p.m}, {"n", p.n}, {"k", p.k}});
+  j["text"] = describe(p);
+  j["shape"] = json{{"batch", p.batch}, {"m", p.m}, {"n", p.n}, {"k", p.k}};
   json dtypes{{"a", std::string(to_string(p.a.dtype))},
               {"b", std::string(to_string(p.b.dtype))},
               {"c", std::string(to_string(p.c.dtype))}};
   if (p.bias != BiasKind::none) dtypes["bias"] = std::string(to_string(p.bias_desc.dtype));
-  put("dtypes", dtypes);
-  put("layout", std::string{layout_letter(p.a), layout_letter(p.b)});
-  put("epilogue", json{{"bias", std::string(to_string(p.bias))},
+  j["dtypes"] = std::move(dtypes);
+  j["layout"] = std::string{layout_letter(p.a), layout_letter(p.b)};
+  j["epilogue"] = json{{"bias", std::string(to_string(p.bias))},
                        {"alpha", p.alpha},
                        {"beta", p.beta},
                        {"activation", std::string(to_string(p.activation))},
                        {"scale_a", std::string(to_string(p.scale_a))},
-                       {"scale_b", std::string(to_string(p.scale_b))}});
-  put("device", to_string(p.device));
+                       {"scale_b", std::string(to_string(p.scale_b))}};
   return j;
 }
 
