@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "measure/timing.h"
 
@@ -167,9 +168,8 @@ Expected<runtime::DeviceBuffer> CudaRuntime::allocate(std::size_t bytes) {
   if (Status s = make_current(); !s) return s.error();
   if (bytes == 0) return runtime::DeviceBuffer(this, nullptr, 0);
   CUdeviceptr ptr = 0;
-  if (Status s = check(driver().cuMemAlloc(&ptr, bytes), ("cuMemAlloc(" + std::to_string(bytes) + " bytes)").c_str());
-      !s)
-    return s.error();
+  if (CUresult r = driver().cuMemAlloc(&ptr, bytes); r != CUDA_SUCCESS)
+    return driver_failure("cuMemAlloc(" + std::to_string(bytes) + " bytes)", r);
   return runtime::DeviceBuffer(this, reinterpret_cast<void*>(ptr), bytes);
 }
 
@@ -326,11 +326,12 @@ Status CudaRuntime::ensure_module() {
 Expected<CUfunction> CudaRuntime::function(const char* name) {
   if (Status s = make_current(); !s) return s.error();
   std::lock_guard<std::mutex> lock(module_mutex_);
+  if (auto it = functions_.find(std::string_view(name)); it != functions_.end()) return it->second;
   if (Status s = ensure_module(); !s) return s.error();
   CUfunction fn = nullptr;
-  if (Status s = check(driver().cuModuleGetFunction(&fn, module_, name), ("cuModuleGetFunction(" + std::string(name) + ")").c_str());
-      !s)
-    return s.error();
+  if (CUresult r = driver().cuModuleGetFunction(&fn, module_, name); r != CUDA_SUCCESS)
+    return driver_failure("cuModuleGetFunction(" + std::string(name) + ")", r);
+  functions_.emplace(name, fn);
   return fn;
 }
 
@@ -343,8 +344,10 @@ Status CudaRuntime::launch_elementwise(const char* name, std::int64_t elements, 
   const auto blocks = static_cast<unsigned>(std::max<std::int64_t>(
       1, std::min<std::int64_t>(wanted, static_cast<std::int64_t>(std::max(info_.sm_count, 1)) * 32)));
   void* args[] = {params};
-  return check(driver().cuLaunchKernel(fn.value(), blocks, 1, 1, kThreads, 1, 1, 0, stream, args, nullptr),
-               ("cuLaunchKernel(" + std::string(name) + ")").c_str());
+  if (CUresult r = driver().cuLaunchKernel(fn.value(), blocks, 1, 1, kThreads, 1, 1, 0, stream, args, nullptr);
+      r != CUDA_SUCCESS)
+    return driver_failure("cuLaunchKernel(" + std::string(name) + ")", r);
+  return Status::success();
 }
 
 Expected<std::vector<runtime::ReferenceValue>> CudaRuntime::reference(const Problem& p, const GemmArgs& args,

@@ -9,6 +9,8 @@
 // with the reason; every other call then returns that reason as a rejection.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -79,7 +81,8 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   // Makes this device's primary context current on the calling thread
   // (driver API calls act on the current context).
   Status make_current() const;
-  // One of the kernels in device_kernels.h, compiled on first use.
+  // One of the kernels in device_kernels.h, compiled on first use and
+  // looked up once (later calls only take a lock and read a map).
   Expected<CUfunction> function(const char* name);
   // Launches `name` over `elements` work items on `stream` with the
   // parameter struct `params` (passed by value).
@@ -106,6 +109,7 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   std::mutex module_mutex_;
   CUmodule module_ = nullptr;
   std::string module_error_;
+  std::map<std::string, CUfunction, std::less<>> functions_;  // guarded by module_mutex_
   runtime::DeviceBuffer scrub_;
 };
 
