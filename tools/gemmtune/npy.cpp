@@ -270,28 +270,30 @@ std::string NpyArray::shape_text() const {
 }
 
 double NpyArray::load(std::int64_t index) const {
-  const unsigned char* p = data.data() + static_cast<std::size_t>(index) * npy_type_size(type);
-  switch (type) {
-    case NpyType::f32: { float v; std::memcpy(&v, p, 4); return v; }
-    case NpyType::f64: { double v; std::memcpy(&v, p, 8); return v; }
-    case NpyType::f16: { std::uint16_t v; std::memcpy(&v, p, 2); return numeric::f16_to_float(v); }
-    case NpyType::i8: return static_cast<std::int8_t>(*p);
-    case NpyType::u8: return *p;
-    case NpyType::i32: { std::int32_t v; std::memcpy(&v, p, 4); return v; }
-    case NpyType::i64: { std::int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+  if (type == NpyType::i64) {  // no gemmtune dtype has these bits
+    std::int64_t v;
+    std::memcpy(&v, data.data() + static_cast<std::size_t>(index) * sizeof v, sizeof v);
+    return static_cast<double>(v);
   }
-  return 0;
+  return numeric::load_as_double(data.data(), *npy_to_dtype(type), index);
+}
+
+std::vector<std::int64_t> NpyArray::element_strides() const {
+  const std::size_t rank = shape.size();
+  std::vector<std::int64_t> strides(rank);
+  std::int64_t stride = 1;
+  for (std::size_t step = 0; step < rank; ++step) {
+    const std::size_t dim = fortran_order ? step : rank - 1 - step;
+    strides[dim] = stride;
+    stride *= shape[dim];
+  }
+  return strides;
 }
 
 std::int64_t NpyArray::offset(const std::vector<std::int64_t>& indices) const {
-  std::int64_t off = 0, stride = 1;
-  const std::size_t rank = shape.size();
-  for (std::size_t step = 0; step < rank; ++step) {
-    // C order: the last dimension is contiguous; Fortran order: the first.
-    const std::size_t dim = fortran_order ? step : rank - 1 - step;
-    off += indices[dim] * stride;
-    stride *= shape[dim];
-  }
+  const std::vector<std::int64_t> strides = element_strides();
+  std::int64_t off = 0;
+  for (std::size_t dim = 0; dim < strides.size(); ++dim) off += indices[dim] * strides[dim];
   return off;
 }
 

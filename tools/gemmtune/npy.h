@@ -50,8 +50,12 @@ struct NpyArray {
   // Element at `index` (memory order) as a double. Exact for every type
   // except i64 beyond 2^53.
   double load(std::int64_t index) const;
+  // Distance in elements between neighbours along each dimension, from the
+  // array's memory order (C: the last dimension is contiguous; Fortran: the
+  // first).
+  std::vector<std::int64_t> element_strides() const;
   // Offset in elements of the element with these logical indices (one per
-  // dimension), following the array's memory order.
+  // dimension).
   std::int64_t offset(const std::vector<std::int64_t>& indices) const;
 };
 
