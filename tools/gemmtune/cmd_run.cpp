@@ -13,37 +13,13 @@
 #include "commands.h"
 #include "format.h"
 #include "gemmtune/errors.h"
+#include "measure/inputs.h"
 #include "npy.h"
 #include "runtime/device_runtime.h"
 #include "util/numeric.h"
 
 namespace gemmtune::cli {
 namespace {
-
-constexpr std::size_t kBufferAlignment = 64;
-
-// Host memory aligned for every kernel's vector loads; never null, even for
-// empty operands, so alignment is well defined.
-class AlignedBuffer {
- public:
-  explicit AlignedBuffer(std::size_t bytes)
-      : bytes_(bytes),
-        ptr_(std::aligned_alloc(kBufferAlignment, std::max<std::size_t>(
-                                                      kBufferAlignment, (bytes + kBufferAlignment - 1) /
-                                                                            kBufferAlignment * kBufferAlignment))) {
-    if (!ptr_) throw std::bad_alloc();
-    std::memset(ptr_, 0, std::max<std::size_t>(bytes, 1));
-  }
-  ~AlignedBuffer() { std::free(ptr_); }
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  void* data() const { return ptr_; }
-  std::size_t bytes() const { return bytes_; }
-
- private:
-  std::size_t bytes_;
-  void* ptr_;
-};
 
 [[noreturn]] void usage(const std::string& message) { throw UsageError(message, usage_hint(Command::run)); }
 
@@ -60,11 +36,11 @@ struct InputFile {
 
 InputFile load(const std::string& flag, const std::string& path) { return InputFile{flag, path, read_npy(path)}; }
 
-std::int64_t bytes_of(const MatrixDesc& d, std::int64_t batch) {
+// Bytes a buffer needs for `batch` matrices laid out as `d`.
+std::size_t bytes_of(const MatrixDesc& d, std::int64_t batch) {
   if (d.rows == 0 || d.cols == 0 || batch == 0) return 0;
-  std::int64_t last = (d.rows - 1) * d.row_stride + (d.cols - 1) * d.col_stride;
-  if (batch > 1) last += (batch - 1) * d.batch_stride;
-  return (last + 1) * static_cast<std::int64_t>(dtype_size(d.dtype));
+  std::int64_t last = (d.rows - 1) * d.row_stride + (d.cols - 1) * d.col_stride + (batch - 1) * d.batch_stride;
+  return static_cast<std::size_t>(last + 1) * dtype_size(d.dtype);
 }
 
 // Tracks values a narrow float dtype could not hold, to warn once per file.
@@ -93,7 +69,10 @@ void store_converted(void* dst, DType target, std::int64_t index, double v, cons
             std::string(to_string(target)) + " (converting " + file.flag + " to the problem's dtype)");
     }
   } else if (std::isfinite(v)) {
-    double max = target == DType::f8e4m3 ? 448.0 : target == DType::f8e5m2 ? 57344.0 : target == DType::f16 ? 65504.0 : 0;
+    const double max = target == DType::f8e4m3 ? numeric::kE4M3.max_finite
+                       : target == DType::f8e5m2 ? numeric::kE5M2.max_finite
+                       : target == DType::f16    ? 65504.0
+                                                 : 0;
     if (max > 0 && std::fabs(v) > max) ++notes.saturated;
   }
   numeric::store_from_double(dst, target, index, v);
@@ -105,14 +84,7 @@ void convert_matrix(const InputFile& file, const MatrixDesc& desc, std::int64_t 
   const NpyArray& a = file.array;
   const bool three = a.shape.size() == 3;
   const std::int64_t rows = desc.rows, cols = desc.cols;
-  // Element strides of the file, from its order.
-  std::vector<std::int64_t> stride(a.shape.size());
-  std::int64_t s = 1;
-  for (std::size_t step = 0; step < a.shape.size(); ++step) {
-    std::size_t dim = a.fortran_order ? step : a.shape.size() - 1 - step;
-    stride[dim] = s;
-    s *= a.shape[dim];
-  }
+  const std::vector<std::int64_t> stride = a.element_strides();
   const std::int64_t sb = three ? stride[0] : 0;
   const std::int64_t si = stride[three ? 1 : 0];
   const std::int64_t sj = stride[three ? 2 : 1];
@@ -140,9 +112,13 @@ ScaleKind scale_kind_of(const InputFile& file, std::int64_t channels, const std:
         channel_name + ")");
 }
 
-std::vector<float> scale_values(const InputFile& file) {
-  std::vector<float> out(static_cast<std::size_t>(file.array.element_count()));
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(file.array.load(static_cast<std::int64_t>(i)));
+// The f32 values of a scale file (none when it was not given).
+measure::HostBuffer scale_buffer(const std::optional<InputFile>& file) {
+  if (!file) return {};
+  const std::int64_t count = file->array.element_count();
+  measure::HostBuffer out(static_cast<std::size_t>(count) * sizeof(float));
+  auto* values = static_cast<float*>(out.data());
+  for (std::int64_t i = 0; i < count; ++i) values[i] = static_cast<float>(file->array.load(i));
   return out;
 }
 
@@ -153,13 +129,6 @@ DType default_run_dtype(Op op, const InputFile& a) {
   if (op == Op::int_mm && native != DType::i8 && native != DType::u8) return DType::i8;
   if (native) return *native;
   return DType::i32;  // int64 input: the widest integer gemmtune has
-}
-
-int largest_alignment(std::initializer_list<const void*> pointers) {
-  std::uintptr_t combined = kBufferAlignment;
-  for (const void* p : pointers)
-    if (p) combined |= reinterpret_cast<std::uintptr_t>(p);
-  return static_cast<int>(combined & (~combined + 1));  // lowest set bit
 }
 
 void check_output_path(const std::string& path) {
@@ -176,18 +145,21 @@ struct DeviceCopy {
   void* ptr = nullptr;
 };
 
-DeviceCopy to_device(runtime::DeviceRuntime* rt, const void* host, std::size_t bytes, const std::string& what) {
+// An empty host buffer gives a null pointer, which the problem allows for
+// an empty or absent operand.
+DeviceCopy to_device(runtime::DeviceRuntime* rt, const measure::HostBuffer& host, const std::string& what,
+                     bool upload = true) {
   DeviceCopy out;
-  if (!rt) {
-    out.ptr = const_cast<void*>(host);
+  if (!rt || host.bytes() == 0) {
+    out.ptr = host.data();
     return out;
   }
-  auto buffer = rt->allocate(std::max<std::size_t>(bytes, kBufferAlignment));
+  auto buffer = rt->allocate(host.bytes());
   if (!buffer) throw std::runtime_error("cannot allocate " + what + " on the GPU: " + buffer.error().to_string());
   out.buffer = std::move(buffer).value();
   out.ptr = out.buffer.get();
-  if (bytes > 0) {
-    Status s = rt->copy_from_host(out.ptr, host, bytes);
+  if (upload) {
+    Status s = rt->copy_from_host(out.ptr, host.data(), host.bytes());
     if (!s) throw std::runtime_error("cannot copy " + what + " to the GPU: " + s.error().to_string());
   }
   return out;
@@ -295,29 +267,26 @@ int cmd_run(const Invocation& inv, Io& io) {
   }
   validate(problem);
 
-  // Host copies in the problem's dtypes and layouts.
-  AlignedBuffer host_a(static_cast<std::size_t>(bytes_of(problem.a, batch)));
-  AlignedBuffer host_b(static_cast<std::size_t>(bytes_of(problem.b, problem.b.batch_stride == 0 ? 1 : batch)));
-  AlignedBuffer host_c(static_cast<std::size_t>(bytes_of(problem.c, batch)));
+  // Host copies in the problem's dtypes and layouts. A broadcast operand
+  // (batch stride 0) is one matrix, whatever the batch.
+  auto batches_of = [&](const MatrixDesc& d) { return d.batch_stride == 0 ? std::int64_t{1} : batch; };
+  measure::HostBuffer host_a(bytes_of(problem.a, batch));
+  measure::HostBuffer host_b(bytes_of(problem.b, batch));
+  measure::HostBuffer host_c(bytes_of(problem.c, batch));
   convert_matrix(a, problem.a, batch, host_a.data(), io);
-  convert_matrix(b, problem.b, problem.b.batch_stride == 0 ? 1 : batch, host_b.data(), io);
-  std::unique_ptr<AlignedBuffer> host_bias;
+  convert_matrix(b, problem.b, batches_of(problem.b), host_b.data(), io);
+  measure::HostBuffer host_bias;
   if (bias) {
-    const std::int64_t bias_batches = problem.bias_desc.batch_stride == 0 ? 1 : batch;
-    host_bias = std::make_unique<AlignedBuffer>(static_cast<std::size_t>(bytes_of(problem.bias_desc, bias_batches)));
+    host_bias = measure::HostBuffer(bytes_of(problem.bias_desc, batch));
     if (bias->rank() == 1) {
       InputFile as_row = *bias;
       as_row.array.shape = {1, n};
-      convert_matrix(as_row, problem.bias_desc, 1, host_bias->data(), io);
+      convert_matrix(as_row, problem.bias_desc, 1, host_bias.data(), io);
     } else {
-      convert_matrix(*bias, problem.bias_desc, bias_batches, host_bias->data(), io);
+      convert_matrix(*bias, problem.bias_desc, batches_of(problem.bias_desc), host_bias.data(), io);
     }
   }
-  std::vector<float> scales_a = scale_a ? scale_values(*scale_a) : std::vector<float>{};
-  std::vector<float> scales_b = scale_b ? scale_values(*scale_b) : std::vector<float>{};
-  AlignedBuffer host_sa(scales_a.size() * sizeof(float)), host_sb(scales_b.size() * sizeof(float));
-  if (!scales_a.empty()) std::memcpy(host_sa.data(), scales_a.data(), host_sa.bytes());
-  if (!scales_b.empty()) std::memcpy(host_sb.data(), scales_b.data(), host_sb.bytes());
+  measure::HostBuffer host_sa = scale_buffer(scale_a), host_sb = scale_buffer(scale_b);
 
   // Tune (or reuse the stored winner) for exactly this problem.
   const bool cuda = problem.device.kind == DeviceKind::cuda;
@@ -355,13 +324,13 @@ int cmd_run(const Invocation& inv, Io& io) {
     throw std::runtime_error("the tuner selected " + selection->backend() + " for " + to_string(problem.device) +
                              " but the CUDA runtime is unavailable: " + device_ok.why);
 
-  // Run on the problem's device.
-  DeviceCopy dev_a = to_device(rt, host_a.data(), host_a.bytes(), "A");
-  DeviceCopy dev_b = to_device(rt, host_b.data(), host_b.bytes(), "B");
-  DeviceCopy dev_c = to_device(rt, host_c.data(), host_c.bytes(), "C");
-  DeviceCopy dev_bias = host_bias ? to_device(rt, host_bias->data(), host_bias->bytes(), "the bias") : DeviceCopy{};
-  DeviceCopy dev_sa = scale_a ? to_device(rt, host_sa.data(), host_sa.bytes(), "scale_a") : DeviceCopy{};
-  DeviceCopy dev_sb = scale_b ? to_device(rt, host_sb.data(), host_sb.bytes(), "scale_b") : DeviceCopy{};
+  // Run on the problem's device. C is only written, so it is not uploaded.
+  DeviceCopy dev_a = to_device(rt, host_a, "A");
+  DeviceCopy dev_b = to_device(rt, host_b, "B");
+  DeviceCopy dev_c = to_device(rt, host_c, "C", /*upload=*/false);
+  DeviceCopy dev_bias = to_device(rt, host_bias, "the bias");
+  DeviceCopy dev_sa = to_device(rt, host_sa, "scale_a");
+  DeviceCopy dev_sb = to_device(rt, host_sb, "scale_b");
   GemmArgs args;
   args.a = dev_a.ptr;
   args.b = dev_b.ptr;
@@ -369,10 +338,7 @@ int cmd_run(const Invocation& inv, Io& io) {
   args.bias = dev_bias.ptr;
   args.scale_a = static_cast<const float*>(dev_sa.ptr);
   args.scale_b = static_cast<const float*>(dev_sb.ptr);
-  const int alignment = largest_alignment({args.a, args.b, args.c, args.bias, args.scale_a, args.scale_b});
-  if (alignment < problem.alignment)
-    throw std::runtime_error("buffers are only " + std::to_string(alignment) + "-byte aligned; the problem needs " +
-                             std::to_string(problem.alignment));
+  // Selection::run checks every pointer's alignment against the problem.
   selection->run(args, rt ? rt->stream() : nullptr);
   if (rt) {
     Status s = rt->synchronize();
