@@ -36,7 +36,7 @@ int cmd_backends(const Invocation& inv, Io& io) {
   try {
     TuneOptions options;
     options.use_cache = false;
-    Tuner tuner(options);
+    Tuner tuner(options, backends);  // the same backend objects, not a second set
     enabled = tuner.enabled();
   } catch (const ConfigError& e) {
     config_error = e.what();
