@@ -118,7 +118,9 @@ TEST_F(Cli, IntMmWithOnlyBlasExits3WithBlasReasonAndAHint) {
   const bool any_optimised = std::count(available.begin(), available.end(), "ONEDNN") +
                                  std::count(available.begin(), available.end(), "CPP") >
                              0;
-  if (any_optimised) EXPECT_TRUE(names_optimised) << hint_line;
+  if (any_optimised) {
+    EXPECT_TRUE(names_optimised) << hint_line;
+  }
 }
 
 TEST_F(Cli, NoValidChoicesWithJsonCarriesTheReportInTheObject) {
@@ -334,7 +336,9 @@ TEST_F(Cli, BackendsListsEveryBuiltInBackend) {
       EXPECT_FALSE(b["unavailable_reason"].get<std::string>().empty()) << b.dump();
       EXPECT_FALSE(b["default_enabled"].get<bool>());
     }
-    if (b["name"] == "REFERENCE") EXPECT_FALSE(b["default_enabled"].get<bool>());
+    if (b["name"] == "REFERENCE") {
+      EXPECT_FALSE(b["default_enabled"].get<bool>());
+    }
     if (b["default_enabled"].get<bool>()) expected_default.push_back(b["name"]);
     EXPECT_EQ(b["enabled"], b["default_enabled"]) << "no GEMMTUNE_BACKENDS: the default set is enabled";
   }

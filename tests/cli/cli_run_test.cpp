@@ -55,6 +55,16 @@ class CliRun : public CliTest {
     for (const char* extra : {"--budget-ms", "2"}) args.push_back(extra);
     return gemmtune(args);
   }
+  // `gemmtune run ARGS` must be refused as bad usage (exit 2) with every
+  // needle in its message.
+  void expect_usage_error(const std::vector<std::string>& args, std::initializer_list<const char*> needles) {
+    std::string command = "gemmtune run";
+    for (const auto& a : args) command += " " + a;
+    SCOPED_TRACE(command);
+    ProcessResult r = run(args);
+    EXPECT_EQ(r.exit_code, 2) << r.both();
+    for (const char* needle : needles) EXPECT_CONTAINS(r.err, needle);
+  }
 };
 
 TEST_F(CliRun, NumPyIsAvailableForTheReferenceChecks) {
@@ -265,14 +275,10 @@ TEST_F(CliRun, MismatchedShapesExit2NamingBothFiles) {
 np.save("A.npy", np.zeros((4, 5), np.float32))
 np.save("B.npy", np.zeros((6, 3), np.float32))
 )PY");
-  ProcessResult r = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_CONTAINS(r.err, "K differs");
-  EXPECT_CONTAINS(r.err, "A.npy");
-  EXPECT_CONTAINS(r.err, "B.npy");
+  expect_usage_error({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy"}, {"K differs", "A.npy", "B.npy"});
 }
 
-TEST_F(CliRun, WrongRankBigEndianAndNonIntegerInputsExit2NamingTheFile) {
+TEST_F(CliRun, BadFilesAndMissingInputsExit2NamingTheFileOrFlag) {
   py(R"PY(
 np.save("A3.npy", np.zeros((2, 4, 5), np.float32))
 np.save("B.npy", np.zeros((5, 3), np.float32))
@@ -282,29 +288,15 @@ np.save("Bi8.npy", np.zeros((5, 3), np.int8))
 np.save("A.npy", np.zeros((4, 5), np.float32))
 np.save("bias.npy", np.zeros(4, np.float32))
 )PY");
-  ProcessResult rank = run({"mm", "--a", "A3.npy", "--b", "B.npy", "--out", "C.npy"});
-  EXPECT_EQ(rank.exit_code, 2);
-  EXPECT_CONTAINS(rank.err, "A3.npy");
-  EXPECT_CONTAINS(rank.err, "2-D");
-  ProcessResult big = run({"mm", "--a", "Abig.npy", "--b", "B.npy", "--out", "C.npy"});
-  EXPECT_EQ(big.exit_code, 2);
-  EXPECT_CONTAINS(big.err, "Abig.npy: big-endian");
-  ProcessResult frac = run({"int_mm", "--a", "Afrac.npy", "--b", "Bi8.npy", "--out", "C.npy"});
-  EXPECT_EQ(frac.exit_code, 2);
-  EXPECT_CONTAINS(frac.err, "Afrac.npy: element (0, 0) = 1.5 is not representable as i8");
-  ProcessResult bias = run({"addmm", "--a", "A.npy", "--b", "B.npy", "--bias", "bias.npy", "--out", "C.npy"});
-  EXPECT_EQ(bias.exit_code, 2);
-  EXPECT_CONTAINS(bias.err, "bias.npy");
-  EXPECT_CONTAINS(bias.err, "N = 3");
-  ProcessResult missing = run({"mm", "--a", "nope.npy", "--b", "B.npy", "--out", "C.npy"});
-  EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_CONTAINS(missing.err, "nope.npy");
-  ProcessResult nobias = run({"addmm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy"});
-  EXPECT_EQ(nobias.exit_code, 2);
-  EXPECT_CONTAINS(nobias.err, "addmm needs --bias");
-  ProcessResult outdir = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "no/such/dir/C.npy"});
-  EXPECT_EQ(outdir.exit_code, 2);
-  EXPECT_CONTAINS(outdir.err, "--out");
+  expect_usage_error({"mm", "--a", "A3.npy", "--b", "B.npy", "--out", "C.npy"}, {"A3.npy", "2-D"});
+  expect_usage_error({"mm", "--a", "Abig.npy", "--b", "B.npy", "--out", "C.npy"}, {"Abig.npy: big-endian"});
+  expect_usage_error({"int_mm", "--a", "Afrac.npy", "--b", "Bi8.npy", "--out", "C.npy"},
+                     {"Afrac.npy: element (0, 0) = 1.5 is not representable as i8"});
+  expect_usage_error({"addmm", "--a", "A.npy", "--b", "B.npy", "--bias", "bias.npy", "--out", "C.npy"},
+                     {"bias.npy", "N = 3"});
+  expect_usage_error({"mm", "--a", "nope.npy", "--b", "B.npy", "--out", "C.npy"}, {"nope.npy"});
+  expect_usage_error({"addmm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy"}, {"addmm needs --bias"});
+  expect_usage_error({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "no/such/dir/C.npy"}, {"--out"});
 }
 
 TEST_F(CliRun, SecondRunReusesTheStoredSelection) {
