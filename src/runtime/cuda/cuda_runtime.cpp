@@ -1,6 +1,7 @@
 #include "runtime/cuda/cuda_runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <sstream>
 #include <string_view>
@@ -236,10 +237,11 @@ Status CudaRuntime::ensure_scrub() {
 Status CudaRuntime::flush_caches(const std::vector<runtime::MemoryRange>&) {
   if (Status s = make_current(); !s) return s;
   if (Status s = ensure_scrub(); !s) return s;
-  // A changing value: the writes cannot be elided as already done.
-  static unsigned counter = 0;
-  ++counter;
-  return check(driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(scrub_.get()), counter, scrub_.bytes() / 4,
+  // A changing value: the writes cannot be elided as already done. Atomic:
+  // runtimes of different devices may scrub from different threads.
+  static std::atomic<unsigned> counter{0};
+  const unsigned value = ++counter;
+  return check(driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(scrub_.get()), value, scrub_.bytes() / 4,
                                          stream_),
                "cuMemsetD32Async (L2 scrub)");
 }
