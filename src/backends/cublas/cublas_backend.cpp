@@ -107,7 +107,12 @@ Expected<Plan> make_plan(const Problem& p) {
 class CublasKernel final : public Kernel {
  public:
   CublasKernel(Problem problem, CublasConfig config, Plan plan, CudaRuntime& rt, runtime::DeviceBuffer staging)
-      : p_(std::move(problem)), config_(config), plan_(plan), rt_(rt), staging_(std::move(staging)) {}
+      : p_(std::move(problem)),
+        config_(config),
+        plan_(plan),
+        rt_(rt),
+        slot_(handle_slot(rt.index())),
+        staging_(std::move(staging)) {}
 
   // The per-stream cuBLAS workspace it uses, plus its f32 staging buffer.
   std::size_t workspace_bytes() const override { return cublas::kWorkspaceBytes + staging_.bytes(); }
@@ -137,11 +142,10 @@ class CublasKernel final : public Kernel {
  private:
   Status gemm(const GemmArgs& args, void* out, double beta, CUstream stream) {
     const cuda::CublasApi& api = cuda::cublas_api();
-    HandleSlot& slot = handle_slot(rt_.index());
-    std::lock_guard<std::mutex> lock(slot.mutex);
-    if (Status s = ensure_handle(slot, rt_); !s) return s;
-    if (Status s = bind_stream(slot, rt_, stream); !s) return s;
-    if (Status s = cuda::check(api.cublasSetMathMode(slot.handle, config_.math), "cublasSetMathMode"); !s) return s;
+    std::lock_guard<std::mutex> lock(slot_.mutex);
+    if (Status s = ensure_handle(slot_, rt_); !s) return s;
+    if (Status s = bind_stream(slot_, rt_, stream); !s) return s;
+    if (Status s = cuda::check(api.cublasSetMathMode(slot_.handle, config_.math), "cublasSetMathMode"); !s) return s;
 
     // Scalars in the compute type's scale type.
     float alpha32 = static_cast<float>(p_.alpha), beta32 = static_cast<float>(beta);
@@ -167,13 +171,13 @@ class CublasKernel final : public Kernel {
     const cublasOperation_t tb = g.y.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
     if (p_.batch == 1) {
-      return cuda::check(api.cublasGemmEx(slot.handle, ta, tb, m, n, k, alpha, x, xt, static_cast<int>(g.x.ld), y, yt,
+      return cuda::check(api.cublasGemmEx(slot_.handle, ta, tb, m, n, k, alpha, x, xt, static_cast<int>(g.x.ld), y, yt,
                                           static_cast<int>(g.y.ld), beta_ptr, out, dt, static_cast<int>(g.d.ld),
                                           config_.compute, config_.algo),
                          "cublasGemmEx");
     }
     return cuda::check(api.cublasGemmStridedBatchedEx(
-                           slot.handle, ta, tb, m, n, k, alpha, x, xt, static_cast<int>(g.x.ld), g.x.batch_stride, y,
+                           slot_.handle, ta, tb, m, n, k, alpha, x, xt, static_cast<int>(g.x.ld), g.x.batch_stride, y,
                            yt, static_cast<int>(g.y.ld), g.y.batch_stride, beta_ptr, out, dt,
                            static_cast<int>(g.d.ld), g.d.batch_stride, static_cast<int>(p_.batch), config_.compute,
                            config_.algo),
@@ -184,6 +188,7 @@ class CublasKernel final : public Kernel {
   CublasConfig config_;
   Plan plan_;
   CudaRuntime& rt_;
+  HandleSlot& slot_;  // this device's shared handle
   runtime::DeviceBuffer staging_;
 };
 

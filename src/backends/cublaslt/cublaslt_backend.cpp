@@ -84,18 +84,22 @@ Expected<cublasLtHandle_t> lt_handle() {
   return handle;
 }
 
+// set_desc runs in LtKernel::run (pointers change per call): the message
+// is built only on failure.
 template <typename T>
 Status set_desc(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute, const T& value,
                 const char* what) {
-  return lt_check(lt().cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(T)),
-                  std::string("cublasLtMatmulDescSetAttribute(") + what + ")");
+  const cublasStatus_t s = lt().cublasLtMatmulDescSetAttribute(desc, attribute, &value, sizeof(T));
+  if (s == CUBLAS_STATUS_SUCCESS) return Status::success();
+  return lt_check(s, std::string("cublasLtMatmulDescSetAttribute(") + what + ")");
 }
 
 template <typename T>
 Status set_layout(cublasLtMatrixLayout_t layout, cublasLtMatrixLayoutAttribute_t attribute, const T& value,
                   const char* what) {
-  return lt_check(lt().cublasLtMatrixLayoutSetAttribute(layout, attribute, &value, sizeof(T)),
-                  std::string("cublasLtMatrixLayoutSetAttribute(") + what + ")");
+  const cublasStatus_t s = lt().cublasLtMatrixLayoutSetAttribute(layout, attribute, &value, sizeof(T));
+  if (s == CUBLAS_STATUS_SUCCESS) return Status::success();
+  return lt_check(s, std::string("cublasLtMatrixLayoutSetAttribute(") + what + ")");
 }
 
 // Owns the descriptors of one problem.
@@ -658,12 +662,13 @@ std::string describe_candidate(const Candidate& c, const Setup& s) {
 
 class LtKernel final : public Kernel {
  public:
-  LtKernel(Problem problem, Setup setup, Descs descs, cublasLtMatmulAlgo_t algo, CudaRuntime& rt,
-           runtime::DeviceBuffer workspace, runtime::DeviceBuffer staging)
+  LtKernel(Problem problem, Setup setup, Descs descs, cublasLtMatmulAlgo_t algo, cublasLtHandle_t handle,
+           CudaRuntime& rt, runtime::DeviceBuffer workspace, runtime::DeviceBuffer staging)
       : p_(std::move(problem)),
         s_(std::move(setup)),
         d_(std::move(descs)),
         algo_(algo),
+        handle_(handle),
         rt_(rt),
         workspace_(std::move(workspace)),
         staging_(std::move(staging)) {}
@@ -679,8 +684,6 @@ class LtKernel final : public Kernel {
       if (p_.activation == Activation::none) return Status::success();
       return cuda::launch_finish(rt_, stream, p_, args.c, p_.c, args.c, p_.c, p_.activation);
     }
-    auto handle = lt_handle();
-    if (!handle) return handle.error();
     void* out = s_.staged ? staging_.get() : args.c;
     if (s_.fill_bias) {
       if (Status st = cuda::launch_fill(rt_, stream, p_, args.bias, 1.0, out, s_.out); !st) return st;
@@ -712,7 +715,7 @@ class LtKernel final : public Kernel {
     const void* x = s_.g.swapped ? args.b : args.a;
     const void* y = s_.g.swapped ? args.a : args.b;
     const void* c = s_.bias_as_c ? args.bias : out;
-    if (Status st = lt_check(lt().cublasLtMatmul(handle.value(), d_.op, alpha, x, d_.x, y, d_.y, beta, c, d_.c, out,
+    if (Status st = lt_check(lt().cublasLtMatmul(handle_, d_.op, alpha, x, d_.x, y, d_.y, beta, c, d_.c, out,
                                                  d_.d, &algo_, workspace_.get(), workspace_.bytes(),
                                                  reinterpret_cast<cudaStream_t>(stream)),
                              "cublasLtMatmul");
@@ -728,6 +731,7 @@ class LtKernel final : public Kernel {
   Setup s_;
   Descs d_;
   cublasLtMatmulAlgo_t algo_;
+  cublasLtHandle_t handle_;  // the process's (lt_handle), never destroyed
   CudaRuntime& rt_;
   runtime::DeviceBuffer workspace_;
   runtime::DeviceBuffer staging_;
@@ -859,8 +863,8 @@ class CublasLtBackend final : public Backend {
       for (const char* fn : {cuda::kFillKernel, cuda::kFinishKernel})
         if (auto f = rt.function(fn); !f) return f.error();
       return std::unique_ptr<Kernel>(std::make_unique<LtKernel>(p, std::move(setup.value()), Descs{},
-                                                                cublasLtMatmulAlgo_t{}, rt, runtime::DeviceBuffer{},
-                                                                runtime::DeviceBuffer{}));
+                                                                cublasLtMatmulAlgo_t{}, handle.value(), rt,
+                                                                runtime::DeviceBuffer{}, runtime::DeviceBuffer{}));
     }
     // The choice's own configuration, or (from a bare name) the variant
     // whose tags the name carries and the algorithm its fields describe.
@@ -920,7 +924,7 @@ class CublasLtBackend final : public Backend {
         if (auto f = rt.function(fn); !f) return f.error();
     }
     return std::unique_ptr<Kernel>(std::make_unique<LtKernel>(p, std::move(*setup), std::move(descs.value()),
-                                                              config->algo, rt, std::move(workspace),
+                                                              config->algo, handle.value(), rt, std::move(workspace),
                                                               std::move(staging)));
   }
 
