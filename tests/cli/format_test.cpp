@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "format.h"
+#include "testing/problem_specs.h"
 
 namespace gemmtune::cli {
 namespace {
@@ -28,16 +29,9 @@ ChoiceOutcome rejected(std::string backend, std::string name, Stage stage, Reaso
 }
 
 TuningRecord sample_record() {
-  ProblemSpec spec;
-  spec.op = Op::mm;
-  spec.m = 128;
-  spec.n = 4096;
-  spec.k = 4096;
-  spec.dtype = DType::bf16;
-  spec.transpose_b = true;
   TuningRecord r;
   r.key = "k1";
-  r.problem = make_problem(spec);
+  r.problem = make_problem(testing::spec(Op::mm, 128, 4096, 4096, DType::bf16, "nt"));
   r.enabled = {"BLAS", "ONEDNN", "CPP"};
   r.backends = {BackendOutcome{"BLAS", "openblas-0.3", 1, std::nullopt},
                 BackendOutcome{"ONEDNN", "2.6", 1, std::nullopt},
@@ -54,11 +48,7 @@ TuningRecord sample_record() {
 
 TEST(Format, AutotuneTitleNamesInputShapesDtypeAndLayout) {
   EXPECT_EQ(autotune_title(sample_record().problem), "mm(128x4096, 4096x4096) bf16 nt");
-  ProblemSpec spec;
-  spec.op = Op::addmm;
-  spec.m = 8;
-  spec.n = 16;
-  spec.k = 32;
+  ProblemSpec spec = testing::spec(Op::addmm, 8, 16, 32);
   spec.activation = Activation::gelu;
   EXPECT_EQ(autotune_title(make_problem(spec)), "addmm(16, 8x32, 32x16) f32 nn bias=row act=gelu");
   spec.op = Op::bmm;
