@@ -36,13 +36,6 @@ struct InputFile {
 
 InputFile load(const std::string& flag, const std::string& path) { return InputFile{flag, path, read_npy(path)}; }
 
-// Bytes a buffer needs for `batch` matrices laid out as `d`.
-std::size_t bytes_of(const MatrixDesc& d, std::int64_t batch) {
-  if (d.rows == 0 || d.cols == 0 || batch == 0) return 0;
-  std::int64_t last = (d.rows - 1) * d.row_stride + (d.cols - 1) * d.col_stride + (batch - 1) * d.batch_stride;
-  return static_cast<std::size_t>(last + 1) * dtype_size(d.dtype);
-}
-
 // Tracks values a narrow float dtype could not hold, to warn once per file.
 struct ConversionNotes {
   std::int64_t saturated = 0;
@@ -270,14 +263,14 @@ int cmd_run(const Invocation& inv, Io& io) {
   // Host copies in the problem's dtypes and layouts. A broadcast operand
   // (batch stride 0) is one matrix, whatever the batch.
   auto batches_of = [&](const MatrixDesc& d) { return d.batch_stride == 0 ? std::int64_t{1} : batch; };
-  measure::HostBuffer host_a(bytes_of(problem.a, batch));
-  measure::HostBuffer host_b(bytes_of(problem.b, batch));
-  measure::HostBuffer host_c(bytes_of(problem.c, batch));
+  measure::HostBuffer host_a(operand_bytes(problem.a, batch));
+  measure::HostBuffer host_b(operand_bytes(problem.b, batch));
+  measure::HostBuffer host_c(operand_bytes(problem.c, batch));
   convert_matrix(a, problem.a, batch, host_a.data(), io);
   convert_matrix(b, problem.b, batches_of(problem.b), host_b.data(), io);
   measure::HostBuffer host_bias;
   if (bias) {
-    host_bias = measure::HostBuffer(bytes_of(problem.bias_desc, batch));
+    host_bias = measure::HostBuffer(operand_bytes(problem.bias_desc, batch));
     if (bias->rank() == 1) {
       InputFile as_row = *bias;
       as_row.array.shape = {1, n};
