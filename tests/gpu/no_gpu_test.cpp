@@ -222,6 +222,21 @@ TEST(CublasLtNames, RejectsNamesThatAreNotAlgorithms) {
     EXPECT_FALSE(backends::cublaslt::parse_algo_name(bad).has_value()) << bad;
 }
 
+TEST(BlasScalars, PassesAlphaAndBetaInTheCallsScaleType) {
+  EXPECT_EQ(cuda::scale_type_of(CUBLAS_COMPUTE_64F), CUDA_R_64F);
+  EXPECT_EQ(cuda::scale_type_of(CUBLAS_COMPUTE_32I), CUDA_R_32I);
+  EXPECT_EQ(cuda::scale_type_of(CUBLAS_COMPUTE_32F_FAST_TF32), CUDA_R_32F);
+  const cuda::BlasScalars f32(CUDA_R_32F, 0.5, -2.0);
+  EXPECT_EQ(*static_cast<const float*>(f32.alpha()), 0.5f);
+  EXPECT_EQ(*static_cast<const float*>(f32.beta()), -2.0f);
+  const cuda::BlasScalars f64(CUDA_R_64F, 0.1, 3.0);
+  EXPECT_EQ(*static_cast<const double*>(f64.alpha()), 0.1);  // not rounded through float
+  EXPECT_EQ(*static_cast<const double*>(f64.beta()), 3.0);
+  const cuda::BlasScalars i32(CUDA_R_32I, 1.0, 0.0);
+  EXPECT_EQ(*static_cast<const std::int32_t*>(i32.alpha()), 1);
+  EXPECT_EQ(*static_cast<const std::int32_t*>(i32.beta()), 0);
+}
+
 // ---- mapping onto a column-major call (host-only logic) ----
 
 Problem layout_problem(bool transpose_a, bool transpose_b) {

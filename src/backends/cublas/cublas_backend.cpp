@@ -75,16 +75,6 @@ Status bind_stream(HandleSlot& slot, CudaRuntime& rt, CUstream stream) {
 
 bool fits_int(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
 
-std::string library_version() {
-  const cuda::CublasApi& api = cuda::cublas_api();
-  if (!api.loaded) return "cublas-unavailable";
-  int major = 0, minor = 0, patch = 0;
-  api.cublasGetProperty(MAJOR_VERSION, &major);
-  api.cublasGetProperty(MINOR_VERSION, &minor);
-  api.cublasGetProperty(PATCH_LEVEL, &patch);
-  return "cublas-" + std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
-}
-
 // How one problem is computed around the library call.
 struct Plan {
   BlasGemm gemm;
@@ -121,22 +111,14 @@ class CublasKernel final : public Kernel {
     if (cuda::output_is_empty(p_)) return Status::success();
     if (Status s = rt_.make_current(); !s) return s;
     auto stream = static_cast<CUstream>(ctx.stream);
-    if (p_.k == 0) {
-      // No products: C = act(beta * bias), or act(0).
-      if (Status s = cuda::launch_fill(rt_, stream, p_, args.bias, p_.beta, args.c, p_.c); !s) return s;
-      if (p_.activation == Activation::none) return Status::success();
-      return cuda::launch_finish(rt_, stream, p_, args.c, p_.c, args.c, p_.c, p_.activation);
-    }
+    if (p_.k == 0) return cuda::launch_no_product(rt_, stream, p_, args.bias, args.c);
     void* out = plan_.staged ? staging_.get() : args.c;
     const bool has_bias = p_.bias != BiasKind::none;
     if (has_bias) {
       if (Status s = cuda::launch_fill(rt_, stream, p_, args.bias, 1.0, out, plan_.out); !s) return s;
     }
     if (Status s = gemm(args, out, has_bias ? p_.beta : 0.0, stream); !s) return s;
-    if (plan_.staged) return cuda::launch_finish(rt_, stream, p_, out, plan_.out, args.c, p_.c, p_.activation);
-    if (p_.activation != Activation::none)
-      return cuda::launch_finish(rt_, stream, p_, args.c, p_.c, args.c, p_.c, p_.activation);
-    return Status::success();
+    return cuda::finish_output(rt_, stream, p_, plan_.staged, out, plan_.out, args.c, p_.activation);
   }
 
  private:
@@ -146,20 +128,9 @@ class CublasKernel final : public Kernel {
     if (Status s = ensure_handle(slot_, rt_); !s) return s;
     if (Status s = bind_stream(slot_, rt_, stream); !s) return s;
     if (Status s = cuda::check(api.cublasSetMathMode(slot_.handle, config_.math), "cublasSetMathMode"); !s) return s;
-
-    // Scalars in the compute type's scale type.
-    float alpha32 = static_cast<float>(p_.alpha), beta32 = static_cast<float>(beta);
-    double alpha64 = p_.alpha, beta64 = beta;
-    std::int32_t alpha_int = 1, beta_int = 0;
-    const void* alpha = &alpha32;
-    const void* beta_ptr = &beta32;
-    if (config_.compute == CUBLAS_COMPUTE_64F) {
-      alpha = &alpha64;
-      beta_ptr = &beta64;
-    } else if (config_.compute == CUBLAS_COMPUTE_32I) {
-      alpha = &alpha_int;
-      beta_ptr = &beta_int;
-    }
+    const cuda::BlasScalars scalars(cuda::scale_type_of(config_.compute), p_.alpha, beta);
+    const void* alpha = scalars.alpha();
+    const void* beta_ptr = scalars.beta();
 
     const BlasGemm& g = plan_.gemm;
     const void* x = g.swapped ? args.b : args.a;
@@ -201,7 +172,10 @@ class CublasBackend final : public Backend {
   std::string_view name() const override { return "CUBLAS"; }
   DeviceKind device_kind() const override { return DeviceKind::cuda; }
   std::string version() const override {
-    static const std::string v = library_version();
+    static const std::string v = [] {
+      const std::string library = cuda::cublas_version();
+      return library.empty() ? std::string("cublas-unavailable") : "cublas-" + library;
+    }();
     return v;
   }
   Availability availability() const override {
@@ -295,15 +269,12 @@ class CublasBackend final : public Backend {
     if (!plan) return plan.error();
     runtime::DeviceBuffer staging;
     if (plan.value().staged) {
-      auto buffer = rt.allocate(static_cast<std::size_t>(p.batch * p.m * p.n) * sizeof(float));
+      auto buffer = cuda::allocate_staging(rt, p);
       if (!buffer) return buffer.error();
       staging = std::move(buffer.value());
     }
-    // The elementwise kernels compile on first use: do it here, where a
-    // compile error is a build rejection, not a failed run.
     if (p.bias != BiasKind::none || p.activation != Activation::none || p.k == 0) {
-      for (const char* fn : {cuda::kFillKernel, cuda::kFinishKernel})
-        if (auto f = rt.function(fn); !f) return f.error();
+      if (Status s = cuda::load_elementwise_kernels(rt); !s) return s.error();
     }
     return std::unique_ptr<Kernel>(
         std::make_unique<CublasKernel>(p, *config, plan.value(), rt, std::move(staging)));

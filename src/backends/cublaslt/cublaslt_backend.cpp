@@ -182,25 +182,22 @@ Expected<Setup> make_setup(const Problem& p, int sm, const Variant& v) {
         return reject(Reason::unsupported_dtype,
                       "cuBLASLt int8 GEMM takes signed int8 A and B, not " + std::string(to_string(in)) + " A");
       s.compute = CUBLAS_COMPUTE_32I;
-      s.scale_type = CUDA_R_32I;
       break;
     case Op::scaled_mm:
       s.fp8 = true;
       s.compute = CUBLAS_COMPUTE_32F;
-      s.scale_type = CUDA_R_32F;
       break;
     default:
       if (in == DType::f64) {
         s.compute = CUBLAS_COMPUTE_64F;
-        s.scale_type = CUDA_R_64F;
       } else if (in == DType::f32 || in == DType::f16 || in == DType::bf16) {
         s.compute = v.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-        s.scale_type = CUDA_R_32F;
       } else {
         return reject(Reason::unsupported_dtype, "CUBLASLT serves f32, f64, f16, bf16, int8 and fp8, not " +
                                                      std::string(to_string(in)));
       }
   }
+  s.scale_type = cuda::scale_type_of(s.compute);
 
   const bool swapped = cuda::writes_row_major(p);
   const bool relu_fusable = v.fuse && p.activation == Activation::relu && p.op != Op::int_mm;
@@ -679,11 +676,7 @@ class LtKernel final : public Kernel {
     if (cuda::output_is_empty(p_)) return Status::success();
     if (Status st = rt_.make_current(); !st) return st;
     auto stream = static_cast<CUstream>(ctx.stream);
-    if (p_.k == 0) {
-      if (Status st = cuda::launch_fill(rt_, stream, p_, args.bias, p_.beta, args.c, p_.c); !st) return st;
-      if (p_.activation == Activation::none) return Status::success();
-      return cuda::launch_finish(rt_, stream, p_, args.c, p_.c, args.c, p_.c, p_.activation);
-    }
+    if (p_.k == 0) return cuda::launch_no_product(rt_, stream, p_, args.bias, args.c);
     void* out = s_.staged ? staging_.get() : args.c;
     if (s_.fill_bias) {
       if (Status st = cuda::launch_fill(rt_, stream, p_, args.bias, 1.0, out, s_.out); !st) return st;
@@ -700,30 +693,17 @@ class LtKernel final : public Kernel {
       if (Status st = set_desc(d_.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, y_scale, "B_SCALE_POINTER"); !st)
         return st;
     }
-    float alpha32 = static_cast<float>(p_.alpha), beta32 = static_cast<float>(s_.beta_call);
-    double alpha64 = p_.alpha, beta64 = s_.beta_call;
-    std::int32_t alpha_int = 1, beta_int = 0;
-    const void* alpha = &alpha32;
-    const void* beta = &beta32;
-    if (s_.scale_type == CUDA_R_64F) {
-      alpha = &alpha64;
-      beta = &beta64;
-    } else if (s_.scale_type == CUDA_R_32I) {
-      alpha = &alpha_int;
-      beta = &beta_int;
-    }
+    const cuda::BlasScalars scalars(s_.scale_type, p_.alpha, s_.beta_call);
     const void* x = s_.g.swapped ? args.b : args.a;
     const void* y = s_.g.swapped ? args.a : args.b;
     const void* c = s_.bias_as_c ? args.bias : out;
-    if (Status st = lt_check(lt().cublasLtMatmul(handle_, d_.op, alpha, x, d_.x, y, d_.y, beta, c, d_.c, out,
-                                                 d_.d, &algo_, workspace_.get(), workspace_.bytes(),
+    if (Status st = lt_check(lt().cublasLtMatmul(handle_, d_.op, scalars.alpha(), x, d_.x, y, d_.y, scalars.beta(), c,
+                                                 d_.c, out, d_.d, &algo_, workspace_.get(), workspace_.bytes(),
                                                  reinterpret_cast<cudaStream_t>(stream)),
                              "cublasLtMatmul");
         !st)
       return st;
-    if (s_.staged) return cuda::launch_finish(rt_, stream, p_, out, s_.out, args.c, p_.c, s_.post);
-    if (s_.post != Activation::none) return cuda::launch_finish(rt_, stream, p_, args.c, p_.c, args.c, p_.c, s_.post);
-    return Status::success();
+    return cuda::finish_output(rt_, stream, p_, s_.staged, out, s_.out, args.c, s_.post);
   }
 
  private:
@@ -860,8 +840,7 @@ class CublasLtBackend final : public Backend {
         return reject(Reason::internal_error, choice.name + " is only for empty outputs or K = 0");
       auto setup = make_setup(p, rt.info().sm(), Variant{});
       if (!setup) return setup.error();
-      for (const char* fn : {cuda::kFillKernel, cuda::kFinishKernel})
-        if (auto f = rt.function(fn); !f) return f.error();
+      if (Status st = cuda::load_elementwise_kernels(rt); !st) return st.error();
       return std::unique_ptr<Kernel>(std::make_unique<LtKernel>(p, std::move(setup.value()), Descs{},
                                                                 cublasLtMatmulAlgo_t{}, handle.value(), rt,
                                                                 runtime::DeviceBuffer{}, runtime::DeviceBuffer{}));
@@ -915,13 +894,12 @@ class CublasLtBackend final : public Backend {
       workspace = std::move(buffer.value());
     }
     if (setup->staged) {
-      auto buffer = rt.allocate(static_cast<std::size_t>(p.batch * p.m * p.n) * sizeof(float));
+      auto buffer = cuda::allocate_staging(rt, p);
       if (!buffer) return buffer.error();
       staging = std::move(buffer.value());
     }
     if (setup->fill_bias || setup->staged || setup->post != Activation::none || p.k == 0) {
-      for (const char* fn : {cuda::kFillKernel, cuda::kFinishKernel})
-        if (auto f = rt.function(fn); !f) return f.error();
+      if (Status st = cuda::load_elementwise_kernels(rt); !st) return st.error();
     }
     return std::unique_ptr<Kernel>(std::make_unique<LtKernel>(p, std::move(*setup), std::move(descs.value()),
                                                               config->algo, handle.value(), rt, std::move(workspace),

@@ -60,6 +60,28 @@ cudaDataType to_cuda_dtype(DType t) {
   return CUDA_R_32F;
 }
 
+cudaDataType scale_type_of(cublasComputeType_t compute) {
+  switch (compute) {
+    case CUBLAS_COMPUTE_64F: return CUDA_R_64F;
+    case CUBLAS_COMPUTE_32I: return CUDA_R_32I;
+    default: return CUDA_R_32F;
+  }
+}
+
+BlasScalars::BlasScalars(cudaDataType scale_type, double alpha, double beta)
+    : f32_{static_cast<float>(alpha), static_cast<float>(beta)}, f64_{alpha, beta} {
+  if (scale_type == CUDA_R_64F) {
+    alpha_ = &f64_[0];
+    beta_ = &f64_[1];
+  } else if (scale_type == CUDA_R_32I) {
+    alpha_ = &i32_[0];
+    beta_ = &i32_[1];
+  } else {
+    alpha_ = &f32_[0];
+    beta_ = &f32_[1];
+  }
+}
+
 bool needs_f32_staging(const Problem& p) {
   const bool half_output = p.c.dtype == DType::bf16 || p.c.dtype == DType::f16;
   if (p.bias != BiasKind::none && p.bias_desc.dtype != p.c.dtype) return true;
@@ -138,6 +160,29 @@ Status launch_finish(CudaRuntime& rt, CUstream stream, const Problem& p, const v
   params.dst_dtype = static_cast<std::int32_t>(dst_desc.dtype);
   params.activation = static_cast<std::int32_t>(activation);
   return rt.launch_elementwise(kFinishKernel, p.batch * p.m * p.n, &params, stream);
+}
+
+Status launch_no_product(CudaRuntime& rt, CUstream stream, const Problem& p, const void* bias, void* c) {
+  if (Status s = launch_fill(rt, stream, p, bias, p.beta, c, p.c); !s) return s;
+  if (p.activation == Activation::none) return Status::success();
+  return launch_finish(rt, stream, p, c, p.c, c, p.c, p.activation);
+}
+
+Status finish_output(CudaRuntime& rt, CUstream stream, const Problem& p, bool staged, const void* staging,
+                     const MatrixDesc& staging_desc, void* c, Activation post) {
+  if (staged) return launch_finish(rt, stream, p, staging, staging_desc, c, p.c, post);
+  if (post == Activation::none) return Status::success();
+  return launch_finish(rt, stream, p, c, p.c, c, p.c, post);
+}
+
+Expected<runtime::DeviceBuffer> allocate_staging(CudaRuntime& rt, const Problem& p) {
+  return rt.allocate(static_cast<std::size_t>(p.batch * p.m * p.n) * sizeof(float));
+}
+
+Status load_elementwise_kernels(CudaRuntime& rt) {
+  for (const char* fn : {kFillKernel, kFinishKernel})
+    if (auto f = rt.function(fn); !f) return f.error();
+  return Status::success();
 }
 
 std::optional<BlasOperand> as_output_operand(const MatrixDesc& desc, bool swapped) {

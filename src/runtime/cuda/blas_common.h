@@ -18,6 +18,29 @@ namespace gemmtune::cuda {
 // cudaDataType of a gemmtune dtype (CUDA_R_32F, ...).
 cudaDataType to_cuda_dtype(DType);
 
+// The type alpha and beta are passed in for a compute type: f64 for
+// CUBLAS_COMPUTE_64F, int32 for CUBLAS_COMPUTE_32I, else f32.
+cudaDataType scale_type_of(cublasComputeType_t);
+
+// alpha and beta in a call's scale type, where the library reads them
+// (pointer mode host). An integer call takes 1 and 0: int_mm has no alpha
+// and no bias (validation). Points into itself, so it is not copied.
+class BlasScalars {
+ public:
+  BlasScalars(cudaDataType scale_type, double alpha, double beta);
+  BlasScalars(const BlasScalars&) = delete;
+  BlasScalars& operator=(const BlasScalars&) = delete;
+  const void* alpha() const { return alpha_; }
+  const void* beta() const { return beta_; }
+
+ private:
+  float f32_[2] = {0, 0};
+  double f64_[2] = {0, 0};
+  std::int32_t i32_[2] = {1, 0};
+  const void* alpha_ = nullptr;
+  const void* beta_ = nullptr;
+};
+
 // One operand of a column-major call: op(X) is rows x cols; stored either as
 // a rows x cols column-major matrix (not transposed) or as its transpose.
 struct BlasOperand {
@@ -70,6 +93,23 @@ Status launch_fill(CudaRuntime&, CUstream, const Problem&, const void* bias, dou
 // dst = act(src) converted to dst's dtype (src may alias dst). Queued.
 Status launch_finish(CudaRuntime&, CUstream, const Problem&, const void* src, const MatrixDesc& src_desc,
                      void* dst, const MatrixDesc& dst_desc, Activation);
+
+// K = 0, where there is no product and no library call: C = act(beta *
+// bias), or act(0) without a bias. Queued.
+Status launch_no_product(CudaRuntime&, CUstream, const Problem&, const void* bias, void* c);
+
+// What follows the library call: when `staged`, the f32 result in `staging`
+// (described by `staging_desc`) converted into C with `post` applied; else
+// `post` applied to C in place (nothing for none). Queued.
+Status finish_output(CudaRuntime&, CUstream, const Problem&, bool staged, const void* staging,
+                     const MatrixDesc& staging_desc, void* c, Activation post);
+
+// The f32 staging buffer of staging_desc(p): batch * m * n floats.
+Expected<runtime::DeviceBuffer> allocate_staging(CudaRuntime&, const Problem&);
+
+// Compiles (on first use) and looks up the fill and finish kernels: called
+// at build, so that a compile error is a build rejection, not a failed run.
+Status load_elementwise_kernels(CudaRuntime&);
 
 // True when the problem's output holds no element (nothing to compute).
 bool output_is_empty(const Problem&);

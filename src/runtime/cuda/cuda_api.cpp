@@ -121,6 +121,16 @@ const CublasLtApi& cublaslt_api() {
   return api;
 }
 
+std::string cublas_version() {
+  const CublasApi& api = cublas_api();
+  int major = 0, minor = 0, patch = 0;
+  if (!api.loaded || api.cublasGetProperty(MAJOR_VERSION, &major) != CUBLAS_STATUS_SUCCESS ||
+      api.cublasGetProperty(MINOR_VERSION, &minor) != CUBLAS_STATUS_SUCCESS ||
+      api.cublasGetProperty(PATCH_LEVEL, &patch) != CUBLAS_STATUS_SUCCESS)
+    return {};
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
 std::string driver_error_text(CUresult r) {
   const DriverApi& api = driver_api();
   const char* name = nullptr;

@@ -165,6 +165,10 @@ NvrtcApi load_nvrtc_api(const std::vector<std::string>& candidates);
 CublasApi load_cublas_api(const std::vector<std::string>& candidates);
 CublasLtApi load_cublaslt_api(const std::vector<std::string>& candidates);
 
+// The loaded cuBLAS's version, "13.0.1"; empty when it is not loaded or
+// does not say.
+std::string cublas_version();
+
 // "CUDA_ERROR_OUT_OF_MEMORY (out of memory)"; works without a driver too.
 std::string driver_error_text(CUresult);
 std::string cublas_status_text(cublasStatus_t);

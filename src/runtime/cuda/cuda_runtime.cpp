@@ -154,14 +154,8 @@ std::string CudaRuntime::fingerprint() const {
   std::ostringstream out;
   out << "gpu=" << info_.name << ";sm=" << info_.sm_major << info_.sm_minor << ";sms=" << info_.sm_count
       << ";l2=" << info_.l2_bytes << ";driver=" << info_.driver_version << ";cublas=";
-  const CublasApi& blas = cublas_api();
-  int major = 0, minor = 0, patch = 0;
-  if (blas.loaded && blas.cublasGetProperty(MAJOR_VERSION, &major) == CUBLAS_STATUS_SUCCESS &&
-      blas.cublasGetProperty(MINOR_VERSION, &minor) == CUBLAS_STATUS_SUCCESS &&
-      blas.cublasGetProperty(PATCH_LEVEL, &patch) == CUBLAS_STATUS_SUCCESS)
-    out << major << '.' << minor << '.' << patch;
-  else
-    out << "none";
+  const std::string blas = cublas_version();
+  out << (blas.empty() ? "none" : blas);
   return out.str();
 }
 
