@@ -1,6 +1,7 @@
 // The C API as a C caller sees it (linked against libgemmtune_c.so only):
 // status codes and messages, a CPU problem tuned and run end to end, and a
-// GPU problem that runs on a GPU and is refused with the reason elsewhere.
+// GPU problem refused with the reason where there is no GPU (running one
+// through the C API on a GPU is bench/gpu/bench_vs_torch.py's part).
 #include "gemmtune/c_api.h"
 
 #include <gtest/gtest.h>

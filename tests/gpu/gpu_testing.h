@@ -8,6 +8,7 @@
 
 #include "gemmtune/problem.h"
 #include "runtime/cuda/cuda_runtime.h"
+#include "testing/problem_specs.h"
 
 namespace gemmtune::gpu_testing {
 
@@ -26,17 +27,9 @@ struct Shape {
 
 // A dense problem on cuda:0 from the few fields a case varies.
 inline Problem gpu_problem(Op op, DType dtype, Shape shape, const char* layout = "nn") {
-  ProblemSpec spec;
-  spec.op = op;
-  spec.dtype = dtype;
-  spec.batch = shape.batch;
-  spec.m = shape.m;
-  spec.n = shape.n;
-  spec.k = shape.k;
-  spec.transpose_a = layout[0] == 't';
-  spec.transpose_b = layout[1] == 't';
-  spec.device = Device{DeviceKind::cuda, 0};
-  return make_problem(spec);
+  ProblemSpec s = testing::spec(op, shape.m, shape.n, shape.k, dtype, layout, shape.batch);
+  s.device = Device{DeviceKind::cuda, 0};
+  return make_problem(s);
 }
 
 }  // namespace gemmtune::gpu_testing

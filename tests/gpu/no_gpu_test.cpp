@@ -10,6 +10,7 @@
 #include "backends/cublas/cublas_backend.h"
 #include "backends/cublaslt/cublaslt_backend.h"
 #include "gemmtune/tuner.h"
+#include "gpu/gpu_testing.h"
 #include "runtime/cuda/blas_common.h"
 #include "runtime/cuda/cuda_api.h"
 #include "runtime/cuda/cuda_runtime.h"
@@ -25,17 +26,7 @@ bool names_what_is_missing(const std::string& why) {
          why.find("CUDA device") != std::string::npos;
 }
 
-Problem cuda_problem(Op op = Op::mm, DType dtype = DType::f32, std::int64_t m = 8, std::int64_t n = 8,
-                     std::int64_t k = 8) {
-  ProblemSpec spec;
-  spec.op = op;
-  spec.dtype = dtype;
-  spec.m = m;
-  spec.n = n;
-  spec.k = k;
-  spec.device = Device{DeviceKind::cuda, 0};
-  return make_problem(spec);
-}
+using gpu_testing::gpu_problem;
 
 TEST(CudaLoader, MissingDriverLibraryIsNamedInTheError) {
   auto api = cuda::load_driver_api({"libgemmtune_no_such_driver.so.1"});
@@ -106,7 +97,7 @@ TEST(CudaRuntimeWithoutGpu, EveryCallRejectsWithTheReasonInsteadOfCrashing) {
                            MeasureOptions{});
   EXPECT_FALSE(timing.ok());
   EXPECT_EQ(runs, 0);
-  auto values = rt.reference(cuda_problem(), GemmArgs{}, {runtime::OutputIndex{0, 0, 0}});
+  auto values = rt.reference(gpu_problem(Op::mm, DType::f32, {1, 8, 8, 8}), GemmArgs{}, {runtime::OutputIndex{0, 0, 0}});
   ASSERT_FALSE(values.ok());
   EXPECT_EQ(values.error().reason, Reason::unavailable);
 }
@@ -129,6 +120,7 @@ TEST(GpuBackendsWithoutGpu, AreRegisteredInOrderAtTheEndOfTheList) {
   ASSERT_NE(blas, names.end());
   ASSERT_NE(lt, names.end());
   EXPECT_EQ(lt, blas + 1);
+  EXPECT_EQ(lt + 1, names.end());
   for (const auto& b : list)
     if (b->name() == "CUBLAS" || b->name() == "CUBLASLT") {
       EXPECT_EQ(b->device_kind(), DeviceKind::cuda);
@@ -148,7 +140,7 @@ TEST(GpuBackendsWithoutGpu, ReportUnavailableWithTheRuntimesReason) {
 
 TEST(GpuBackendsWithoutGpu, EnumerateAndBuildRejectInsteadOfCrashing) {
   if (gpu_present()) GTEST_SKIP() << "a GPU is present here";
-  const Problem p = cuda_problem(Op::mm, DType::bf16, 64, 64, 64);
+  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 64, 64, 64});
   for (const auto& backend : {backends::make_cublas_backend(), backends::make_cublaslt_backend()}) {
     auto choices = backend->enumerate(p, TuningContext{});
     ASSERT_FALSE(choices.ok()) << backend->name();
@@ -166,7 +158,7 @@ TEST(GpuBackendsWithoutGpu, TunerWithOnlyGpuBackendsSaysNoValidChoicesWithTheRea
   options.use_cache = false;
   Tuner tuner(options);
   try {
-    tuner.tune(cuda_problem(Op::mm, DType::bf16, 32, 32, 32));
+    tuner.tune(gpu_problem(Op::mm, DType::bf16, {1, 32, 32, 32}));
     FAIL() << "tuning on an unavailable GPU succeeded";
   } catch (const NoValidChoicesError& e) {
     const std::string report = e.what();
@@ -239,22 +231,12 @@ TEST(BlasScalars, PassesAlphaAndBetaInTheCallsScaleType) {
 
 // ---- mapping onto a column-major call (host-only logic) ----
 
-Problem layout_problem(bool transpose_a, bool transpose_b) {
-  ProblemSpec spec;
-  spec.op = Op::mm;
-  spec.dtype = DType::bf16;
-  spec.m = 5;
-  spec.n = 7;
-  spec.k = 3;
-  spec.transpose_a = transpose_a;
-  spec.transpose_b = transpose_b;
-  spec.device = Device{DeviceKind::cuda, 0};
-  return make_problem(spec);
-}
+// A bf16 5x7x3 mm: small enough to read the expected strides off by hand.
+Problem layout_problem(const char* layout) { return gpu_problem(Op::mm, DType::bf16, {1, 5, 7, 3}, layout); }
 
 TEST(ColumnMajorMapping, RowMajorOutputIsWrittenAsTheTransposeWithOperandsSwapped) {
   // nn: C^T = B^T A^T; row-major B is B^T column-major (not transposed).
-  auto g = cuda::map_to_column_major(layout_problem(false, false), layout_problem(false, false).c);
+  auto g = cuda::map_to_column_major(layout_problem("nn"), layout_problem("nn").c);
   ASSERT_TRUE(g.ok());
   EXPECT_TRUE(g.value().swapped);
   EXPECT_EQ(g.value().m, 7);
@@ -269,7 +251,7 @@ TEST(ColumnMajorMapping, RowMajorOutputIsWrittenAsTheTransposeWithOperandsSwappe
 
 TEST(ColumnMajorMapping, NtLayoutIsTheTnFormFp8Needs) {
   // y = x W^T with W stored N x K row-major: B column-major.
-  const Problem p = layout_problem(false, true);
+  const Problem p = layout_problem("nt");
   auto g = cuda::map_to_column_major(p, p.c);
   ASSERT_TRUE(g.ok());
   EXPECT_TRUE(g.value().x.transposed);
@@ -278,7 +260,7 @@ TEST(ColumnMajorMapping, NtLayoutIsTheTnFormFp8Needs) {
 }
 
 TEST(ColumnMajorMapping, ColumnMajorOutputIsWrittenDirectly) {
-  Problem p = layout_problem(true, true);
+  Problem p = layout_problem("tt");
   p.c = MatrixDesc::col_major(DType::bf16, 5, 7);
   auto g = cuda::map_to_column_major(p, p.c);
   ASSERT_TRUE(g.ok());
@@ -292,7 +274,7 @@ TEST(ColumnMajorMapping, ColumnMajorOutputIsWrittenDirectly) {
 }
 
 TEST(ColumnMajorMapping, OperandWithoutAUnitStrideIsUnsupportedAndNamed) {
-  Problem p = layout_problem(false, false);
+  Problem p = layout_problem("nn");
   p.b.row_stride = 16;
   p.b.col_stride = 2;  // every other element of a padded buffer
   auto g = cuda::map_to_column_major(p, p.c);
@@ -302,7 +284,7 @@ TEST(ColumnMajorMapping, OperandWithoutAUnitStrideIsUnsupportedAndNamed) {
 }
 
 TEST(ColumnMajorMapping, PaddedLeadingDimensionsAreKept) {
-  Problem p = layout_problem(false, false);
+  Problem p = layout_problem("nn");
   p.a.row_stride = 8;   // A 5x3 in rows of 8
   p.c.row_stride = 10;  // C 5x7 in rows of 10
   auto g = cuda::map_to_column_major(p, p.c);
@@ -312,7 +294,7 @@ TEST(ColumnMajorMapping, PaddedLeadingDimensionsAreKept) {
 }
 
 TEST(ColumnMajorMapping, StagingBufferFollowsTheOutputsOrientation) {
-  Problem p = layout_problem(false, false);
+  Problem p = layout_problem("nn");
   const MatrixDesc row = cuda::staging_desc(p);
   EXPECT_EQ(row.dtype, DType::f32);
   EXPECT_EQ(row.col_stride, 1);
