@@ -6,7 +6,7 @@ needed; pointers and streams are plain integers.
 
     lib = Library()                                   # finds libgemmtune_c.so
     tuner = lib.tuner("CUBLAS,CUBLASLT", "cache=0")
-    sel = tuner.select(dense_problem("mm", "bf16", 128, 4096, 4096, "nt", "cuda:0"))
+    sel = tuner.select(dense_problem(lib, "mm", "bf16", 128, 4096, 4096, "nt", "cuda:0"))
     sel.run(a_ptr, b_ptr, c_ptr, stream=torch.cuda.current_stream().cuda_stream)
 """
 

@@ -11,6 +11,7 @@
 
 #include "gemmtune/errors.h"
 #include "gemmtune/tuner.h"
+#include "util/env.h"
 
 struct gemmtune_tuner {
   std::unique_ptr<gemmtune::Tuner> tuner;
@@ -168,20 +169,6 @@ void apply_options(TuneOptions& options, const std::string& spec) {
   }
 }
 
-std::vector<std::string> split_backends(const std::string& list) {
-  std::vector<std::string> out;
-  std::string item;
-  for (char ch : list + ",") {
-    if (ch == ',' || ch == ' ') {
-      if (!item.empty()) out.push_back(item);
-      item.clear();
-    } else {
-      item += ch;
-    }
-  }
-  return out;
-}
-
 std::string make_report(const TuningRecord& record) {
   std::ostringstream out;
   for (const auto& c : record.choices) {
@@ -220,7 +207,7 @@ gemmtune_tuner* gemmtune_tuner_create(const char* backends, const char* options)
   gemmtune_tuner* out = nullptr;
   guarded([&] {
     TuneOptions tune;
-    if (backends && *backends) tune.backends = split_backends(backends);
+    if (backends && *backends) tune.backends = env::split_list(backends);  // as GEMMTUNE_BACKENDS reads
     apply_options(tune, text(options));
     auto tuner = std::make_unique<gemmtune_tuner>();
     tuner->tuner = std::make_unique<Tuner>(std::move(tune));
