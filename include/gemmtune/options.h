@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gemmtune/types.h"
@@ -18,6 +19,9 @@ enum class VerifyMode : std::uint8_t {
   sampled,    // a random sample plus the last row and column
   off,        // never (only for trusted cache warm-ups; not the default)
 };
+
+// "auto" (or "automatic"), "full", "sampled", "off", any case; nullopt else.
+std::optional<VerifyMode> parse_verify_mode(std::string_view);
 
 struct MeasureOptions {
   int warmup_runs = 2;

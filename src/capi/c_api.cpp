@@ -139,10 +139,7 @@ void apply_options(TuneOptions& options, const std::string& spec) {
     } else if (key == "db") {
       options.db_path = value;
     } else if (key == "verify") {
-      if (value == "auto") options.verify = VerifyMode::automatic;
-      else if (value == "full") options.verify = VerifyMode::full;
-      else if (value == "sampled") options.verify = VerifyMode::sampled;
-      else if (value == "off") options.verify = VerifyMode::off;
+      if (auto mode = parse_verify_mode(value)) options.verify = *mode;
       else throw ConfigError("verify is auto, full, sampled or off, not '" + value + "'");
     } else if (key == "fallback") {
       options.fallback_to_library = parse_flag(key, value);

@@ -76,10 +76,7 @@ SearchSpace resolve_search_space(const TuneOptions& options) {
 VerifyMode resolve_verify(const TuneOptions& options) {
   if (options.verify) return *options.verify;
   if (auto text = env::get("GEMMTUNE_VERIFY")) {
-    if (*text == "auto") return VerifyMode::automatic;
-    if (*text == "full") return VerifyMode::full;
-    if (*text == "sampled") return VerifyMode::sampled;
-    if (*text == "off") return VerifyMode::off;
+    if (auto mode = parse_verify_mode(*text)) return *mode;
     throw ConfigError("GEMMTUNE_VERIFY=" + *text + " is not one of: auto, full, sampled, off");
   }
   return VerifyMode::automatic;

@@ -1,5 +1,7 @@
 #include "gemmtune/types.h"
 
+#include "gemmtune/options.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -112,6 +114,15 @@ std::optional<Activation> parse_activation(std::string_view s) { return lookup(k
 std::optional<BiasKind> parse_bias_kind(std::string_view s) { return lookup(kBiasNames, s); }
 std::optional<ScaleKind> parse_scale_kind(std::string_view s) { return lookup(kScaleNames, s); }
 std::optional<SearchSpace> parse_search_space(std::string_view s) { return lookup(kSpaceNames, s); }
+
+std::optional<VerifyMode> parse_verify_mode(std::string_view s) {
+  const std::string t = lower(s);
+  if (t == "auto" || t == "automatic") return VerifyMode::automatic;
+  if (t == "full") return VerifyMode::full;
+  if (t == "sampled") return VerifyMode::sampled;
+  if (t == "off") return VerifyMode::off;
+  return std::nullopt;
+}
 
 std::optional<Device> parse_device(std::string_view s) {
   std::string t = lower(s);

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "gemmtune/errors.h"
+#include "gemmtune/options.h"
 #include "gemmtune/problem.h"
 
 namespace gemmtune {
@@ -212,6 +213,9 @@ TEST(Names, ParseIsCaseInsensitiveAndRoundTrips) {
   EXPECT_EQ(parse_device("cuda:1")->index, 1);
   EXPECT_FALSE(parse_device("cuda:x").has_value());
   EXPECT_FALSE(parse_dtype("f12").has_value());
+  EXPECT_EQ(parse_verify_mode("Sampled"), VerifyMode::sampled);
+  EXPECT_EQ(parse_verify_mode("auto"), VerifyMode::automatic);
+  EXPECT_FALSE(parse_verify_mode("sometimes").has_value());
   for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i8, DType::u8, DType::i32, DType::f8e4m3,
                   DType::f8e5m2})
     EXPECT_EQ(parse_dtype(to_string(t)), t);

@@ -207,11 +207,7 @@ void apply_flag(Invocation& inv, std::string_view flag, const std::string& value
   } else if (flag == "--threads") {
     t.threads = parse_count(flag, value, cmd, 4096);
   } else if (flag == "--verify") {
-    std::string v = lower(value);
-    if (v == "auto" || v == "automatic") t.verify = VerifyMode::automatic;
-    else if (v == "full") t.verify = VerifyMode::full;
-    else if (v == "sampled") t.verify = VerifyMode::sampled;
-    else if (v == "off") t.verify = VerifyMode::off;
+    if (auto mode = parse_verify_mode(value)) t.verify = *mode;
     else usage_fail("--verify expects auto, full, sampled or off, got '" + value + "'", cmd);
   } else if (flag == "--budget-ms") {
     double b = parse_number(flag, value, cmd);
