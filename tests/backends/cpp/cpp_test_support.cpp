@@ -1,8 +1,6 @@
 #include "cpp_test_support.h"
 
-#include "measure/inputs.h"
-#include "measure/verify.h"
-#include "runtime/device_runtime.h"
+#include "testing/check_kernel.h"
 
 namespace gemmtune::cpp_test {
 
@@ -20,26 +18,13 @@ TuningContext context(int threads, SearchSpace space) {
   return ctx;
 }
 
-::testing::AssertionResult runs_correctly(const Problem& p, Kernel& kernel, std::uint64_t seed) {
-  auto& rt = runtime::cpu_runtime();
-  const measure::HostData host = measure::make_host_data(p, seed);
-  auto set = measure::upload(rt, p, host);
-  if (!set) return ::testing::AssertionFailure() << "upload: " << set.error().to_string();
-  auto reference = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, seed);
-  if (!reference) return ::testing::AssertionFailure() << "reference: " << reference.error().to_string();
-  if (Status s = kernel.run(set.value().args(), RunContext{}); !s)
-    return ::testing::AssertionFailure() << describe(p) << ": run: " << s.error().to_string();
-  auto verdict = measure::verify_output(rt, p, set.value(), reference.value());
-  if (!verdict) return ::testing::AssertionFailure() << describe(p) << ": " << verdict.error().to_string();
-  return ::testing::AssertionSuccess();
-}
 
 ::testing::AssertionResult matches_reference(const Problem& p, const Choice& choice, const TuningContext& ctx,
                                              std::uint64_t seed) {
   auto kernel = backend().build(p, choice, ctx);
   if (!kernel)
     return ::testing::AssertionFailure() << describe(p) << " " << choice.name << ": build: " << kernel.error().to_string();
-  auto result = runs_correctly(p, *kernel.value(), seed);
+  auto result = testing::kernel_matches_reference(p, *kernel.value(), seed);
   if (!result) return ::testing::AssertionFailure() << choice.name << ": " << result.message();
   return result;
 }

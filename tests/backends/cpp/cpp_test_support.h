@@ -25,8 +25,6 @@ TuningContext context(int threads = 2, SearchSpace space = SearchSpace::standard
 // Runs one choice and checks it in full against the reference.
 ::testing::AssertionResult matches_reference(const Problem&, const Choice&, const TuningContext&,
                                              std::uint64_t seed = 7);
-// Runs an already built kernel on fresh inputs made from `seed` and checks it.
-::testing::AssertionResult runs_correctly(const Problem&, Kernel&, std::uint64_t seed);
 // Runs every choice enumerate() offers (or a sample of every `stride`-th).
 ::testing::AssertionResult every_choice_matches(const Problem&, const TuningContext&, int stride = 1);
 // Builds a choice by name (as the tuner does for a cached winner).
