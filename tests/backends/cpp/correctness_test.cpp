@@ -5,6 +5,8 @@
 // strided outputs.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "testing/check_kernel.h"
 #include "testing/problem_specs.h"
 
@@ -219,7 +221,10 @@ TEST(CppCorrectness, LongKSplitIntoSeveralBlocksAccumulatesCorrectly) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    if (c.name.find("avx512") != std::string::npos && !cpu_has_avx512()) continue;
+    if (c.name.find("avx512") != std::string::npos && !cpu_has_avx512()) {
+      std::printf("[ skipped  ] %s: this CPU lacks AVX-512\n", c.name.c_str());
+      continue;
+    }
     ProblemSpec s = spec(c.op, 61, 150, 333, c.dtype);
     if (c.op == Op::addmm) s.activation = Activation::gelu;
     EXPECT_TRUE(matches_reference(problem_of(s), choice_named(c.name), context()));
@@ -234,7 +239,10 @@ TEST(CppCorrectness, DirectPathWithShortKBlocksAccumulatesInOutputOrWorkspace) {
   for (const char* name : {"cpp_avx512_f32_direct_mr8_nr48_kc16_t1x2", "cpp_avx512_f32_direct_mr4_nr64_kc7_t1x1",
                            "cpp_avx2_f32_direct_mr6_nr16_kc33_t2x1"}) {
     SCOPED_TRACE(name);
-    if (std::string(name).find("avx512") != std::string::npos && !cpu_has_avx512()) continue;
+    if (std::string(name).find("avx512") != std::string::npos && !cpu_has_avx512()) {
+      std::printf("[ skipped  ] %s: this CPU lacks AVX-512\n", name);
+      continue;
+    }
     for (std::int64_t m : {3, 8, 21}) {
       ProblemSpec s = spec(Op::addmm, m, 100, 200);
       s.activation = Activation::silu;
