@@ -12,6 +12,7 @@
 #ifdef GEMMTUNE_HAVE_CUDA
 #include "backends/cublas/cublas_backend.h"
 #include "backends/cublaslt/cublaslt_backend.h"
+#include "backends/cuda/cuda_backend.h"
 #endif
 
 namespace gemmtune {
@@ -30,9 +31,11 @@ std::vector<std::shared_ptr<Backend>> builtin_backends() {
 #ifdef GEMMTUNE_HAVE_CUDA
   list.push_back(backends::make_cublas_backend());
   list.push_back(backends::make_cublaslt_backend());
+  list.push_back(backends::make_cuda_backend());
 #else
   list.push_back(make_compiled_out_backend("CUBLAS", DeviceKind::cuda, "built without CUDA headers"));
   list.push_back(make_compiled_out_backend("CUBLASLT", DeviceKind::cuda, "built without CUDA headers"));
+  list.push_back(make_compiled_out_backend("CUDA", DeviceKind::cuda, "built without CUDA headers"));
 #endif
   return list;
 }

@@ -1,4 +1,4 @@
-// CUBLAS and CUBLASLT on the GPU: conformance against the GPU reference
+// CUBLAS, CUBLASLT and CUDA on the GPU: conformance against the GPU reference
 // over ops, dtypes, layouts, odd sizes and epilogues (a backend either
 // serves a case correctly or rejects it with a catalogued "unsupported"
 // reason; where the table says it must serve, a rejection fails), plus the
@@ -12,6 +12,8 @@
 
 #include "backends/cublas/cublas_backend.h"
 #include "backends/cublaslt/cublaslt_backend.h"
+#include "backends/cuda/cuda_backend.h"
+#include "gemmtune/errors.h"
 #include "gemmtune/tuner.h"
 #include "gpu/gpu_testing.h"
 #include "measure/inputs.h"
@@ -31,12 +33,13 @@ struct GpuCase {
   Problem problem;
   Serve cublas = Serve::must;
   Serve cublaslt = Serve::must;
+  Serve own = Serve::may;  // CUDA, gemmtune's own kernels
 };
 
 std::vector<GpuCase> make_gpu_cases() {
   std::vector<GpuCase> out;
-  auto add = [&](std::string name, Problem p, Serve blas, Serve lt) {
-    out.push_back({std::move(name), std::move(p), blas, lt});
+  auto add = [&](std::string name, Problem p, Serve blas, Serve lt, Serve own = Serve::may) {
+    out.push_back({std::move(name), std::move(p), blas, lt, own});
   };
   const Serve M = Serve::must, Y = Serve::may, N = Serve::never;
   add("mm_f32_nn", gpu_problem(Op::mm, DType::f32, {1, 64, 48, 40}), M, M);
@@ -54,7 +57,38 @@ std::vector<GpuCase> make_gpu_cases() {
     p.c.dtype = DType::f32;
     add("mm_bf16_out_f32", p, M, M);
   }
-  add("mm_bf16_m1_gemv", gpu_problem(Op::mm, DType::bf16, {1, 1, 4096, 4096}, "nt"), M, M);
+  add("mm_bf16_m1_gemv", gpu_problem(Op::mm, DType::bf16, {1, 1, 4096, 4096}, "nt"), M, M, M);
+  // Skinny shapes, the CUDA backend's: K and N tails, two row tiles, split-K.
+  add("skinny_bf16_m5_nt_k_tail", gpu_problem(Op::mm, DType::bf16, {1, 5, 200, 1000}, "nt"), M, M, M);
+  add("skinny_f16_m16_nn", gpu_problem(Op::mm, DType::f16, {1, 16, 512, 768}, "nn"), M, M, M);
+  add("skinny_bf16_m17_nn_n_tail", gpu_problem(Op::mm, DType::bf16, {1, 17, 1000, 264}, "nn"), M, M, M);
+  add("skinny_bf16_m2_nt_long_k", gpu_problem(Op::mm, DType::bf16, {1, 2, 64, 14336}, "nt"), M, M, M);
+  {
+    Problem p = gpu_problem(Op::mm, DType::bf16, {1, 8, 72, 136}, "nt");
+    p.c.dtype = DType::f32;
+    add("skinny_bf16_m8_out_f32", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 32, 96, 64}, "nt");
+    p.bias_desc.dtype = DType::f32;
+    p.alpha = 0.5;
+    p.beta = 2.0;
+    p.activation = Activation::gelu;
+    add("skinny_addmm_bf16_m32_f32_bias_gelu", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::f16, {1, 3, 40, 48}, "nn");
+    p.activation = Activation::silu;
+    add("skinny_addmm_f16_m3_nn_silu", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::mm, DType::bf16, {1, 4, 64, 96}, "nt");
+    p.a.row_stride = 104;  // padded rows of A
+    p.c = MatrixDesc::col_major(DType::bf16, 4, 64);
+    add("skinny_bf16_padded_a_colmajor_c", p, M, M, M);
+  }
+  add("skinny_bf16_tn_rejected_by_cuda", gpu_problem(Op::mm, DType::bf16, {1, 8, 64, 64}, "tn"), M, M, N);
+  add("skinny_bf16_m33_rejected_by_cuda", gpu_problem(Op::mm, DType::bf16, {1, 33, 64, 64}, "nt"), M, M, N);
   add("mm_bf16_large_sampled", gpu_problem(Op::mm, DType::bf16, {1, 512, 1024, 2048}, "nt"), M, M);
   {
     Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 128, 64}, "nt");
@@ -187,7 +221,10 @@ struct Param {
 };
 
 std::shared_ptr<Backend> make(const char* name) {
-  return std::string(name) == "CUBLAS" ? backends::make_cublas_backend() : backends::make_cublaslt_backend();
+  const std::string n(name);
+  if (n == "CUBLAS") return backends::make_cublas_backend();
+  if (n == "CUBLASLT") return backends::make_cublaslt_backend();
+  return backends::make_cuda_backend();
 }
 
 class GpuConformance : public ::testing::TestWithParam<Param> {};
@@ -196,7 +233,7 @@ TEST_P(GpuConformance, ServesCorrectlyOrRejectsAsUnsupported) {
   GEMMTUNE_REQUIRE_GPU();
   const GpuCase& c = gpu_cases()[GetParam().index];
   const std::string backend_name = GetParam().backend;
-  const Serve serve = backend_name == "CUBLAS" ? c.cublas : c.cublaslt;
+  const Serve serve = backend_name == "CUBLAS" ? c.cublas : backend_name == "CUBLASLT" ? c.cublaslt : c.own;
   validate(c.problem);
   auto backend = make(GetParam().backend);
   ASSERT_TRUE(backend->availability().available) << backend->availability().why;
@@ -232,7 +269,7 @@ TEST_P(GpuConformance, ServesCorrectlyOrRejectsAsUnsupported) {
 
 std::vector<Param> all_params() {
   std::vector<Param> out;
-  for (const char* backend : {"CUBLAS", "CUBLASLT"})
+  for (const char* backend : {"CUBLAS", "CUBLASLT", "CUDA"})
     for (std::size_t i = 0; i < gpu_cases().size(); ++i) out.push_back({backend, i});
   return out;
 }
@@ -459,6 +496,100 @@ TEST(TunerOnGpu, SelectsAVerifiedKernelAmongCublasAndCublasLt) {
   ASSERT_TRUE(sample_ref.ok());
   auto verified = measure::verify_output(rt, p, set.value(), sample_ref.value());
   EXPECT_TRUE(verified.ok()) << verified.error().to_string();
+}
+
+// ---- CUDA: gemmtune's own skinny kernels ----
+
+TEST(CudaSkinny, EveryDefaultChoiceComputesCorrectlyIncludingSplitK) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto backend = backends::make_cuda_backend();
+  int split = 0;
+  for (const Problem& p : {gpu_problem(Op::mm, DType::bf16, {1, 1, 2048, 4096}, "nt"),
+                           gpu_problem(Op::mm, DType::bf16, {1, 16, 1024, 3072}, "nn"),
+                           gpu_problem(Op::mm, DType::f16, {1, 24, 520, 1000}, "nt")}) {
+    auto choices = backend->enumerate(p, TuningContext{});
+    ASSERT_TRUE(choices.ok()) << describe(p) << ": " << choices.error().to_string();
+    std::cout << "[ offers   ] CUDA " << describe(p) << ": " << choices.value().size() << " choices\n";
+    std::uint64_t seed = 5;
+    for (const auto& choice : choices.value()) {
+      split += choice.name.find("_s1") == std::string::npos;
+      check_choice(*backend, p, choice, ++seed);
+      if (HasFatalFailure()) return;
+    }
+  }
+  EXPECT_GT(split, 0) << "no split-K choice was offered, so none was checked";
+}
+
+// Split-K leaves its scratch zero for the next run: three runs in a row on
+// fresh inputs must each be right.
+TEST(CudaSkinny, SplitKScratchIsCleanForTheNextRun) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto backend = backends::make_cuda_backend();
+  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 4, 256, 8192}, "nt");
+  TuningContext ctx;
+  ctx.search_space = SearchSpace::exhaustive;
+  auto choices = backend->enumerate(p, ctx);
+  ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+  auto it = std::find_if(choices.value().begin(), choices.value().end(),
+                         [](const Choice& c) { return c.name.ends_with("_s8"); });
+  ASSERT_NE(it, choices.value().end());
+  auto kernel = backend->build(p, *it, ctx);
+  ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
+  EXPECT_GE(kernel.value()->workspace_bytes(), std::size_t{4 * 256 * 4});
+  auto& rt = gpu_testing::device();
+  for (std::uint64_t seed : {1, 2, 3}) {
+    const measure::HostData host = measure::make_host_data(p, seed);
+    auto set = measure::upload(rt, p, host);
+    ASSERT_TRUE(set.ok());
+    auto ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, seed);
+    ASSERT_TRUE(ref.ok());
+    ASSERT_TRUE(measure::poison_output(rt, p, set.value()).ok());
+    ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
+    ASSERT_TRUE(rt.synchronize().ok());
+    auto verified = measure::verify_output(rt, p, set.value(), ref.value());
+    EXPECT_TRUE(verified.ok()) << "run " << seed << ": " << verified.error().to_string();
+  }
+}
+
+// The enabled list is law: CUDA alone cannot serve M = 64, and the error
+// says why and which disabled backend would have.
+TEST(CudaSkinny, AloneItSaysWhyItCannotServeLargeMAndHintsTheLibraries) {
+  GEMMTUNE_REQUIRE_GPU();
+  TuneOptions options;
+  options.backends = std::vector<std::string>{"CUDA"};
+  options.use_cache = false;
+  Tuner tuner(options);
+  try {
+    tuner.select(gpu_problem(Op::mm, DType::bf16, {1, 64, 256, 256}, "nt"));
+    FAIL() << "CUDA served M = 64";
+  } catch (const NoValidChoicesError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("M <= 32"), std::string::npos) << what;
+    EXPECT_NE(what.find("CUBLAS"), std::string::npos) << what;
+  }
+}
+
+TEST(TunerOnGpu, SelectsCudaForADecodeShapeOnlyWhenItIsFaster) {
+  GEMMTUNE_REQUIRE_GPU();
+  TuneOptions options;
+  options.backends = std::vector<std::string>{"CUBLAS", "CUBLASLT", "CUDA"};
+  options.use_cache = false;
+  options.measure.budget_ms = 10;
+  Tuner tuner(options);
+  Selection selection = tuner.select(gpu_problem(Op::mm, DType::bf16, {1, 1, 4096, 4096}, "nt"));
+  double best_library = 0, best_own = 0;
+  for (const auto& c : selection.record().choices) {
+    if (!c.ok() || !c.timing) continue;
+    double& best = c.backend == "CUDA" ? best_own : best_library;
+    if (best == 0 || c.timing->median_us < best) best = c.timing->median_us;
+  }
+  std::cout << "[ winner   ] " << selection.backend() << "/" << selection.choice() << "; best library "
+            << best_library << " us, best CUDA " << best_own << " us\n";
+  ASSERT_GT(best_library, 0);
+  ASSERT_GT(best_own, 0);
+  // The winner is the faster side (ties within 1% may go to the library).
+  if (selection.backend() == "CUDA") EXPECT_LE(best_own, best_library * 1.01);
+  else EXPECT_LE(best_library, best_own * 1.01);
 }
 
 }  // namespace

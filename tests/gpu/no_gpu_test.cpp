@@ -9,6 +9,7 @@
 
 #include "backends/cublas/cublas_backend.h"
 #include "backends/cublaslt/cublaslt_backend.h"
+#include "backends/cuda/skinny_kernels.h"
 #include "gemmtune/tuner.h"
 #include "gpu/gpu_testing.h"
 #include "runtime/cuda/blas_common.h"
@@ -117,12 +118,16 @@ TEST(GpuBackendsWithoutGpu, AreRegisteredInOrderAtTheEndOfTheList) {
   for (const auto& b : list) names.emplace_back(b->name());
   auto blas = std::find(names.begin(), names.end(), "CUBLAS");
   auto lt = std::find(names.begin(), names.end(), "CUBLASLT");
+  auto own = std::find(names.begin(), names.end(), "CUDA");
   ASSERT_NE(blas, names.end());
   ASSERT_NE(lt, names.end());
+  ASSERT_NE(own, names.end());
+  // Library backends first (ties go to them), then gemmtune's own kernels.
   EXPECT_EQ(lt, blas + 1);
-  EXPECT_EQ(lt + 1, names.end());
+  EXPECT_EQ(own, lt + 1);
+  EXPECT_EQ(own + 1, names.end());
   for (const auto& b : list)
-    if (b->name() == "CUBLAS" || b->name() == "CUBLASLT") {
+    if (b->name() == "CUBLAS" || b->name() == "CUBLASLT" || b->name() == "CUDA") {
       EXPECT_EQ(b->device_kind(), DeviceKind::cuda);
     }
 }
@@ -186,6 +191,36 @@ TEST(DeviceKernels, NvrtcCompileErrorsComeBackWithTheLog) {
   ASSERT_FALSE(cubin.ok());
   EXPECT_EQ(cubin.error().reason, Reason::compile_error);
   EXPECT_NE(cubin.error().message.find("sm_not_an_arch"), std::string::npos) << cubin.error().message;
+}
+
+TEST(CudaSkinnyKernels, EveryConfigurationCompilesWithNvrtcForHopperAndAmpere) {
+  const std::string why = cuda::nvrtc_unavailable_reason();
+  if (!why.empty()) GTEST_SKIP() << why;
+  using backends::cuda_skinny::BLayout;
+  std::vector<backends::cuda_skinny::SkinnyConfig> all;
+  for (BLayout layout : {BLayout::k_major, BLayout::n_major})
+    for (bool bf16 : {true, false})
+      for (int m_tiles : {1, 2})
+        for (int unroll : {1, 2, 4}) {
+          backends::cuda_skinny::SkinnyConfig c;
+          c.layout = layout;
+          c.bf16 = bf16;
+          c.m_tiles = m_tiles;
+          c.unroll = unroll;
+          c.warps = layout == BLayout::n_major && m_tiles == 2 ? 4 : 8;
+          c.n_tiles = layout == BLayout::n_major ? 8 : (m_tiles == 2 && unroll == 4 ? 2 : 4);
+          all.push_back(c);
+        }
+  const std::string source = backends::cuda_skinny::skinny_module_source(all);
+  for (const auto& c : all)
+    EXPECT_NE(source.find(backends::cuda_skinny::skinny_kernel_name(c)), std::string::npos);
+  // Every configuration for Hopper; one for Ampere (NVRTC takes about a
+  // second per kernel here).
+  auto hopper = cuda::compile_source_for(source, "sm_90", {});
+  ASSERT_TRUE(hopper.ok()) << hopper.error().message;
+  EXPECT_GT(hopper.value().size(), 10000u);
+  auto ampere = cuda::compile_source_for(backends::cuda_skinny::skinny_module_source({all.front()}), "sm_80", {});
+  ASSERT_TRUE(ampere.ok()) << ampere.error().message;
 }
 
 TEST(CublasLtNames, AlgorithmNameRoundTripsAndKeepsTheTags) {

@@ -511,25 +511,45 @@ bool accept(cublasLtHandle_t handle, const Setup& s, const Descs& d, std::size_t
   return true;
 }
 
-// Exhaustive, first: the neighbourhood of the heuristic's best algorithms
-// (other split-K factors, the other CTA swizzle), where a better kernel for a
-// given shape most often is; round-robin so that a cap keeps variety.
+// The neighbourhood of the heuristic's best algorithms: each seed with one
+// setting changed (kernel variant = custom option, cluster shape, split-K
+// factor, CTA swizzle, tile), where a better kernel for a shape most often
+// is; round-robin over seeds and axes so that a cap keeps variety.
+struct Neighbourhood {
+  std::size_t seeds = 16;         // how many of the heuristic's best to vary
+  bool split_and_tile = true;     // also split-K, swizzle and tile (not only kernel variant and cluster)
+};
+
 std::vector<Candidate> neighbours(cublasLtHandle_t handle, const Setup& s, const Descs& d, std::size_t max_workspace,
-                                  const std::vector<Candidate>& seeds, std::size_t wanted) {
+                                  const std::vector<Candidate>& seeds, Neighbourhood how, std::size_t wanted) {
   std::vector<Candidate> out;
   std::set<std::string> seen;
   for (const auto& c : seeds) seen.insert(cublaslt::algo_name(c.config));
   const std::uint32_t admissible = admissible_reductions(s);
   std::vector<std::vector<AlgoConfig>> variants;
-  for (std::size_t i = 0; i < std::min<std::size_t>(seeds.size(), 16); ++i) {
+  for (std::size_t i = 0; i < std::min(seeds.size(), how.seeds); ++i) {
     const cublasLtMatmulAlgo_t& algo = seeds[i].algo;
     const AlgoConfig& base = seeds[i].config;
     const bool split = cap_value<std::int32_t>(algo, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT, 0) != 0;
     const std::uint32_t mask = cap_value<std::uint32_t>(algo, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK, 0) & admissible;
     const bool swizzle = cap_value<std::uint32_t>(algo, CUBLASLT_ALGO_CAP_CTA_SWIZZLING_SUPPORT, 0) != 0;
-    std::vector<AlgoConfig> list;
+    const int custom_max = std::min(cap_value<std::int32_t>(algo, CUBLASLT_ALGO_CAP_CUSTOM_OPTION_MAX, 0), 15);
+    std::vector<AlgoConfig> custom, cluster, splits, tiles;
+    for (int v = 0; v <= custom_max; ++v) {
+      AlgoConfig c = base;
+      c.custom = static_cast<std::uint32_t>(v);
+      custom.push_back(c);
+    }
+    if (base.cluster_shape != 0) {  // cluster shapes exist (sm_90+): 1x1, 2x1, 1x2, 4x1, 1x4, 2x2
+      for (std::uint16_t id : {CUBLASLT_CLUSTER_SHAPE_1x1x1, CUBLASLT_CLUSTER_SHAPE_2x1x1, CUBLASLT_CLUSTER_SHAPE_1x2x1,
+                               CUBLASLT_CLUSTER_SHAPE_4x1x1, CUBLASLT_CLUSTER_SHAPE_1x4x1, CUBLASLT_CLUSTER_SHAPE_2x2x1}) {
+        AlgoConfig c = base;
+        c.cluster_shape = id;
+        cluster.push_back(c);
+      }
+    }
     for (std::int32_t sk : {1, 2, 3, 4, 6, 8, 12, 16}) {
-      if (sk == base.split_k || (sk > 1 && !split)) continue;
+      if (!how.split_and_tile || (sk > 1 && !split)) break;
       AlgoConfig c = base;
       c.split_k = sk;
       if (sk == 1) {
@@ -539,12 +559,30 @@ std::vector<Candidate> neighbours(cublasLtHandle_t handle, const Setup& s, const
         else if (mask) c.reduction = mask & (~mask + 1);
         else continue;
       }
-      list.push_back(c);
+      splits.push_back(c);
     }
-    if (swizzle) {
+    if (swizzle && how.split_and_tile) {
       AlgoConfig c = base;
       c.swizzle = base.swizzle ? 0 : 1;
-      list.push_back(c);
+      splits.push_back(c);
+    }
+    if (how.split_and_tile)
+      for (std::uint32_t tile : cap_array<std::uint32_t>(algo, CUBLASLT_ALGO_CAP_TILE_IDS)) {
+      AlgoConfig c = base;
+        c.tile = tile;
+        tiles.push_back(c);
+      }
+    // Interleave the axes so that a cap takes some of each.
+    std::vector<AlgoConfig> list;
+    const std::vector<AlgoConfig>* axes[] = {&custom, &cluster, &splits, &tiles};
+    for (std::size_t j = 0;; ++j) {
+      bool any = false;
+      for (const auto* axis : axes)
+        if (j < axis->size()) {
+          list.push_back((*axis)[j]);
+          any = true;
+        }
+      if (!any) break;
     }
     variants.push_back(std::move(list));
   }
@@ -806,11 +844,17 @@ class CublasLtBackend final : public Backend {
                                      lt_status(status) + ")");
           continue;  // try the next, less fused, variant
         }
+        // Default: the heuristic's best few plus its first algorithm's other
+        // kernel variants and cluster shapes (on an H200 these held most of
+        // what the whole neighbourhood found; bench/RESULTS.md). Exhaustive:
+        // the neighbourhood of 16 seeds on every axis, then enumerated ids.
+        const std::size_t limit = static_cast<std::size_t>(exhaustive ? cublaslt::kExhaustiveLimit
+                                                                      : cublaslt::kDefaultLimit);
+        auto room = [&] { return limit > candidates.size() ? limit - candidates.size() : std::size_t{0}; };
+        const Neighbourhood how = exhaustive ? Neighbourhood{16, true} : Neighbourhood{1, false};
+        auto near = neighbours(handle.value(), setup.value(), descs.value(), max_workspace_, candidates, how, room());
+        candidates.insert(candidates.end(), near.begin(), near.end());
         if (exhaustive) {
-          const std::size_t limit = static_cast<std::size_t>(cublaslt::kExhaustiveLimit);
-          auto room = [&] { return limit > candidates.size() ? limit - candidates.size() : std::size_t{0}; };
-          auto near = neighbours(handle.value(), setup.value(), descs.value(), max_workspace_, candidates, room());
-          candidates.insert(candidates.end(), near.begin(), near.end());
           auto more = enumerate_configs(handle.value(), setup.value(), descs.value(), max_workspace_, room());
           candidates.insert(candidates.end(), more.begin(), more.end());
         }

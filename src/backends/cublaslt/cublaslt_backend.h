@@ -24,8 +24,10 @@ namespace cublaslt {
 inline constexpr std::size_t kDefaultWorkspaceBytes = std::size_t{32} << 20;
 inline constexpr int kDefaultHeuristicCount = 8;
 inline constexpr int kExhaustiveHeuristicCount = 64;
-// Exhaustive: at most this many choices per variant (heuristic ones first).
-inline constexpr int kExhaustiveLimit = 128;
+// At most this many choices per variant (heuristic ones first, then the
+// neighbourhood of the best ones, then, exhaustive only, enumerated ids).
+inline constexpr int kDefaultLimit = 24;
+inline constexpr int kExhaustiveLimit = 320;
 
 // An algorithm's configuration as cublasLtMatmulAlgoConfigGetAttribute
 // reports it: the stable identity of a choice (never its position in the

@@ -67,6 +67,11 @@ Expected<std::vector<char>> compile_kernels_for(const std::string& arch) {
   return nvrtc_compile(kKernelSource, arch, kKernelOptions);
 }
 
+Expected<std::vector<char>> compile_source_for(const std::string& source, const std::string& arch,
+                                               const std::vector<std::string>& options) {
+  return nvrtc_compile(source, arch, options);
+}
+
 DeviceMatrix device_matrix(const MatrixDesc& d, const void* data) {
   DeviceMatrix m;
   m.rows = d.rows;

@@ -123,6 +123,10 @@ std::string nvrtc_unavailable_reason();
 // Compiles the kernels in device_kernels.h for an architecture ("sm_90")
 // without a GPU: lets machines without a GPU check the device code.
 Expected<std::vector<char>> compile_kernels_for(const std::string& arch);
+// Compiles any source for an architecture without a GPU (the GPU backends'
+// own modules, checked on machines without a GPU).
+Expected<std::vector<char>> compile_source_for(const std::string& source, const std::string& arch,
+                                               const std::vector<std::string>& options);
 
 // Converts a problem's matrix to the kernels' view.
 DeviceMatrix device_matrix(const MatrixDesc&, const void* data);

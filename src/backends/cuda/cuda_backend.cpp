@@ -1,0 +1,354 @@
+#include "backends/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "backends/cuda/skinny_kernels.h"
+#include "runtime/cuda/blas_common.h"
+#include "runtime/cuda/cuda_runtime.h"
+
+namespace gemmtune::backends {
+namespace {
+
+using cuda::CudaRuntime;
+using cuda_skinny::BLayout;
+using cuda_skinny::SkinnyConfig;
+using cuda_skinny::SkinnyParams;
+
+// The configurations compiled together into one module (one NVRTC call
+// per layout, dtype, row tiles and search space, shared by every problem
+// that needs them).
+struct Family {
+  std::vector<SkinnyConfig> configs;
+  std::string source;
+};
+
+struct ChoiceConfig {
+  SkinnyConfig config;
+  std::shared_ptr<const Family> family;
+};
+
+// Modules by (device, source), never unloaded: a module is small and
+// kernels built from it may live as long as the process.
+Expected<CUfunction> kernel_function(CudaRuntime& rt, const Family& family, const std::string& name) {
+  struct Cache {
+    std::mutex mutex;
+    std::map<std::pair<int, std::string>, CUmodule> modules;
+    std::map<std::pair<int, std::string>, Rejection> failures;
+  };
+  static auto* cache = new Cache();  // never destroyed (see cuda_device)
+  std::lock_guard<std::mutex> lock(cache->mutex);
+  const auto key = std::make_pair(rt.index(), family.source);
+  if (auto f = cache->failures.find(key); f != cache->failures.end()) return f->second;
+  CUmodule module = nullptr;
+  if (auto it = cache->modules.find(key); it != cache->modules.end()) {
+    module = it->second;
+  } else {
+    auto cubin = rt.compile(family.source, {"-lineinfo"});
+    if (!cubin) {
+      cache->failures.emplace(key, cubin.error());
+      return cubin.error();
+    }
+    if (Status s = cuda::check(rt.driver().cuModuleLoadData(&module, cubin.value().data()),
+                               "cuModuleLoadData (CUDA skinny kernels)");
+        !s)
+      return s.error();
+    cache->modules.emplace(key, module);
+  }
+  CUfunction fn = nullptr;
+  if (Status s = cuda::check(rt.driver().cuModuleGetFunction(&fn, module, name.c_str()),
+                             ("cuModuleGetFunction(" + name + ")").c_str());
+      !s)
+    return s.error();
+  return fn;
+}
+
+struct Shape {
+  BLayout layout = BLayout::k_major;
+  bool bf16 = true;
+  int m_tiles = 1;
+};
+
+bool fits_int(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+// What the kernels serve, and why not otherwise.
+Expected<Shape> check_problem(const Problem& p) {
+  if (p.op != Op::mm && p.op != Op::addmm)
+    return reject(Reason::unsupported_op, "the CUDA backend's kernels serve mm and addmm, not " +
+                                              std::string(to_string(p.op)));
+  if (p.batch != 1) return reject(Reason::unsupported_shape, "the CUDA backend's kernels serve one matrix (batch 1)");
+  if (p.a.dtype != p.b.dtype || (p.a.dtype != DType::bf16 && p.a.dtype != DType::f16))
+    return reject(Reason::unsupported_dtype, "the CUDA backend's kernels take bf16 or f16 A and B of one dtype, not " +
+                                                 std::string(to_string(p.a.dtype)) + " and " +
+                                                 std::string(to_string(p.b.dtype)));
+  if (p.c.dtype != p.a.dtype && p.c.dtype != DType::f32)
+    return reject(Reason::unsupported_dtype, "the CUDA backend writes C in the input dtype or f32, not " +
+                                                 std::string(to_string(p.c.dtype)));
+  if (p.bias == BiasKind::full)
+    return reject(Reason::unsupported_epilogue, "the CUDA backend fuses a row bias (one value per column), not a "
+                                                "full m x n bias");
+  if (p.bias == BiasKind::row && p.bias_desc.dtype != p.a.dtype && p.bias_desc.dtype != DType::f32)
+    return reject(Reason::unsupported_dtype, "the CUDA backend reads a bias in the input dtype or f32, not " +
+                                                 std::string(to_string(p.bias_desc.dtype)));
+  if (p.m > cuda_backend::kMaxRows)
+    return reject(Reason::unsupported_shape, "the CUDA backend's skinny kernels serve M <= " +
+                                                 std::to_string(cuda_backend::kMaxRows) + " (M = " +
+                                                 std::to_string(p.m) + "); larger M is the libraries' domain");
+  for (std::int64_t v : {p.m, p.n, p.k, p.a.row_stride, p.b.row_stride, p.b.col_stride})
+    if (!fits_int(v)) return reject(Reason::unsupported_shape, "a size or stride exceeds 32 bits");
+  if (p.alignment < 16)
+    return reject(Reason::unsupported_alignment, "the CUDA backend loads A and B 16 bytes at a time and needs them "
+                                                 "16-byte aligned; the problem guarantees " +
+                                                     std::to_string(p.alignment) + " bytes");
+  Shape s;
+  s.bf16 = p.a.dtype == DType::bf16;
+  s.m_tiles = p.m <= 16 ? 1 : 2;
+  const bool a_ok = (p.a.col_stride == 1 || p.k <= 1) && p.a.row_stride % 8 == 0;
+  if (!a_ok)
+    return reject(Reason::unsupported_layout, "the CUDA backend needs A row-major (K contiguous) with a row stride "
+                                              "that is a multiple of 8 elements");
+  if (p.b.row_stride == 1 && p.b.col_stride % 8 == 0) {
+    s.layout = BLayout::k_major;
+  } else if (p.b.col_stride == 1 && p.b.row_stride % 8 == 0) {
+    s.layout = BLayout::n_major;
+  } else {
+    return reject(Reason::unsupported_layout, "the CUDA backend needs B contiguous along K or along N, with the other "
+                                              "stride a multiple of 8 elements");
+  }
+  return s;
+}
+
+// Warps of one CTA, K steps unrolled, 8-column MMA tiles per warp.
+struct Tiling {
+  int n_tiles, warps, unroll;
+};
+
+// The kernels a family compiles. Default: a few tilings known to stream
+// well; exhaustive: every tiling whose registers and shared memory fit.
+std::vector<Tiling> tilings(const Shape& s, bool exhaustive) {
+  std::vector<Tiling> out;
+  if (s.layout == BLayout::k_major) {
+    if (!exhaustive) return {{1, 8, 2}, {2, 8, 2}, {4, 8, 2}, {2, 4, 4}, {4, 4, 4}};
+    for (int nt : {1, 2, 4})
+      for (int w : {4, 8})
+        for (int u : {1, 2, 4})
+          if (!(s.m_tiles == 2 && nt == 4 && u == 4)) out.push_back({nt, w, u});
+    return out;
+  }
+  // n_major: 64 columns per warp; the CTA's warps add through shared
+  // memory, which limits two row tiles to 4 warps.
+  if (!exhaustive) return s.m_tiles == 1 ? std::vector<Tiling>{{8, 8, 2}, {8, 4, 4}, {8, 8, 4}}
+                                         : std::vector<Tiling>{{8, 4, 2}, {8, 4, 4}};
+  for (int w : {4, 8})
+    for (int u : {1, 2, 4})
+      if (!(s.m_tiles == 2 && w == 8)) out.push_back({8, w, u});
+  return out;
+}
+
+SkinnyConfig make_config(const Shape& s, const Tiling& t, int split) {
+  SkinnyConfig c;
+  c.layout = s.layout;
+  c.bf16 = s.bf16;
+  c.m_tiles = s.m_tiles;
+  c.n_tiles = t.n_tiles;
+  c.warps = t.warps;
+  c.unroll = t.unroll;
+  c.split_k = split;
+  return c;
+}
+
+int k_per_split(const SkinnyConfig& c, std::int64_t k) {
+  const std::int64_t step = c.k_step();
+  const std::int64_t per = (k + c.split_k - 1) / c.split_k;
+  return static_cast<int>(std::max<std::int64_t>(step, (per + step - 1) / step * step));
+}
+
+// Split-K factors for one tiling: enough CTAs x warps to keep loads of B in
+// flight on every SM (the default space takes the smallest such factor and
+// its neighbours), never so many that a warp gets no K step.
+std::vector<int> splits(const Problem& p, const Tiling& t, const SkinnyConfig& c, int sm_count, bool exhaustive) {
+  const std::int64_t ctas = (p.n + c.columns_per_cta() - 1) / c.columns_per_cta();
+  const std::int64_t steps = std::max<std::int64_t>(1, (p.k + c.k_step() - 1) / c.k_step());
+  auto fits = [&](int sk) { return sk == 1 || steps >= static_cast<std::int64_t>(sk) * t.warps * t.unroll; };
+  std::vector<int> out;
+  if (exhaustive) {
+    for (int sk : {1, 2, 4, 8, 16})
+      if (fits(sk)) out.push_back(sk);
+    return out;
+  }
+  const std::int64_t wanted_warps = std::int64_t{32} * std::max(sm_count, 1);
+  int best = 1;
+  while (best < 16 && ctas * best * t.warps < wanted_warps && fits(best * 2)) best *= 2;
+  for (int sk : {best / 2, best, best * 2})
+    if (sk >= 1 && fits(sk) && std::find(out.begin(), out.end(), sk) == out.end()) out.push_back(sk);
+  return out;
+}
+
+std::string choice_name(const SkinnyConfig& c) {
+  // gt_skinny_kmajor_bf16_m1_t2_w8_u2 -> cuda_skinny_kmajor_bf16_m1_t2_w8_u2_s4
+  return "cuda" + cuda_skinny::skinny_kernel_name(c).substr(2) + "_s" + std::to_string(c.split_k);
+}
+
+std::string describe_config(const SkinnyConfig& c, const Problem& p) {
+  std::string d = "skinny tensor-core GEMM (mma.sync m16n8k16, f32 accumulation): " +
+                  std::to_string(16 * c.m_tiles) + " rows x " + std::to_string(c.columns_per_cta()) +
+                  " columns per CTA, " + std::to_string(c.warps) + " warps splitting K, " +
+                  std::to_string(c.unroll) + " K steps in flight, B " +
+                  (c.layout == BLayout::k_major ? "K-contiguous" : "N-contiguous");
+  if (c.split_k > 1) d += ", split-K " + std::to_string(c.split_k) + " (f32 atomics, last CTA writes C)";
+  if (p.bias != BiasKind::none || p.activation != Activation::none || p.alpha != 1.0) d += "; fused epilogue";
+  return d;
+}
+
+// Split-K scratch: M x N f32 plus one ticket per CTA column, zero between
+// runs (the last CTA of a column block clears what it read). One per
+// stream, so runs on different streams never share it.
+struct Scratch {
+  runtime::DeviceBuffer buffer;
+  float* work = nullptr;
+  unsigned* tickets = nullptr;
+};
+
+class SkinnyKernel final : public Kernel {
+ public:
+  SkinnyKernel(Problem p, SkinnyConfig c, CUfunction fn, CudaRuntime& rt)
+      : p_(std::move(p)), c_(c), fn_(fn), rt_(rt) {
+    ctas_ = static_cast<unsigned>((p_.n + c_.columns_per_cta() - 1) / c_.columns_per_cta());
+    work_bytes_ = static_cast<std::size_t>(p_.m * p_.n) * sizeof(float);
+    scratch_bytes_ = c_.split_k > 1 ? work_bytes_ + ctas_ * sizeof(unsigned) : 0;
+  }
+
+  std::size_t workspace_bytes() const override { return scratch_bytes_; }
+
+  Status run(const GemmArgs& args, const RunContext& ctx) override {
+    if (p_.m == 0 || p_.n == 0) return Status::success();
+    if (Status s = rt_.make_current(); !s) return s;
+    auto stream = static_cast<CUstream>(ctx.stream);
+    SkinnyParams params{};
+    params.a = args.a;
+    params.b = args.b;
+    params.c = args.c;
+    params.bias = p_.bias == BiasKind::row ? args.bias : nullptr;
+    params.lda = p_.a.row_stride;
+    params.ldb = c_.layout == BLayout::k_major ? p_.b.col_stride : p_.b.row_stride;
+    params.c_rs = p_.c.row_stride;
+    params.c_cs = p_.c.col_stride;
+    params.bias_stride = p_.bias == BiasKind::row ? p_.bias_desc.col_stride : 0;
+    params.alpha = static_cast<float>(p_.alpha);
+    params.beta = static_cast<float>(p_.beta);
+    params.m = static_cast<int>(p_.m);
+    params.n = static_cast<int>(p_.n);
+    params.k = static_cast<int>(p_.k);
+    params.k_per_split = k_per_split(c_, p_.k);
+    params.activation = p_.activation == Activation::relu ? 1
+                        : p_.activation == Activation::gelu ? 2
+                        : p_.activation == Activation::silu ? 3
+                                                              : 0;
+    params.out_f32 = p_.c.dtype == DType::f32;
+    params.bias_f32 = p_.bias == BiasKind::row && p_.bias_desc.dtype == DType::f32;
+    if (c_.split_k > 1) {
+      auto scratch = scratch_for(stream);
+      if (!scratch) return scratch.error();
+      params.work = scratch.value()->work;
+      params.tickets = scratch.value()->tickets;
+    }
+    void* launch_args[] = {&params};
+    return cuda::check(rt_.driver().cuLaunchKernel(fn_, ctas_, static_cast<unsigned>(c_.split_k), 1,
+                                                   static_cast<unsigned>(32 * c_.warps), 1, 1, 0, stream,
+                                                   launch_args, nullptr),
+                       ("cuLaunchKernel(" + cuda_skinny::skinny_kernel_name(c_) + ")").c_str());
+  }
+
+ private:
+  Expected<Scratch*> scratch_for(CUstream stream) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = scratch_.find(stream); it != scratch_.end()) return &it->second;
+    auto buffer = rt_.allocate(scratch_bytes_);
+    if (!buffer) return buffer.error();
+    if (Status s = cuda::check(rt_.driver().cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(buffer.value().get()), 0,
+                                                            scratch_bytes_, stream),
+                               "cuMemsetD8Async (split-K scratch)");
+        !s)
+      return s.error();
+    Scratch s;
+    s.work = static_cast<float*>(buffer.value().get());
+    s.tickets = reinterpret_cast<unsigned*>(static_cast<char*>(buffer.value().get()) + work_bytes_);
+    s.buffer = std::move(buffer.value());
+    return &scratch_.emplace(stream, std::move(s)).first->second;
+  }
+
+  Problem p_;
+  SkinnyConfig c_;
+  CUfunction fn_;
+  CudaRuntime& rt_;
+  unsigned ctas_ = 0;
+  std::size_t work_bytes_ = 0, scratch_bytes_ = 0;
+  std::mutex mutex_;
+  std::map<CUstream, Scratch> scratch_;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "CUDA"; }
+  DeviceKind device_kind() const override { return DeviceKind::cuda; }
+  std::string version() const override { return "cuda-skinny-1"; }
+  Availability availability() const override {
+    const Availability device = cuda::cuda_device(0).availability();
+    if (!device.available) return device;
+    const std::string nvrtc = cuda::nvrtc_unavailable_reason();
+    return nvrtc.empty() ? Availability::yes() : Availability::no(nvrtc);
+  }
+  std::string capabilities() const override {
+    return "gemmtune's own kernels compiled by NVRTC: skinny mm/addmm (M <= 32; bf16/f16 in, same or f32 out; B "
+           "K- or N-contiguous; row bias, alpha/beta, relu/gelu/silu fused) on tensor cores (sm_80+), split-K "
+           "across CTAs";
+  }
+
+  Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
+    CudaRuntime& rt = cuda::cuda_device(p.device.index);
+    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+    if (std::string why = cuda::nvrtc_unavailable_reason(); !why.empty()) return reject(Reason::unavailable, why);
+    if (rt.info().sm() < 80)
+      return reject(Reason::missing_isa, "the CUDA backend's kernels use bf16/f16 mma.sync m16n8k16 (sm_80 and "
+                                         "newer); this device is sm_" + std::to_string(rt.info().sm()));
+    auto shape = check_problem(p);
+    if (!shape) return shape.error();
+    const bool exhaustive = ctx.search_space == SearchSpace::exhaustive;
+    auto family = std::make_shared<Family>();
+    const auto list = tilings(shape.value(), exhaustive);
+    for (const Tiling& t : list) family->configs.push_back(make_config(shape.value(), t, 1));
+    family->source = cuda_skinny::skinny_module_source(family->configs);
+    std::vector<Choice> out;
+    for (const Tiling& t : list) {
+      const SkinnyConfig base = make_config(shape.value(), t, 1);
+      for (int sk : splits(p, t, base, rt.info().sm_count, exhaustive)) {
+        SkinnyConfig c = make_config(shape.value(), t, sk);
+        out.push_back(Choice{choice_name(c), describe_config(c, p),
+                             std::make_shared<const ChoiceConfig>(ChoiceConfig{c, family})});
+      }
+    }
+    return out;
+  }
+
+  Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
+                                          const TuningContext&) const override {
+    CudaRuntime& rt = cuda::cuda_device(p.device.index);
+    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+    auto config = std::static_pointer_cast<const ChoiceConfig>(choice.config);
+    if (!config || !config->family)
+      return reject(Reason::internal_error, "choice " + choice.name + " carries no CUDA kernel configuration");
+    if (Status s = rt.make_current(); !s) return s.error();
+    auto fn = kernel_function(rt, *config->family, cuda_skinny::skinny_kernel_name(config->config));
+    if (!fn) return fn.error();
+    return std::unique_ptr<Kernel>(std::make_unique<SkinnyKernel>(p, config->config, fn.value(), rt));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Backend> make_cuda_backend() { return std::make_shared<CudaBackend>(); }
+
+}  // namespace gemmtune::backends
