@@ -66,6 +66,8 @@ def main():
     ap.add_argument("--layout", default="nt")
     ap.add_argument("--budget-ms", default="5")
     ap.add_argument("--deadline-s", type=float, default=480)
+    ap.add_argument("--backends", default="CUBLAS,CUBLASLT")
+    ap.add_argument("--ms", default="", help="comma-separated M values to keep (default: all)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,12 +76,15 @@ def main():
     print("shape".ljust(22) + "".join(g[:12].rjust(13) for g in groups) + "  best choice", flush=True)
     start = time.time()
     records = []
+    keep = {int(m) for m in args.ms.split(",")} if args.ms else None
     for m, n, k in sorted(suite(args.suite), key=lambda s: s[0] * s[1] * s[2]):
+        if keep is not None and m not in keep:
+            continue
         if time.time() - start > args.deadline_s:
             print(f"deadline reached before {m}x{n}x{k}")
             break
         cmd = [args.gemmtune, "tune", "mm", f"{m}x{n}x{k}", "--dtype", "bf16", "--layout", args.layout,
-               "--device", "cuda", "--backends", "CUBLAS,CUBLASLT", "--search-space", "exhaustive",
+               "--device", "cuda", "--backends", args.backends, "--search-space", "exhaustive",
                "--budget-ms", args.budget_ms, "--json", "--quiet", "--no-cache"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:
@@ -96,6 +101,10 @@ def main():
             if g not in best or c["time_us"] < best[g]["time_us"]:
                 best[g] = c
         base = best.get("cublas_default", {}).get("time_us")
+        if base is None:  # without CUBLAS: print the fastest few instead
+            for c in sorted(ok, key=lambda c: c["time_us"])[:4]:
+                print(f"{m}x{n}x{k} {args.layout}: {c['time_us']:.1f} us {c['name']}")
+            continue
         row = f"{m}x{n}x{k}".ljust(22)
         for g in groups:
             row += (f"{base / best[g]['time_us']:.3f}" if g in best and base else "-").rjust(13)

@@ -304,7 +304,7 @@ TEST(CublasLt, ExhaustiveOffersMoreThanDefaultUnderStableNames) {
   auto exhaustive = backend->enumerate(p, ex);
   ASSERT_TRUE(standard.ok()) << standard.error().to_string();
   ASSERT_TRUE(exhaustive.ok()) << exhaustive.error().to_string();
-  EXPECT_LE(standard.value().size(), static_cast<std::size_t>(backends::cublaslt::kDefaultHeuristicCount));
+  EXPECT_LE(standard.value().size(), static_cast<std::size_t>(backends::cublaslt::kDefaultLimit));
   EXPECT_GT(exhaustive.value().size(), standard.value().size());
   std::cout << "[ counts   ] default " << standard.value().size() << ", exhaustive " << exhaustive.value().size()
             << "\n";

@@ -132,10 +132,11 @@ std::vector<Tiling> tilings(const Shape& s, bool exhaustive) {
   std::vector<Tiling> out;
   if (s.layout == BLayout::k_major) {
     if (!exhaustive) return {{1, 8, 2}, {2, 8, 2}, {4, 8, 2}, {2, 4, 4}, {4, 4, 4}};
+    // Registers bound unroll x tiles; shared memory bounds warps x tiles.
     for (int nt : {1, 2, 4})
-      for (int w : {4, 8})
-        for (int u : {1, 2, 4})
-          if (!(s.m_tiles == 2 && nt == 4 && u == 4)) out.push_back({nt, w, u});
+      for (int w : {4, 8, 16})
+        for (int u : {1, 2, 4, 8})
+          if (s.m_tiles * nt * u <= 16 && (w < 16 || s.m_tiles * nt <= 2)) out.push_back({nt, w, u});
     return out;
   }
   // n_major: 64 columns per warp; the CTA's warps add through shared
