@@ -33,9 +33,11 @@ struct SkinnyParams {
 
 struct V4 { u32 x, y, z, w; };
 
-__device__ __forceinline__ V4 load_stream(const u16* p) {  // B: used once, do not keep in L1
+// B: used once, so not kept in L1; L2 fetches the whole 256-byte block (the
+// neighbouring warps read the rest of it next).
+__device__ __forceinline__ V4 load_stream(const u16* p) {
   V4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0,%1,%2,%3}, [%4];"
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
   return v;
 }
@@ -269,11 +271,16 @@ __device__ void skinny_n_major(const SkinnyParams& p) {
         for (int h = 0; h < 2; ++h) {
           const int m = mt * 16 + r + 8 * h;
           const u16* src = A + (i64)m * p.lda + k;
-          u16 e[4];
+          if (m < p.m && k + 4 <= kend) {  // 8 aligned bytes: k is a multiple of 4, lda of 8
+            asm volatile("ld.global.nc.v2.u32 {%0,%1}, [%2];"
+                         : "=r"(aw[u][mt][h][0]), "=r"(aw[u][mt][h][1]) : "l"(src));
+          } else {
+            u16 e[4];
 #pragma unroll
-          for (int i = 0; i < 4; ++i) e[i] = (m < p.m && k + i < kend) ? src[i] : (u16)0;
-          aw[u][mt][h][0] = pack2(e[0], e[1]);
-          aw[u][mt][h][1] = pack2(e[2], e[3]);
+            for (int i = 0; i < 4; ++i) e[i] = (m < p.m && k + i < kend) ? src[i] : (u16)0;
+            aw[u][mt][h][0] = pack2(e[0], e[1]);
+            aw[u][mt][h][1] = pack2(e[2], e[3]);
+          }
         }
     }
 #pragma unroll
