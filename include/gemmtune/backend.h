@@ -25,6 +25,7 @@ struct Availability {
 struct TuningContext {
   SearchSpace search_space = SearchSpace::standard;
   int threads = 1;  // CPU worker threads the kernel may use (>= 1)
+  int compile_threads = 1;  // threads a backend may compile its kernels with (>= 1)
 };
 
 // One concrete kernel configuration. `name` is procedural and stable across

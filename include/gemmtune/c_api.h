@@ -96,7 +96,7 @@ GEMMTUNE_C_EXPORT const char* gemmtune_backends(void);
 /* backends: comma-separated names (case-insensitive), or NULL/"" for the
  * environment or default enabled set. options: NULL or "key=value;..." with
  * keys search_space (default|exhaustive), cache (0|1), db (path), verify
- * (auto|full|sampled|off), fallback (0|1), threads, warmup, budget_ms,
+ * (auto|full|sampled|off), fallback (0|1), threads, compile_threads, warmup, budget_ms,
  * min_repeats, max_repeats, cold_cache (0|1), cuda_graph (0|1),
  * noise_margin. Returns NULL on error (see gemmtune_last_error). */
 GEMMTUNE_C_EXPORT gemmtune_tuner* gemmtune_tuner_create(const char* backends, const char* options);

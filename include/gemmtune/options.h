@@ -59,6 +59,9 @@ struct TuneOptions {
   std::optional<VerifyMode> verify;
   // CPU threads; 0 = every online CPU.
   int threads = 0;
+  // Threads that compile generated kernels (NVRTC) in parallel. Unset:
+  // GEMMTUNE_COMPILE_THREADS, else every online CPU.
+  std::optional<int> compile_threads;
   bool use_cache = true;
   // Unset: $GEMMTUNE_CACHE_DIR/tuning.db, else ~/.cache/gemmtune/tuning.db.
   std::optional<std::string> db_path;

@@ -145,6 +145,8 @@ void apply_options(TuneOptions& options, const std::string& spec) {
       options.fallback_to_library = parse_flag(key, value);
     } else if (key == "threads") {
       options.threads = static_cast<int>(parse_number(key, value));
+    } else if (key == "compile_threads") {
+      options.compile_threads = static_cast<int>(parse_number(key, value));
     } else if (key == "warmup") {
       options.measure.warmup_runs = static_cast<int>(parse_number(key, value));
     } else if (key == "budget_ms") {

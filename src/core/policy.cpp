@@ -1,6 +1,7 @@
 #include "core/policy.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 
 #include "gemmtune/errors.h"
@@ -71,6 +72,23 @@ SearchSpace resolve_search_space(const TuneOptions& options) {
     return *space;
   }
   return SearchSpace::standard;
+}
+
+int resolve_compile_threads(const TuneOptions& options, int cpus) {
+  if (options.compile_threads) {
+    if (*options.compile_threads < 1)
+      throw ConfigError("compile_threads must be >= 1, got " + std::to_string(*options.compile_threads));
+    return *options.compile_threads;
+  }
+  if (auto text = env::get("GEMMTUNE_COMPILE_THREADS")) {
+    int value = 0;
+    const char* end = text->data() + text->size();
+    auto [ptr, ec] = std::from_chars(text->data(), end, value);
+    if (ec != std::errc() || ptr != end || value < 1)
+      throw ConfigError("GEMMTUNE_COMPILE_THREADS=" + *text + " is not a positive integer");
+    return value;
+  }
+  return std::max(cpus, 1);
 }
 
 VerifyMode resolve_verify(const TuneOptions& options) {

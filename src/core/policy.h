@@ -24,6 +24,8 @@ std::vector<std::string> resolve_enabled(const TuneOptions&, const std::vector<s
 bool resolve_fallback(const TuneOptions&);
 SearchSpace resolve_search_space(const TuneOptions&);
 VerifyMode resolve_verify(const TuneOptions&);
+// Option, else GEMMTUNE_COMPILE_THREADS (a positive integer), else `cpus`.
+int resolve_compile_threads(const TuneOptions&, int cpus);
 
 // The device's library backend: BLAS on the CPU, CUBLAS on CUDA.
 std::string library_backend(DeviceKind);

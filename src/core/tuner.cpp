@@ -67,6 +67,7 @@ class ProblemTuning {
       : impl_(impl), problem_(problem), rt_(rt), record_(record) {
     ctx_.search_space = impl.search_space;
     ctx_.threads = impl.threads;
+    ctx_.compile_threads = impl.compile_threads;
   }
 
   const TuningContext& context() const { return ctx_; }
@@ -223,6 +224,7 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
   verify = core::resolve_verify(options);
   if (options.threads < 0) throw ConfigError("threads must be >= 0 (0 = every CPU), got " + std::to_string(options.threads));
   threads = options.threads > 0 ? options.threads : cpu::info().logical_cpus;
+  compile_threads = core::resolve_compile_threads(options, cpu::info().logical_cpus);
   if (options.use_cache) db_path = options.db_path ? *options.db_path : store::default_db_path();
   if (!options.on_warning) options.on_warning = default_warning;
 }
@@ -367,7 +369,7 @@ TuneResult tune_problem(Tuner::Impl& impl, const Problem& problem, bool use_stor
 Expected<std::shared_ptr<Kernel>> build_winner(Tuner::Impl& impl, const TuningRecord& record) {
   Backend* backend = impl.find_backend(record.winner->backend);
   if (!backend) return reject(Reason::unavailable, "backend " + record.winner->backend + " is not registered");
-  TuningContext ctx{impl.search_space, impl.threads};
+  TuningContext ctx{impl.search_space, impl.threads, impl.compile_threads};
   auto choices = guarded(Stage::enumerate, [&] { return backend->enumerate(record.problem, ctx); });
   if (!choices) return choices.error();
   for (const auto& choice : choices.value()) {

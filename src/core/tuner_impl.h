@@ -29,6 +29,7 @@ struct Tuner::Impl {
   SearchSpace search_space = SearchSpace::standard;
   VerifyMode verify = VerifyMode::automatic;
   int threads = 1;
+  int compile_threads = 1;
   std::string db_path;  // empty when the cache is off
   std::unique_ptr<store::Store> store;  // opened on first use
 

@@ -216,6 +216,31 @@ TEST_F(PolicyTest, ExplicitOptionBeatsEnvironmentWhichBeatsDefault) {
   EXPECT_EQ(tuner(options({"blas"})).enabled(), (std::vector<std::string>{"BLAS"}));
 }
 
+TEST_F(PolicyTest, CompileThreadsComeFromTheOptionThenTheEnvironmentAndBadValuesAreErrors) {
+  auto cpp = add("CPP", {{"cpp_fast", 1}});
+  ScopedEnv unset("GEMMTUNE_COMPILE_THREADS", nullptr);
+  tuner(options()).tune(problem());
+  EXPECT_GE(cpp->last_compile_threads(), 1);  // default: every CPU
+  ScopedEnv env("GEMMTUNE_COMPILE_THREADS", "3");
+  tuner(options()).tune(problem());
+  EXPECT_EQ(cpp->last_compile_threads(), 3);
+  TuneOptions o = options();
+  o.compile_threads = 5;
+  tuner(o).tune(problem());
+  EXPECT_EQ(cpp->last_compile_threads(), 5);
+  o.compile_threads = 0;
+  EXPECT_THROW(tuner(o), ConfigError);
+  for (const char* bad : {"0", "-2", "four", "3x"}) {
+    ScopedEnv malformed("GEMMTUNE_COMPILE_THREADS", bad);
+    try {
+      tuner(options());
+      ADD_FAILURE() << "GEMMTUNE_COMPILE_THREADS=" << bad << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("GEMMTUNE_COMPILE_THREADS"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST_F(PolicyTest, UnknownBackendNameIsAnErrorListingTheValidNames) {
   add("BLAS", {{"blas_sgemm", 50}});
   add("CPP", {{"cpp_fast", 1}});

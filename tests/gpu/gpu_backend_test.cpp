@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "backends/cublas/cublas_backend.h"
 #include "backends/cublaslt/cublaslt_backend.h"
@@ -200,7 +201,9 @@ std::vector<Choice> sample(const std::vector<Choice>& all, std::size_t most) {
 // reference (full check for small problems, a sample for large ones).
 void check_choice(Backend& backend, const Problem& p, const Choice& choice, std::uint64_t seed) {
   auto& rt = gpu_testing::device();
-  auto kernel = backend.build(p, choice, TuningContext{});
+  TuningContext ctx;
+  ctx.compile_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto kernel = backend.build(p, choice, ctx);
   ASSERT_TRUE(kernel.ok()) << choice.name << ": " << kernel.error().to_string();
   const measure::HostData host = measure::make_host_data(p, seed);
   auto set = measure::upload(rt, p, host);
@@ -533,6 +536,7 @@ TEST(CudaSkinny, SplitKScratchIsCleanForTheNextRun) {
   auto it = std::find_if(choices.value().begin(), choices.value().end(),
                          [](const Choice& c) { return c.name.ends_with("_s8"); });
   ASSERT_NE(it, choices.value().end());
+  ctx.compile_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto kernel = backend->build(p, *it, ctx);
   ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
   EXPECT_GE(kernel.value()->workspace_bytes(), std::size_t{4 * 256 * 4});

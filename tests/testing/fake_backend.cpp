@@ -67,8 +67,9 @@ Expected<std::vector<Choice>> FakeBackend::enumerate(const Problem& problem, con
 }
 
 Expected<std::unique_ptr<Kernel>> FakeBackend::build(const Problem& problem, const Choice& choice,
-                                                     const TuningContext&) const {
+                                                     const TuningContext& ctx) const {
   ++*builds_;
+  *compile_threads_ = ctx.compile_threads;
   auto config = std::static_pointer_cast<const FakeChoice>(choice.config);
   if (!config) return reject(Reason::internal_error, "choice without a fake config");
   if (config->behavior == FakeBehavior::build_fails)

@@ -62,6 +62,8 @@ class FakeBackend final : public Backend {
   // How many times any kernel of this backend ran / was built.
   int runs() const { return *runs_; }
   int builds() const { return *builds_; }
+  // The compile_threads the last build was given.
+  int last_compile_threads() const { return *compile_threads_; }
   FakeBackendSpec& spec() { return spec_; }
   // Makes every kernel of this backend, also ones already built, fail at run.
   void fail_all_runs(bool fail) { *fail_runs_ = fail; }
@@ -71,6 +73,7 @@ class FakeBackend final : public Backend {
   std::shared_ptr<FakeClock> clock_;
   std::shared_ptr<int> runs_ = std::make_shared<int>(0);
   std::shared_ptr<int> builds_ = std::make_shared<int>(0);
+  std::shared_ptr<int> compile_threads_ = std::make_shared<int>(0);
   std::shared_ptr<bool> fail_runs_ = std::make_shared<bool>(false);
 };
 

@@ -4,7 +4,8 @@
 #include <climits>
 #include <map>
 #include <mutex>
-#include <set>
+#include <optional>
+#include <thread>
 
 #include "backends/cuda/skinny_kernels.h"
 #include "runtime/cuda/blas_common.h"
@@ -23,7 +24,7 @@ using cuda_skinny::SkinnyParams;
 // that needs them).
 struct Family {
   std::vector<SkinnyConfig> configs;
-  std::string source;
+  std::string key;  // its kernels' names: the identity of the compiled modules
 };
 
 struct ChoiceConfig {
@@ -31,39 +32,57 @@ struct ChoiceConfig {
   std::shared_ptr<const Family> family;
 };
 
-// Modules by (device, source), never unloaded: a module is small and
-// kernels built from it may live as long as the process.
-Expected<CUfunction> kernel_function(CudaRuntime& rt, const Family& family, const std::string& name) {
+// A family's kernels, compiled on first use: NVRTC takes about a second per
+// kernel, so the family is split into up to `threads` modules compiled in
+// parallel. Kept by (device, source) and never unloaded: modules are small
+// and kernels built from them may live as long as the process.
+Expected<CUfunction> kernel_function(CudaRuntime& rt, const Family& family, const std::string& name, int threads) {
   struct Cache {
     std::mutex mutex;
-    std::map<std::pair<int, std::string>, CUmodule> modules;
+    std::map<std::pair<int, std::string>, std::map<std::string, CUfunction>> functions;
     std::map<std::pair<int, std::string>, Rejection> failures;
   };
   static auto* cache = new Cache();  // never destroyed (see cuda_device)
   std::lock_guard<std::mutex> lock(cache->mutex);
-  const auto key = std::make_pair(rt.index(), family.source);
+  const auto key = std::make_pair(rt.index(), family.key);
   if (auto f = cache->failures.find(key); f != cache->failures.end()) return f->second;
-  CUmodule module = nullptr;
-  if (auto it = cache->modules.find(key); it != cache->modules.end()) {
-    module = it->second;
-  } else {
-    auto cubin = rt.compile(family.source, {"-lineinfo"});
-    if (!cubin) {
-      cache->failures.emplace(key, cubin.error());
-      return cubin.error();
+  auto compiled = cache->functions.find(key);
+  if (compiled == cache->functions.end()) {
+    const std::size_t parts = std::clamp<std::size_t>(static_cast<std::size_t>(threads), 1, family.configs.size());
+    std::vector<std::vector<SkinnyConfig>> split(parts);
+    for (std::size_t i = 0; i < family.configs.size(); ++i) split[i % parts].push_back(family.configs[i]);
+    std::vector<std::optional<Expected<std::vector<char>>>> cubins(parts);
+    std::vector<std::thread> workers;
+    for (std::size_t i = 1; i < parts; ++i)
+      workers.emplace_back([&, i] { cubins[i] = rt.compile(cuda_skinny::skinny_module_source(split[i]), {}); });
+    cubins[0] = rt.compile(cuda_skinny::skinny_module_source(split[0]), {});
+    for (auto& w : workers) w.join();
+    std::map<std::string, CUfunction> functions;
+    for (std::size_t i = 0; i < parts; ++i) {
+      if (!cubins[i]->ok()) {
+        cache->failures.emplace(key, cubins[i]->error());
+        return cubins[i]->error();
+      }
+      CUmodule module = nullptr;
+      if (Status s = cuda::check(rt.driver().cuModuleLoadData(&module, cubins[i]->value().data()),
+                                 "cuModuleLoadData (CUDA skinny kernels)");
+          !s)
+        return s.error();
+      for (const SkinnyConfig& c : split[i]) {
+        const std::string kernel = cuda_skinny::skinny_kernel_name(c);
+        CUfunction fn = nullptr;
+        if (Status s = cuda::check(rt.driver().cuModuleGetFunction(&fn, module, kernel.c_str()),
+                                   ("cuModuleGetFunction(" + kernel + ")").c_str());
+            !s)
+          return s.error();
+        functions[kernel] = fn;
+      }
     }
-    if (Status s = cuda::check(rt.driver().cuModuleLoadData(&module, cubin.value().data()),
-                               "cuModuleLoadData (CUDA skinny kernels)");
-        !s)
-      return s.error();
-    cache->modules.emplace(key, module);
+    compiled = cache->functions.emplace(key, std::move(functions)).first;
   }
-  CUfunction fn = nullptr;
-  if (Status s = cuda::check(rt.driver().cuModuleGetFunction(&fn, module, name.c_str()),
-                             ("cuModuleGetFunction(" + name + ")").c_str());
-      !s)
-    return s.error();
-  return fn;
+  auto fn = compiled->second.find(name);
+  if (fn == compiled->second.end()) return reject(Reason::internal_error, "no kernel " + name + " in its family");
+  return fn->second;
 }
 
 struct Shape {
@@ -323,7 +342,7 @@ class CudaBackend final : public Backend {
     auto family = std::make_shared<Family>();
     const auto list = tilings(shape.value(), exhaustive);
     for (const Tiling& t : list) family->configs.push_back(make_config(shape.value(), t, 1));
-    family->source = cuda_skinny::skinny_module_source(family->configs);
+    for (const SkinnyConfig& c : family->configs) family->key += cuda_skinny::skinny_kernel_name(c) + ';';
     std::vector<Choice> out;
     for (const Tiling& t : list) {
       const SkinnyConfig base = make_config(shape.value(), t, 1);
@@ -337,14 +356,15 @@ class CudaBackend final : public Backend {
   }
 
   Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
-                                          const TuningContext&) const override {
+                                          const TuningContext& ctx) const override {
     CudaRuntime& rt = cuda::cuda_device(p.device.index);
     if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
     auto config = std::static_pointer_cast<const ChoiceConfig>(choice.config);
     if (!config || !config->family)
       return reject(Reason::internal_error, "choice " + choice.name + " carries no CUDA kernel configuration");
     if (Status s = rt.make_current(); !s) return s.error();
-    auto fn = kernel_function(rt, *config->family, cuda_skinny::skinny_kernel_name(config->config));
+    auto fn = kernel_function(rt, *config->family, cuda_skinny::skinny_kernel_name(config->config),
+                              ctx.compile_threads);
     if (!fn) return fn.error();
     return std::unique_ptr<Kernel>(std::make_unique<SkinnyKernel>(p, config->config, fn.value(), rt));
   }

@@ -87,8 +87,9 @@ TEST(OneDnnBackend, OffersOnlyRealAlternativesWithStableNamesAndImplementationIn
     EXPECT_FALSE(contains(impl, "ref")) << "the reference kernel is not offered in the default space";
     impls.insert(impl);
   }
-  if (const Choice* packed = find(choices, onednn::kPackedBChoice))
+  if (const Choice* packed = find(choices, onednn::kPackedBChoice)) {
     EXPECT_TRUE(contains(packed->description, "reordered")) << packed->description;
+  }
   if (const Choice* runtime = find(choices, onednn::kRuntimeDimsChoice)) {
     EXPECT_TRUE(contains(runtime->description, "run-time dimension")) << runtime->description;
     EXPECT_NE(runtime->description.substr(0, runtime->description.find(';')),
