@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""gemmtune's tuned selection (CUBLAS + CUBLASLT) against torch.mm, in one
-process, on the same card, the same tensors and the same timer.
+"""gemmtune's tuned selection (by default over CUBLAS + CUBLASLT; --backends
+adds CUDA, gemmtune's own kernels) against torch.mm, in one process, on the
+same card, the same tensors and the same timer.
 
 For each transformer-like shape (bf16; y = x.W^T with W stored N x K
 row-major as nn.Linear keeps it, gemmtune's layout "nt"; optionally plain

@@ -104,6 +104,16 @@ __device__ __forceinline__ void store(const SkinnyParams& p, int m, int n, float
   else ((u16*)p.c)[at] = from_float<BF16>(v);
 }
 
+template <int MT, int NT>
+__device__ __forceinline__ void zero(float (&acc)[MT][NT][4]) {
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int t = 0; t < NT; ++t)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[mt][t][e] = 0.f;
+}
+
 // Adds the CTA's warps, then writes C (or, split across CTAs, adds into the
 // scratch and lets the last CTA of the column block write C). `col(t, e)`
 // maps fragment (tile t, register e) of lane `lane` to its column.
@@ -182,12 +192,7 @@ __device__ void skinny_k_major(const SkinnyParams& p) {
   const u16* A = (const u16*)p.a;
   const u16* B = (const u16*)p.b;
   float acc[MT][NT][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int t = 0; t < NT; ++t)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[mt][t][e] = 0.f;
+  zero(acc);
 
   for (int base = kbeg + warp * U * 32; base < kend; base += WARPS * U * 32) {
     V4 bw[U][NT];
@@ -245,12 +250,7 @@ __device__ void skinny_n_major(const SkinnyParams& p) {
   const int ncol = n0 + 8 * r;
   const int nvalid = p.n - ncol;
   float acc[MT][NT][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int t = 0; t < NT; ++t)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[mt][t][e] = 0.f;
+  zero(acc);
 
   for (int base = kbeg + warp * U * 16; base < kend; base += WARPS * U * 16) {
     V4 bw[U][4];
