@@ -566,12 +566,13 @@ std::vector<Candidate> neighbours(cublasLtHandle_t handle, const Setup& s, const
       c.swizzle = base.swizzle ? 0 : 1;
       splits.push_back(c);
     }
-    if (how.split_and_tile)
+    if (how.split_and_tile) {
       for (std::uint32_t tile : cap_array<std::uint32_t>(algo, CUBLASLT_ALGO_CAP_TILE_IDS)) {
-      AlgoConfig c = base;
+        AlgoConfig c = base;
         c.tile = tile;
         tiles.push_back(c);
       }
+    }
     // Interleave the axes so that a cap takes some of each.
     std::vector<AlgoConfig> list;
     const std::vector<AlgoConfig>* axes[] = {&custom, &cluster, &splits, &tiles};

@@ -56,6 +56,14 @@ __device__ __forceinline__ V4 load_guarded(const u16* p, int valid) {
   v.x = pack2(e[0], e[1]); v.y = pack2(e[2], e[3]); v.z = pack2(e[4], e[5]); v.w = pack2(e[6], e[7]);
   return v;
 }
+// 8 elements at p of which `valid` exist (<= 0: none, all zeros): one
+// 16-byte load when all 8 do, else element by element.
+template <bool STREAM>
+__device__ __forceinline__ V4 load8(const u16* p, int valid) {
+  if (valid <= 0) return V4{0, 0, 0, 0};
+  if (valid < 8) return load_guarded(p, valid);
+  return STREAM ? load_stream(p) : load_keep(p);
+}
 __device__ __forceinline__ u32 word(const V4& v, int i) { return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w; }
 
 template <bool BF16>
@@ -204,20 +212,14 @@ __device__ void skinny_k_major(const SkinnyParams& p) {
 #pragma unroll
       for (int t = 0; t < NT; ++t) {
         const int n = n0 + 8 * t + r;
-        const u16* src = B + (i64)n * p.ldb + k;
-        if (n >= p.n || valid <= 0) bw[u][t] = V4{0, 0, 0, 0};
-        else if (valid >= 8) bw[u][t] = load_stream(src);
-        else bw[u][t] = load_guarded(src, valid);
+        bw[u][t] = load8<true>(B + (i64)n * p.ldb + k, n < p.n ? valid : 0);
       }
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int m = mt * 16 + r + 8 * h;
-          const u16* src = A + (i64)m * p.lda + k;
-          if (m >= p.m || valid <= 0) aw[u][mt][h] = V4{0, 0, 0, 0};
-          else if (valid >= 8) aw[u][mt][h] = load_keep(src);
-          else aw[u][mt][h] = load_guarded(src, valid);
+          aw[u][mt][h] = load8<false>(A + (i64)m * p.lda + k, m < p.m ? valid : 0);
         }
     }
 #pragma unroll
@@ -260,10 +262,7 @@ __device__ void skinny_n_major(const SkinnyParams& p) {
       const int k = base + u * 16 + 4 * q;
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const u16* src = B + (i64)(k + j) * p.ldb + ncol;
-        if (k + j >= kend || nvalid <= 0) bw[u][j] = V4{0, 0, 0, 0};
-        else if (nvalid >= 8) bw[u][j] = load_stream(src);
-        else bw[u][j] = load_guarded(src, nvalid);
+        bw[u][j] = load8<true>(B + (i64)(k + j) * p.ldb + ncol, k + j < kend ? nvalid : 0);
       }
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
