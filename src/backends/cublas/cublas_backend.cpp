@@ -73,8 +73,6 @@ Status bind_stream(HandleSlot& slot, CudaRuntime& rt, CUstream stream) {
                      "cublasSetWorkspace");
 }
 
-bool fits_int(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
-
 // How one problem is computed around the library call.
 struct Plan {
   BlasGemm gemm;
@@ -197,7 +195,7 @@ class CublasBackend final : public Backend {
     if (!plan) return plan.error();
     const BlasGemm& g = plan.value().gemm;
     for (std::int64_t v : {g.m, g.n, g.k, g.x.ld, g.y.ld, g.d.ld, p.batch})
-      if (!fits_int(v))
+      if (!cuda::fits_int(v))
         return reject(Reason::unsupported_shape,
                       "a size or leading dimension exceeds the 32-bit int that cublasGemmEx takes");
     if (p.op == Op::int_mm && p.k > 0) {

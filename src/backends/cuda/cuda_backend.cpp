@@ -1,7 +1,6 @@
 #include "backends/cuda/cuda_backend.h"
 
 #include <algorithm>
-#include <climits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -19,9 +18,8 @@ using cuda_skinny::BLayout;
 using cuda_skinny::SkinnyConfig;
 using cuda_skinny::SkinnyParams;
 
-// The configurations compiled together into one module (one NVRTC call
-// per layout, dtype, row tiles and search space, shared by every problem
-// that needs them).
+// The configurations compiled together (per layout, dtype, row tiles and
+// search space; shared by every problem that needs them).
 struct Family {
   std::vector<SkinnyConfig> configs;
   std::string key;  // its kernels' names: the identity of the compiled modules
@@ -34,7 +32,7 @@ struct ChoiceConfig {
 
 // A family's kernels, compiled on first use: NVRTC takes about a second per
 // kernel, so the family is split into up to `threads` modules compiled in
-// parallel. Kept by (device, source) and never unloaded: modules are small
+// parallel. Kept by (device, family) and never unloaded: modules are small
 // and kernels built from them may live as long as the process.
 Expected<CUfunction> kernel_function(CudaRuntime& rt, const Family& family, const std::string& name, int threads) {
   struct Cache {
@@ -91,8 +89,6 @@ struct Shape {
   int m_tiles = 1;
 };
 
-bool fits_int(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
-
 // What the kernels serve, and why not otherwise.
 Expected<Shape> check_problem(const Problem& p) {
   if (p.op != Op::mm && p.op != Op::addmm)
@@ -117,7 +113,7 @@ Expected<Shape> check_problem(const Problem& p) {
                                                  std::to_string(cuda_backend::kMaxRows) + " (M = " +
                                                  std::to_string(p.m) + "); larger M is the libraries' domain");
   for (std::int64_t v : {p.m, p.n, p.k, p.a.row_stride, p.b.row_stride, p.b.col_stride})
-    if (!fits_int(v)) return reject(Reason::unsupported_shape, "a size or stride exceeds 32 bits");
+    if (!cuda::fits_int(v)) return reject(Reason::unsupported_shape, "a size or stride exceeds 32 bits");
   if (p.alignment < 16)
     return reject(Reason::unsupported_alignment, "the CUDA backend loads A and B 16 bytes at a time and needs them "
                                                  "16-byte aligned; the problem guarantees " +
@@ -125,8 +121,7 @@ Expected<Shape> check_problem(const Problem& p) {
   Shape s;
   s.bf16 = p.a.dtype == DType::bf16;
   s.m_tiles = p.m <= 16 ? 1 : 2;
-  const bool a_ok = (p.a.col_stride == 1 || p.k <= 1) && p.a.row_stride % 8 == 0;
-  if (!a_ok)
+  if (p.a.col_stride != 1 || p.a.row_stride % 8 != 0)
     return reject(Reason::unsupported_layout, "the CUDA backend needs A row-major (K contiguous) with a row stride "
                                               "that is a multiple of 8 elements");
   if (p.b.row_stride == 1 && p.b.col_stride % 8 == 0) {
@@ -140,48 +135,6 @@ Expected<Shape> check_problem(const Problem& p) {
   return s;
 }
 
-// Warps of one CTA, K steps unrolled, 8-column MMA tiles per warp.
-struct Tiling {
-  int n_tiles, warps, unroll;
-};
-
-// The kernels a family compiles. Default: a few tilings known to stream
-// well; exhaustive: every tiling whose registers and shared memory fit.
-std::vector<Tiling> tilings(const Shape& s, bool exhaustive) {
-  std::vector<Tiling> out;
-  if (s.layout == BLayout::k_major) {
-    // Default: the five tilings that came closest to the best of the
-    // exhaustive space over the decode shapes (H200, bench/RESULTS.md).
-    if (!exhaustive) return {{1, 8, 2}, {2, 8, 2}, {1, 4, 2}, {2, 4, 1}, {2, 4, 4}};
-    // Registers bound unroll x tiles; shared memory bounds warps x tiles.
-    for (int nt : {1, 2, 4})
-      for (int w : {4, 8, 16})
-        for (int u : {1, 2, 4, 8})
-          if (s.m_tiles * nt * u <= 16 && (w < 16 || s.m_tiles * nt <= 2)) out.push_back({nt, w, u});
-    return out;
-  }
-  // n_major: 64 columns per warp; the CTA's warps add through shared
-  // memory, which limits two row tiles to 4 warps.
-  if (!exhaustive) return s.m_tiles == 1 ? std::vector<Tiling>{{8, 4, 1}, {8, 8, 4}, {8, 4, 4}}
-                                         : std::vector<Tiling>{{8, 4, 1}, {8, 4, 2}, {8, 4, 4}};
-  for (int w : {4, 8})
-    for (int u : {1, 2, 4})
-      if (!(s.m_tiles == 2 && w == 8)) out.push_back({8, w, u});
-  return out;
-}
-
-SkinnyConfig make_config(const Shape& s, const Tiling& t, int split) {
-  SkinnyConfig c;
-  c.layout = s.layout;
-  c.bf16 = s.bf16;
-  c.m_tiles = s.m_tiles;
-  c.n_tiles = t.n_tiles;
-  c.warps = t.warps;
-  c.unroll = t.unroll;
-  c.split_k = split;
-  return c;
-}
-
 int k_per_split(const SkinnyConfig& c, std::int64_t k) {
   const std::int64_t step = c.k_step();
   const std::int64_t per = (k + c.split_k - 1) / c.split_k;
@@ -191,10 +144,10 @@ int k_per_split(const SkinnyConfig& c, std::int64_t k) {
 // Split-K factors for one tiling: enough CTAs x warps to keep loads of B in
 // flight on every SM (the default space takes the smallest such factor and
 // its neighbours), never so many that a warp gets no K step.
-std::vector<int> splits(const Problem& p, const Tiling& t, const SkinnyConfig& c, int sm_count, bool exhaustive) {
+std::vector<int> splits(const Problem& p, const SkinnyConfig& c, int sm_count, bool exhaustive) {
   const std::int64_t ctas = (p.n + c.columns_per_cta() - 1) / c.columns_per_cta();
   const std::int64_t steps = std::max<std::int64_t>(1, (p.k + c.k_step() - 1) / c.k_step());
-  auto fits = [&](int sk) { return sk == 1 || steps >= static_cast<std::int64_t>(sk) * t.warps * t.unroll; };
+  auto fits = [&](int sk) { return sk == 1 || steps >= static_cast<std::int64_t>(sk) * c.warps * c.unroll; };
   std::vector<int> out;
   if (exhaustive) {
     for (int sk : {1, 2, 4, 8, 16})
@@ -203,7 +156,7 @@ std::vector<int> splits(const Problem& p, const Tiling& t, const SkinnyConfig& c
   }
   const std::int64_t wanted_warps = std::int64_t{32} * std::max(sm_count, 1);
   int best = 1;
-  while (best < 16 && ctas * best * t.warps < wanted_warps && fits(best * 2)) best *= 2;
+  while (best < 16 && ctas * best * c.warps < wanted_warps && fits(best * 2)) best *= 2;
   for (int sk : {best / 2, best, best * 2})
     if (sk >= 1 && fits(sk) && std::find(out.begin(), out.end(), sk) == out.end()) out.push_back(sk);
   return out;
@@ -241,6 +194,24 @@ class SkinnyKernel final : public Kernel {
     ctas_ = static_cast<unsigned>((p_.n + c_.columns_per_cta() - 1) / c_.columns_per_cta());
     work_bytes_ = static_cast<std::size_t>(p_.m * p_.n) * sizeof(float);
     scratch_bytes_ = c_.split_k > 1 ? work_bytes_ + ctas_ * sizeof(unsigned) : 0;
+    // Everything but the pointers is fixed by the problem: set once here.
+    params_.lda = p_.a.row_stride;
+    params_.ldb = c_.layout == BLayout::k_major ? p_.b.col_stride : p_.b.row_stride;
+    params_.c_rs = p_.c.row_stride;
+    params_.c_cs = p_.c.col_stride;
+    params_.bias_stride = p_.bias == BiasKind::row ? p_.bias_desc.col_stride : 0;
+    params_.alpha = static_cast<float>(p_.alpha);
+    params_.beta = static_cast<float>(p_.beta);
+    params_.m = static_cast<int>(p_.m);
+    params_.n = static_cast<int>(p_.n);
+    params_.k = static_cast<int>(p_.k);
+    params_.k_per_split = k_per_split(c_, p_.k);
+    params_.activation = p_.activation == Activation::relu   ? 1
+                         : p_.activation == Activation::gelu ? 2
+                         : p_.activation == Activation::silu ? 3
+                                                             : 0;
+    params_.out_f32 = p_.c.dtype == DType::f32;
+    params_.bias_f32 = p_.bias == BiasKind::row && p_.bias_desc.dtype == DType::f32;
   }
 
   std::size_t workspace_bytes() const override { return scratch_bytes_; }
@@ -249,28 +220,11 @@ class SkinnyKernel final : public Kernel {
     if (p_.m == 0 || p_.n == 0) return Status::success();
     if (Status s = rt_.make_current(); !s) return s;
     auto stream = static_cast<CUstream>(ctx.stream);
-    SkinnyParams params{};
+    SkinnyParams params = params_;
     params.a = args.a;
     params.b = args.b;
     params.c = args.c;
     params.bias = p_.bias == BiasKind::row ? args.bias : nullptr;
-    params.lda = p_.a.row_stride;
-    params.ldb = c_.layout == BLayout::k_major ? p_.b.col_stride : p_.b.row_stride;
-    params.c_rs = p_.c.row_stride;
-    params.c_cs = p_.c.col_stride;
-    params.bias_stride = p_.bias == BiasKind::row ? p_.bias_desc.col_stride : 0;
-    params.alpha = static_cast<float>(p_.alpha);
-    params.beta = static_cast<float>(p_.beta);
-    params.m = static_cast<int>(p_.m);
-    params.n = static_cast<int>(p_.n);
-    params.k = static_cast<int>(p_.k);
-    params.k_per_split = k_per_split(c_, p_.k);
-    params.activation = p_.activation == Activation::relu ? 1
-                        : p_.activation == Activation::gelu ? 2
-                        : p_.activation == Activation::silu ? 3
-                                                              : 0;
-    params.out_f32 = p_.c.dtype == DType::f32;
-    params.bias_f32 = p_.bias == BiasKind::row && p_.bias_desc.dtype == DType::f32;
     if (c_.split_k > 1) {
       auto scratch = scratch_for(stream);
       if (!scratch) return scratch.error();
@@ -278,10 +232,11 @@ class SkinnyKernel final : public Kernel {
       params.tickets = scratch.value()->tickets;
     }
     void* launch_args[] = {&params};
-    return cuda::check(rt_.driver().cuLaunchKernel(fn_, ctas_, static_cast<unsigned>(c_.split_k), 1,
+    const CUresult r = rt_.driver().cuLaunchKernel(fn_, ctas_, static_cast<unsigned>(c_.split_k), 1,
                                                    static_cast<unsigned>(32 * c_.warps), 1, 1, 0, stream,
-                                                   launch_args, nullptr),
-                       ("cuLaunchKernel(" + cuda_skinny::skinny_kernel_name(c_) + ")").c_str());
+                                                   launch_args, nullptr);
+    if (r == CUDA_SUCCESS) return Status::success();  // the message is built only on failure
+    return cuda::driver_failure("cuLaunchKernel(" + cuda_skinny::skinny_kernel_name(c_) + ")", r);
   }
 
  private:
@@ -308,6 +263,7 @@ class SkinnyKernel final : public Kernel {
   CudaRuntime& rt_;
   unsigned ctas_ = 0;
   std::size_t work_bytes_ = 0, scratch_bytes_ = 0;
+  SkinnyParams params_{};
   std::mutex mutex_;
   std::map<CUstream, Scratch> scratch_;
 };
@@ -316,7 +272,18 @@ class CudaBackend final : public Backend {
  public:
   std::string_view name() const override { return "CUDA"; }
   DeviceKind device_kind() const override { return DeviceKind::cuda; }
-  std::string version() const override { return "cuda-skinny-1"; }
+  // The kernels' source digest and the compiler: either changing makes
+  // stored results stale.
+  std::string version() const override {
+    static const std::string v = [] {
+      std::string out = "cuda-skinny-" + cuda_skinny::skinny_source_digest();
+      int major = 0, minor = 0;
+      if (cuda::nvrtc_api().loaded && cuda::nvrtc_api().nvrtcVersion(&major, &minor) == NVRTC_SUCCESS)
+        out += ";nvrtc-" + std::to_string(major) + "." + std::to_string(minor);
+      return out;
+    }();
+    return v;
+  }
   Availability availability() const override {
     const Availability device = cuda::cuda_device(0).availability();
     if (!device.available) return device;
@@ -339,15 +306,15 @@ class CudaBackend final : public Backend {
     auto shape = check_problem(p);
     if (!shape) return shape.error();
     const bool exhaustive = ctx.search_space == SearchSpace::exhaustive;
+    const Shape& s = shape.value();
     auto family = std::make_shared<Family>();
-    const auto list = tilings(shape.value(), exhaustive);
-    for (const Tiling& t : list) family->configs.push_back(make_config(shape.value(), t, 1));
+    family->configs = cuda_skinny::skinny_family(s.layout, s.bf16, s.m_tiles, exhaustive);
     for (const SkinnyConfig& c : family->configs) family->key += cuda_skinny::skinny_kernel_name(c) + ';';
     std::vector<Choice> out;
-    for (const Tiling& t : list) {
-      const SkinnyConfig base = make_config(shape.value(), t, 1);
-      for (int sk : splits(p, t, base, rt.info().sm_count, exhaustive)) {
-        SkinnyConfig c = make_config(shape.value(), t, sk);
+    for (const SkinnyConfig& base : family->configs) {
+      for (int sk : splits(p, base, rt.info().sm_count, exhaustive)) {
+        SkinnyConfig c = base;
+        c.split_k = sk;
         out.push_back(Choice{choice_name(c), describe_config(c, p),
                              std::make_shared<const ChoiceConfig>(ChoiceConfig{c, family})});
       }

@@ -1,5 +1,8 @@
 #include "backends/cuda/skinny_kernels.h"
 
+#include <cstdint>
+#include <cstdio>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -308,16 +311,64 @@ std::string skinny_kernel_name(const SkinnyConfig& c) {
   return out.str();
 }
 
+std::vector<SkinnyConfig> skinny_family(BLayout layout, bool bf16, int m_tiles, bool exhaustive) {
+  struct Tiling {
+    int n_tiles, warps, unroll;
+  };
+  std::vector<Tiling> list;
+  if (layout == BLayout::k_major) {
+    if (!exhaustive) {
+      // The five tilings that came closest to the best of the exhaustive
+      // space over the decode shapes (H200, bench/RESULTS.md).
+      list = {{1, 8, 2}, {2, 8, 2}, {1, 4, 2}, {2, 4, 1}, {2, 4, 4}};
+    } else {
+      // Registers bound unroll x tiles; shared memory bounds warps x tiles.
+      for (int nt : {1, 2, 4})
+        for (int w : {4, 8, 16})
+          for (int u : {1, 2, 4, 8})
+            if (m_tiles * nt * u <= 16 && (w < 16 || m_tiles * nt <= 2)) list.push_back({nt, w, u});
+    }
+  } else {
+    // 64 columns per warp; the CTA's warps add through shared memory, which
+    // limits two row tiles to 4 warps.
+    if (!exhaustive) {
+      list = m_tiles == 1 ? std::vector<Tiling>{{8, 4, 1}, {8, 8, 4}, {8, 4, 4}}
+                          : std::vector<Tiling>{{8, 4, 1}, {8, 4, 2}, {8, 4, 4}};
+    } else {
+      for (int w : {4, 8})
+        for (int u : {1, 2, 4})
+          if (m_tiles == 1 || w == 4) list.push_back({8, w, u});
+    }
+  }
+  std::vector<SkinnyConfig> out;
+  for (const Tiling& t : list) {
+    SkinnyConfig c;
+    c.layout = layout;
+    c.bf16 = bf16;
+    c.m_tiles = m_tiles;
+    c.n_tiles = t.n_tiles;
+    c.warps = t.warps;
+    c.unroll = t.unroll;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string skinny_source_digest() {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (const char* s = kSource; *s; ++s) h = (h ^ static_cast<unsigned char>(*s)) * 1099511628211ull;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
 std::string skinny_module_source(const std::vector<SkinnyConfig>& configs) {
   std::ostringstream out;
   out << kSource;
-  std::vector<std::string> seen;
+  std::set<std::string> seen;
   for (const SkinnyConfig& c : configs) {
     const std::string name = skinny_kernel_name(c);
-    bool dup = false;
-    for (const auto& s : seen) dup = dup || s == name;
-    if (dup) continue;
-    seen.push_back(name);
+    if (!seen.insert(name).second) continue;
     out << "extern \"C\" __global__ void __launch_bounds__(" << 32 * c.warps << ") " << name
         << "(SkinnyParams p) { ";
     if (c.layout == BLayout::k_major)

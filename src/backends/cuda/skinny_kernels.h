@@ -48,6 +48,13 @@ struct SkinnyParams {
 };
 
 std::string skinny_kernel_name(const SkinnyConfig&);
+// The tilings (split_k 1) offered for one layout, dtype and row-tile count:
+// `default` a few that stream well, `exhaustive` every one whose registers
+// and shared memory fit. Each family compiles as a unit.
+std::vector<SkinnyConfig> skinny_family(BLayout, bool bf16, int m_tiles, bool exhaustive);
+// A digest of the kernel source: part of the backend's version, so stored
+// tuning results die with the kernels that produced them.
+std::string skinny_source_digest();
 // The module source for every configuration in `configs` (all of one
 // layout and dtype).
 std::string skinny_module_source(const std::vector<SkinnyConfig>& configs);

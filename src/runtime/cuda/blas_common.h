@@ -5,6 +5,8 @@
 // the same stream.
 #pragma once
 
+#include <climits>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -113,6 +115,10 @@ Status load_elementwise_kernels(CudaRuntime&);
 
 // True when the problem's output holds no element (nothing to compute).
 bool output_is_empty(const Problem&);
+
+// True when a size or stride fits the 32-bit int that the libraries' and
+// the kernels' interfaces take.
+inline bool fits_int(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
 
 // "CUBLAS"/"CUBLASLT" availability: the device (index 0 for the listing)
 // and the library, with the first reason that applies.
