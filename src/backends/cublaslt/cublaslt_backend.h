@@ -1,10 +1,11 @@
 // CUBLASLT: cublasLtMatmul, with the algorithms as choices. The `default`
 // search space offers the heuristic's top few algorithms and the first one's
-// other kernel variants and cluster shapes; `exhaustive` varies the best 16
-// on every axis (also split-K, swizzle, tile) and enumerates algorithm ids
-// with the tiles, stages, split-K, reduction schemes and swizzles their
-// capabilities list, each checked with cublasLtMatmulAlgoCheck. Fused epilogues where cuBLASLt
-// has them exactly (bias, relu, bias+relu); gelu and silu as a separate pass
+// other kernel variants and cluster shapes; `exhaustive` varies up to 16 of
+// the heuristic's results on every axis (also split-K, swizzle, tile) and
+// enumerates algorithm ids with the tiles, stages, split-K, reduction
+// schemes and swizzles their capabilities list, each checked with
+// cublasLtMatmulAlgoCheck. Fused epilogues where cuBLASLt has them exactly
+// (bias, relu, bias+relu); gelu and silu as a separate pass
 // (cuBLASLt's GELU epilogue is the tanh approximation, gemmtune's gelu is the
 // exact erf form). scaled_mm on fp8 (e4m3/e5m2) with per-tensor scales, and
 // per-channel (outer-vector) scales on sm_90. cuBLASLt is loaded at run time.
