@@ -119,12 +119,13 @@ class ProblemTuning {
   void add_to_progress_total(std::size_t count) { progress_total_ += count; }
 
  private:
-  // Inputs and the reference are made once, on the first choice that needs them.
+  // Inputs and the reference are made once, on the first choice that needs
+  // them. The host copy is dropped once uploaded: nothing reads it later, and
+  // on the CPU it would double the memory a large problem holds throughout.
   std::optional<Rejection> prepare_inputs() {
     if (inputs_ready_) return inputs_error_;
     inputs_ready_ = true;
-    host_ = measure::make_host_data(problem_, fresh_seed());
-    auto set = measure::upload(rt_, problem_, host_);
+    auto set = measure::upload(rt_, problem_, measure::make_host_data(problem_, fresh_seed()));
     if (!set) {
       inputs_error_ = at_stage(set.error(), Stage::run);
       return inputs_error_;
@@ -199,7 +200,6 @@ class ProblemTuning {
   TuningContext ctx_;
   bool inputs_ready_ = false;
   std::optional<Rejection> inputs_error_;
-  measure::HostData host_;
   measure::DeviceInputSet set_;
   measure::ReferenceSample sample_;
   std::size_t progress_index_ = 0;
