@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/reference/reference_math.h"
 #include "util/numeric.h"
 
 namespace gemmtune::backends {
@@ -221,10 +222,6 @@ Expected<Plan> make_plan(const Problem& p) {
   return plan;
 }
 
-std::int64_t offset(const MatrixDesc& d, std::int64_t batch, std::int64_t i, std::int64_t j) {
-  return batch * d.batch_stride + i * d.row_stride + j * d.col_stride;
-}
-
 // erf for the f32 gelu pass, branch-free so that the pass vectorizes (a
 // framework's gelu is vectorized too; glibc's scalar erff made the pass
 // cost ~17 ns per element). Abramowitz & Stegun 7.1.28:
@@ -294,7 +291,9 @@ class BlasKernel final : public Kernel {
     openblas_set_num_threads(threads_);
     switch (plan_.path) {
       case Path::empty: return Status::success();
-      case Path::epilogue_only: epilogue_only(args); return Status::success();
+      // K = 0 leaves only the epilogue, act(beta*bias) or act(0): rare, so
+      // the element-by-element definition serves.
+      case Path::epilogue_only: reference::compute(p_, args, 1); return Status::success();
       case Path::sgemm: run_typed<float>(args); return Status::success();
       case Path::dgemm: run_typed<double>(args); return Status::success();
       case Path::sbgemm: run_sbgemm(args); return Status::success();
@@ -304,19 +303,6 @@ class BlasKernel final : public Kernel {
   }
 
  private:
-  // K = 0 leaves only the epilogue; computed directly (rare, so generic).
-  void epilogue_only(const GemmArgs& args) const {
-    for (std::int64_t bt = 0; bt < p_.batch; ++bt)
-      for (std::int64_t i = 0; i < p_.m; ++i)
-        for (std::int64_t j = 0; j < p_.n; ++j) {
-          double v = 0;
-          if (p_.bias != BiasKind::none)
-            v = p_.beta * numeric::load_as_double(args.bias, p_.bias_desc.dtype,
-                                                  offset(p_.bias_desc, bt, p_.bias == BiasKind::row ? 0 : i, j));
-          numeric::store_from_double(args.c, p_.c.dtype, offset(p_.c, bt, i, j), numeric::activate(p_.activation, v));
-        }
-  }
-
   // Runs fn(begin, end) over row ranges split among the kernel's threads, as
   // a framework runs its elementwise passes (bias copy, activation,
   // conversion, dequantization); small passes stay on the calling thread.
@@ -432,7 +418,7 @@ class BlasKernel final : public Kernel {
       for_rows(p_.m, p_.n, [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t i = begin; i < end; ++i)
           for (std::int64_t j = 0; j < p_.n; ++j)
-            c[offset(p_.c, bt, i, j)] = numeric::float_to_bf16(activate<float>(p_.activation, out[i * p_.n + j]));
+            c[reference::offset(p_.c, bt, i, j)] = numeric::float_to_bf16(activate<float>(p_.activation, out[i * p_.n + j]));
       });
     }
   }

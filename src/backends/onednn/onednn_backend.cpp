@@ -12,8 +12,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "backends/reference/reference_math.h"
 #include "util/cpu_info.h"
-#include "util/numeric.h"
 
 namespace gemmtune::backends {
 namespace {
@@ -388,27 +388,15 @@ std::string epilogue_text(const Problem& p, const Created& c, BiasForm form) {
   return out;
 }
 
-std::int64_t offset(const MatrixDesc& d, std::int64_t batch, std::int64_t i, std::int64_t j) {
-  return batch * d.batch_stride + i * d.row_stride + j * d.col_stride;
-}
-
 // M, N or batch = 0 (nothing to write) or K = 0 (C = act(beta*bias) or
 // act(0)). oneDNN is not called: its primitive creation divides by zero on
-// empty reduction dimensions.
+// empty reduction dimensions. What is left is only the epilogue, rare
+// enough for the element-by-element definition to serve.
 class DegenerateKernel final : public Kernel {
  public:
   explicit DegenerateKernel(Problem p) : p_(std::move(p)) {}
   Status run(const GemmArgs& args, const RunContext&) override {
-    if (p_.batch == 0 || p_.m == 0 || p_.n == 0) return Status::success();
-    for (std::int64_t bt = 0; bt < p_.batch; ++bt)
-      for (std::int64_t i = 0; i < p_.m; ++i)
-        for (std::int64_t j = 0; j < p_.n; ++j) {
-          double v = 0;
-          if (p_.bias != BiasKind::none)
-            v = p_.beta * numeric::load_as_double(args.bias, p_.bias_desc.dtype,
-                                                  offset(p_.bias_desc, bt, p_.bias == BiasKind::row ? 0 : i, j));
-          numeric::store_from_double(args.c, p_.c.dtype, offset(p_.c, bt, i, j), numeric::activate(p_.activation, v));
-        }
+    reference::compute(p_, args, 1);
     return Status::success();
   }
 
@@ -507,7 +495,7 @@ class OneDnnKernel final : public Kernel {
       for (std::int64_t bt = 0; bt < p_.batch; ++bt)
         for (std::int64_t i = 0; i < p_.m; ++i)
           for (std::int64_t j = 0; j < p_.n; ++j) {
-            std::int32_t& v = c[offset(p_.c, bt, i, j)];
+            std::int32_t& v = c[reference::offset(p_.c, bt, i, j)];
             if (v < 0) v = 0;
           }
     }
