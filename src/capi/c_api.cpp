@@ -106,9 +106,9 @@ gemmtune_matrix from_desc(const MatrixDesc& d) {
   return m;
 }
 
+// The words GEMMTUNE_FALLBACK_TO_LIBRARY and the other switches take.
 bool parse_flag(const std::string& key, const std::string& value) {
-  if (value == "1" || value == "true" || value == "on" || value == "yes") return true;
-  if (value == "0" || value == "false" || value == "off" || value == "no") return false;
+  if (auto flag = env::parse_bool(value)) return *flag;
   throw ConfigError("option " + key + " takes 0 or 1, not '" + value + "'");
 }
 
@@ -162,7 +162,7 @@ void apply_options(TuneOptions& options, const std::string& spec) {
     } else if (key == "noise_margin") {
       options.measure.noise_margin = parse_number(key, value);
     } else {
-      throw ConfigError("unknown option '" + key + "' (search_space, cache, db, verify, fallback, threads, warmup, "
+      throw ConfigError("unknown option '" + key + "' (search_space, cache, db, verify, fallback, threads, compile_threads, warmup, "
                         "budget_ms, min_repeats, max_repeats, cold_cache, cuda_graph, noise_margin)");
     }
   }

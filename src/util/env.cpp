@@ -14,13 +14,18 @@ std::optional<std::string> get(const char* name) {
   return std::string(value);
 }
 
-std::optional<bool> get_bool(const char* name) {
-  auto value = get(name);
-  if (!value) return std::nullopt;
-  std::string v = *value;
+std::optional<bool> parse_bool(std::string_view text) {
+  std::string v(text);
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
   if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
   if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+  return std::nullopt;
+}
+
+std::optional<bool> get_bool(const char* name) {
+  auto value = get(name);
+  if (!value) return std::nullopt;
+  if (auto flag = parse_bool(*value)) return flag;
   throw ConfigError(std::string(name) + "=" + *value + " is not a boolean (use 1 or 0)");
 }
 
