@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/policy.h"
 #include "store/record_json.h"
 
 namespace gemmtune::cli {
@@ -149,7 +150,7 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 std::string fallback_line(const TuningRecord& r) {
   std::string enabled = r.enabled.empty() ? "(none)" : join(r.enabled, ", ");
   return "FALLBACK: the enabled backends (" + enabled + ") produced no valid choice for " + describe(r.problem) +
-         "; using the library backend " + (r.winner ? r.winner->backend : library_backend_for(r.problem)) +
+         "; using the library backend " + (r.winner ? r.winner->backend : core::library_backend(r.problem.device.kind)) +
          " because fallback to the library is on (--fallback-to-library or GEMMTUNE_FALLBACK_TO_LIBRARY=1); turn it "
          "off to make this an error";
 }
@@ -220,11 +221,9 @@ std::string hints_text(const std::vector<DisabledBackendHint>& hints) {
 
 }  // namespace
 
-std::string library_backend_for(const Problem& p) { return p.device.kind == DeviceKind::cuda ? "CUBLAS" : "BLAS"; }
-
 LibraryBaseline library_baseline(const TuningRecord& r) {
   LibraryBaseline out;
-  out.backend = library_backend_for(r.problem);
+  out.backend = core::library_backend(r.problem.device.kind);
   const ChoiceOutcome* fastest = nullptr;
   const ChoiceOutcome* first_rejected = nullptr;
   for (const auto& c : r.choices) {
@@ -435,7 +434,7 @@ std::string format_summary(const std::vector<ResultView>& results, double total_
   }
   // The column says which library it compares to when all rows agree.
   bool one_library = std::all_of(results.begin(), results.end(), [&](const ResultView& v) {
-    return library_backend_for(v.record.problem) == lib_name;
+    return core::library_backend(v.record.problem.device.kind) == lib_name;
   });
   const std::string speedup_header = "speedup vs " + (one_library ? lib_name : std::string("library"));
   std::size_t pw = 7, ww = 6, tw = 4;

@@ -29,12 +29,11 @@ struct ResultView {
 // library". `time_us` is set when it served the problem; otherwise `note`
 // says why not: "n/a (BLAS disabled)", "n/a (BLAS: unsupported_dtype)".
 struct LibraryBaseline {
-  std::string backend;  // BLAS on the CPU, CUBLAS on CUDA
+  std::string backend;  // core::library_backend: BLAS on the CPU, CUBLAS on CUDA
   std::string choice;
   std::optional<double> time_us;
   std::string note;
 };
-std::string library_backend_for(const Problem&);
 LibraryBaseline library_baseline(const TuningRecord&);
 
 // "mm(128x4096, 4096x4096) bf16 nt" (bias shape first for addmm, as
