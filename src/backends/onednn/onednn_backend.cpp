@@ -424,6 +424,7 @@ class OneDnnKernel final : public Kernel {
       workspace_bytes_ += created.pd.weights_desc().get_size();
       dnnl::primitive_attr reorder_attr;
       reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(user_weights_, packed_weights_, reorder_attr));
+      reorder_args_ = {{DNNL_ARG_FROM, user_weights_}, {DNNL_ARG_TO, packed_weights_}};
       args_[DNNL_ARG_WEIGHTS] = packed_weights_;
     } else {
       args_[DNNL_ARG_WEIGHTS] = user_weights_;
@@ -481,7 +482,7 @@ class OneDnnKernel final : public Kernel {
       }
       if (variant_ == Variant::packed_b) {
         // B may change between calls, so the reorder is part of every call.
-        reorder_.execute(stream_, {{DNNL_ARG_FROM, user_weights_}, {DNNL_ARG_TO, packed_weights_}});
+        reorder_.execute(stream_, reorder_args_);
       }
       primitive_.execute(stream_, args_);
       stream_.wait();
@@ -514,7 +515,9 @@ class OneDnnKernel final : public Kernel {
   dnnl::reorder reorder_;
   memory src_, dst_, user_weights_, packed_weights_, bias_, scratch_;
   std::vector<unsigned char> staged_bias_;
-  std::unordered_map<int, memory> args_;
+  // Built once: memory objects are handles, so set_data_handle() on them
+  // reaches these maps, and run() allocates nothing.
+  std::unordered_map<int, memory> args_, reorder_args_;
 };
 
 class OneDnnBackend final : public Backend {

@@ -113,6 +113,10 @@ TEST(OneDnnBackend, PackedWeightsAreReorderedFromTheCurrentBOnEveryCall) {
   std::fill(b.begin(), b.end(), 2.0f);
   ASSERT_TRUE(kernel.value()->run(GemmArgs{a.data(), b.data(), c.data()}, {}));
   EXPECT_EQ(c[0], 128.0f) << "a stale packed B was used";
+  // A B at another address must be the one reordered too.
+  std::vector<float> other_b(64 * 64, 3.0f);
+  ASSERT_TRUE(kernel.value()->run(GemmArgs{a.data(), other_b.data(), c.data()}, {}));
+  EXPECT_EQ(c[0], 192.0f) << "the reorder read B from an earlier call's address";
 }
 
 TEST(OneDnnBackend, BiasIsTheMatmulArgumentOnlyWhenAlphaEqualsBeta) {
