@@ -125,7 +125,7 @@ class ProblemTuning {
   std::optional<Rejection> prepare_inputs() {
     if (inputs_ready_) return inputs_error_;
     inputs_ready_ = true;
-    auto set = measure::upload(rt_, problem_, measure::make_host_data(problem_, fresh_seed()));
+    auto set = measure::upload(rt_, measure::make_host_data(problem_, fresh_seed()));
     if (!set) {
       inputs_error_ = at_stage(set.error(), Stage::run);
       return inputs_error_;
@@ -163,7 +163,7 @@ class ProblemTuning {
     };
 
     // Verify before timing: a wrong or non-finite result can never win.
-    if (Status s = measure::poison_output(rt_, problem_, set_); !s) {
+    if (Status s = measure::poison_output(rt_, set_); !s) {
       out.rejection = at_stage(s.error(), Stage::run);
       return out;
     }
@@ -355,7 +355,6 @@ TuneResult tune_problem(Tuner::Impl& impl, const Problem& problem, bool use_stor
 
   const ChoiceOutcome& best = record.choices[*winner];
   record.winner = Winner{best.backend, best.name, best.timing->median_us};
-  if (!record.fallback) record.fallback_reason.clear();
   if (record.fallback) {
     Backend* lib = impl.find_backend(best.backend);
     record.backend_versions[best.backend] = lib->version();

@@ -111,7 +111,7 @@ std::vector<runtime::MemoryRange> DeviceInputSet::ranges() const {
   return out;
 }
 
-Expected<DeviceInputSet> upload(runtime::DeviceRuntime& rt, const Problem&, const HostData& host) {
+Expected<DeviceInputSet> upload(runtime::DeviceRuntime& rt, const HostData& host) {
   DeviceInputSet set;
   struct Pair {
     const HostBuffer* host;
@@ -128,7 +128,7 @@ Expected<DeviceInputSet> upload(runtime::DeviceRuntime& rt, const Problem&, cons
   return set;
 }
 
-Status poison_output(runtime::DeviceRuntime& rt, const Problem&, DeviceInputSet& set) {
+Status poison_output(runtime::DeviceRuntime& rt, DeviceInputSet& set) {
   if (set.c.bytes() == 0) return Status::success();
   return rt.fill_bytes(set.c.get(), kPoisonByte, set.c.bytes());
 }

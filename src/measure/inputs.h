@@ -52,9 +52,9 @@ struct DeviceInputSet {
 
 // Copies host data to the device. Fails with out_of_resources when device
 // memory runs out.
-Expected<DeviceInputSet> upload(runtime::DeviceRuntime&, const Problem&, const HostData&);
+Expected<DeviceInputSet> upload(runtime::DeviceRuntime&, const HostData&);
 
 // Writes the poison pattern into the output of a set.
-Status poison_output(runtime::DeviceRuntime&, const Problem&, DeviceInputSet&);
+Status poison_output(runtime::DeviceRuntime&, DeviceInputSet&);
 
 }  // namespace gemmtune::measure

@@ -158,7 +158,7 @@ TEST_P(Conformance, ServesOrRejectsAsUnsupportedAndMatchesReference) {
   std::vector<Inputs> inputs(2);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     inputs[i].host = measure::make_host_data(p, seed + i);
-    auto set = measure::upload(rt, p, inputs[i].host);
+    auto set = measure::upload(rt, inputs[i].host);
     ASSERT_TRUE(set) << set.error().to_string();
     inputs[i].set = std::move(set.value());
     auto reference = measure::make_reference(rt, p, inputs[i].set.args(), VerifyMode::full, seed + i);
@@ -171,7 +171,7 @@ TEST_P(Conformance, ServesOrRejectsAsUnsupportedAndMatchesReference) {
     auto kernel = backend->build(p, choice, ctx);
     ASSERT_TRUE(kernel) << "an offered choice failed to build: " << kernel.error().to_string();
     for (Inputs& in : inputs) {
-      ASSERT_TRUE(measure::poison_output(rt, p, in.set));
+      ASSERT_TRUE(measure::poison_output(rt, in.set));
       Status status = kernel.value()->run(in.set.args(), RunContext{rt.stream()});
       ASSERT_TRUE(status) << "run failed: " << status.error().to_string();
       ASSERT_TRUE(rt.synchronize());

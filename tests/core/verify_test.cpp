@@ -25,7 +25,7 @@ struct Prepared {
 Prepared prepare(const Problem& p, VerifyMode mode = VerifyMode::full) {
   auto& rt = runtime::cpu_runtime();
   Prepared out{p, measure::make_host_data(p, 42), {}, {}};
-  auto set = measure::upload(rt, p, out.host);
+  auto set = measure::upload(rt, out.host);
   EXPECT_TRUE(set.ok());
   out.set = std::move(set.value());
   auto sample = measure::make_reference(rt, p, out.set.args(), mode, 7);

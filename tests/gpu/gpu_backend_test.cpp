@@ -206,11 +206,11 @@ void check_choice(Backend& backend, const Problem& p, const Choice& choice, std:
   auto kernel = backend.build(p, choice, ctx);
   ASSERT_TRUE(kernel.ok()) << choice.name << ": " << kernel.error().to_string();
   const measure::HostData host = measure::make_host_data(p, seed);
-  auto set = measure::upload(rt, p, host);
+  auto set = measure::upload(rt, host);
   ASSERT_TRUE(set.ok()) << set.error().to_string();
   auto sample_ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::automatic, seed);
   ASSERT_TRUE(sample_ref.ok()) << sample_ref.error().to_string();
-  ASSERT_TRUE(measure::poison_output(rt, p, set.value()).ok());
+  ASSERT_TRUE(measure::poison_output(rt, set.value()).ok());
   Status ran = kernel.value()->run(set.value().args(), RunContext{rt.stream()});
   ASSERT_TRUE(ran.ok()) << choice.name << ": " << ran.error().to_string();
   ASSERT_TRUE(rt.synchronize().ok());
@@ -443,7 +443,7 @@ TEST(CudaRuntimeOnGpu, GraphTimingReplaysACapturedRun) {
     auto kernel = backend->build(p, choices.value().front(), TuningContext{});
     ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
     const measure::HostData host = measure::make_host_data(p, 8);
-    auto set = measure::upload(rt, p, host);
+    auto set = measure::upload(rt, host);
     ASSERT_TRUE(set.ok());
     const GemmArgs args = set.value().args();
     int runs = 0;
@@ -490,9 +490,9 @@ TEST(TunerOnGpu, SelectsAVerifiedKernelAmongCublasAndCublasLt) {
   EXPECT_GE(timed, 2);
   auto& rt = gpu_testing::device();
   const measure::HostData host = measure::make_host_data(p, 77);
-  auto set = measure::upload(rt, p, host);
+  auto set = measure::upload(rt, host);
   ASSERT_TRUE(set.ok());
-  ASSERT_TRUE(measure::poison_output(rt, p, set.value()).ok());
+  ASSERT_TRUE(measure::poison_output(rt, set.value()).ok());
   selection.run(set.value().args(), rt.stream());
   ASSERT_TRUE(rt.synchronize().ok());
   auto sample_ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::sampled, 77);
@@ -543,11 +543,11 @@ TEST(CudaSkinny, SplitKScratchIsCleanForTheNextRun) {
   auto& rt = gpu_testing::device();
   for (std::uint64_t seed : {1, 2, 3}) {
     const measure::HostData host = measure::make_host_data(p, seed);
-    auto set = measure::upload(rt, p, host);
+    auto set = measure::upload(rt, host);
     ASSERT_TRUE(set.ok());
     auto ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, seed);
     ASSERT_TRUE(ref.ok());
-    ASSERT_TRUE(measure::poison_output(rt, p, set.value()).ok());
+    ASSERT_TRUE(measure::poison_output(rt, set.value()).ok());
     ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
     ASSERT_TRUE(rt.synchronize().ok());
     auto verified = measure::verify_output(rt, p, set.value(), ref.value());

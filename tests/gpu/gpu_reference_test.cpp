@@ -118,7 +118,7 @@ TEST_P(GpuReference, MatchesTheHostReferenceOnEveryElement) {
   validate(p);
   auto& rt = gpu_testing::device();
   const measure::HostData host = measure::make_host_data(p, 1234 + GetParam());
-  auto set = measure::upload(rt, p, host);
+  auto set = measure::upload(rt, host);
   ASSERT_TRUE(set.ok()) << set.error().to_string();
   std::vector<runtime::OutputIndex> indices;
   for (std::int64_t b = 0; b < p.batch; ++b)
@@ -154,7 +154,7 @@ TEST(GpuReferenceSample, LargeProblemIsCheckedOnASample) {
   const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 1024, 1536, 2048}, "nt");
   auto& rt = gpu_testing::device();
   const measure::HostData host = measure::make_host_data(p, 99);
-  auto set = measure::upload(rt, p, host);
+  auto set = measure::upload(rt, host);
   ASSERT_TRUE(set.ok()) << set.error().to_string();
   std::vector<runtime::OutputIndex> indices{{0, 0, 0}, {0, 1023, 1535}, {0, 511, 77}, {0, 3, 1500}};
   auto gpu = rt.reference(p, set.value().args(), indices);

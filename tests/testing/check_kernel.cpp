@@ -9,7 +9,7 @@ namespace gemmtune::testing {
 ::testing::AssertionResult kernel_matches_reference(const Problem& p, Kernel& kernel, std::uint64_t seed) {
   auto& rt = runtime::cpu_runtime();
   const measure::HostData host = measure::make_host_data(p, seed);
-  auto set = measure::upload(rt, p, host);
+  auto set = measure::upload(rt, host);
   if (!set) return ::testing::AssertionFailure() << "upload: " << set.error().to_string();
   auto reference = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, seed);
   if (!reference) return ::testing::AssertionFailure() << "reference: " << reference.error().to_string();
