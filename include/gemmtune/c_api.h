@@ -4,7 +4,13 @@
  * Built as the shared library libgemmtune_c.so. Handles are opaque; strings
  * name the enums exactly as the CLI spells them ("bf16", "addmm", "row",
  * "gelu", "cuda:0"). Every function that can fail returns a status code and
- * leaves a message for gemmtune_last_error() on the calling thread.
+ * leaves a message for gemmtune_last_error() (and the typed error as JSON
+ * for gemmtune_last_error_json()) on the calling thread.
+ *
+ * Stability: the ABI is versioned (gemmtune_abi_version()). Within one
+ * version, functions and enum values are only ever added, and the structs
+ * below keep their layout; a change to a struct's layout or to a function's
+ * meaning increments GEMMTUNE_C_ABI_VERSION. Callers check it at load time.
  *
  * Typical use (error checks left out):
  *
@@ -65,7 +71,7 @@ typedef struct gemmtune_problem {
   const char* bias_kind;   /* "none", "row" (1 x n), "full" (m x n) */
   gemmtune_matrix bias;    /* used when bias_kind is not "none" */
   double alpha, beta;
-  const char* activation;  /* "none", "relu", "gelu", "silu" */
+  const char* activation;  /* "none", "relu", "gelu", "gelu_tanh", "silu" */
   const char* scale_a;     /* "none", "per_tensor", "per_channel" */
   const char* scale_b;
   int allow_tf32;          /* f32 problems may use tf32 tensor cores */
@@ -86,21 +92,78 @@ typedef struct gemmtune_args {
 /* "0.1.0". */
 GEMMTUNE_C_EXPORT const char* gemmtune_version(void);
 
+/* The ABI version this header describes, and the one the loaded library
+ * implements: a caller built for another version must not use the library. */
+#define GEMMTUNE_C_ABI_VERSION 2
+GEMMTUNE_C_EXPORT int gemmtune_abi_version(void);
+
 /* The message of the last failed call on this thread ("" if none). The
  * pointer stays valid until the next failing call on this thread. */
 GEMMTUNE_C_EXPORT const char* gemmtune_last_error(void);
 
+/* The last failure on this thread as a JSON object, typed like the C++
+ * exceptions ("" if none):
+ *   {"type": "NoValidChoicesError" | "ConfigError" | "InvalidProblemError" |
+ *            "KernelRunError" | "StoreError" | "BackendUnavailableError" |
+ *            "Error",
+ *    "status": <the status code returned>, "message": <as gemmtune_last_error>,
+ *    "field": <InvalidProblemError: what is wrong, e.g. "b.row_stride">,
+ *    "record": <NoValidChoicesError: the tuning record, every backend's and
+ *               every choice's outcome with "stage", "reason", "message">,
+ *    "hints": <NoValidChoicesError: [{"backend", "choices_offered"}] of the
+ *              disabled backends that would serve the problem>}
+ * Valid until the next failing call on this thread. */
+GEMMTUNE_C_EXPORT const char* gemmtune_last_error_json(void);
+
 /* One line per built-in backend: "NAME<TAB>available|unavailable<TAB>why". */
 GEMMTUNE_C_EXPORT const char* gemmtune_backends(void);
 
+/* Every tuner option, as a JSON array of objects with "name" (the key
+ * below, Python's keyword), "flag" (the CLI's), "env" (the GEMMTUNE_*
+ * variable), "capi_key" (an older key also accepted), "value_name",
+ * "switch_value", "expects", "default", "help" and "process_wide" (read
+ * from the environment only). One table serves the CLI, the environment,
+ * this API and Python. Unset options take their variable, then the default. */
+GEMMTUNE_C_EXPORT const char* gemmtune_option_table(void);
+
+/* A set of tuner options, by name. gemmtune_options_set checks the value
+ * with the option's parser: an unknown name or a malformed value returns
+ * GEMMTUNE_INVALID with a ConfigError naming it. Setting a name again
+ * replaces its value. */
+typedef struct gemmtune_options gemmtune_options;
+GEMMTUNE_C_EXPORT gemmtune_options* gemmtune_options_create(void);
+GEMMTUNE_C_EXPORT int gemmtune_options_set(gemmtune_options* options, const char* name, const char* value);
+GEMMTUNE_C_EXPORT void gemmtune_options_destroy(gemmtune_options* options);
+
+/* A tuner with these options (NULL: none set). Returns NULL on error (an
+ * unknown backend, a malformed GEMMTUNE_* variable; see gemmtune_last_error). */
+GEMMTUNE_C_EXPORT gemmtune_tuner* gemmtune_tuner_create_with_options(const gemmtune_options* options);
+
 /* backends: comma-separated names (case-insensitive), or NULL/"" for the
  * environment or default enabled set. options: NULL or "key=value;..." with
- * keys search_space (default|exhaustive), cache (0|1), db (path), verify
- * (auto|full|sampled|off), fallback (0|1), threads, compile_threads, warmup, budget_ms,
- * min_repeats, max_repeats, cold_cache (0|1), cuda_graph (0|1),
- * noise_margin. Returns NULL on error (see gemmtune_last_error). */
+ * the keys of gemmtune_option_table() (names or C API keys: search_space,
+ * cache, db, cache_dir, verify, fallback, threads, compile_threads, warmup,
+ * budget_ms, min_repeats, max_repeats, cold_cache, cuda_graph, noise_margin,
+ * ...). Returns NULL on error (see gemmtune_last_error). */
 GEMMTUNE_C_EXPORT gemmtune_tuner* gemmtune_tuner_create(const char* backends, const char* options);
 GEMMTUNE_C_EXPORT void gemmtune_tuner_destroy(gemmtune_tuner* tuner);
+
+/* The enabled set as resolved ("BLAS,CPP"), and the results database in use
+ * ("" when the cache is off). Valid as long as the tuner. */
+GEMMTUNE_C_EXPORT const char* gemmtune_tuner_enabled(const gemmtune_tuner* tuner);
+GEMMTUNE_C_EXPORT const char* gemmtune_tuner_db_path(const gemmtune_tuner* tuner);
+
+/* The choices and rejections of every enabled backend for a problem, nothing
+ * built or timed: *json_out is {"record": ..., "disabled_would_serve":
+ * [{"backend", "choices_offered"}]}, valid until the next call of this
+ * function on this thread. */
+GEMMTUNE_C_EXPORT int gemmtune_explain(gemmtune_tuner* tuner, const gemmtune_problem* problem, const char** json_out);
+
+/* Every record of a results database, newest first, as the JSON export
+ * file's form ({"format", "version", "records": [...]}); valid until the
+ * next call of this function on this thread. A path that does not exist is
+ * GEMMTUNE_INVALID (nothing is created). */
+GEMMTUNE_C_EXPORT int gemmtune_database_records(const char* db_path, const char** json_out);
 
 /* Fills a problem with defaults: op "mm", batch 1, alpha 1, beta 1, no
  * bias, activation, scales; alignment 16; device "cpu". */
@@ -123,6 +186,14 @@ GEMMTUNE_C_EXPORT int gemmtune_select(gemmtune_tuner* tuner, const gemmtune_prob
  * the GPU. A kernel failure is reported, never hidden by another backend. */
 GEMMTUNE_C_EXPORT int gemmtune_run(const gemmtune_selection* selection, const gemmtune_args* args, void* stream);
 
+/* gemmtune_run with the pointers as arguments, for FFIs where building a
+ * struct per call costs more than the call (Python's ctypes): the operands
+ * are raw device (or host) pointers laid out with the strides of the
+ * selection's problem; NULL where unused. */
+GEMMTUNE_C_EXPORT int gemmtune_selection_run(const gemmtune_selection* selection, const void* a, const void* b, void* c,
+                                             const void* bias, const float* scale_a, const float* scale_b,
+                                             void* stream);
+
 GEMMTUNE_C_EXPORT const char* gemmtune_selection_backend(const gemmtune_selection* selection);
 GEMMTUNE_C_EXPORT const char* gemmtune_selection_choice(const gemmtune_selection* selection);
 /* The winner's median time as tuned, microseconds. */
@@ -133,6 +204,9 @@ GEMMTUNE_C_EXPORT int gemmtune_selection_fallback(const gemmtune_selection* sele
 /* Every choice of the tuning, one per line:
  * "BACKEND<TAB>choice<TAB>ok|rejected<TAB>median_us<TAB>stage/reason: message". */
 GEMMTUNE_C_EXPORT const char* gemmtune_selection_report(const gemmtune_selection* selection);
+/* The whole tuning record as JSON (the store's form: problem, enabled set,
+ * every backend's and choice's outcome and timing, winner, fallback). */
+GEMMTUNE_C_EXPORT const char* gemmtune_selection_record_json(const gemmtune_selection* selection);
 GEMMTUNE_C_EXPORT void gemmtune_selection_destroy(gemmtune_selection* selection);
 
 #ifdef __cplusplus

@@ -1,6 +1,7 @@
 // Options of a tuner. Every optional field that is unset falls back to the
 // environment (GEMMTUNE_*), then to the default: code or CLI flag first,
-// then environment, then default.
+// then environment, then default. Each option's CLI flag, variable, C API key
+// and Python keyword are declared in one table (src/core/option_table.cpp).
 #pragma once
 
 #include <functional>
@@ -63,7 +64,10 @@ struct TuneOptions {
   // GEMMTUNE_COMPILE_THREADS, else every online CPU.
   std::optional<int> compile_threads;
   bool use_cache = true;
-  // Unset: $GEMMTUNE_CACHE_DIR/tuning.db, else ~/.cache/gemmtune/tuning.db.
+  // The folder of tuning.db. Unset: GEMMTUNE_CACHE_DIR, else
+  // $XDG_CACHE_HOME/gemmtune, else ~/.cache/gemmtune.
+  std::optional<std::string> cache_dir;
+  // The database file itself; wins over cache_dir.
   std::optional<std::string> db_path;
   MeasureOptions measure;
   std::function<void(const ProgressEvent&)> on_progress;

@@ -3,23 +3,36 @@
 // the status code the CLI would exit with.
 #include "gemmtune/c_api.h"
 
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "core/option_table.h"
 #include "gemmtune/errors.h"
 #include "gemmtune/tuner.h"
-#include "util/env.h"
+#include "store/record_json.h"
+#include "store/store.h"
 
 struct gemmtune_tuner {
   std::unique_ptr<gemmtune::Tuner> tuner;
+  std::string enabled;  // "BLAS,CPP"
+  std::string db_path;
 };
 
 struct gemmtune_selection {
   std::optional<gemmtune::Selection> selection;
   std::string report;
+  std::string record_json;
+};
+
+struct gemmtune_options {
+  gemmtune::TuneOptions options;
 };
 
 namespace {
@@ -27,23 +40,44 @@ namespace {
 using namespace gemmtune;
 
 thread_local std::string last_error;
+thread_local std::string last_error_json;
 
-int fail(int code, std::string message) {
+int fail(int code, std::string message, nlohmann::json typed = nlohmann::json::object()) {
+  typed["status"] = code;
+  typed["message"] = message;
+  if (!typed.contains("type")) typed["type"] = "Error";
   last_error = std::move(message);
+  last_error_json = typed.dump();
   return code;
 }
 
-// Runs `body`, mapping exceptions to status codes like the CLI's exit codes.
+nlohmann::json hints_to_json(const std::vector<DisabledBackendHint>& hints) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& h : hints) out.push_back({{"backend", h.backend}, {"choices_offered", h.choices_offered}});
+  return out;
+}
+
+// Runs `body`, mapping exceptions to status codes like the CLI's exit codes,
+// and keeping each one's type and structured parts for gemmtune_last_error_json.
 template <typename F>
 int guarded(F&& body) {
   try {
     return body();
   } catch (const InvalidProblemError& e) {
-    return fail(GEMMTUNE_INVALID, e.what());
+    return fail(GEMMTUNE_INVALID, e.what(), {{"type", "InvalidProblemError"}, {"field", e.field()}});
   } catch (const ConfigError& e) {
-    return fail(GEMMTUNE_INVALID, e.what());
+    return fail(GEMMTUNE_INVALID, e.what(), {{"type", "ConfigError"}});
   } catch (const NoValidChoicesError& e) {
-    return fail(GEMMTUNE_NO_VALID_CHOICES, e.what());
+    return fail(GEMMTUNE_NO_VALID_CHOICES, e.what(),
+                {{"type", "NoValidChoicesError"},
+                 {"record", store::to_json(e.record())},
+                 {"hints", hints_to_json(e.hints())}});
+  } catch (const KernelRunError& e) {
+    return fail(GEMMTUNE_ERROR, e.what(), {{"type", "KernelRunError"}});
+  } catch (const StoreError& e) {
+    return fail(GEMMTUNE_ERROR, e.what(), {{"type", "StoreError"}});
+  } catch (const BackendUnavailableError& e) {
+    return fail(GEMMTUNE_ERROR, e.what(), {{"type", "BackendUnavailableError"}});
   } catch (const std::exception& e) {
     return fail(GEMMTUNE_ERROR, e.what());
   } catch (...) {
@@ -106,20 +140,15 @@ gemmtune_matrix from_desc(const MatrixDesc& d) {
   return m;
 }
 
-// The words GEMMTUNE_FALLBACK_TO_LIBRARY and the other switches take.
-bool parse_flag(const std::string& key, const std::string& value) {
-  if (auto flag = env::parse_bool(value)) return *flag;
-  throw ConfigError("option " + key + " takes 0 or 1, not '" + value + "'");
-}
-
-double parse_number(const std::string& key, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    double v = std::stod(value, &used);
-    if (used == value.size()) return v;
-  } catch (const std::exception&) {
-  }
-  throw ConfigError("option " + key + " takes a number, not '" + value + "'");
+// One option by name or C API key, through the option table.
+void set_option(TuneOptions& options, const std::string& key, const std::string& value) {
+  const auto* option = option_table::find(key);
+  if (option == nullptr)
+    throw ConfigError("unknown option '" + key + "' (" + option_table::names() + ")");
+  if (option->process_wide)
+    throw ConfigError("option " + key + " configures the whole process: set " + std::string(option->env) +
+                      " in the environment instead");
+  option_table::set(options, *option, value, "option " + key);
 }
 
 void apply_options(TuneOptions& options, const std::string& spec) {
@@ -129,43 +158,16 @@ void apply_options(TuneOptions& options, const std::string& spec) {
     if (item.empty()) continue;
     const auto eq = item.find('=');
     if (eq == std::string::npos) throw ConfigError("option '" + item + "' is not key=value");
-    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-    if (key == "search_space") {
-      auto s = parse_search_space(value);
-      if (!s) throw ConfigError("search_space is default or exhaustive, not '" + value + "'");
-      options.search_space = *s;
-    } else if (key == "cache") {
-      options.use_cache = parse_flag(key, value);
-    } else if (key == "db") {
-      options.db_path = value;
-    } else if (key == "verify") {
-      if (auto mode = parse_verify_mode(value)) options.verify = *mode;
-      else throw ConfigError("verify is auto, full, sampled or off, not '" + value + "'");
-    } else if (key == "fallback") {
-      options.fallback_to_library = parse_flag(key, value);
-    } else if (key == "threads") {
-      options.threads = static_cast<int>(parse_number(key, value));
-    } else if (key == "compile_threads") {
-      options.compile_threads = static_cast<int>(parse_number(key, value));
-    } else if (key == "warmup") {
-      options.measure.warmup_runs = static_cast<int>(parse_number(key, value));
-    } else if (key == "budget_ms") {
-      options.measure.budget_ms = parse_number(key, value);
-    } else if (key == "min_repeats") {
-      options.measure.min_repeats = static_cast<int>(parse_number(key, value));
-    } else if (key == "max_repeats") {
-      options.measure.max_repeats = static_cast<int>(parse_number(key, value));
-    } else if (key == "cold_cache") {
-      options.measure.cold_cache = parse_flag(key, value);
-    } else if (key == "cuda_graph") {
-      options.measure.cuda_graph = parse_flag(key, value);
-    } else if (key == "noise_margin") {
-      options.measure.noise_margin = parse_number(key, value);
-    } else {
-      throw ConfigError("unknown option '" + key + "' (search_space, cache, db, verify, fallback, threads, compile_threads, warmup, "
-                        "budget_ms, min_repeats, max_repeats, cold_cache, cuda_graph, noise_margin)");
-    }
+    set_option(options, item.substr(0, eq), item.substr(eq + 1));
   }
+}
+
+gemmtune_tuner* make_tuner(TuneOptions options) {
+  auto made = std::make_unique<gemmtune_tuner>();
+  made->tuner = std::make_unique<Tuner>(std::move(options));
+  for (const auto& name : made->tuner->enabled()) made->enabled += (made->enabled.empty() ? "" : ",") + name;
+  made->db_path = made->tuner->db_path();
+  return made.release();
 }
 
 std::string make_report(const TuningRecord& record) {
@@ -188,7 +190,47 @@ extern "C" {
 
 const char* gemmtune_version(void) { return version().data(); }
 
+int gemmtune_abi_version(void) { return GEMMTUNE_C_ABI_VERSION; }
+
 const char* gemmtune_last_error(void) { return last_error.c_str(); }
+
+const char* gemmtune_last_error_json(void) { return last_error_json.c_str(); }
+
+const char* gemmtune_option_table(void) {
+  static const std::string table = option_table::to_json();
+  return table.c_str();
+}
+
+gemmtune_options* gemmtune_options_create(void) {
+  try {
+    return new gemmtune_options();
+  } catch (...) {
+    fail(GEMMTUNE_ERROR, "out of memory");
+    return nullptr;
+  }
+}
+
+int gemmtune_options_set(gemmtune_options* options, const char* name, const char* value) {
+  if (!options || !name || !value) return fail(GEMMTUNE_INVALID, "options, name and value must not be NULL");
+  return guarded([&] {
+    set_option(options->options, name, value);
+    return GEMMTUNE_OK;
+  });
+}
+
+void gemmtune_options_destroy(gemmtune_options* options) { delete options; }
+
+gemmtune_tuner* gemmtune_tuner_create_with_options(const gemmtune_options* options) {
+  gemmtune_tuner* out = nullptr;
+  guarded([&] {
+    out = make_tuner(options ? options->options : TuneOptions{});
+    return GEMMTUNE_OK;
+  });
+  return out;
+}
+
+const char* gemmtune_tuner_enabled(const gemmtune_tuner* tuner) { return tuner ? tuner->enabled.c_str() : ""; }
+const char* gemmtune_tuner_db_path(const gemmtune_tuner* tuner) { return tuner ? tuner->db_path.c_str() : ""; }
 
 const char* gemmtune_backends(void) {
   static const std::string listing = [] {
@@ -206,11 +248,9 @@ gemmtune_tuner* gemmtune_tuner_create(const char* backends, const char* options)
   gemmtune_tuner* out = nullptr;
   guarded([&] {
     TuneOptions tune;
-    if (backends && *backends) tune.backends = env::split_list(backends);  // as GEMMTUNE_BACKENDS reads
+    if (backends && *backends) set_option(tune, "backends", backends);
     apply_options(tune, text(options));
-    auto tuner = std::make_unique<gemmtune_tuner>();
-    tuner->tuner = std::make_unique<Tuner>(std::move(tune));
-    out = tuner.release();
+    out = make_tuner(std::move(tune));
     return GEMMTUNE_OK;
   });
   return out;
@@ -266,7 +306,42 @@ int gemmtune_select(gemmtune_tuner* tuner, const gemmtune_problem* problem, gemm
     auto selection = std::make_unique<gemmtune_selection>();
     selection->selection.emplace(tuner->tuner->select(p));
     selection->report = make_report(selection->selection->record());
+    selection->record_json = store::to_json(selection->selection->record()).dump();
     *out = selection.release();
+    return GEMMTUNE_OK;
+  });
+}
+
+int gemmtune_explain(gemmtune_tuner* tuner, const gemmtune_problem* problem, const char** json_out) {
+  if (!tuner || !problem || !json_out) return fail(GEMMTUNE_INVALID, "tuner, problem and json_out must not be NULL");
+  static thread_local std::string explained;
+  return guarded([&] {
+    const Explanation e = tuner->tuner->explain(to_problem(*problem));
+    explained = nlohmann::json{{"record", store::to_json(e.record)},
+                               {"disabled_would_serve", hints_to_json(e.disabled_would_serve)}}
+                    .dump();
+    *json_out = explained.c_str();
+    return GEMMTUNE_OK;
+  });
+}
+
+int gemmtune_database_records(const char* db_path, const char** json_out) {
+  if (!db_path || !json_out) return fail(GEMMTUNE_INVALID, "db_path and json_out must not be NULL");
+  static thread_local std::string records;
+  return guarded([&] {
+    if (!std::filesystem::is_regular_file(db_path))
+      throw ConfigError(std::string("results database ") + db_path + " does not exist");
+    auto store = store::Store::open(db_path, [](const std::string& warning) {
+      std::fprintf(stderr, "gemmtune: warning: %s\n", warning.c_str());
+    });
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& summary : store->list())
+      if (auto record = store->get(std::to_string(summary.id))) list.push_back(store::to_json(*record));
+    records = nlohmann::json{{"format", store::kExportFormatName},
+                             {"version", store::kExportFormatVersion},
+                             {"records", std::move(list)}}
+                  .dump();
+    *json_out = records.c_str();
     return GEMMTUNE_OK;
   });
 }
@@ -275,6 +350,15 @@ int gemmtune_run(const gemmtune_selection* s, const gemmtune_args* args, void* s
   if (!s || !args) return fail(GEMMTUNE_INVALID, "selection and args must not be NULL");
   return guarded([&] {
     s->selection->run(GemmArgs{args->a, args->b, args->c, args->bias, args->scale_a, args->scale_b}, stream);
+    return GEMMTUNE_OK;
+  });
+}
+
+int gemmtune_selection_run(const gemmtune_selection* s, const void* a, const void* b, void* c, const void* bias,
+                           const float* scale_a, const float* scale_b, void* stream) {
+  if (!s) return fail(GEMMTUNE_INVALID, "selection must not be NULL");
+  return guarded([&] {
+    s->selection->run(GemmArgs{a, b, c, bias, scale_a, scale_b}, stream);
     return GEMMTUNE_OK;
   });
 }
@@ -290,6 +374,7 @@ double gemmtune_selection_tuning_seconds(const gemmtune_selection* s) {
 int gemmtune_selection_cache_hit(const gemmtune_selection* s) { return s && s->selection->cache_hit() ? 1 : 0; }
 int gemmtune_selection_fallback(const gemmtune_selection* s) { return s && s->selection->fallback() ? 1 : 0; }
 const char* gemmtune_selection_report(const gemmtune_selection* s) { return s ? s->report.c_str() : ""; }
+const char* gemmtune_selection_record_json(const gemmtune_selection* s) { return s ? s->record_json.c_str() : ""; }
 void gemmtune_selection_destroy(gemmtune_selection* s) { delete s; }
 
 }  // extern "C"

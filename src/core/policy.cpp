@@ -1,11 +1,10 @@
 #include "core/policy.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
 
 #include "gemmtune/errors.h"
-#include "util/env.h"
+#include "core/option_table.h"
 
 namespace gemmtune::core {
 namespace {
@@ -30,12 +29,13 @@ std::vector<std::string> resolve_enabled(const TuneOptions& options,
                                          const std::vector<std::shared_ptr<Backend>>& backends) {
   std::vector<std::string> requested;
   std::string source;
+  TuneOptions from_environment;
   if (options.backends) {
     requested = *options.backends;
     source = "the backends option";
-  } else if (auto text = env::get("GEMMTUNE_BACKENDS")) {
-    requested = env::split_list(*text);
-    source = "GEMMTUNE_BACKENDS";
+  } else if (auto variable = option_table::apply_environment(from_environment, *option_table::find("backends"))) {
+    requested = *from_environment.backends;
+    source = *variable;
   } else {
     std::vector<std::string> out;
     for (const auto& b : backends)
@@ -60,44 +60,21 @@ std::vector<std::string> resolve_enabled(const TuneOptions& options,
 }
 
 bool resolve_fallback(const TuneOptions& options) {
-  if (options.fallback_to_library) return *options.fallback_to_library;
-  return env::get_bool("GEMMTUNE_FALLBACK_TO_LIBRARY").value_or(false);
+  return option_table::with_environment(options).fallback_to_library.value_or(false);
 }
 
 SearchSpace resolve_search_space(const TuneOptions& options) {
-  if (options.search_space) return *options.search_space;
-  if (auto text = env::get("GEMMTUNE_SEARCH_SPACE")) {
-    auto space = parse_search_space(*text);
-    if (!space) throw ConfigError("GEMMTUNE_SEARCH_SPACE=" + *text + " is not one of: default, exhaustive");
-    return *space;
-  }
-  return SearchSpace::standard;
+  return option_table::with_environment(options).search_space.value_or(SearchSpace::standard);
 }
 
 int resolve_compile_threads(const TuneOptions& options, int cpus) {
-  if (options.compile_threads) {
-    if (*options.compile_threads < 1)
-      throw ConfigError("compile_threads must be >= 1, got " + std::to_string(*options.compile_threads));
-    return *options.compile_threads;
-  }
-  if (auto text = env::get("GEMMTUNE_COMPILE_THREADS")) {
-    int value = 0;
-    const char* end = text->data() + text->size();
-    auto [ptr, ec] = std::from_chars(text->data(), end, value);
-    if (ec != std::errc() || ptr != end || value < 1)
-      throw ConfigError("GEMMTUNE_COMPILE_THREADS=" + *text + " is not a positive integer");
-    return value;
-  }
-  return std::max(cpus, 1);
+  if (options.compile_threads && *options.compile_threads < 1)
+    throw ConfigError("compile_threads must be >= 1, got " + std::to_string(*options.compile_threads));
+  return option_table::with_environment(options).compile_threads.value_or(std::max(cpus, 1));
 }
 
 VerifyMode resolve_verify(const TuneOptions& options) {
-  if (options.verify) return *options.verify;
-  if (auto text = env::get("GEMMTUNE_VERIFY")) {
-    if (auto mode = parse_verify_mode(*text)) return *mode;
-    throw ConfigError("GEMMTUNE_VERIFY=" + *text + " is not one of: auto, full, sampled, off");
-  }
-  return VerifyMode::automatic;
+  return option_table::with_environment(options).verify.value_or(VerifyMode::automatic);
 }
 
 std::string library_backend(DeviceKind kind) { return kind == DeviceKind::cpu ? "BLAS" : "CUBLAS"; }

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/key.h"
+#include "core/option_table.h"
 #include "core/policy.h"
 #include "core/tuner_impl.h"
 #include "measure/inputs.h"
@@ -218,6 +219,7 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
   if (!services.runtime_for) services.runtime_for = [](Device device) -> runtime::DeviceRuntime& {
     return runtime::runtime_for(device);
   };
+  option_table::with_environment(options);  // every malformed GEMMTUNE_* is a ConfigError now, not mid-tuning
   enabled = core::resolve_enabled(options, services.backends);
   fallback_allowed = core::resolve_fallback(options);
   search_space = core::resolve_search_space(options);
@@ -225,7 +227,7 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
   if (options.threads < 0) throw ConfigError("threads must be >= 0 (0 = every CPU), got " + std::to_string(options.threads));
   threads = options.threads > 0 ? options.threads : cpu::info().logical_cpus;
   compile_threads = core::resolve_compile_threads(options, cpu::info().logical_cpus);
-  if (options.use_cache) db_path = options.db_path ? *options.db_path : store::default_db_path();
+  if (options.use_cache) db_path = store::db_path_for(options);
   if (!options.on_warning) options.on_warning = default_warning;
 }
 

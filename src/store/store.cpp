@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/option_table.h"
 #include "gemmtune/errors.h"
 #include "store/record_json.h"
 #include "store/sqlite_db.h"
@@ -713,9 +714,11 @@ std::unique_ptr<Store> Store::open(const std::string& path, const std::function<
                    ") and stays damaged after being moved aside; giving up");
 }
 
-std::string default_db_path() {
+std::string db_path_for(const TuneOptions& given) {
   namespace fs = std::filesystem;
-  if (auto dir = env::get("GEMMTUNE_CACHE_DIR")) return (fs::path(*dir) / "tuning.db").string();
+  const TuneOptions options = option_table::with_environment(given);
+  if (options.db_path) return *options.db_path;
+  if (options.cache_dir) return (fs::path(*options.cache_dir) / "tuning.db").string();
   // XDG says relative values are invalid and must be ignored.
   if (auto xdg = env::get("XDG_CACHE_HOME"); xdg && xdg->front() == '/')
     return (fs::path(*xdg) / "gemmtune" / "tuning.db").string();
@@ -723,5 +726,7 @@ std::string default_db_path() {
   throw StoreError(
       "cannot place the results database: HOME is not set; set GEMMTUNE_CACHE_DIR to a folder (or pass --db)");
 }
+
+std::string default_db_path() { return db_path_for(TuneOptions{}); }
 
 }  // namespace gemmtune::store

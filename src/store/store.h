@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gemmtune/options.h"
 #include "gemmtune/record.h"
 
 namespace gemmtune::store {
@@ -94,9 +95,12 @@ class Store {
   virtual const std::string& path() const = 0;
 };
 
-// $GEMMTUNE_CACHE_DIR/tuning.db, else $XDG_CACHE_HOME/gemmtune/tuning.db
-// (when absolute), else $HOME/.cache/gemmtune/tuning.db. StoreError when
-// none of them is set.
+// The results database of these options: the db option, else
+// CACHE_DIR/tuning.db (the cache_dir option, else GEMMTUNE_CACHE_DIR), else
+// $XDG_CACHE_HOME/gemmtune/tuning.db (when absolute), else
+// $HOME/.cache/gemmtune/tuning.db. StoreError when none of them is set.
+std::string db_path_for(const TuneOptions&);
+// db_path_for(TuneOptions{}): where a tuner without options keeps its results.
 std::string default_db_path();
 
 }  // namespace gemmtune::store

@@ -1,5 +1,6 @@
 #include "util/log.h"
 
+#include <cctype>
 #include <cstdio>
 #include <mutex>
 
@@ -11,16 +12,22 @@ namespace {
 Level threshold() {
   static const Level level = [] {
     auto v = env::get("GEMMTUNE_LOG");
-    if (!v) return Level::warn;
-    if (*v == "error") return Level::error;
-    if (*v == "info") return Level::info;
-    if (*v == "debug") return Level::debug;
-    return Level::warn;
+    return v ? parse_level(*v).value_or(Level::warn) : Level::warn;
   }();
   return level;
 }
 
 }  // namespace
+
+std::optional<Level> parse_level(std::string_view text) {
+  std::string v(text);
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (v == "error") return Level::error;
+  if (v == "warn" || v == "warning") return Level::warn;
+  if (v == "info") return Level::info;
+  if (v == "debug") return Level::debug;
+  return std::nullopt;
+}
 
 bool enabled(Level level) { return level <= threshold(); }
 

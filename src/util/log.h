@@ -3,11 +3,18 @@
 // go through TuneOptions::on_warning instead, so callers can capture them.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace gemmtune::log {
 
 enum class Level { error = 0, warn = 1, info = 2, debug = 3 };
+
+// "error", "warn", "info", "debug" (any case); nullopt else. A malformed
+// GEMMTUNE_LOG is a ConfigError where options are resolved (option_table);
+// here it reads as the default.
+std::optional<Level> parse_level(std::string_view);
 
 bool enabled(Level);
 void write(Level, const std::string& message);

@@ -219,12 +219,12 @@ TEST(Workload, LinesInheritCommandLineFlagsAndMayOverrideThem) {
   EXPECT_EQ(items[0].label, "w.txt:3");
   EXPECT_EQ(items[0].invocation.problem.dtype, DType::bf16);
   EXPECT_TRUE(items[0].invocation.problem.transpose_b);
-  EXPECT_EQ(*items[0].invocation.tune.backends, std::vector<std::string>{"BLAS"});
-  EXPECT_EQ(items[0].invocation.tune.budget_ms, 3.0);
+  EXPECT_EQ(*to_tune_options(items[0].invocation.tune).backends, std::vector<std::string>{"BLAS"});
+  EXPECT_EQ(to_tune_options(items[0].invocation.tune).measure.budget_ms, 3.0);
   EXPECT_EQ(items[1].label, "w.txt:4");
   EXPECT_EQ(items[1].invocation.problem.dtype, DType::f32);
   EXPECT_FALSE(items[1].invocation.problem.transpose_b);  // the line's own layout, not line 3's
-  EXPECT_EQ(*items[1].invocation.tune.backends, (std::vector<std::string>{"ONEDNN", "CPP"}));
+  EXPECT_EQ(*to_tune_options(items[1].invocation.tune).backends, (std::vector<std::string>{"ONEDNN", "CPP"}));
 }
 
 TEST(Workload, BadLineIsReportedWithFileAndLine) {

@@ -9,6 +9,7 @@
 #include "core/tuner_impl.h"
 #include "gemmtune/errors.h"
 #include "testing/fake_backend.h"
+#include "testing/scoped_env.h"
 
 namespace gemmtune {
 namespace {
@@ -18,23 +19,7 @@ using testing::FakeBackendSpec;
 using testing::FakeBehavior;
 using testing::FakeChoice;
 using testing::FakeClock;
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) setenv(name, value, 1);
-    else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 class PolicyTest : public ::testing::Test {
  protected:

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,85 @@ TEST(CApi, InvalidProblemFieldIsNamed) {
   EXPECT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_INVALID);
   EXPECT_NE(std::string(gemmtune_last_error()).find("tanh"), std::string::npos) << gemmtune_last_error();
   gemmtune_tuner_destroy(t);
+}
+
+TEST(CApi, OptionsAreSetByTheTableNamesAndCheckedAtOnce) {
+  gemmtune_options* o = gemmtune_options_create();
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(gemmtune_options_set(o, "backends", "blas"), GEMMTUNE_OK);
+  EXPECT_EQ(gemmtune_options_set(o, "cache", "0"), GEMMTUNE_OK);
+  EXPECT_EQ(gemmtune_options_set(o, "fallback", "1"), GEMMTUNE_OK);  // the older key still works
+  EXPECT_EQ(gemmtune_options_set(o, "budget_ms", "soon"), GEMMTUNE_INVALID);
+  const std::string error = gemmtune_last_error();
+  EXPECT_NE(error.find("option budget_ms expects a positive number"), std::string::npos) << error;
+  EXPECT_NE(std::string(gemmtune_last_error_json()).find("\"type\":\"ConfigError\""), std::string::npos);
+  EXPECT_EQ(gemmtune_options_set(o, "colour", "blue"), GEMMTUNE_INVALID);
+  EXPECT_NE(std::string(gemmtune_last_error()).find("fallback_to_library"), std::string::npos)
+      << "the message lists the valid names: " << gemmtune_last_error();
+  EXPECT_EQ(gemmtune_options_set(o, "log", "debug"), GEMMTUNE_INVALID);  // process-wide: environment only
+  EXPECT_NE(std::string(gemmtune_last_error()).find("GEMMTUNE_LOG"), std::string::npos);
+  gemmtune_tuner* t = gemmtune_tuner_create_with_options(o);
+  gemmtune_options_destroy(o);
+  ASSERT_NE(t, nullptr) << gemmtune_last_error();
+  EXPECT_STREQ(gemmtune_tuner_enabled(t), "BLAS");
+  EXPECT_STREQ(gemmtune_tuner_db_path(t), "");
+  gemmtune_tuner_destroy(t);
+}
+
+TEST(CApi, OptionTableIsJsonWithEveryVariable) {
+  const std::string table = gemmtune_option_table();
+  ASSERT_FALSE(table.empty());
+  EXPECT_EQ(table.front(), '[');
+  for (const char* needle : {"\"GEMMTUNE_BACKENDS\"", "\"fallback_to_library\"", "\"--budget-ms\"", "\"cache_dir\""})
+    EXPECT_NE(table.find(needle), std::string::npos) << needle;
+  EXPECT_EQ(gemmtune_abi_version(), GEMMTUNE_C_ABI_VERSION);
+}
+
+TEST(CApi, NoValidChoicesErrorCarriesEveryRejectionAsJson) {
+  gemmtune_tuner* t = gemmtune_tuner_create("BLAS", "cache=0");
+  ASSERT_NE(t, nullptr) << gemmtune_last_error();
+  gemmtune_problem p;
+  gemmtune_problem_init(&p);
+  p.op = "int_mm";
+  p.m = p.n = p.k = 16;
+  ASSERT_EQ(gemmtune_problem_dense(&p, "i8", "nn"), GEMMTUNE_OK) << gemmtune_last_error();
+  gemmtune_selection* s = nullptr;
+  ASSERT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_NO_VALID_CHOICES);
+  const std::string json = gemmtune_last_error_json();
+  EXPECT_NE(json.find("\"type\":\"NoValidChoicesError\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"stage\":\"enumerate\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"reason\":\"unsupported_dtype\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"hints\""), std::string::npos) << json;
+  gemmtune_tuner_destroy(t);
+}
+
+TEST(CApi, SelectionRecordIsJsonWithTheWinner) {
+  gemmtune_tuner* t = gemmtune_tuner_create("BLAS", "cache=0;budget_ms=1");
+  ASSERT_NE(t, nullptr) << gemmtune_last_error();
+  gemmtune_problem p;
+  gemmtune_problem_init(&p);
+  p.m = p.n = p.k = 8;
+  ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+  gemmtune_selection* s = nullptr;
+  ASSERT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_OK) << gemmtune_last_error();
+  const std::string record = gemmtune_selection_record_json(s);
+  EXPECT_NE(record.find("\"winner\":{"), std::string::npos) << record;
+  EXPECT_NE(record.find("\"backend\":\"BLAS\""), std::string::npos) << record;
+  const char* explained = nullptr;
+  ASSERT_EQ(gemmtune_explain(t, &p, &explained), GEMMTUNE_OK) << gemmtune_last_error();
+  EXPECT_NE(std::string(explained).find("disabled_would_serve"), std::string::npos);
+  gemmtune_selection_destroy(s);
+  gemmtune_tuner_destroy(t);
+}
+
+TEST(CApi, DatabaseRecordsOfAMissingFileIsAnErrorThatCreatesNothing) {
+  const char* json = nullptr;
+  const std::string path = ::testing::TempDir() + "/gemmtune_no_such_dir/tuning.db";
+  EXPECT_EQ(gemmtune_database_records(path.c_str(), &json), GEMMTUNE_INVALID);
+  EXPECT_NE(std::string(gemmtune_last_error()).find("does not exist"), std::string::npos);
+  FILE* f = std::fopen(path.c_str(), "r");
+  EXPECT_EQ(f, nullptr);
+  if (f) std::fclose(f);
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "util/env.h"
+#include "core/option_table.h"
+#include "gemmtune/errors.h"
 
 namespace gemmtune::cli {
 namespace {
@@ -49,24 +50,28 @@ constexpr Flag kFlags[] = {
     {"--scale-b", true, kProblemOrRun},
     {"--broadcast-b", false, kProblemFlag},
     {"--allow-tf32", false, kProblemOrRun},
-    {"--backends", true, kTuning | kExplain},
-    {"--fallback-to-library", false, kTuning},
-    {"--search-space", true, kTuning | kExplain},
-    {"--no-cache", false, kTuning},
-    {"--db", true, kTuning | kCache},
-    {"--threads", true, kTuning | kExplain},
-    {"--verify", true, kTuning},
-    {"--budget-ms", true, kTuning},
-    {"--warm-cache", false, kTuning},
+    // Tuning options come from the option table (option_flag below).
     {"--a", true, kRun},
     {"--b", true, kRun},
     {"--out", true, kRun},
 };
 
-const Flag* find_flag(std::string_view name) {
+// The contexts of a tuning option's flag, from the table's Use bits.
+unsigned contexts_of(unsigned uses) {
+  unsigned contexts = 0;
+  if (uses & option_table::kMeasuring) contexts |= kTuning;
+  if (uses & option_table::kEnumerating) contexts |= kExplain;
+  if (uses & option_table::kCatalogue) contexts |= kCache;
+  return contexts;
+}
+
+// The problem, output and file flags above, then the option table's flags.
+std::optional<Flag> find_flag(std::string_view name) {
   for (const auto& f : kFlags)
-    if (f.name == name) return &f;
-  return nullptr;
+    if (f.name == name) return f;
+  if (const auto* option = option_table::find_flag(name))
+    return Flag{option->flag, !option->value_name.empty(), contexts_of(option->uses)};
+  return std::nullopt;
 }
 
 unsigned context_of(Command c) {
@@ -119,13 +124,17 @@ double parse_number(std::string_view flag, const std::string& value, Command com
   return v;
 }
 
-int parse_count(std::string_view flag, const std::string& value, Command command, int max) {
-  int v = 0;
-  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-  if (value.empty() || ec != std::errc() || ptr != value.data() + value.size() || v < 0 || v > max)
-    usage_fail(std::string(flag) + " expects an integer from 0 to " + std::to_string(max) + ", got '" + value + "'",
-               command);
-  return v;
+// A tuning option's flag: checked by the option's own parser now, so that a
+// bad value is a usage error before any work, and kept as text.
+void apply_option_flag(Invocation& inv, const option_table::Option& option, const std::string& value) {
+  const std::string text = option.value_name.empty() ? std::string(option.switch_value) : value;
+  TuneOptions scratch;
+  try {
+    option_table::set(scratch, option, text, option.flag);
+  } catch (const ConfigError& e) {
+    usage_fail(e.what(), inv.command);
+  }
+  inv.tune.values[std::string(option.name)] = text;
 }
 
 std::string dtype_names() { return "f32, f64, f16, bf16, i8, u8, i32, f8e4m3, f8e5m2"; }
@@ -134,9 +143,10 @@ std::string dtype_names() { return "f32, f64, f16, bf16, i8, u8, i32, f8e4m3, f8
 void apply_flag(Invocation& inv, std::string_view flag, const std::string& value, unsigned context) {
   const Command cmd = inv.command;
   ProblemArgs& p = inv.problem;
-  TuneArgs& t = inv.tune;
   const bool run = context == kRun;
-  if (flag == "--json" || flag == "--csv") {
+  if (const auto* option = option_table::find_flag(flag)) {
+    apply_option_flag(inv, *option, value);
+  } else if (flag == "--json" || flag == "--csv") {
     OutputFormat f = flag == "--json" ? OutputFormat::json : OutputFormat::csv;
     if (inv.format != OutputFormat::table && inv.format != f) usage_fail("--json and --csv cannot be combined", cmd);
     inv.format = f;
@@ -186,35 +196,6 @@ void apply_flag(Invocation& inv, std::string_view flag, const std::string& value
     p.broadcast_b = true;
   } else if (flag == "--allow-tf32") {
     p.allow_tf32 = true;
-  } else if (flag == "--backends") {
-    auto names = env::split_list(value);
-    if (names.empty())
-      usage_fail("--backends expects a comma-separated list of backend names (see `gemmtune backends`), got '" +
-                     value + "'",
-                 cmd);
-    t.backends = names;
-  } else if (flag == "--fallback-to-library") {
-    t.fallback_to_library = true;
-  } else if (flag == "--search-space") {
-    auto s = parse_search_space(value);
-    if (!s) usage_fail("--search-space expects default or exhaustive, got '" + value + "'", cmd);
-    t.search_space = *s;
-  } else if (flag == "--no-cache") {
-    t.no_cache = true;
-  } else if (flag == "--db") {
-    if (value.empty()) usage_fail("--db expects a file path", cmd);
-    t.db_path = value;
-  } else if (flag == "--threads") {
-    t.threads = parse_count(flag, value, cmd, 4096);
-  } else if (flag == "--verify") {
-    if (auto mode = parse_verify_mode(value)) t.verify = *mode;
-    else usage_fail("--verify expects auto, full, sampled or off, got '" + value + "'", cmd);
-  } else if (flag == "--budget-ms") {
-    double b = parse_number(flag, value, cmd);
-    if (b <= 0) usage_fail("--budget-ms expects a positive number of milliseconds, got '" + value + "'", cmd);
-    t.budget_ms = b;
-  } else if (flag == "--warm-cache") {
-    t.warm_cache = true;
   } else if (flag == "--a") {
     inv.files.a = value;
   } else if (flag == "--b") {
@@ -251,8 +232,8 @@ std::vector<std::string> apply_words(Invocation& inv, const std::vector<std::str
       name = word.substr(0, eq);
       inline_value = word.substr(eq + 1);
     }
-    const Flag* flag = find_flag(name);
-    if (flag == nullptr)
+    const std::optional<Flag> flag = find_flag(name);
+    if (!flag)
       usage_fail("unknown option '" + name + "' for `gemmtune " + std::string(command_name(inv.command)) + "`",
                  inv.command);
     if ((flag->contexts & context) == 0) usage_fail(misplaced_flag_message(name, context, inv.command), inv.command);
@@ -399,15 +380,10 @@ ProblemSpec to_problem_spec(const ProblemArgs& p) {
 
 TuneOptions to_tune_options(const TuneArgs& t) {
   TuneOptions o;
-  o.backends = t.backends;
-  if (t.fallback_to_library) o.fallback_to_library = true;
-  o.search_space = t.search_space;
-  o.verify = t.verify;
-  o.use_cache = !t.no_cache;
-  o.db_path = t.db_path;
-  o.threads = t.threads;
-  if (t.budget_ms) o.measure.budget_ms = *t.budget_ms;
-  o.measure.cold_cache = !t.warm_cache;
+  for (const auto& [name, text] : t.values) {
+    const auto* option = option_table::find(name);
+    option_table::set(o, *option, text, option->flag);
+  }
   return o;
 }
 
@@ -580,26 +556,17 @@ constexpr std::string_view kRunProblemHelp = R"(problem options (shapes, layouts
   --device cpu|cuda[:N]  where it runs; cuda copies the data to the GPU
 )";
 
-constexpr std::string_view kTuningHelp = R"(tuning options:
-  --backends LIST        enabled backends, comma separated (see gemmtune
-                         backends); default: GEMMTUNE_BACKENDS, else every
-                         available backend except REFERENCE
-  --fallback-to-library  if the enabled set cannot serve a problem, use the
-                         device's library backend (loudly); default strict.
-                         Also GEMMTUNE_FALLBACK_TO_LIBRARY=1
-  --search-space S       default or exhaustive
-  --verify V             auto, full, sampled or off
-  --budget-ms X          time spent timing each choice (default 60)
-  --warm-cache           time with warm caches (default: cold)
-  --threads N            CPU threads (0 = all)
-  --no-cache             neither read nor write the results database
-  --db PATH              results database (default $GEMMTUNE_CACHE_DIR/tuning.db,
-                         else ~/.cache/gemmtune/tuning.db)
-output options:
+constexpr std::string_view kOutputHelp = R"(output options:
   --json                 one JSON object per problem (a JSON array for a workload)
   --csv                  one CSV row per choice, with a header line
   --quiet                no progress lines
 )";
+
+// The tuning options' lines come from the option table.
+std::string tuning_help() {
+  return "tuning options:\n" +
+         option_table::flag_help(option_table::kMeasuring) + std::string(kOutputHelp);
+}
 
 }  // namespace
 
@@ -622,9 +589,9 @@ exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
 
 )";
     out += kProblemHelp;
-    out += kTuningHelp;
-    out += "\nenvironment: GEMMTUNE_BACKENDS, GEMMTUNE_FALLBACK_TO_LIBRARY, GEMMTUNE_SEARCH_SPACE,\n"
-           "GEMMTUNE_CACHE_DIR, GEMMTUNE_VERIFY, GEMMTUNE_LOG, GEMMTUNE_COMPILE_THREADS\n";
+    out += tuning_help();
+    out += "\nenvironment: " + option_table::environment_names() +
+           "\n(precedence: flag, then environment, then default; a malformed value is an error)\n";
     return out;
   }
   switch (*topic) {
@@ -648,7 +615,7 @@ exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
              "preset of transformer projections. A summary table ends the run. With --json\n"
              "a workload prints one JSON array of result objects.\n\n";
       out += kProblemHelp;
-      out += kTuningHelp;
+      out += tuning_help();
       break;
     case Command::run:
       out += usage_hint(Command::run) + "\n\n";
@@ -662,7 +629,7 @@ exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
              "written in its dtype, float32 where NumPy has none (bf16, fp8).\n"
              "Accepted files: '<f4' '<f8' '<f2' '|i1' '|u1' '<i4' '<i8', format 1.0-3.0.\n\n";
       out += kRunProblemHelp;
-      out += kTuningHelp;
+      out += tuning_help();
       break;
     case Command::explain:
       out += usage_hint(Command::explain) + "\n\n";

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -67,18 +68,12 @@ DType default_dtype(Op);
 // Needs op and shape.
 ProblemSpec to_problem_spec(const ProblemArgs&);
 
-// Flags that become TuneOptions. Unset optionals leave the field unset so
-// the environment (GEMMTUNE_*) still applies, as the precedence rule says.
+// Tuning flags as given, by option name (src/core/option_table.cpp), each
+// already checked by the option's parser; a later flag replaces an earlier
+// one. Options not given stay unset so that the environment (GEMMTUNE_*)
+// still applies, as the precedence rule says.
 struct TuneArgs {
-  std::optional<std::vector<std::string>> backends;
-  bool fallback_to_library = false;
-  std::optional<SearchSpace> search_space;
-  std::optional<VerifyMode> verify;
-  bool no_cache = false;
-  std::optional<std::string> db_path;
-  int threads = 0;
-  std::optional<double> budget_ms;
-  bool warm_cache = false;
+  std::map<std::string, std::string, std::less<>> values;
   friend bool operator==(const TuneArgs&, const TuneArgs&) = default;
 };
 // The callbacks are left unset; the caller installs its own.

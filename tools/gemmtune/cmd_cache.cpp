@@ -112,7 +112,7 @@ int import_file(store::Store& db, const Invocation& inv, Io& io) {
 }  // namespace
 
 int cmd_cache(const Invocation& inv, Io& io) {
-  const std::string path = inv.tune.db_path.value_or(store::default_db_path());
+  const std::string path = store::db_path_for(to_tune_options(inv.tune));
   auto db = store::Store::open(path, [&io](const std::string& message) {
     io.err << "gemmtune: warning: " << message << "\n";
   });

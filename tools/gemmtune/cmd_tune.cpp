@@ -134,7 +134,7 @@ int cmd_explain(const Invocation& inv, Io& io) {
   Problem problem = build_problem(inv.problem);
   ProgressDisplay display(io.err, false, true);
   TuneArgs args = inv.tune;
-  args.no_cache = true;  // explain never reads or writes the database
+  args.values["cache"] = "0";  // explain never reads or writes the database
   Tuner tuner(make_tune_options(args, display));
   Explanation explanation = tuner.explain(problem);
   const bool any_choice = std::any_of(explanation.record.choices.begin(), explanation.record.choices.end(),
