@@ -50,6 +50,10 @@ constexpr Flag kFlags[] = {
     {"--scale-b", true, kProblemOrRun},
     {"--broadcast-b", false, kProblemFlag},
     {"--allow-tf32", false, kProblemOrRun},
+    {"--lda", true, kProblemFlag},
+    {"--ldb", true, kProblemFlag},
+    {"--ldc", true, kProblemFlag},
+    {"--alignment", true, kProblemFlag},
     // Tuning options come from the option table (option_flag below).
     {"--a", true, kRun},
     {"--b", true, kRun},
@@ -196,6 +200,19 @@ void apply_flag(Invocation& inv, std::string_view flag, const std::string& value
     p.broadcast_b = true;
   } else if (flag == "--allow-tf32") {
     p.allow_tf32 = true;
+  } else if (flag == "--lda" || flag == "--ldb" || flag == "--ldc") {
+    std::int64_t ld = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ld);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size() || ld < 1)
+      usage_fail(std::string(flag) + " expects a positive number of elements, got '" + value + "'", cmd);
+    (flag == "--lda" ? p.lda : flag == "--ldb" ? p.ldb : p.ldc) = ld;
+  } else if (flag == "--alignment") {
+    int bytes = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), bytes);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size() || bytes < 1 || bytes > 4096 ||
+        (bytes & (bytes - 1)) != 0)
+      usage_fail("--alignment expects a power of two from 1 to 4096 (bytes), got '" + value + "'", cmd);
+    p.alignment = bytes;
   } else if (flag == "--a") {
     inv.files.a = value;
   } else if (flag == "--b") {
@@ -291,10 +308,41 @@ void take_op_and_shape(Invocation& inv, const std::vector<std::string>& position
   if (positionals.size() > 2) usage_fail("unexpected argument '" + positionals[2] + "' after SHAPE", cmd);
 }
 
+// The rows and columns of each operand's storage order, for --lda/--ldb/--ldc:
+// a leading dimension must step over a whole row (row-major) or column.
+void check_leading_dimension(const std::optional<std::int64_t>& ld, const char* flag, bool transposed,
+                             std::int64_t rows, std::int64_t cols, const char* what, Command cmd) {
+  if (!ld) return;
+  const std::int64_t least = transposed ? rows : cols;
+  if (*ld < least)
+    usage_fail(std::string(flag) + " " + std::to_string(*ld) + " is smaller than " + std::to_string(least) + ", the " +
+                   (transposed ? "column of a column-major " : "row of a row-major ") + what,
+               cmd);
+}
+
 void check_problem_flags(const Invocation& inv) {
   const ProblemArgs& p = inv.problem;
   if (p.broadcast_b && p.op && !is_batched(*p.op))
     usage_fail("--broadcast-b applies only to bmm and baddbmm", inv.command);
+  if (p.shape) {
+    const Shape& s = *p.shape;
+    check_leading_dimension(p.lda, "--lda", p.transpose_a, s.m, s.k, "A (M x K)", inv.command);
+    check_leading_dimension(p.ldb, "--ldb", p.transpose_b, s.k, s.n, "B (K x N)", inv.command);
+    check_leading_dimension(p.ldc, "--ldc", false, s.m, s.n, "C (M x N)", inv.command);
+  }
+}
+
+// An operand with leading dimension `ld` in its storage order; batches stay
+// `ld` times the other extent apart (a broadcast batch stride of 0 is kept).
+void apply_leading_dimension(MatrixDesc& d, const std::optional<std::int64_t>& ld, bool transposed) {
+  if (!ld) return;
+  if (transposed) {
+    d.col_stride = *ld;
+    if (d.batch_stride != 0) d.batch_stride = *ld * d.cols;
+  } else {
+    d.row_stride = *ld;
+    if (d.batch_stride != 0) d.batch_stride = *ld * d.rows;
+  }
 }
 
 }  // namespace
@@ -375,7 +423,16 @@ ProblemSpec to_problem_spec(const ProblemArgs& p) {
   s.allow_tf32 = p.allow_tf32;
   s.broadcast_b = p.broadcast_b;
   s.device = p.device;
+  s.alignment = p.alignment;
   return s;
+}
+
+Problem to_problem(const ProblemArgs& p) {
+  Problem problem = make_problem(to_problem_spec(p));
+  apply_leading_dimension(problem.a, p.lda, p.transpose_a);
+  apply_leading_dimension(problem.b, p.ldb, p.transpose_b);
+  apply_leading_dimension(problem.c, p.ldc, false);
+  return problem;
 }
 
 TuneOptions to_tune_options(const TuneArgs& t) {
@@ -541,6 +598,11 @@ constexpr std::string_view kProblemHelp = R"(problem options:
   --broadcast-b          bmm/baddbmm: one B for every batch (batch stride 0)
   --allow-tf32           f32 may use tf32 tensor cores (GPU)
   --device cpu|cuda[:N]  where the problem runs (default cpu)
+  --lda N, --ldb N, --ldc N
+                         leading dimensions where the operands are not dense:
+                         the row stride of a row-major operand, the column
+                         stride of a column-major one (in elements)
+  --alignment BYTES      guaranteed alignment of every pointer (default 64)
 )";
 
 constexpr std::string_view kRunProblemHelp = R"(problem options (shapes, layouts and the bias kind come from the files):

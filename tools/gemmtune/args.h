@@ -60,13 +60,21 @@ struct ProblemArgs {
   std::optional<ScaleKind> scale_a, scale_b;
   bool broadcast_b = false;
   bool allow_tf32 = false;
+  // Leading dimensions where they are not the dense ones (--lda/--ldb/--ldc):
+  // the row stride of a row-major operand, the column stride of a
+  // column-major one; batches stay dense at that spacing.
+  std::optional<std::int64_t> lda, ldb, ldc;
+  int alignment = 64;  // --alignment: what every pointer is guaranteed (bytes)
 };
 
 // The dtype used when --dtype is not given: i8 for int_mm, f8e4m3 for
 // scaled_mm, f32 otherwise.
 DType default_dtype(Op);
-// Needs op and shape.
+// Needs op and shape. Leading dimensions are not part of a spec (make_problem
+// builds dense operands); to_problem applies them.
 ProblemSpec to_problem_spec(const ProblemArgs&);
+// make_problem(to_problem_spec(args)) with --lda/--ldb/--ldc applied.
+Problem to_problem(const ProblemArgs&);
 
 // Tuning flags as given, by option name (src/core/option_table.cpp), each
 // already checked by the option's parser; a later flag replaces an earlier

@@ -25,7 +25,7 @@ TuneOptions make_tune_options(const TuneArgs& args, ProgressDisplay& display) {
 }
 
 Problem build_problem(const ProblemArgs& args) {
-  Problem problem = make_problem(to_problem_spec(args));
+  Problem problem = to_problem(args);
   validate(problem);
   return problem;
 }

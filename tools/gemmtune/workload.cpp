@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "tunableop.h"
+
 namespace gemmtune::cli {
 
 std::vector<WorkloadItem> parse_workload(std::string_view text, const std::string& name, const Invocation& base) {
@@ -18,7 +20,15 @@ std::vector<WorkloadItem> parse_workload(std::string_view text, const std::strin
     pos = end + 1;
     const std::string label = name + ":" + std::to_string(line_number);
     try {
-      std::vector<std::string> words = split_words(line);
+      std::vector<std::string> words;
+      if (is_tunableop_line(line)) {
+        // TunableOp records CUDA GEMMs: the command line's device when it
+        // names a GPU, else cuda:0.
+        words = tunableop_words(line, base.problem.device.kind == DeviceKind::cuda ? to_string(base.problem.device)
+                                                                                   : std::string("cuda:0"));
+      } else {
+        words = split_words(line);
+      }
       if (words.empty()) continue;
       items.push_back(WorkloadItem{label, parse_workload_line(words, base)});
     } catch (const UsageError& e) {

@@ -1,6 +1,8 @@
 // Workloads: many problems in one text file, one per line, written like the
 // command line without `gemmtune tune` ("mm 128x768x768 --dtype bf16
-// --layout nt"); '#' starts a comment, blank lines are skipped. The built-in
+// --layout nt"); '#' starts a comment, blank lines are skipped. Lines of
+// PyTorch TunableOp's CSV files (tunableop_untuned0.csv) are read too
+// (tunableop.h), so such a file is a workload as it is. The built-in
 // preset is such a text too (default_workload.cpp), so it goes through the
 // same parser as a user's file.
 #pragma once
