@@ -11,7 +11,19 @@ packages=(
   nlohmann-json3-dev     # JSON for records, export files and --json
   libgtest-dev libgmock-dev googletest
   python3 python3-numpy  # CLI tests check `gemmtune run` against NumPy
+  # The Python package: installed with Debian's pip into a venv
+  # (scripts/install_python.sh), tested with pytest; reports use matplotlib
+  # and are checked in a headless chromium.
+  python3-pip python3-venv python3-setuptools python3-wheel python3-pytest python3-matplotlib chromium
 )
+# Debian's torch (1.13) runs the torch integration's CPU tests in CI: custom
+# ops through torch.library, meta kernels, autograd, the drop-in Linear and
+# workload capture (torch.compile is 2.x only and is tested on the GPU
+# machine's torch 2.11). It is large (~160 packages); GEMMTUNE_SETUP_TORCH=0
+# leaves it out and those tests skip, saying so.
+if [ "${GEMMTUNE_SETUP_TORCH:-1}" != 0 ]; then
+  packages+=(python3-torch)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

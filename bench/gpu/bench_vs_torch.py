@@ -5,7 +5,7 @@ same card, the same tensors and the same timer.
 
 For each transformer-like shape (bf16; y = x.W^T with W stored N x K
 row-major as nn.Linear keeps it, gemmtune's layout "nt"; optionally plain
-"nn"), gemmtune tunes through its C API (cache in a temporary directory, the
+"nn"), gemmtune tunes through its Python package over the C API (cache in a temporary directory, the
 tuning time recorded); then gemmtune's selected kernel, run on torch's
 tensors and stream, and torch.mm are timed the same way, interleaved:
 CUDA events around one call, after a warm-up, with L2 scrubbed before every
@@ -30,10 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gemmtune_ctypes as gt  # noqa: E402
-
 import torch  # noqa: E402
+
+# The gemmtune package from this checkout (python/), unless one is installed.
+sys.path.append(str(Path(__file__).resolve().parents[2] / "python"))
 
 MS = [1, 16, 128, 1024, 4096]
 NKS = [(4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336)]
@@ -158,21 +158,24 @@ def main():
     warm = torch.randn(64, 64, device=dev, dtype=torch.bfloat16)
     torch.mm(warm, warm)
     torch.cuda.synchronize()
-    lib = gt.Library(args.lib)
+    if args.lib:
+        os.environ["GEMMTUNE_C_LIB"] = args.lib
+    import gemmtune as lib  # after torch: torch's cuBLAS is the one loaded
 
     print(f"card: {props.name}, {props.multi_processor_count} SMs, L2 {props.L2_cache_size >> 20} MiB, "
           f"sm_{props.major}{props.minor}")
-    print(f"torch {torch.__version__} (CUDA {torch.version.cuda}); gemmtune {lib.version()} from {lib.path}")
+    print(f"torch {torch.__version__} (CUDA {torch.version.cuda}); gemmtune {lib.version()} from {lib._capi.path}")
     print("cuBLAS files mapped in this process: " + ", ".join(loaded_libraries("libcublas")))
     for name, ok, why in lib.backends():
         if name in args.backends.split(","):
             print(f"  {name}: {'available' if ok else 'UNAVAILABLE: ' + why}")
 
     cache_dir = tempfile.mkdtemp(prefix="gemmtune-bench-")
-    options = f"db={cache_dir}/tuning.db;search_space={args.search_space}"
-    if args.tune_options:
-        options += ";" + args.tune_options
-    tuner = lib.tuner(args.backends, options)
+    options = {"db": f"{cache_dir}/tuning.db", "search_space": args.search_space}
+    for item in filter(None, args.tune_options.split(";")):
+        key, _, value = item.partition("=")
+        options[key] = value
+    tuner = lib.Tuner(args.backends, **options)
     scrub = torch.empty(max(2 * props.L2_cache_size, 64 << 20) // 4, dtype=torch.int32, device=dev)
     sleep_cycles = 100_000  # about 50 us
     stream = torch.cuda.current_stream(dev)
@@ -191,19 +194,19 @@ def main():
             c_torch2 = torch.empty_like(c_torch)
             c_gt = torch.empty_like(c_torch)
             aligned = all(t.data_ptr() % 256 == 0 for t in (x, b, c_gt))
-            problem = gt.dense_problem(lib, "mm", "bf16", m, n, k, layout, "cuda:0",
-                                       alignment=256 if aligned else 16)
+            problem = lib.Problem.dense("mm", m, n, k, dtype="bf16", layout=layout, device="cuda:0",
+                                             alignment=256 if aligned else 16)
             t0 = time.perf_counter()
             try:
                 sel = tuner.select(problem)
-            except gt.GemmtuneError as e:
+            except lib.Error as e:
                 print(f"{m}x{n}x{k} {layout}: gemmtune could not select: {e}")
                 rows.append({"m": m, "n": n, "k": k, "layout": layout, "error": str(e)})
                 continue
             tune_wall = time.perf_counter() - t0
 
             def run_gt():
-                sel.run(x.data_ptr(), b.data_ptr(), c_gt.data_ptr(), stream=stream.cuda_stream)
+                sel.run_pointers(x.data_ptr(), b.data_ptr(), c_gt.data_ptr(), stream=stream.cuda_stream)
 
             def run_torch():
                 torch.mm(x, b, out=c_torch)
@@ -234,7 +237,7 @@ def main():
                 "winner": f"{sel.backend}/{sel.choice}", "tuned_us": sel.time_us,
                 "tuning_seconds": sel.tuning_seconds, "tuning_wall_seconds": tune_wall, "cache_hit": sel.cache_hit,
                 "rel_error_gemmtune": err_gt, "rel_error_torch": err_torch, "rel_diff_vs_torch": diff,
-                "choices": sel.report,
+                "choices": sel.report.choices,
             }
             if not args.no_control:
                 sc = summary(times[2])

@@ -1,0 +1,235 @@
+"""gemmtune.mm, addmm, bmm, baddbmm, linear: torch's signatures, gemmtune's kernels.
+
+Each call looks its layout (op, epilogue, every array's dtype, shape, strides,
+device and pointer alignment) up in the tuner's memo; on first sight it tunes
+(or reads the results database) and keeps the selection. Later calls cost a
+dictionary lookup and one C call on the caller's arrays, without copies,
+on torch's current CUDA stream.
+
+Torch tensors that need autograd, and calls being traced by torch.compile,
+go through the registered torch ops (gemmtune.torch) instead, so gradients
+and graphs work; everything else takes the direct path here.
+"""
+
+import threading
+
+from . import _arrays, _capi, _capture
+from .errors import NoValidChoicesError
+from .tuner import Tuner, _activation, _alignment, _execute, _signature
+
+_default = None
+_default_lock = threading.Lock()
+
+# gemmtune.torch, once imported (it sets this): the registered ops, the test
+# for when a tensor call must use them, and the fast path's torch pieces.
+_torch_support = None
+
+# Alignment class of the low six bits of the OR of a call's pointers.
+_ALIGNMENT_OF_LOW_BITS = tuple(min(64, i & -i) if i else 64 for i in range(64))
+
+
+def default_tuner():
+    """The tuner gemmtune.mm & co. use when given none: GEMMTUNE_* options, else defaults."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Tuner()
+    return _default
+
+
+def configure(backends=None, **options):
+    """Replaces the default tuner with Tuner(backends, **options) (and forgets
+    its memo). Returns the new tuner."""
+    global _default
+    tuner = Tuner(backends, **options)
+    with _default_lock:
+        old, _default = _default, tuner
+    if old is not None:
+        old.forget()
+    return tuner
+
+
+# ---------------------------------------------------------------- general path
+
+
+def _memo_key(layout, operands, out):
+    """The layout signature plus the alignment the call's pointers share (a
+    part of the problem too)."""
+    pointers = [_arrays.pointer(x) for x in operands if x is not None]
+    if out is not None:
+        pointers.append(_arrays.pointer(out))
+    first = next(x for x in operands if x is not None)
+    return layout + (_alignment(pointers, numpy=not _arrays.is_tensor(first)),)
+
+
+def _call(tuner, op, operands, out, activation, alpha, beta):
+    """Any arrays (NumPy, torch, an `out`): the memo by full signature."""
+    tuner = tuner or _default or default_tuner()
+    layout = _signature(op, operands, out, activation, alpha, beta)
+    key = _memo_key(layout, operands, out)
+    selection = tuner._plans.get(key)
+    if selection is None:
+        selection = _first_sight(tuner, key, layout, op, operands, out, activation, alpha, beta)
+    if _capture.active:
+        _capture.record(selection)
+    return _execute(selection, selection._plan, op, operands, out)
+
+
+def _first_sight(tuner, key, layout, op, operands, out, activation, alpha, beta):
+    failure = tuner._failures.get(key)
+    if failure is not None:
+        raise failure  # the enabled set cannot serve it: retuning would only say so again
+    try:
+        selection = tuner._selection_for(layout, op, operands, out, activation, alpha, beta)
+    except NoValidChoicesError as e:
+        tuner._failures[key] = e
+        raise
+    tuner._plans[key] = selection
+    return selection
+
+
+# ---------------------------------------------------------------- torch fast path
+#
+# Plain torch tensors without an `out`: the common case inside a model. The
+# key is built from the tensors' own attributes (no conversions), and the memo
+# entry holds everything a call needs, so a call is: key, dictionary lookup,
+# torch.empty, one ctypes call.
+
+
+class _Fast:
+    __slots__ = ("selection", "handle", "run", "lock", "shape", "template", "stream_index", "bias_shape", "flatten")
+
+
+def _fast_entry(tuner, key, op, operands, activation, alpha, beta):
+    layout = _signature(op, operands, None, activation, alpha, beta)
+    selection = _first_sight(tuner, _memo_key(layout, operands, None), layout, op, operands, None, activation, alpha,
+                             beta)
+    plan = selection._plan
+    entry = _Fast()
+    entry.selection = selection
+    entry.handle = selection._handle
+    entry.run = selection._run
+    entry.lock = selection._lock
+    entry.shape = plan.out_shape
+    first = operands[1] if op in ("addmm", "baddbmm") else operands[0]
+    # A zero-size tensor of the result's dtype and device: new_empty() from it
+    # allocates the result without parsing dtype and device keywords.
+    entry.template = first.new_empty((0,))
+    entry.stream_index = first.device.index if first.device.type == "cuda" else None
+    entry.bias_shape = plan.bias_shape
+    entry.flatten = plan.flatten_x
+    tuner._fast[key] = entry
+    return entry
+
+
+def _fast(tuner, op, a, b, bias, activation, alpha, beta):
+    """Runs op on plain tensors: `a` is the first GEMM operand (x for linear),
+    `b` the second (the weight for linear), `bias` or None."""
+    pa = a.data_ptr()
+    pb = b.data_ptr()
+    # get_device(): an int (-1 on the CPU), cheaper to hash and compare than a torch.device.
+    if bias is None:
+        pbias = None
+        key = (op, activation, alpha, beta, a.dtype, a.shape, a.stride(), b.dtype, b.shape, b.stride(),
+               a.get_device(), _ALIGNMENT_OF_LOW_BITS[(pa | pb) & 63])
+    else:
+        pbias = bias.data_ptr()
+        key = (op, activation, alpha, beta, a.dtype, a.shape, a.stride(), b.dtype, b.shape, b.stride(),
+               a.get_device(), bias.dtype, bias.shape, bias.stride(), _ALIGNMENT_OF_LOW_BITS[(pa | pb | pbias) & 63])
+    entry = tuner._fast.get(key)
+    if entry is None:
+        operands = (a, b, bias) if op == "linear" else ((bias, a, b) if bias is not None else (a, b))
+        entry = _fast_entry(tuner, key, op, operands, activation, alpha, beta)
+    if entry.flatten:
+        a = a.reshape(-1, a.shape[-1])
+        pa = a.data_ptr()
+    if entry.bias_shape is not None:
+        bias = bias.expand(entry.bias_shape).contiguous()
+        pbias = bias.data_ptr()
+    c = entry.template.new_empty(entry.shape)
+    stream = None if entry.stream_index is None else _torch_support.raw_stream(entry.stream_index)
+    lock = entry.lock
+    lock.acquire()
+    status = entry.run(entry.handle, pa, pb, c.data_ptr(), pbias, None, None, stream)
+    lock.release()
+    if status:
+        raise _capi.last_error()
+    if _capture.active:
+        _capture.record(entry.selection)
+    return c
+
+
+def _route(first, second, third=None):
+    """'op' when this tensor call must go through the registered torch op
+    (torch.compile tracing, autograd, tensor subclasses), 'fast' for plain
+    tensors, None for anything else (NumPy)."""
+    support = _torch_support
+    if support is None:
+        if not _arrays.is_tensor(first):
+            return None
+        from . import torch as support  # registers the ops; sets _torch_support
+    if not isinstance(first, support.Tensor):
+        return None
+    return "op" if support.needs_op(first, second, third) else "fast"
+
+
+# ---------------------------------------------------------------- the ops
+
+
+def _act(activation):
+    return "none" if activation is None else _activation(activation)
+
+
+
+def _product(op, a, b, out, activation, tuner):
+    if out is None and tuner is None:
+        route = _route(a, b)
+        if route == "op":
+            return _torch_support.op(op)(a, b, _act(activation))
+        if route == "fast":
+            return _fast(_default or default_tuner(), op, a, b, None, _act(activation), 1.0, 1.0)
+    return _call(tuner, op, (a, b), out, _act(activation), 1.0, 1.0)
+
+
+def _biased_product(op, bias, a, b, beta, alpha, out, activation, tuner):
+    if out is None and tuner is None:
+        route = _route(a, b, bias)
+        if route == "op":
+            return _torch_support.op(op)(bias, a, b, float(beta), float(alpha), _act(activation))
+        if route == "fast":
+            return _fast(_default or default_tuner(), op, a, b, bias, _act(activation), float(alpha), float(beta))
+    return _call(tuner, op, (bias, a, b), out, _act(activation), float(alpha), float(beta))
+
+
+def mm(a, b, *, out=None, activation=None, tuner=None):
+    """a @ b for 2-D a (m, k) and b (k, n), with an optional fused activation."""
+    return _product("mm", a, b, out, activation, tuner)
+
+
+def addmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
+    """activation(beta * bias + alpha * (a @ b)); bias is (n,), (1, n) or (m, n)
+    (other broadcastable shapes are broadcast to a dense copy)."""
+    return _biased_product("addmm", bias, a, b, beta, alpha, out, activation, tuner)
+
+
+def bmm(a, b, *, out=None, activation=None, tuner=None):
+    """a @ b for 3-D a (B, m, k) and b (B, k, n); a batch stride of 0 shares one matrix."""
+    return _product("bmm", a, b, out, activation, tuner)
+
+
+def baddbmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
+    """activation(beta * bias + alpha * (a @ b)) for batches."""
+    return _biased_product("baddbmm", bias, a, b, beta, alpha, out, activation, tuner)
+
+
+def linear(x, weight, bias=None, activation=None, *, out=None, tuner=None):
+    """activation(x @ weight.T + bias), as torch.nn.functional.linear: x is
+    (..., k), weight (n, k), bias (n,) or None."""
+    if out is None and tuner is None:
+        route = _route(x, weight, bias)
+        if route == "op":
+            return _torch_support.op("linear")(x, weight, bias, _activation(activation))
+        if route == "fast":
+            return _fast(_default or default_tuner(), "linear", x, weight, bias, _act(activation), 1.0, 1.0)
+    return _call(tuner, "linear", (x, weight, bias), out, _activation(activation), 1.0, 1.0)

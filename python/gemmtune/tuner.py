@@ -1,0 +1,531 @@
+"""Tuner, Problem, Selection: the C++ API's shape in Python.
+
+    tuner = gemmtune.Tuner(backends="CPP,ONEDNN", budget_ms=5)
+    sel = tuner.select("addmm", bias, x, w.T, activation="gelu")   # tunes, or reads the cache
+    sel.backend, sel.choice, sel.time_us, sel.cache_hit, sel.fallback
+    print(sel.report)                                                # every choice, winner marked
+    y = sel(bias, x, w.T)                                            # runs the winner, zero-copy
+
+Keywords of Tuner are the option names of the one option table (gemmtune.options):
+the same names as the CLI flags (with dashes) and the GEMMTUNE_* variables.
+"""
+
+import ctypes
+import json
+import threading
+
+from . import _arrays, _capi, options
+from .errors import InvalidProblemError
+
+_ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
+
+
+def _activation(value):
+    name = "none" if value is None else str(value)
+    if name not in _ACTIVATIONS:
+        raise InvalidProblemError(f"invalid problem: activation: unknown activation '{name}' "
+                                  f"({', '.join(_ACTIVATIONS)})", field="activation")
+    return name
+
+
+# The alignment a problem promises (part of its key): what every pointer of
+# the call has, up to 64 bytes, the CLI's default, so a layout tuned by
+# `gemmtune tune --workload` is the same key here. NumPy allocates with
+# 16-byte alignment, so its arrays promise at most 16: otherwise the same
+# shape would be tuned again whenever malloc happens to return a 64-byte
+# aligned block.
+def _alignment(pointers, numpy=False):
+    bits = 0
+    for p in pointers:
+        bits |= p
+    cap = 16 if numpy else 64
+    low = bits & -bits
+    return min(cap, low) if low else cap
+
+
+class Problem:
+    """One GEMM as plain data (the C struct gemmtune_problem), with the byte
+    strings it points to kept alive."""
+
+    def __init__(self):
+        self._struct = _capi.Problem()
+        _capi.lib.gemmtune_problem_init(ctypes.byref(self._struct))
+        self._keep = []
+
+    def _text(self, value):
+        data = value.encode()
+        self._keep.append(data)
+        return data
+
+    def _set_matrix(self, field, dtype, rows, cols, row_stride, col_stride, batch_stride=0):
+        m = getattr(self._struct, field)
+        m.dtype = self._text(dtype)
+        m.rows, m.cols = rows, cols
+        # Strides of unit dimensions do not address anything; canonical values
+        # keep equal layouts under one key.
+        if rows <= 1:
+            row_stride = max(cols, 1) * col_stride if cols > 1 else max(cols, 1)
+        if cols <= 1:
+            col_stride = 1
+        m.row_stride, m.col_stride = row_stride, col_stride
+        m.batch_stride = batch_stride
+
+    @classmethod
+    def dense(cls, op, m, n, k, *, batch=1, dtype="f32", layout="nn", bias=None, activation=None, alpha=1.0,
+              beta=1.0, device="cpu", allow_tf32=False, out_dtype=None, alignment=64):
+        """A problem on dense operands, as the CLI describes one: `layout` gives A
+        and B ("nt": B stored transposed, as nn.Linear's x @ W.T); `bias` is None,
+        "row" or "full" (addmm/baddbmm default to "row")."""
+        p = cls()
+        s = p._struct
+        s.op = p._text(op)
+        s.batch, s.m, s.n, s.k = batch, m, n, k
+        if bias is not None:
+            s.bias_kind = p._text(bias)
+        _capi.check(_capi.lib.gemmtune_problem_dense(ctypes.byref(s), p._text(dtype), p._text(layout)))
+        if out_dtype is not None:
+            s.c.dtype = p._text(out_dtype)
+        s.activation = p._text(_activation(activation))
+        s.alpha, s.beta = float(alpha), float(beta)
+        s.allow_tf32 = int(bool(allow_tf32))
+        s.device = p._text(device)
+        s.alignment = int(alignment)
+        return p
+
+    def describe(self):
+        s = self._struct
+        shape = f"{s.batch}x{s.m}x{s.n}x{s.k}" if s.batch != 1 else f"{s.m}x{s.n}x{s.k}"
+        return f"{_capi.text(s.op)} {_capi.text(s.a.dtype)} {shape} on {_capi.text(s.device)}"
+
+    def __repr__(self):
+        return f"<gemmtune.Problem {self.describe()}>"
+
+
+# ---------------------------------------------------------------- operands
+
+
+class _Plan:
+    """How to run one operand layout: its selection and what each call must do
+    with the caller's arrays before passing their pointers."""
+
+    __slots__ = ("out_shape", "out_dtype", "flatten_x", "bias_shape")
+
+
+def _check(condition, field, message):
+    if not condition:
+        raise InvalidProblemError(f"invalid problem: {field}: {message}", field=field)
+
+
+def _bias_kind(bias_shape, rows, cols):
+    """'row', 'full', or None when the bias must be broadcast to a dense (rows, cols) copy."""
+    if bias_shape in ((cols,), (1, cols)):
+        return "row"
+    if bias_shape == (rows, cols):
+        return "full"
+    return None
+
+
+def _layout_of(op, operands, out, activation, alpha, beta):
+    """The problem for these operands (in torch's argument order for `op`) and
+    the plan that runs it. Operands that cannot be described by strides (a bias
+    needing broadcast) are broadcast to a dense copy; everything else is used
+    in place."""
+    plan = _Plan()
+    plan.flatten_x = False
+    plan.bias_shape = None
+    bias = None
+    if op == "linear":
+        x, weight, bias = operands
+        _check(x.ndim >= 1 and weight.ndim == 2, "weight", f"linear needs x (..., k) and weight (n, k), got "
+               f"{tuple(x.shape)} and {tuple(weight.shape)}")
+        _check(x.shape[-1] == weight.shape[1], "weight", f"x has {x.shape[-1]} features but weight is "
+               f"{tuple(weight.shape)} (n, k)")
+        if x.ndim != 2:
+            plan.flatten_x = True
+            x = _arrays.flatten_rows(x)
+        a, b_rows, b_cols = x, weight.shape[1], weight.shape[0]
+        w_strides = _arrays.strides(weight)
+        b_desc = (b_rows, b_cols, w_strides[1], w_strides[0], 0)
+        gem_op = "addmm" if bias is not None else "mm"
+        batched = False
+        m, k, n = a.shape[0], a.shape[1], weight.shape[0]
+        plan.out_shape = tuple(operands[0].shape[:-1]) + (n,)
+        b_operand = weight
+    else:
+        batched = op in ("bmm", "baddbmm")
+        if op in ("addmm", "baddbmm"):
+            bias, a, b_operand = operands
+        else:
+            a, b_operand = operands
+        dims = 3 if batched else 2
+        _check(a.ndim == dims and b_operand.ndim == dims, "a",
+               f"{op} needs {dims}-D operands, got {a.ndim}-D and {b_operand.ndim}-D")
+        _check(a.shape[-1] == b_operand.shape[-2], "b",
+               f"a is {tuple(a.shape)} but b is {tuple(b_operand.shape)}: inner sizes differ")
+        if batched:
+            _check(a.shape[0] == b_operand.shape[0], "b", f"batch sizes differ: {a.shape[0]} and {b_operand.shape[0]}")
+        m, k, n = a.shape[-2], a.shape[-1], b_operand.shape[-1]
+        bs = _arrays.strides(b_operand)
+        b_desc = (k, n, bs[-2], bs[-1], bs[0] if batched else 0)
+        gem_op = op
+        plan.out_shape = ((a.shape[0],) if batched else ()) + (m, n)
+    batch = a.shape[0] if batched else 1
+
+    p = Problem()
+    s = p._struct
+    s.op = p._text(gem_op)
+    s.batch, s.m, s.n, s.k = batch, m, n, k
+    a_dtype = _arrays.dtype_name(a)
+    _check(_arrays.dtype_name(b_operand) == a_dtype, "b.dtype",
+           f"a is {a_dtype} but b is {_arrays.dtype_name(b_operand)}; gemmtune's {op} takes one dtype")
+    as_ = _arrays.strides(a)
+    p._set_matrix("a", a_dtype, m, k, as_[-2], as_[-1], as_[0] if batched else 0)
+    p._set_matrix("b", a_dtype, *b_desc[:4], b_desc[4])
+    device = _arrays.device(a)
+    for name, other in (("b", b_operand), ("bias", bias), ("out", out)):
+        if other is not None:
+            _check(_arrays.device(other) == device, f"{name}.data", f"{name} is on {_arrays.device(other)} but a is "
+                   f"on {device}")
+    out_dtype = _arrays.dtype_name(out) if out is not None else a_dtype
+    plan.out_dtype = out_dtype
+    if out is not None:
+        out_view = _arrays.flatten_rows(out) if plan.flatten_x else out
+        _check(tuple(out.shape) == plan.out_shape, "c", f"out is {tuple(out.shape)} but the result is {plan.out_shape}")
+        os_ = _arrays.strides(out_view)
+        p._set_matrix("c", out_dtype, m, n, os_[-2], os_[-1], os_[0] if batched else 0)
+    else:
+        p._set_matrix("c", out_dtype, m, n, n, 1, m * n if batched else 0)
+    if bias is not None:
+        bias_shape = tuple(bias.shape)
+        kind = _bias_kind(bias_shape[1:] if batched and bias.ndim == 3 and bias_shape[0] in (1, batch) else bias_shape,
+                          m, n)
+        bias_dtype = _arrays.dtype_name(bias)
+        if kind is None or (batched and bias.ndim == 3 and bias_shape[0] != batch):
+            plan.bias_shape = ((batch,) if batched else ()) + (m, n)
+            kind = "full"
+            p._set_matrix("bias", bias_dtype, m, n, n, 1, m * n if batched else 0)
+        else:
+            bst = _arrays.strides(bias)
+            batch_stride = bst[0] if batched and bias.ndim == 3 and batch > 1 else 0
+            if kind == "row":
+                p._set_matrix("bias", bias_dtype, 1, n, n * bst[-1], bst[-1], batch_stride)
+            else:
+                p._set_matrix("bias", bias_dtype, m, n, bst[-2], bst[-1], batch_stride)
+        s.bias_kind = p._text(kind)
+    else:
+        s.bias_kind = p._text("none")
+    s.alpha, s.beta = float(alpha), float(beta)
+    s.activation = p._text(activation)
+    s.device = p._text(device)
+    return p, plan
+
+
+def _signature(op, operands, out, activation, alpha, beta):
+    """What decides the plan of a call: op, epilogue, and each array's dtype, shape and strides."""
+    parts = [op, activation, alpha, beta]
+    for x in operands:
+        parts.append(None if x is None else (x.dtype, tuple(x.shape), _arrays.strides(x), _arrays.device(x)))
+    parts.append(None if out is None else (out.dtype, tuple(out.shape), _arrays.strides(out)))
+    return tuple(parts)
+
+
+class Report:
+    """Every choice of one tuning, as Inductor's AUTOTUNE block shows them:
+    time, percent of the winner, and each rejection's stage and reason."""
+
+    def __init__(self, record):
+        self.record = record
+        self.winner = record.get("winner") or {}
+        self.choices = []
+        for c in record.get("choices", []):
+            rejection = c.get("rejection")
+            self.choices.append({
+                "backend": c["backend"],
+                "choice": c["name"],
+                "status": "rejected" if rejection else "ok",
+                "time_us": (c.get("timing") or {}).get("median_us"),
+                "stage": rejection["stage"] if rejection else None,
+                "reason": rejection["reason"] if rejection else None,
+                "message": rejection["message"] if rejection else "",
+            })
+        for b in record.get("backends", []):
+            rejection = b.get("rejection")
+            if rejection:
+                self.choices.append({"backend": b["backend"], "choice": None, "status": "rejected", "time_us": None,
+                                     "stage": rejection["stage"], "reason": rejection["reason"],
+                                     "message": rejection["message"]})
+
+    def __str__(self):
+        best = self.winner.get("time_us")
+        lines = [f"AUTOTUNE {_describe_problem(self.record.get('problem', {}))}"]
+        timed = sorted((c for c in self.choices if c["time_us"] is not None), key=lambda c: c["time_us"])
+        for c in timed:
+            mark = " <- selected" if (c["backend"], c["choice"]) == (self.winner.get("backend"),
+                                                                        self.winner.get("choice")) else ""
+            share = f"{100.0 * best / c['time_us']:.1f}%" if best and c["time_us"] else "-"
+            lines.append(f"  {c['backend'] + '/' + c['choice']:<48} {c['time_us']:10.2f} us {share:>7}{mark}")
+        for c in self.choices:
+            if c["status"] == "rejected":
+                who = c["backend"] + ("/" + c["choice"] if c["choice"] else "")
+                lines.append(f"  {who:<48} rejected at {c['stage']}: {c['reason']}: {c['message']}")
+        if self.record.get("fallback"):
+            lines.append(f"  FALLBACK to the library backend: {self.record.get('fallback_reason', '')}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return str(self)
+
+
+def _describe_problem(p):
+    if not p:
+        return "?"
+    shape = f"{p['m']}x{p['n']}x{p['k']}"
+    if p.get("batch", 1) != 1:
+        shape = f"{p['batch']}x" + shape
+    layout = ("t" if p["a"]["row_stride"] == 1 and p["a"]["rows"] > 1 and p["a"]["col_stride"] != 1 else "n") + \
+             ("t" if p["b"]["row_stride"] == 1 and p["b"]["rows"] > 1 and p["b"]["col_stride"] != 1 else "n")
+    extra = ""
+    if p.get("bias", "none") != "none":
+        extra += f" bias={p['bias']}"
+    if p.get("activation", "none") != "none":
+        extra += f" act={p['activation']}"
+    return f"{p['op']} {p['a']['dtype']} {shape} {layout}{extra} on {p['device']}"
+
+
+class Selection:
+    """The winner for one problem, built and callable.
+
+    backend, choice: what won; time_us (time: seconds): its median as tuned;
+    cache_hit: taken from the results database; fallback: the library backend
+    served it because the enabled set could not (only with fallback_to_library);
+    report: every choice's time and every rejection; record: the whole tuning
+    record as a dict. Calling it runs the winner on arrays of the problem's
+    layout and returns the result.
+    """
+
+    def __init__(self, tuner, handle, problem, plan=None, signature=None):
+        self._tuner = tuner  # the tuner owns the backends the kernel came from
+        self._handle = handle
+        self._run = _capi.lib.gemmtune_selection_run
+        self._lock = threading.Lock()  # one selection's kernel must not run concurrently
+        self._problem = problem
+        self._plan = plan
+        self._signature = signature
+        lib = _capi.lib
+        self.backend = _capi.text(lib.gemmtune_selection_backend(handle))
+        self.choice = _capi.text(lib.gemmtune_selection_choice(handle))
+        self.time_us = lib.gemmtune_selection_time_us(handle)
+        self.tuning_seconds = lib.gemmtune_selection_tuning_seconds(handle)
+        self.cache_hit = bool(lib.gemmtune_selection_cache_hit(handle))
+        self.fallback = bool(lib.gemmtune_selection_fallback(handle))
+        self._record = None
+
+    @property
+    def time(self):
+        """The winner's median time in seconds."""
+        return self.time_us * 1e-6
+
+    @property
+    def record(self):
+        if self._record is None:
+            self._record = json.loads(_capi.lib.gemmtune_selection_record_json(self._handle).decode())
+        return self._record
+
+    @property
+    def report(self):
+        return Report(self.record)
+
+    @property
+    def problem(self):
+        return self._problem
+
+    def run_pointers(self, a, b, c, bias=None, scale_a=None, scale_b=None, stream=None):
+        """Runs the winner once on raw pointers (integers) laid out as the
+        problem says; `stream` is a CUstream as an integer (GPU problems)."""
+        with self._lock:
+            status = self._run(self._handle, a, b, c, bias, scale_a, scale_b, stream)
+        if status:
+            raise _capi.last_error()
+
+    def __call__(self, *operands, out=None):
+        if self._plan is None:
+            raise TypeError("this selection was made from a shape-only Problem; call run_pointers(), or select "
+                            "with arrays (tuner.select(op, *arrays)) to get a selection that takes arrays")
+        op, activation, alpha, beta = self._signature[:4]
+        signature = _signature(op, operands, out, activation, alpha, beta)
+        if signature != self._signature:
+            raise InvalidProblemError("invalid problem: operands: these arrays' dtypes, shapes or strides differ "
+                                      f"from the ones this selection was tuned for ({self._problem.describe()}); "
+                                      "use gemmtune." + op + "() to tune each layout on first sight", field="operands")
+        return _execute(self, self._plan, op, operands, out)
+
+    def close(self):
+        if self._handle:
+            _capi.lib.gemmtune_selection_destroy(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+    def __repr__(self):
+        flags = (" cache_hit" if self.cache_hit else "") + (" FALLBACK" if self.fallback else "")
+        return f"<gemmtune.Selection {self.backend}/{self.choice} {self.time_us:.2f} us{flags}>"
+
+
+def _execute(selection, plan, op, operands, out):
+    """Runs a planned call: result array allocated (unless given), pointers passed, caller's stream used."""
+    if op == "linear":
+        x, weight, bias = operands
+        if plan.flatten_x:
+            x = _arrays.flatten_rows(x)
+        a, b = x, weight
+    elif op in ("addmm", "baddbmm"):
+        bias, a, b = operands
+    else:
+        a, b = operands
+        bias = None
+    if bias is not None and plan.bias_shape is not None:
+        bias = _arrays.broadcast(bias, plan.bias_shape)
+    result = out if out is not None else _arrays.empty_like_result(a, plan.out_shape, plan.out_dtype)
+    c = _arrays.flatten_rows(result) if plan.flatten_x else result
+    device = selection._problem._struct.device.decode()
+    selection.run_pointers(_arrays.pointer(a), _arrays.pointer(b), _arrays.pointer(c),
+                           _arrays.pointer(bias) if bias is not None else None, None, None,
+                           _arrays.current_stream(device))
+    return result
+
+
+class Tuner:
+    """A gemmtune tuner. Keywords are the option table's names (gemmtune.options):
+
+    backends             enabled backends, "CPP,ONEDNN" or a list (GEMMTUNE_BACKENDS)
+    fallback_to_library  use the library backend, loudly, when the enabled set cannot serve
+    search_space         "default" or "exhaustive"
+    cache_dir, db        where the results database lives; cache=False: none
+    budget_ms, verify, threads, ...: see gemmtune.options.describe()
+
+    A keyword left out (or None) takes its GEMMTUNE_* variable, then the default.
+    An unknown name or a malformed value raises ConfigError naming it.
+    """
+
+    def __init__(self, backends=None, **options_by_name):
+        if backends is not None:
+            options_by_name["backends"] = backends
+        lib = _capi.lib
+        handle = lib.gemmtune_options_create()
+        if not handle:
+            raise _capi.last_error()
+        try:
+            for name, value in options_by_name.items():
+                if value is None:
+                    continue
+                text = options.to_text(name, value)
+                _capi.check(lib.gemmtune_options_set(handle, name.encode(), text.encode()))
+            tuner = lib.gemmtune_tuner_create_with_options(handle)
+        finally:
+            lib.gemmtune_options_destroy(handle)
+        if not tuner:
+            raise _capi.last_error()
+        self._handle = tuner
+        self.options = {k: v for k, v in options_by_name.items() if v is not None}
+        self.enabled = [b for b in _capi.text(lib.gemmtune_tuner_enabled(tuner)).split(",") if b]
+        self.db_path = _capi.text(lib.gemmtune_tuner_db_path(tuner))
+        self._plans = {}  # signature -> Selection, for gemmtune.mm & co.
+        self._fast = {}  # torch fast-path key -> ops._Fast entry
+        self._failures = {}  # signature -> NoValidChoicesError, not retried
+        self._lock = threading.Lock()  # select() is not thread-safe in C++
+
+    def select(self, problem, *operands, out=None, activation=None, alpha=1.0, beta=1.0):
+        """The winner for a Problem, or for `op` on arrays:
+        select("mm", a, b), select("addmm", bias, a, b, beta=.5), select("linear", x, w, bias,
+        activation="gelu"). Tunes on first sight, else reads the results database."""
+        if isinstance(problem, Problem):
+            if operands:
+                raise TypeError("select(Problem) takes no arrays; use select(op, *arrays)")
+            return Selection(self, self._select_handle(problem), problem)
+        op = problem
+        if op not in ("mm", "addmm", "bmm", "baddbmm", "linear"):
+            raise InvalidProblemError(f"invalid problem: op: select() with arrays takes mm, addmm, bmm, baddbmm or "
+                                      f"linear, not '{op}' (others: tuner.select(Problem.dense(...)))", field="op")
+        if op == "linear" and len(operands) == 2:
+            operands = operands + (None,)
+        activation = _activation(activation)
+        signature = _signature(op, operands, out, activation, float(alpha), float(beta))
+        return self._selection_for(signature, op, operands, out, activation, float(alpha), float(beta))
+
+    def _selection_for(self, signature, op, operands, out, activation, alpha, beta):
+        problem, plan = _layout_of(op, operands, out, activation, alpha, beta)
+        pointers = [_arrays.pointer(x) for x in operands if x is not None]
+        if out is not None:
+            pointers.append(_arrays.pointer(out))
+        first = operands[1] if op in ("addmm", "baddbmm") else operands[0]
+        problem._struct.alignment = _alignment(pointers, numpy=not _arrays.is_tensor(first))
+        return Selection(self, self._select_handle(problem), problem, plan, signature)
+
+    def _select_handle(self, problem):
+        out = ctypes.c_void_p()
+        with self._lock:
+            status = _capi.lib.gemmtune_select(self._handle, ctypes.byref(problem._struct), ctypes.byref(out))
+        if status:
+            raise _capi.last_error()
+        return out.value
+
+    def explain(self, problem):
+        """Choices and rejections of every enabled backend, nothing built or timed:
+        {"record": ..., "disabled_would_serve": [...]}."""
+        text = ctypes.c_char_p()
+        with self._lock:
+            _capi.check(_capi.lib.gemmtune_explain(self._handle, ctypes.byref(problem._struct), ctypes.byref(text)))
+        return json.loads(text.value.decode())
+
+    def forget(self):
+        """Drops the per-problem memo of gemmtune.mm & co. (the database stays)."""
+        self._plans.clear()
+        self._fast.clear()
+        self._failures.clear()
+
+    def close(self):
+        self.forget()
+        if self._handle:
+            _capi.lib.gemmtune_tuner_destroy(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return f"<gemmtune.Tuner enabled={','.join(self.enabled)} db={self.db_path or '(no cache)'}>"
+
+
+_supported_activations = {}
+
+
+def activation_supported(name):
+    """Whether the loaded library computes this fused activation (gelu_tanh
+    came later than the others): the library's own problem parser decides."""
+    if name not in _supported_activations:
+        try:
+            Tuner(backends="REFERENCE", cache=False).explain(Problem.dense("mm", 1, 1, 1, activation=name))
+            _supported_activations[name] = True
+        except InvalidProblemError:
+            _supported_activations[name] = False
+    return _supported_activations[name]
+
+
+def backends():
+    """[(name, available, why)] of every built-in backend."""
+    out = []
+    for line in _capi.text(_capi.lib.gemmtune_backends()).splitlines():
+        name, state, why = (line.split("\t") + ["", ""])[:3]
+        out.append((name, state == "available", why))
+    return out
+
+
+def version():
+    return _capi.text(_capi.lib.gemmtune_version())

@@ -1,0 +1,41 @@
+"""Copies libgemmtune_c.so into the package (gemmtune/lib/) while building.
+
+The library comes from $GEMMTUNE_C_LIB, else the README's build folder
+(../build/src/capi/libgemmtune_c.so). The package binds it through ctypes, so
+one build serves every Python 3; the wheel is still marked as platform
+specific because it carries a shared library.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+from setuptools import Distribution, setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+
+
+def library_path():
+    given = os.environ.get("GEMMTUNE_C_LIB")
+    path = Path(given) if given else HERE.parent / "build" / "src" / "capi" / "libgemmtune_c.so"
+    if not path.is_file():
+        raise SystemExit(f"gemmtune: {path} not found: build the library first (cmake -S . -B build && "
+                         "cmake --build build) or set GEMMTUNE_C_LIB to libgemmtune_c.so")
+    return path
+
+
+class BuildWithLibrary(build_py):
+    def run(self):
+        super().run()
+        target = Path(self.build_lib) / "gemmtune" / "lib"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(library_path(), target / "libgemmtune_c.so")
+
+
+class BinaryDistribution(Distribution):
+    def has_ext_modules(self):
+        return True
+
+
+setup(cmdclass={"build_py": BuildWithLibrary}, distclass=BinaryDistribution)

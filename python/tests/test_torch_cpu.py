@@ -1,0 +1,156 @@
+"""gemmtune with PyTorch on the CPU: the ops equal torch's, results land in
+the caller's tensors, the registered torch ops work eagerly, on meta tensors
+and under autograd, Linear is a drop-in for nn.Linear, swap_linear rewrites a
+model (fusing activations), and torch.compile traces it where torch has it.
+
+Runs wherever torch is installed (Debian 12's python3-torch 1.13 here; the
+GPU machine's torch 2.11 runs these and the CUDA ones in gpu_check.py)."""
+
+import copy
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed (Debian: python3-torch)")
+
+import gemmtune  # noqa: E402
+import gemmtune.torch as gt  # noqa: E402
+
+F = torch.nn.functional
+torch.manual_seed(0)
+
+
+def close(x, y, tol=1e-4):
+    torch.testing.assert_close(x, y, rtol=tol, atol=tol)
+
+
+def library_supports(activation):
+    try:
+        gemmtune.Tuner(backends="REFERENCE", cache=False).explain(
+            gemmtune.Problem.dense("mm", 2, 2, 2, activation=activation))
+        return True
+    except gemmtune.InvalidProblemError:
+        return False
+
+
+ACTIVATIONS = [("relu", torch.relu), ("gelu", F.gelu), ("silu", F.silu),
+               ("gelu_tanh", lambda z: F.gelu(z, approximate="tanh"))]
+
+
+@pytest.mark.parametrize("name,reference", ACTIVATIONS)
+def test_linear_with_fused_activation_equals_torch(gemmtune_module, name, reference):
+    if not library_supports(name):
+        pytest.skip(f"this libgemmtune_c has no '{name}' activation yet")
+    x, w, b = torch.randn(3, 5, 16), torch.randn(24, 16), torch.randn(24)
+    with torch.no_grad():
+        close(gemmtune.linear(x, w, b, activation=name), reference(F.linear(x, w, b)))
+
+
+def test_mm_addmm_bmm_equal_torch_on_views(gemmtune_module):
+    a, b = torch.randn(20, 40), torch.randn(30, 40)
+    close(gemmtune.mm(a[:, 4:36], b[::2, 4:36].t()), a[:, 4:36] @ b[::2, 4:36].t())
+    bias = torch.randn(15)
+    close(gemmtune.addmm(bias, a, b[:15].t(), beta=0.5, alpha=1.5), torch.addmm(bias, a, b[:15].t(), beta=0.5,
+                                                                                 alpha=1.5))
+    x, y = torch.randn(4, 6, 8), torch.randn(4, 8, 5)
+    close(gemmtune.bmm(x, y), torch.bmm(x, y))
+    close(gemmtune.bmm(x, y[:1].expand(4, 8, 5)), torch.bmm(x, y[:1].expand(4, 8, 5)))
+
+
+def test_result_is_written_into_out(gemmtune_module):
+    a, b = torch.randn(8, 8), torch.randn(8, 8)
+    out = torch.full((8, 8), float("nan"))
+    assert gemmtune.mm(a, b, out=out).data_ptr() == out.data_ptr()
+    close(out, a @ b)
+
+
+def test_registered_ops_run_eagerly_and_on_meta_tensors():
+    x, w, b = torch.randn(4, 16), torch.randn(8, 16), torch.randn(8)
+    close(torch.ops.gemmtune.linear(x, w, b, "relu"), torch.relu(F.linear(x, w, b)))
+    meta = torch.ops.gemmtune.linear(torch.empty(2, 3, 16, device="meta"), torch.empty(8, 16, device="meta"), None,
+                                     "none")
+    assert meta.shape == (2, 3, 8) and meta.device.type == "meta"
+    assert torch.ops.gemmtune.bmm(torch.empty(2, 3, 4, device="meta"), torch.empty(2, 4, 5, device="meta"),
+                                  "none").shape == (2, 3, 5)
+
+
+@pytest.mark.parametrize("activation", [None, "gelu"])
+def test_gradients_equal_torch(gemmtune_module, activation):
+    x = torch.randn(3, 4, 16, requires_grad=True)
+    w = torch.randn(8, 16, requires_grad=True)
+    b = torch.randn(8, requires_grad=True)
+    y = gemmtune.linear(x, w, b, activation=activation)
+    (y * torch.arange(8.0)).sum().backward()
+    grads = [t.grad.clone() for t in (x, w, b)]
+    for t in (x, w, b):
+        t.grad = None
+    z = F.linear(x, w, b)
+    ref = F.gelu(z) if activation == "gelu" else z
+    (ref * torch.arange(8.0)).sum().backward()
+    for got, want in zip(grads, (x.grad, w.grad, b.grad)):
+        close(got, want)
+    assert y.grad_fn is not None
+
+
+def test_linear_is_a_drop_in_for_nn_linear(gemmtune_module):
+    reference = torch.nn.Linear(16, 8)
+    ours = gt.Linear.from_linear(reference)
+    assert isinstance(ours, torch.nn.Linear)
+    assert ours.weight is reference.weight  # shared, not copied
+    assert set(ours.state_dict()) == set(reference.state_dict())
+    x = torch.randn(5, 16)
+    with torch.no_grad():
+        close(ours(x), reference(x))
+    fresh = gt.Linear(16, 8, activation="relu")
+    with torch.no_grad():
+        close(fresh(x), torch.relu(F.linear(x, fresh.weight, fresh.bias)))
+
+
+def test_swap_linear_rewrites_a_model_and_fuses_its_activations(gemmtune_module):
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.Linear(32, 4), torch.nn.ReLU())
+    original = copy.deepcopy(model)
+    gt.swap_linear(model)
+    assert isinstance(model[0], gt.Linear) and model[0].activation == "gelu"
+    assert isinstance(model[1], torch.nn.Identity) and model[2].activation == "relu"
+    x = torch.randn(6, 16)
+    with torch.no_grad():
+        close(model(x), original(x))
+
+
+def test_swap_linear_leaves_subclasses_and_vetoed_modules():
+    attention = torch.nn.MultiheadAttention(16, 2)
+    model = torch.nn.ModuleDict({"attn": attention, "keep": torch.nn.Linear(4, 4), "swap": torch.nn.Linear(4, 4)})
+    gt.swap_linear(model, predicate=lambda name, module: name != "keep")
+    assert type(model["keep"]) is torch.nn.Linear and isinstance(model["swap"], gt.Linear)
+    assert not isinstance(attention.out_proj, gt.Linear)  # a subclass the attention reads directly
+
+
+def test_capture_records_a_plain_torch_model_with_its_activation(tmp_path, gemmtune_module):
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(approximate="tanh"), torch.nn.Linear(32, 8))
+    path = tmp_path / "model.workload"
+    with torch.no_grad(), gemmtune.capture(path) as captured:
+        model(torch.randn(4, 16))
+        model(torch.randn(4, 16))
+        torch.bmm(torch.randn(2, 3, 5), torch.randn(2, 5, 7))
+    lines = dict(captured.problems)
+    assert lines["addmm 4x32x16 --dtype f32 --layout nt --bias row --activation gelu_tanh"] == 2
+    assert lines["addmm 4x8x32 --dtype f32 --layout nt --bias row"] == 2
+    assert lines["bmm 2x3x7x5 --dtype f32 --layout nn"] == 1
+    text = path.read_text()
+    assert "calls=2" in text and text.startswith("# gemmtune workload")
+
+
+def test_capture_records_gemmtune_ops_exactly(tmp_path, gemmtune_module):
+    x, w = torch.randn(4, 16), torch.randn(8, 16)
+    with torch.no_grad(), gemmtune.capture() as captured:
+        gemmtune.linear(x, w, activation="relu")
+    assert captured.problems == [("mm 4x8x16 --dtype f32 --layout nt --activation relu", 1)]
+
+
+def test_torch_compile_traces_gemmtune_ops_without_graph_breaks(gemmtune_module):
+    if not hasattr(torch, "compile"):
+        pytest.skip(f"torch {torch.__version__} has no torch.compile (it came in 2.0)")
+    model = gt.swap_linear(torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8)))
+    x = torch.randn(4, 16)
+    compiled = torch.compile(model, fullgraph=True)
+    with torch.no_grad():
+        close(compiled(x), model(x))
