@@ -138,3 +138,19 @@ def flatten_rows(x):
     own linear does, else a copy."""
     k = x.shape[-1]
     return x.reshape(-1, k)
+
+
+def rows_view(x):
+    """A (..., n) array as a (rows, n) view of the same memory, or None when
+    that needs a copy (the kernel must write into the caller's array)."""
+    if is_tensor(x):
+        try:
+            return x.view(-1, x.shape[-1])
+        except RuntimeError:
+            return None
+    view = x.view()
+    try:
+        view.shape = (-1, x.shape[-1])
+    except AttributeError:
+        return None
+    return view

@@ -101,9 +101,9 @@ class _Fast:
     __slots__ = ("selection", "handle", "run", "lock", "shape", "template", "stream_index", "bias_shape", "flatten")
 
 
-def _fast_entry(tuner, key, op, operands, activation, alpha, beta):
-    layout = _signature(op, operands, None, activation, alpha, beta)
-    selection = _first_sight(tuner, _memo_key(layout, operands, None), layout, op, operands, None, activation, alpha,
+def _fast_entry(tuner, key, op, operands, out, activation, alpha, beta):
+    layout = _signature(op, operands, out, activation, alpha, beta)
+    selection = _first_sight(tuner, _memo_key(layout, operands, out), layout, op, operands, out, activation, alpha,
                              beta)
     plan = selection._plan
     entry = _Fast()
@@ -123,9 +123,10 @@ def _fast_entry(tuner, key, op, operands, activation, alpha, beta):
     return entry
 
 
-def _fast(tuner, op, a, b, bias, activation, alpha, beta):
+def _fast(tuner, op, a, b, bias, activation, alpha, beta, out=None):
     """Runs op on plain tensors: `a` is the first GEMM operand (x for linear),
-    `b` the second (the weight for linear), `bias` or None."""
+    `b` the second (the weight for linear), `bias` or None, into `out` or a
+    new result."""
     pa = a.data_ptr()
     pb = b.data_ptr()
     # get_device(): an int (-1 on the CPU), cheaper to hash and compare than a torch.device.
@@ -137,17 +138,19 @@ def _fast(tuner, op, a, b, bias, activation, alpha, beta):
         pbias = bias.data_ptr()
         key = (op, activation, alpha, beta, a.dtype, a.shape, a.stride(), b.dtype, b.shape, b.stride(),
                a.get_device(), bias.dtype, bias.shape, bias.stride(), _ALIGNMENT_OF_LOW_BITS[(pa | pb | pbias) & 63])
+    if out is not None:
+        key += (out.dtype, out.shape, out.stride(), out.get_device(), _ALIGNMENT_OF_LOW_BITS[out.data_ptr() & 63])
     entry = tuner._fast.get(key)
     if entry is None:
         operands = (a, b, bias) if op == "linear" else ((bias, a, b) if bias is not None else (a, b))
-        entry = _fast_entry(tuner, key, op, operands, activation, alpha, beta)
+        entry = _fast_entry(tuner, key, op, operands, out, activation, alpha, beta)
     if entry.flatten:
         a = a.reshape(-1, a.shape[-1])
         pa = a.data_ptr()
     if entry.bias_shape is not None:
         bias = bias.expand(entry.bias_shape).contiguous()
         pbias = bias.data_ptr()
-    c = entry.template.new_empty(entry.shape)
+    c = entry.template.new_empty(entry.shape) if out is None else out
     stream = None if entry.stream_index is None else _torch_support.raw_stream(entry.stream_index)
     lock = entry.lock
     lock.acquire()
@@ -182,23 +185,36 @@ def _act(activation):
 
 
 
+def _op_route(op, out, tuner):
+    """The registered op for a call that needs it: it takes neither `out` nor
+    `tuner`, and silently running without them (or without autograd) would be wrong."""
+    if out is not None or tuner is not None:
+        raise TypeError(f"gemmtune.{op}(out=..., tuner=...) runs eagerly on plain tensors only; under autograd or "
+                        "torch.compile call it without them (gemmtune.configure() sets the tuner the ops use)")
+    return _torch_support.op(op)
+
+
 def _product(op, a, b, out, activation, tuner):
-    if out is None and tuner is None:
-        route = _route(a, b)
-        if route == "op":
-            return _torch_support.op(op)(a, b, _act(activation))
-        if route == "fast":
-            return _fast(_default or default_tuner(), op, a, b, None, _act(activation), 1.0, 1.0)
+    support = _torch_support
+    # The common case first, tested inline: plain tensors, no autograd, not traced.
+    if (support is not None and not support.is_compiling() and type(a) in support.PLAIN and type(b) in support.PLAIN
+            and not (support.grad_enabled() and (a.requires_grad or b.requires_grad))):
+        return _fast(tuner or _default or default_tuner(), op, a, b, None, _act(activation), 1.0, 1.0, out)
+    route = _route(a, b)
+    if route == "op":
+        return _op_route(op, out, tuner)(a, b, _act(activation))
+    if route is not None:
+        return _fast(tuner or _default or default_tuner(), op, a, b, None, _act(activation), 1.0, 1.0, out)
     return _call(tuner, op, (a, b), out, _act(activation), 1.0, 1.0)
 
 
 def _biased_product(op, bias, a, b, beta, alpha, out, activation, tuner):
-    if out is None and tuner is None:
-        route = _route(a, b, bias)
-        if route == "op":
-            return _torch_support.op(op)(bias, a, b, float(beta), float(alpha), _act(activation))
-        if route == "fast":
-            return _fast(_default or default_tuner(), op, a, b, bias, _act(activation), float(alpha), float(beta))
+    route = _route(a, b, bias)
+    if route == "op":
+        return _op_route(op, out, tuner)(bias, a, b, float(beta), float(alpha), _act(activation))
+    if route is not None:
+        return _fast(tuner or _default or default_tuner(), op, a, b, bias, _act(activation), float(alpha), float(beta),
+                     out)
     return _call(tuner, op, (bias, a, b), out, _act(activation), float(alpha), float(beta))
 
 
@@ -226,10 +242,9 @@ def baddbmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner
 def linear(x, weight, bias=None, activation=None, *, out=None, tuner=None):
     """activation(x @ weight.T + bias), as torch.nn.functional.linear: x is
     (..., k), weight (n, k), bias (n,) or None."""
-    if out is None and tuner is None:
-        route = _route(x, weight, bias)
-        if route == "op":
-            return _torch_support.op("linear")(x, weight, bias, _activation(activation))
-        if route == "fast":
-            return _fast(_default or default_tuner(), "linear", x, weight, bias, _act(activation), 1.0, 1.0)
-    return _call(tuner, "linear", (x, weight, bias), out, _activation(activation), 1.0, 1.0)
+    route = _route(x, weight, bias)
+    if route == "op":
+        return _op_route("linear", out, tuner)(x, weight, bias, _act(activation))
+    if route is not None:
+        return _fast(tuner or _default or default_tuner(), "linear", x, weight, bias, _act(activation), 1.0, 1.0, out)
+    return _call(tuner, "linear", (x, weight, bias), out, _act(activation), 1.0, 1.0)

@@ -116,12 +116,24 @@ def _check(condition, field, message):
         raise InvalidProblemError(f"invalid problem: {field}: {message}", field=field)
 
 
-def _bias_kind(bias_shape, rows, cols):
-    """'row', 'full', or None when the bias must be broadcast to a dense (rows, cols) copy."""
-    if bias_shape in ((cols,), (1, cols)):
-        return "row"
-    if bias_shape == (rows, cols):
-        return "full"
+def _bias_layout(bias, batched, batch, m, n):
+    """(kind, row_stride, col_stride, batch_stride) of a bias used in place, or
+    None when it must be broadcast to a dense (batch, m, n) copy: a bias
+    varying down a column, or a per-batch row."""
+    shape, strides = tuple(bias.shape), _arrays.strides(bias)
+    batch_stride = 0
+    if batched and len(shape) == 3:
+        if shape[0] not in (1, batch):
+            return None
+        if shape[0] == batch and batch > 1:
+            batch_stride = strides[0]
+        shape, strides = shape[1:], strides[1:]
+    if shape in ((n,), (1, n)) or (shape == (m, n) and strides[0] == 0):  # a row (maybe expanded down the rows)
+        if batch_stride != 0 or (n > 1 and strides[-1] == 0):
+            return None
+        return "row", n * strides[-1], strides[-1], 0
+    if shape == (m, n) and not (n > 1 and strides[1] == 0):
+        return "full", strides[0], strides[1], batch_stride
     return None
 
 
@@ -189,28 +201,21 @@ def _layout_of(op, operands, out, activation, alpha, beta):
     out_dtype = _arrays.dtype_name(out) if out is not None else a_dtype
     plan.out_dtype = out_dtype
     if out is not None:
-        out_view = _arrays.flatten_rows(out) if plan.flatten_x else out
         _check(tuple(out.shape) == plan.out_shape, "c", f"out is {tuple(out.shape)} but the result is {plan.out_shape}")
+        out_view = _arrays.rows_view(out) if plan.flatten_x else out
+        _check(out_view is not None, "c", "out cannot be seen as (rows, n) without a copy; pass a contiguous out")
         os_ = _arrays.strides(out_view)
         p._set_matrix("c", out_dtype, m, n, os_[-2], os_[-1], os_[0] if batched else 0)
     else:
         p._set_matrix("c", out_dtype, m, n, n, 1, m * n if batched else 0)
     if bias is not None:
-        bias_shape = tuple(bias.shape)
-        kind = _bias_kind(bias_shape[1:] if batched and bias.ndim == 3 and bias_shape[0] in (1, batch) else bias_shape,
-                          m, n)
         bias_dtype = _arrays.dtype_name(bias)
-        if kind is None or (batched and bias.ndim == 3 and bias_shape[0] != batch):
+        layout = _bias_layout(bias, batched, batch, m, n)
+        if layout is None:
             plan.bias_shape = ((batch,) if batched else ()) + (m, n)
-            kind = "full"
-            p._set_matrix("bias", bias_dtype, m, n, n, 1, m * n if batched else 0)
-        else:
-            bst = _arrays.strides(bias)
-            batch_stride = bst[0] if batched and bias.ndim == 3 and batch > 1 else 0
-            if kind == "row":
-                p._set_matrix("bias", bias_dtype, 1, n, n * bst[-1], bst[-1], batch_stride)
-            else:
-                p._set_matrix("bias", bias_dtype, m, n, bst[-2], bst[-1], batch_stride)
+            layout = ("full", n, 1, m * n if batched else 0)
+        kind, rs, cs, bs = layout
+        p._set_matrix("bias", bias_dtype, 1 if kind == "row" else m, n, rs, cs, bs)
         s.bias_kind = p._text(kind)
     else:
         s.bias_kind = p._text("none")

@@ -245,6 +245,9 @@ def needs_op(a, b, c=None):
 
 # What gemmtune.ops' fast path needs from torch, looked up once.
 Tensor = torch.Tensor
+PLAIN = (torch.Tensor, torch.nn.Parameter)
+grad_enabled = _grad_enabled
+is_compiling = _is_compiling
 raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None) or (
     lambda index: torch.cuda.current_stream(index).cuda_stream)
 
