@@ -9,6 +9,8 @@ packages=(
   libdnnl-dev            # ONEDNN backend
   libsqlite3-dev sqlite3 # results database
   nlohmann-json3-dev     # JSON for records, export files and --json
+  libhiredis-dev         # the remote cache's Redis protocol
+  redis-server           # the remote cache's tests start their own server
   libgtest-dev libgmock-dev googletest
   python3 python3-numpy  # CLI tests check `gemmtune run` against NumPy
   # The Python package: installed with Debian's pip into a venv

@@ -69,6 +69,23 @@ struct TuneOptions {
   std::optional<std::string> cache_dir;
   // The database file itself; wins over cache_dir.
   std::optional<std::string> db_path;
+  // A results cache shared by a fleet of machines through Redis, behind the
+  // local file: redis://[[user]:password@]host[:port][/db]. Unset:
+  // GEMMTUNE_REMOTE_CACHE; unset there too, none. Redis trouble never fails
+  // tuning: one warning, and the local cache goes on alone.
+  std::optional<std::string> remote_cache;
+  // Namespaces one deployment's keys in Redis. Default "gemmtune:".
+  std::optional<std::string> remote_cache_prefix;
+  // Seconds allowed to connect, and to one command; a slower Redis counts
+  // as absent. Default 0.5 each.
+  std::optional<double> remote_cache_connect_timeout;
+  std::optional<double> remote_cache_timeout;
+  // Seconds to wait for another process tuning the same problem before
+  // tuning it here. Default 300.
+  std::optional<double> remote_cache_wait;
+  // Seconds a tuning process's claim outlives it if it dies (renewed while
+  // it lives). Default 10.
+  std::optional<double> remote_cache_lease;
   MeasureOptions measure;
   std::function<void(const ProgressEvent&)> on_progress;
   // Warnings (fallback used, damaged database set aside, stale cache entry).

@@ -61,6 +61,7 @@ struct TuningRecord {
   double tuning_seconds = 0;
   std::string created_at;            // ISO 8601, UTC
   std::string gemmtune_version;
+  std::string tuned_by;              // "host pid 123": the process that measured it
 };
 
 // Hint for NoValidChoicesError: a disabled backend that offers choices.

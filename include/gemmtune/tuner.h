@@ -2,7 +2,9 @@
 // backends (and no others), measured or taken from the results database.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,9 +16,22 @@
 
 namespace gemmtune {
 
+// Where a result came from.
+enum class ResultSource : std::uint8_t {
+  tuned,         // measured by this call
+  local_cache,   // the local results database
+  remote_cache,  // the fleet's remote cache (possibly after waiting for the process tuning it)
+};
+
 struct TuneResult {
   TuningRecord record;
   bool cache_hit = false;
+  ResultSource source = ResultSource::tuned;
+  // Time spent waiting for another process of the fleet that was tuning
+  // this problem.
+  double waited_seconds = 0;
+  // Waited past the wait bound and tuned here instead (a warning said so).
+  bool waited_too_long = false;
 };
 
 // What `explain` finds without building or timing anything.
@@ -64,6 +79,12 @@ class Tuner {
   // backends. Throws InvalidProblemError, ConfigError, NoValidChoicesError,
   // StoreError. Not thread-safe: use one Tuner per thread.
   TuneResult tune(const Problem&);
+
+  // tune(), except when another process of the fleet is tuning this problem
+  // right now (it holds the problem's lease in the remote cache): then
+  // nullopt at once, so a workload can tune something else meanwhile and
+  // come back for the result with tune().
+  std::optional<TuneResult> tune_unless_claimed(const Problem&);
 
   // tune() and build the winner.
   Selection select(const Problem&);

@@ -23,7 +23,11 @@ std::string functional_key(const Problem& p) {
   if (p.bias != BiasKind::none) put(out, "bias_desc", p.bias_desc);
   out << "alpha=" << p.alpha << ";beta=" << p.beta << ";act=" << to_string(p.activation)
       << ";scale_a=" << to_string(p.scale_a) << ";scale_b=" << to_string(p.scale_b)
-      << ";tf32=" << (p.allow_tf32 ? 1 : 0) << ";align=" << p.alignment << ";device=" << to_string(p.device);
+      << ";tf32=" << (p.allow_tf32 ? 1 : 0) << ";align=" << p.alignment
+      // The device's kind, not its index: identical GPUs (cuda:0, cuda:1, or
+      // one per machine of a fleet) share results; the environment part of
+      // the key tells different models apart.
+      << ";device=" << (p.device.kind == DeviceKind::cpu ? "cpu" : "cuda");
   return out.str();
 }
 

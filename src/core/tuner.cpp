@@ -2,6 +2,7 @@
 // backends enumerate -> build -> verify -> time -> choose -> store.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <random>
 
@@ -227,16 +228,22 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
   if (options.threads < 0) throw ConfigError("threads must be >= 0 (0 = every CPU), got " + std::to_string(options.threads));
   threads = options.threads > 0 ? options.threads : cpu::info().logical_cpus;
   compile_threads = core::resolve_compile_threads(options, cpu::info().logical_cpus);
-  if (options.use_cache) db_path = store::db_path_for(options);
+  if (options.use_cache) {
+    db_path = store::db_path_for(options);
+    remote = store::resolve_remote(options);
+  }
   if (!options.on_warning) options.on_warning = default_warning;
+  if (!services.open_cache) services.open_cache = [this](const std::string& path, store::WarningSink warn) {
+    return store::open_tuning_cache(path, remote, std::move(warn));
+  };
 }
 
 void Tuner::Impl::warn(const std::string& message) const { options.on_warning(message); }
 
-store::Store* Tuner::Impl::open_store() {
+store::TuningCache* Tuner::Impl::open_cache() {
   if (!options.use_cache) return nullptr;
-  if (!store) store = store::Store::open(db_path, [this](const std::string& m) { warn(m); });
-  return store.get();
+  if (!cache) cache = services.open_cache(db_path, [this](const std::string& m) { warn(m); });
+  return cache.get();
 }
 
 Backend* Tuner::Impl::find_backend(const std::string& name) const {
@@ -299,18 +306,41 @@ std::vector<std::string> registration_order(const Tuner::Impl& impl) {
   return out;
 }
 
-TuneResult tune_problem(Tuner::Impl& impl, const Problem& problem, bool use_stored) {
+// How tune_problem treats the cache: use it and wait for a process of the
+// fleet that is tuning the problem, use it but do not wait (nullopt
+// instead), or only write the new result.
+enum class CacheUse { wait, dont_wait, write_only };
+
+std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem, CacheUse use) {
   const auto start = std::chrono::steady_clock::now();
   Prepared prep = prepare(impl, problem);
   TuningRecord& record = prep.record;
 
-  store::Store* store = impl.open_store();
-  if (store && use_stored) {
-    if (auto stored = store->lookup(record.key)) {
-      auto why_not = core::cache_record_unusable(*stored, prep.check);
-      if (!why_not) return TuneResult{std::move(*stored), true};
-      impl.warn("stored result for " + describe(problem) + " not used: " + *why_not + "; tuning again");
+  store::TuningCache* cache = impl.open_cache();
+  std::unique_ptr<store::TuningLease> lease;  // released after the save below
+  TuneResult result;
+  if (cache && use != CacheUse::write_only) {
+    auto usable = [&](const TuningRecord& stored) { return core::cache_record_unusable(stored, prep.check); };
+    store::Lookup found = cache->lookup(record.key, usable,
+                                        use == CacheUse::wait ? store::Waiting::wait : store::Waiting::dont_wait);
+    if (found.claimed_elsewhere) return std::nullopt;
+    result.waited_seconds = found.waited_seconds;
+    result.waited_too_long = found.waited_too_long;
+    if (found.waited_too_long)
+      impl.warn("waited " + std::to_string(std::lround(found.waited_seconds)) + " s (the remote cache's wait bound) for " +
+                (found.waited_for.empty() ? std::string("another process") : found.waited_for) + " to tune " +
+                describe(problem) + "; tuning it here");
+    if (found.record) {
+      result.record = std::move(*found.record);
+      // The key leaves out which device of the kind ran it (cuda:0 or cuda:1
+      // of identical GPUs share results): the caller's problem is the one.
+      result.record.problem = problem;
+      result.cache_hit = true;
+      result.source = found.origin == store::RecordOrigin::local ? ResultSource::local_cache
+                                                                 : ResultSource::remote_cache;
+      return result;
     }
+    lease = std::move(found.lease);
   }
 
   ProblemTuning tuning(impl, problem, *prep.rt, record);
@@ -353,6 +383,7 @@ TuneResult tune_problem(Tuner::Impl& impl, const Problem& problem, bool use_stor
   record.tuning_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   record.created_at = now_iso8601();
+  record.tuned_by = store::process_identity();
   if (!winner) throw NoValidChoicesError(record, disabled_hints(impl, tuning, tried_for_fallback));
 
   const ChoiceOutcome& best = record.choices[*winner];
@@ -361,8 +392,9 @@ TuneResult tune_problem(Tuner::Impl& impl, const Problem& problem, bool use_stor
     Backend* lib = impl.find_backend(best.backend);
     record.backend_versions[best.backend] = lib->version();
   }
-  if (store) store->save(record);
-  return TuneResult{std::move(record), false};
+  if (cache) cache->save(record);
+  result.record = std::move(record);
+  return result;
 }
 
 // Rebuilds the winner of a record: re-enumerate its backend and match the
@@ -387,22 +419,26 @@ Expected<std::shared_ptr<Kernel>> build_winner(Tuner::Impl& impl, const TuningRe
 Tuner::Tuner(TuneOptions options) : Tuner(std::move(options), builtin_backends()) {}
 
 Tuner::Tuner(TuneOptions options, std::vector<std::shared_ptr<Backend>> backends)
-    : impl_(std::make_unique<Impl>(std::move(options), TunerServices{std::move(backends), {}})) {}
+    : impl_(std::make_unique<Impl>(std::move(options), TunerServices{std::move(backends), {}, {}})) {}
 
 Tuner::Tuner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tuner::~Tuner() = default;
 Tuner::Tuner(Tuner&&) noexcept = default;
 Tuner& Tuner::operator=(Tuner&&) noexcept = default;
 
-TuneResult Tuner::tune(const Problem& problem) { return tune_problem(*impl_, problem, true); }
+TuneResult Tuner::tune(const Problem& problem) { return *tune_problem(*impl_, problem, CacheUse::wait); }
+
+std::optional<TuneResult> Tuner::tune_unless_claimed(const Problem& problem) {
+  return tune_problem(*impl_, problem, CacheUse::dont_wait);
+}
 
 Selection Tuner::select(const Problem& problem) {
-  TuneResult result = tune_problem(*impl_, problem, true);
+  TuneResult result = *tune_problem(*impl_, problem, CacheUse::wait);
   auto kernel = build_winner(*impl_, result.record);
   if (!kernel && result.cache_hit) {
     impl_->warn("stored winner " + result.record.winner->backend + "/" + result.record.winner->choice + " for " +
                 describe(problem) + " could not be rebuilt (" + kernel.error().to_string() + "); tuning again");
-    result = tune_problem(*impl_, problem, false);
+    result = *tune_problem(*impl_, problem, CacheUse::write_only);
     kernel = build_winner(*impl_, result.record);
   }
   if (!kernel)

@@ -9,7 +9,7 @@
 
 #include "gemmtune/tuner.h"
 #include "runtime/device_runtime.h"
-#include "store/store.h"
+#include "store/tuning_cache.h"
 
 namespace gemmtune {
 
@@ -17,6 +17,9 @@ struct TunerServices {
   std::vector<std::shared_ptr<Backend>> backends;  // registration order
   // Default: runtime::runtime_for.
   std::function<runtime::DeviceRuntime&(Device)> runtime_for;
+  // The results cache, opened on first use. Default: the SQLite file at
+  // db_path, layered over the remote cache when one is configured.
+  std::function<std::unique_ptr<store::TuningCache>(const std::string& db_path, store::WarningSink)> open_cache;
 };
 
 struct Tuner::Impl {
@@ -31,10 +34,11 @@ struct Tuner::Impl {
   int threads = 1;
   int compile_threads = 1;
   std::string db_path;  // empty when the cache is off
-  std::unique_ptr<store::Store> store;  // opened on first use
+  std::optional<store::RemoteSettings> remote;  // the fleet's shared cache, if any
+  std::unique_ptr<store::TuningCache> cache;  // opened on first use
 
   void warn(const std::string& message) const;
-  store::Store* open_store();
+  store::TuningCache* open_cache();
   Backend* find_backend(const std::string& name) const;
 };
 

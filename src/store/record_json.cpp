@@ -322,7 +322,8 @@ json to_json(const TuningRecord& r) {
               {"fallback_reason", r.fallback_reason},
               {"tuning_seconds", number(r.tuning_seconds)},
               {"created_at", r.created_at},
-              {"gemmtune_version", r.gemmtune_version}};
+              {"gemmtune_version", r.gemmtune_version},
+              {"tuned_by", r.tuned_by}};
 }
 
 Problem problem_from_json(const json& j) { return read_problem(j, ""); }
@@ -361,7 +362,31 @@ TuningRecord record_from_json(const json& j) {
   r.tuning_seconds = get_double(j, root, "tuning_seconds");
   r.created_at = get_string(j, root, "created_at");
   r.gemmtune_version = get_string(j, root, "gemmtune_version");
+  // Records written before tuned_by existed lack it.
+  if (optional_member(j, "tuned_by")) r.tuned_by = get_string(j, root, "tuned_by");
   return r;
+}
+
+std::string record_text(const TuningRecord& record) {
+  // Strings from compilers and drivers may hold invalid UTF-8; replace such
+  // bytes rather than refuse to store the record.
+  return to_json(record).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+TuningRecord record_from_text(std::string_view text, const std::string& key) {
+  TuningRecord record;
+  try {
+    record = record_from_json(json::parse(text));
+  } catch (const json::exception& e) {
+    throw StoreError(std::string("invalid JSON: ") + e.what());
+  }
+  if (record.key != key) throw StoreError("its JSON holds key '" + short_key(record.key) + "'");
+  return record;
+}
+
+std::string short_key(const std::string& key) {
+  constexpr std::size_t kMax = 48;
+  return key.size() <= kMax ? key : key.substr(0, kMax) + "...";
 }
 
 }  // namespace gemmtune::store

@@ -30,6 +30,18 @@ Problem problem_from_json(const nlohmann::json&);
 Rejection rejection_from_json(const nlohmann::json&);
 TuningRecord record_from_json(const nlohmann::json&);
 
+// A key cut to its first 48 characters ("v1|op=mm;batch=1;m=64;n=64;..."):
+// enough to recognise it in a message, short enough to read.
+std::string short_key(const std::string& key);
+
+// A record's stored text (the database's payload, the remote cache's value):
+// compact JSON, with invalid UTF-8 in strings replaced.
+std::string record_text(const TuningRecord&);
+// Stored text read back: parsed, every field validated as record_from_json
+// does, and required to hold `key` (the key it was stored under). Throws
+// StoreError naming what is wrong.
+TuningRecord record_from_text(std::string_view text, const std::string& key);
+
 // The export file: {"format": kExportFormatName, "version": N,
 // "exported_at": ISO 8601 UTC, "records": [record, ...]}.
 inline constexpr std::string_view kExportFormatName = "gemmtune-tuning-records";

@@ -85,13 +85,6 @@ std::string utc_time(const char* format) {
 
 std::string iso_now() { return utc_time("%Y-%m-%dT%H:%M:%SZ"); }
 
-// Long keys make messages unreadable; the id and a prefix are enough to find
-// the row.
-std::string short_key(const std::string& key) {
-  constexpr std::size_t kMax = 48;
-  return key.size() <= kMax ? key : key.substr(0, kMax) + "...";
-}
-
 std::string json_text(const json& j, int indent = -1) {
   // Strings from compilers and drivers may hold invalid UTF-8; replace such
   // bytes rather than refuse to store the record.
@@ -457,19 +450,13 @@ void SqliteStore::create_schema() {
 }
 
 std::optional<TuningRecord> SqliteStore::parse_row(std::int64_t id, const std::string& key, const std::string& text) {
-  std::string why;
   try {
-    TuningRecord record = record_from_json(json::parse(text));
-    if (record.key == key) return record;
-    why = "its JSON holds key '" + short_key(record.key) + "'";
-  } catch (const json::exception& e) {
-    why = std::string("invalid JSON: ") + e.what();
+    return record_from_text(text, key);
   } catch (const StoreError& e) {
-    why = e.what();
+    warn("results database " + path_ + ": record " + std::to_string(id) + " (key " + short_key(key) +
+         ") is damaged and was ignored: " + e.what());
+    return std::nullopt;
   }
-  warn("results database " + path_ + ": record " + std::to_string(id) + " (key " + short_key(key) +
-       ") is damaged and was ignored: " + why);
-  return std::nullopt;
 }
 
 bool SqliteStore::upsert(const TuningRecord& input) {
@@ -511,7 +498,7 @@ bool SqliteStore::upsert(const TuningRecord& input) {
   }
   s.bind(6, static_cast<std::int64_t>(record->fallback ? 1 : 0))
       .bind(7, record->created_at)
-      .bind(8, json_text(to_json(*record)));
+      .bind(8, record_text(*record));
   s.run();
   return existed;
 }

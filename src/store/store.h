@@ -12,6 +12,7 @@
 
 #include "gemmtune/options.h"
 #include "gemmtune/record.h"
+#include "store/tuning_cache.h"  // db_path_for, default_db_path
 
 namespace gemmtune::store {
 
@@ -94,13 +95,5 @@ class Store {
   virtual ImportReport import_json(const std::string& file) = 0;
   virtual const std::string& path() const = 0;
 };
-
-// The results database of these options: the db option, else
-// CACHE_DIR/tuning.db (the cache_dir option, else GEMMTUNE_CACHE_DIR), else
-// $XDG_CACHE_HOME/gemmtune/tuning.db (when absolute), else
-// $HOME/.cache/gemmtune/tuning.db. StoreError when none of them is set.
-std::string db_path_for(const TuneOptions&);
-// db_path_for(TuneOptions{}): where a tuner without options keeps its results.
-std::string default_db_path();
 
 }  // namespace gemmtune::store

@@ -1,6 +1,7 @@
 #include "cli_process.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 extern char** environ;
 
@@ -25,21 +27,22 @@ std::string slurp(const std::string& file) {
 
 }  // namespace
 
-ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
-                          const std::map<std::string, std::string>& env, const std::string& workdir) {
+BackgroundProcess::BackgroundProcess(const std::string& program, const std::vector<std::string>& args,
+                                     const std::map<std::string, std::string>& env, const std::string& workdir,
+                                     const std::string& name)
+    : out_file_(workdir + "/." + name + ".stdout"), err_file_(workdir + "/." + name + ".stderr") {
   // Environment: inherited, minus gemmtune's own variables (a developer's
   // GEMMTUNE_BACKENDS must not change what the tests see), plus `env`.
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) {
     std::string entry(*e);
     if (entry.rfind("GEMMTUNE_", 0) == 0) continue;
-    const std::string name = entry.substr(0, entry.find('='));
-    if (env.count(name)) continue;
+    const std::string variable = entry.substr(0, entry.find('='));
+    if (env.count(variable)) continue;
     env_strings.push_back(entry);
   }
-  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  for (const auto& [variable, value] : env) env_strings.push_back(variable + "=" + value);
 
-  const std::string out_file = workdir + "/.stdout", err_file = workdir + "/.stderr";
   // Everything the child needs is built before fork(): only async-signal-safe
   // calls happen between fork() and execve().
   std::vector<char*> argv{const_cast<char*>(program.c_str())};
@@ -48,10 +51,12 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
+  const std::string& out_file = out_file_;
+  const std::string& err_file = err_file_;
   pid_t pid = fork();
   if (pid < 0) {
     ADD_FAILURE() << "fork failed: " << std::strerror(errno);
-    return {};
+    return;
   }
   if (pid == 0) {
     int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -66,19 +71,58 @@ ProcessResult run_process(const std::string& program, const std::vector<std::str
     (void)!::write(2, kMessage, sizeof kMessage - 1);
     _exit(127);
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_ = pid;
+}
+
+BackgroundProcess::~BackgroundProcess() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+    }
   }
+}
+
+void BackgroundProcess::signal(int sig) {
+  if (running()) ::kill(pid_, sig);
+}
+
+std::string BackgroundProcess::out_so_far() const { return slurp(out_file_); }
+std::string BackgroundProcess::err_so_far() const { return slurp(err_file_); }
+
+ProcessResult BackgroundProcess::wait(std::chrono::milliseconds limit) {
   ProcessResult r;
-  if (WIFEXITED(status)) {
-    r.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    r.signaled = true;
-    r.exit_code = 128 + WTERMSIG(status);
+  if (pid_ <= 0) return r;
+  if (!done_) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+      pid_t got = waitpid(pid_, &status_, WNOHANG);
+      if (got == pid_) break;
+      if (got < 0 && errno != EINTR) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "process " << pid_ << " still ran after " << limit.count() << " ms; killed";
+        ::kill(pid_, SIGKILL);
+        while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+        }
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    done_ = true;
   }
-  r.out = slurp(out_file);
-  r.err = slurp(err_file);
+  if (WIFEXITED(status_)) {
+    r.exit_code = WEXITSTATUS(status_);
+  } else if (WIFSIGNALED(status_)) {
+    r.signaled = true;
+    r.exit_code = 128 + WTERMSIG(status_);
+  }
+  r.out = slurp(out_file_);
+  r.err = slurp(err_file_);
   return r;
+}
+
+ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
+                          const std::map<std::string, std::string>& env, const std::string& workdir) {
+  return BackgroundProcess(program, args, env, workdir).wait(std::chrono::hours(1));
 }
 
 void CliTest::SetUp() {

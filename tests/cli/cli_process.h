@@ -4,6 +4,9 @@
 // stderr and files.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,8 +24,40 @@ struct ProcessResult {
   std::string both() const { return out + err; }
 };
 
-// Runs `program args...` with the current environment minus every GEMMTUNE_*
-// variable, plus `env` (OPENBLAS_CORETYPE and the rest are inherited).
+// A process started in the background: `program args...` in `workdir`, with
+// the current environment minus every GEMMTUNE_* variable, plus `env`
+// (OPENBLAS_CORETYPE and the rest are inherited); stdout and stderr go to
+// files named after `name` in workdir. A process still running when the
+// object is destroyed is killed (SIGKILL) and reaped, so a failing test
+// leaves nothing behind.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::string& program, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env, const std::string& workdir,
+                    const std::string& name = "process");
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0 && !done_; }
+  // Sends a signal (SIGKILL, SIGTERM...) if it still runs.
+  void signal(int sig);
+  // Waits for the end (at most `limit`; then kills it and fails the test)
+  // and returns its exit code and output.
+  ProcessResult wait(std::chrono::milliseconds limit = std::chrono::minutes(5));
+  // The output so far (stdout, stderr).
+  std::string out_so_far() const;
+  std::string err_so_far() const;
+
+ private:
+  pid_t pid_ = -1;
+  bool done_ = false;
+  int status_ = 0;
+  std::string out_file_, err_file_;
+};
+
+// Runs `program args...` to its end, as BackgroundProcess starts it.
 ProcessResult run_process(const std::string& program, const std::vector<std::string>& args,
                           const std::map<std::string, std::string>& env, const std::string& workdir);
 

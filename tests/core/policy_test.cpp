@@ -8,6 +8,7 @@
 
 #include "core/tuner_impl.h"
 #include "gemmtune/errors.h"
+#include "store/store.h"
 #include "testing/fake_backend.h"
 #include "testing/scoped_env.h"
 
@@ -60,7 +61,7 @@ class PolicyTest : public ::testing::Test {
 
   Tuner tuner(TuneOptions o) {
     std::vector<std::shared_ptr<Backend>> list(backends_.begin(), backends_.end());
-    return make_tuner(std::move(o), TunerServices{list, [this](Device) -> runtime::DeviceRuntime& { return *rt_; }});
+    return make_tuner(std::move(o), TunerServices{list, [this](Device) -> runtime::DeviceRuntime& { return *rt_; }, {}});
   }
 
   static Problem problem(Op op = Op::mm) {

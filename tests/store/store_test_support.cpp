@@ -100,6 +100,7 @@ TuningRecord sample_record(const std::string& key, int variant) {
   r.tuning_seconds = 1.75 + variant;
   r.created_at = "2024-05-01T12:34:56Z";
   r.gemmtune_version = "0.1.0-test";
+  r.tuned_by = "host-a pid " + std::to_string(40 + variant);
   return r;
 }
 
@@ -174,6 +175,7 @@ std::string text(const std::optional<Rejection>& r) { return r ? r->to_string() 
   SAME(tuning_seconds, num);
   SAME(created_at, str);
   SAME(gemmtune_version, str);
+  SAME(tuned_by, str);
 #undef SAME
   return ::testing::AssertionSuccess();
 }

@@ -498,7 +498,8 @@ Invocation parse_command_line(const std::vector<std::string>& args) {
       if (inv.files.out.empty()) usage_fail("run needs --out C.npy", cmd);
       break;
     case Command::cache: {
-      if (positionals.empty()) usage_fail("cache needs an action: list, show ID, export FILE, import FILE, clear or stats", cmd);
+      if (positionals.empty())
+        usage_fail("cache needs an action: list, show ID, export FILE, import FILE, clear, stats, push or pull", cmd);
       const std::string& action = positionals[0];
       bool needs_argument = false;
       if (action == "list") inv.cache_action = CacheAction::list;
@@ -507,7 +508,12 @@ Invocation parse_command_line(const std::vector<std::string>& args) {
       else if (action == "import") inv.cache_action = CacheAction::import_file, needs_argument = true;
       else if (action == "clear") inv.cache_action = CacheAction::clear;
       else if (action == "stats") inv.cache_action = CacheAction::stats;
-      else usage_fail("unknown cache action '" + action + "'; expected list, show, export, import, clear or stats", cmd);
+      else if (action == "push") inv.cache_action = CacheAction::push;
+      else if (action == "pull") inv.cache_action = CacheAction::pull;
+      else
+        usage_fail("unknown cache action '" + action +
+                       "'; expected list, show, export, import, clear, stats, push or pull",
+                   cmd);
       if (needs_argument) {
         if (positionals.size() < 2)
           usage_fail("cache " + action + " needs " + (action == "show" ? "a record ID or key prefix" : "a FILE"), cmd);
@@ -515,8 +521,9 @@ Invocation parse_command_line(const std::vector<std::string>& args) {
       }
       const std::size_t expected = needs_argument ? 2 : 1;
       if (positionals.size() > expected) usage_fail("unexpected argument '" + positionals[expected] + "'", cmd);
-      if (inv.format == OutputFormat::json && (inv.cache_action == CacheAction::export_file ||
-                                               inv.cache_action == CacheAction::import_file))
+      if (inv.format == OutputFormat::json &&
+          (inv.cache_action == CacheAction::export_file || inv.cache_action == CacheAction::import_file ||
+           inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull))
         usage_fail("--json does not apply to cache " + action + " (the export file is JSON already)", cmd);
       break;
     }
@@ -574,8 +581,8 @@ std::string usage_hint(Command c) {
       return "usage: gemmtune run OP --a A.npy --b B.npy [--bias BIAS.npy] --out C.npy [options]  (see gemmtune help run)";
     case Command::explain: return "usage: gemmtune explain OP SHAPE [options]  (see gemmtune help explain)";
     case Command::cache:
-      return "usage: gemmtune cache list|show ID|export FILE|import FILE|clear|stats [--db PATH] [--json]  (see gemmtune "
-             "help cache)";
+      return "usage: gemmtune cache list|show ID|export FILE|import FILE|clear|stats|push|pull [--db PATH] [--json]  "
+             "(see gemmtune help cache)";
     case Command::help: return "usage: gemmtune COMMAND [options]; commands: backends, tune, run, explain, cache, help (see gemmtune --help)";
   }
   return "";
@@ -643,7 +650,7 @@ usage:
   gemmtune tune --workload [FILE|default] [options]
   gemmtune run OP --a A.npy --b B.npy [--bias BIAS.npy] --out C.npy [options]
   gemmtune explain OP SHAPE [problem options] [--backends LIST]
-  gemmtune cache list|show ID|export FILE|import FILE|clear|stats [--db PATH] [--json]
+  gemmtune cache list|show ID|export FILE|import FILE|clear|stats|push|pull [--db PATH] [--json]
   gemmtune help COMMAND
 
 exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
@@ -709,7 +716,10 @@ exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
              "  export FILE     every record to a portable JSON file\n"
              "  import FILE     records from such a file (same keys are replaced)\n"
              "  clear           removes every record\n"
-             "  stats           size, record count, wins by backend\n";
+             "  stats           size, record count, wins by backend\n"
+             "  push            every local record to the remote cache (GEMMTUNE_REMOTE_CACHE)\n"
+             "  pull            every record of the remote cache into the local file, each\n"
+             "                  validated as an imported record is\n";
       break;
     case Command::help: out += help_text(std::nullopt); break;
   }

@@ -35,7 +35,7 @@ class UsageError : public std::runtime_error {
 };
 
 enum class OutputFormat : std::uint8_t { table, json, csv };
-enum class CacheAction : std::uint8_t { list, show, export_file, import_file, clear, stats };
+enum class CacheAction : std::uint8_t { list, show, export_file, import_file, clear, stats, push, pull };
 
 struct Shape {
   std::int64_t batch = 1, m = 0, n = 0, k = 0;

@@ -9,7 +9,10 @@
 #include "commands.h"
 #include "format.h"
 #include "store/record_json.h"
+#include "store/redis_client.h"
+#include "store/remote_sync.h"
 #include "store/store.h"
+#include "store/tuning_cache.h"
 
 namespace gemmtune::cli {
 namespace {
@@ -109,9 +112,33 @@ int import_file(store::Store& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
+int sync(store::Store& db, const store::RemoteSettings& remote, const Invocation& inv, Io& io) {
+  const bool push = inv.cache_action == CacheAction::push;
+  const store::SyncReport report =
+      push ? store::push_to_remote(db, remote) : store::pull_from_remote(db, remote);
+  const std::string where = store::redis::parse_url(remote.url).display() + " (prefix '" + remote.key_prefix + "')";
+  if (push)
+    io.out << "pushed " << report.copied << (report.copied == 1 ? " record" : " records") << " from " << db.path()
+           << " to " << where << "\n";
+  else
+    io.out << "pulled " << report.copied << (report.copied == 1 ? " record" : " records") << " from " << where
+           << " into " << db.path() << "\n";
+  for (const auto& why : report.rejected)
+    io.err << "gemmtune: warning: not " << (push ? "pushed" : "pulled") << ": " << why << "\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 int cmd_cache(const Invocation& inv, Io& io) {
+  std::optional<store::RemoteSettings> remote;
+  if (inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull) {
+    remote = store::resolve_remote(to_tune_options(inv.tune));
+    if (!remote)
+      throw UsageError(std::string("cache ") + (inv.cache_action == CacheAction::push ? "push" : "pull") +
+                           " needs a remote cache: set GEMMTUNE_REMOTE_CACHE=redis://host:port",
+                       usage_hint(Command::cache));
+  }
   const std::string path = store::db_path_for(to_tune_options(inv.tune));
   auto db = store::Store::open(path, [&io](const std::string& message) {
     io.err << "gemmtune: warning: " << message << "\n";
@@ -127,6 +154,8 @@ int cmd_cache(const Invocation& inv, Io& io) {
              << inv.cache_argument << "\n";
       return kExitOk;
     }
+    case CacheAction::push:
+    case CacheAction::pull: return sync(*db, *remote, inv, io);
     case CacheAction::clear: {
       const std::int64_t n = db->clear();
       io.out << "removed " << n << (n == 1 ? " record" : " records") << " from " << db->path() << "\n";

@@ -1,6 +1,7 @@
 // `gemmtune tune` (one problem or a workload) and `gemmtune explain`.
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -37,15 +38,22 @@ struct Task {
   Tuner* tuner = nullptr;  // from the pool, shared by lines with the same tuning flags
 };
 
-ResultView tune_one(Tuner& tuner, const Task& task) {
+// One problem's result; nullopt when `wait` is off and another process of
+// the fleet is tuning it right now.
+std::optional<ResultView> tune_one(Tuner& tuner, const Task& task, bool wait) {
   ResultView view;
   view.label = task.label;
   view.db_path = tuner.db_path();
   const std::int64_t start = now_ns();
   try {
-    TuneResult result = tuner.tune(task.problem);
-    view.record = std::move(result.record);
-    view.cache_hit = result.cache_hit;
+    std::optional<TuneResult> result =
+        wait ? std::optional<TuneResult>(tuner.tune(task.problem)) : tuner.tune_unless_claimed(task.problem);
+    if (!result) return std::nullopt;
+    view.record = std::move(result->record);
+    view.cache_hit = result->cache_hit;
+    view.source = result->source;
+    view.waited_seconds = result->waited_seconds;
+    view.waited_too_long = result->waited_too_long;
   } catch (const NoValidChoicesError& e) {
     view.record = e.record();
     view.error = e.what();
@@ -86,16 +94,11 @@ int cmd_tune(const Invocation& inv, Io& io) {
       throw ConfigError(task.label + ": " + e.what());
     }
   }
-  std::vector<ResultView> results;
+  std::vector<std::optional<ResultView>> results(tasks.size());
   const std::int64_t start = now_ns();
   bool any_failed = false;
   if (inv.format == OutputFormat::csv) io.out << csv_header();
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
-    const Task& task = tasks[i];
-    if (tasks.size() > 1)
-      display.set_prefix("(" + std::to_string(i + 1) + "/" + std::to_string(tasks.size()) + ") ");
-    ResultView view = tune_one(*task.tuner, task);
-    display.clear();
+  auto report = [&](std::size_t i, ResultView view) {
     if (view.error) any_failed = true;
     switch (inv.format) {
       case OutputFormat::table:
@@ -116,15 +119,39 @@ int cmd_tune(const Invocation& inv, Io& io) {
         break;
     }
     io.out.flush();
-    results.push_back(std::move(view));
+    results[i] = std::move(view);
+  };
+  auto progress_prefix = [&](std::size_t i) {
+    if (tasks.size() > 1)
+      display.set_prefix("(" + std::to_string(i + 1) + "/" + std::to_string(tasks.size()) + ") ");
+  };
+  // A fleet sharing a remote cache splits a workload by itself: each process
+  // takes the next problem nobody is tuning and leaves the ones others are
+  // tuning for a second pass, which waits for their results. Without a
+  // remote cache nothing is claimed elsewhere and the first pass does all.
+  std::vector<std::size_t> claimed_elsewhere;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    progress_prefix(i);
+    std::optional<ResultView> view = tune_one(*tasks[i].tuner, tasks[i], /*wait=*/tasks.size() == 1);
+    display.clear();
+    if (view) report(i, std::move(*view));
+    else claimed_elsewhere.push_back(i);
+  }
+  for (std::size_t i : claimed_elsewhere) {
+    progress_prefix(i);
+    std::optional<ResultView> view = tune_one(*tasks[i].tuner, tasks[i], /*wait=*/true);
+    display.clear();
+    report(i, std::move(*view));
   }
   if (inv.workload) {
+    std::vector<ResultView> in_order;
+    for (auto& v : results) in_order.push_back(std::move(*v));
     if (inv.format == OutputFormat::json) {
       nlohmann::json all = nlohmann::json::array();
-      for (const auto& v : results) all.push_back(result_to_json(v));
+      for (const auto& v : in_order) all.push_back(result_to_json(v));
       io.out << all.dump(2) << "\n";
     } else if (inv.format == OutputFormat::table) {
-      io.out << format_summary(results, seconds_since(start));
+      io.out << format_summary(in_order, seconds_since(start));
     }
   }
   return any_failed ? kExitNoChoices : kExitOk;

@@ -297,6 +297,7 @@ std::string format_autotune(const ResultView& v) {
       << (v.cache_hit ? "cache hit" : "cache miss");
   if (v.cache_hit && !r.created_at.empty())
     out << "; tuned " << r.created_at << " in " << fixed(r.tuning_seconds, 2) << " s";
+  if (v.source != ResultSource::tuned || v.waited_seconds > 0) out << "; " << source_text(v);
   out << ")\n";
   if (r.winner) {
     out << "selected: " << r.winner->backend << " " << r.winner->choice << " (" << format_time_us(r.winner->time_us)
@@ -346,6 +347,10 @@ nlohmann::json result_to_json(const ResultView& v) {
   j["backends"] = backends_json(r);
   j["enabled"] = r.enabled;
   j["cache_hit"] = v.cache_hit;
+  j["source"] = std::string(source_name(v.source));
+  j["tuned_by"] = r.tuned_by;
+  j["waited_seconds"] = v.waited_seconds;
+  j["waited_too_long"] = v.waited_too_long;
   j["fallback"] = r.fallback;
   j["fallback_reason"] = r.fallback_reason;
   j["tuning_seconds"] = v.seconds;
@@ -402,12 +407,35 @@ std::string csv_rows(const ResultView& v) {
   return out.str();
 }
 
+std::string_view source_name(ResultSource source) {
+  switch (source) {
+    case ResultSource::tuned: return "tuned";
+    case ResultSource::local_cache: return "local_cache";
+    case ResultSource::remote_cache: return "remote_cache";
+  }
+  return "?";
+}
+
+std::string source_text(const ResultView& v) {
+  const std::string by = v.record.tuned_by.empty() ? "" : " (tuned by " + v.record.tuned_by + ")";
+  switch (v.source) {
+    case ResultSource::tuned:
+      if (v.waited_too_long)
+        return "tuned here after waiting " + fixed(v.waited_seconds, 0) + " s for another process";
+      return "tuned here";
+    case ResultSource::local_cache: return "local cache" + by;
+    case ResultSource::remote_cache:
+      return "remote cache" + by + (v.waited_seconds >= 0.05 ? ", waited " + fixed(v.waited_seconds, 1) + " s" : "");
+  }
+  return "?";
+}
+
 std::string format_summary(const std::vector<ResultView>& results, double total_seconds) {
   struct Line {
-    std::string problem, winner, time, speedup;
+    std::string problem, winner, time, speedup, source;
   };
   std::vector<Line> lines;
-  int hits = 0, failures = 0, fallbacks = 0;
+  int hits = 0, failures = 0, fallbacks = 0, tuned_here = 0, local_hits = 0, remote_hits = 0;
   std::string lib_name = "library";
   double tuning = 0;
   for (const auto& v : results) {
@@ -416,6 +444,12 @@ std::string format_summary(const std::vector<ResultView>& results, double total_
     if (v.cache_hit) ++hits;
     Line line;
     line.problem = describe(r.problem);
+    line.source = v.error ? "-" : source_text(v);
+    if (!v.error) {
+      if (v.source == ResultSource::tuned) ++tuned_here;
+      else if (v.source == ResultSource::local_cache) ++local_hits;
+      else ++remote_hits;
+    }
     LibraryBaseline lib = library_baseline(r);
     lib_name = lib.backend;
     if (r.winner && !v.error) {
@@ -437,22 +471,25 @@ std::string format_summary(const std::vector<ResultView>& results, double total_
     return core::library_backend(v.record.problem.device.kind) == lib_name;
   });
   const std::string speedup_header = "speedup vs " + (one_library ? lib_name : std::string("library"));
-  std::size_t pw = 7, ww = 6, tw = 4;
+  std::size_t pw = 7, ww = 6, tw = 4, sw = speedup_header.size();
   for (const auto& l : lines) {
     pw = std::max(pw, l.problem.size());
     ww = std::max(ww, l.winner.size());
     tw = std::max(tw, l.time.size());
+    sw = std::max(sw, l.speedup.size());
   }
   std::ostringstream out;
   out << "SUMMARY: " << results.size() << (results.size() == 1 ? " problem" : " problems") << "\n";
   out << "  " << pad("problem", pw) << "  " << pad("winner", ww) << "  " << pad_left("time", tw) << "  "
-      << speedup_header << "\n";
+      << pad(speedup_header, sw) << "  source\n";
   for (const auto& l : lines)
     out << "  " << pad(l.problem, pw) << "  " << pad(l.winner, ww) << "  " << pad_left(l.time, tw) << "  "
-        << l.speedup << "\n";
+        << pad(l.speedup, sw) << "  " << l.source << "\n";
   out << "total: " << fixed(tuning, 2) << " s tuning (" << fixed(total_seconds, 2) << " s wall), " << hits << "/"
       << results.size() << " cache hits, " << failures << " without valid choices";
   if (fallbacks) out << ", " << fallbacks << " FALLBACK";
+  out << "\n       " << tuned_here << " tuned here, " << local_hits << " from the local cache, " << remote_hits
+      << " from the remote cache";
   out << "\n";
   return out.str();
 }

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,9 @@ struct ResultView {
   std::string label;         // workload "file:line"; empty for a single problem
   TuningRecord record;       // on failure: the NoValidChoicesError's record
   bool cache_hit = false;
+  ResultSource source = ResultSource::tuned;
+  double waited_seconds = 0;     // for another process of the fleet tuning the same problem
+  bool waited_too_long = false;  // then tuned here
   double seconds = 0;        // wall time this command spent getting the result
   std::optional<std::string> error;  // NoValidChoicesError::what() when there was no valid choice
   std::vector<DisabledBackendHint> hints;
@@ -57,7 +61,14 @@ nlohmann::json problem_to_json(const Problem&);
 std::string csv_header();
 std::string csv_rows(const ResultView&);
 
-// The table that ends a workload run.
+// Where the result came from, for people: "tuned here", "local cache",
+// "remote cache (tuned by host pid 12)", "tuned here after waiting 300 s".
+std::string source_text(const ResultView&);
+// "tuned", "local_cache", "remote_cache".
+std::string_view source_name(ResultSource);
+
+// The table that ends a workload run: one row per problem with its winner
+// and where the result came from (who tuned what).
 std::string format_summary(const std::vector<ResultView>&, double total_seconds);
 
 // `explain`: the enabled set, choices or rejections, hints.

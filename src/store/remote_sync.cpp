@@ -1,0 +1,116 @@
+#include "store/remote_sync.h"
+
+#include <utility>
+
+#include "gemmtune/errors.h"
+#include "store/record_json.h"
+#include "store/redis_client.h"
+#include "store/redis_records.h"
+
+namespace gemmtune::store {
+namespace {
+
+// Records per round trip: large enough to hide the latency, small enough to
+// keep one pipeline's answer bounded.
+constexpr std::size_t kBatch = 32;
+
+
+struct Session {
+  redis::Endpoint endpoint;
+  std::unique_ptr<redis::Connection> connection;
+  std::unique_ptr<RedisRecords> records;
+
+  explicit Session(const RemoteSettings& remote) : endpoint(redis::parse_url(remote.url)) {
+    try {
+      connection = redis::Connection::open(
+          endpoint, {remote.connect_timeout, remote.command_timeout, kMaxRemoteRecordBytes + (64u << 10)});
+    } catch (const redis::RedisError& e) {
+      throw StoreError(std::string("remote cache: ") + e.what());
+    }
+    records = std::make_unique<RedisRecords>(*connection, remote.key_prefix);
+  }
+
+  template <typename Operation>
+  auto run(Operation&& operation) {
+    try {
+      return operation(*records);
+    } catch (const redis::RedisError& e) {
+      throw StoreError("remote cache " + endpoint.display() + ": " + e.what());
+    }
+  }
+};
+
+}  // namespace
+
+SyncReport push_to_remote(Store& local, const RemoteSettings& remote) {
+  Session session(remote);
+  SyncReport report;
+  std::vector<std::pair<std::string, std::string>> batch;
+  auto send = [&] {
+    if (batch.empty()) return;
+    session.run([&](RedisRecords& r) { r.put_many(batch); return 0; });
+    report.copied += static_cast<std::int64_t>(batch.size());
+    batch.clear();
+  };
+  for (const RecordSummary& summary : local.list()) {
+    auto record = local.lookup(summary.key);  // a damaged row was reported by the store
+    if (!record) continue;
+    std::string text = record_text(*record);
+    if (text.size() > kMaxRemoteRecordBytes) {
+      report.rejected.push_back("key " + short_key(summary.key) + ": " + std::to_string(text.size()) +
+                                " bytes, over the remote cache's " + std::to_string(kMaxRemoteRecordBytes) +
+                                "-byte limit");
+      continue;
+    }
+    batch.emplace_back(summary.key, std::move(text));
+    if (batch.size() == kBatch) send();
+  }
+  send();
+  return report;
+}
+
+SyncReport pull_from_remote(Store& local, const RemoteSettings& remote) {
+  Session session(remote);
+  SyncReport report;
+  std::string cursor = "0";
+  do {
+    ScanPage page = session.run([&](RedisRecords& r) { return r.scan(cursor); });
+    cursor = page.cursor;
+    for (std::size_t start = 0; start < page.keys.size(); start += kBatch) {
+      std::vector<std::string> keys(page.keys.begin() + static_cast<long>(start),
+                                    page.keys.begin() + static_cast<long>(std::min(page.keys.size(), start + kBatch)));
+      std::vector<RemoteText> texts = session.run([&](RedisRecords& r) { return r.fetch_many(keys); });
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        const RemoteText& text = texts[i];
+        const std::string label = "key " + short_key(keys[i]);
+        switch (text.kind) {
+          case RemoteText::Kind::absent: continue;  // deleted since the scan
+          case RemoteText::Kind::oversized:
+            report.rejected.push_back(label + ": " + std::to_string(text.bytes) + " bytes, over the " +
+                                      std::to_string(kMaxRemoteRecordBytes) + "-byte limit");
+            continue;
+          case RemoteText::Kind::wrong_type:
+            report.rejected.push_back(label + ": the Redis key does not hold a string");
+            continue;
+          case RemoteText::Kind::text: break;
+        }
+        if (keys[i].empty()) {
+          report.rejected.push_back("a record under the bare prefix: no key");
+          continue;
+        }
+        TuningRecord record;
+        try {
+          record = record_from_text(text.text, keys[i]);
+        } catch (const StoreError& e) {
+          report.rejected.push_back(label + ": " + e.what());
+          continue;
+        }
+        local.save(record);  // a local failure fails the command
+        ++report.copied;
+      }
+    }
+  } while (cursor != "0");
+  return report;
+}
+
+}  // namespace gemmtune::store
