@@ -113,12 +113,11 @@ TEST_F(Fleet, KilledLeaseHolderIsReplacedWithinTheLeaseTime) {
   auto tune = [&](const char* budget_ms) {
     std::vector<std::string> args{"tune"};
     args.insert(args.end(), problem.begin(), problem.end());
-    args.insert(args.end(), {"--budget-ms", budget_ms, "--json", "--quiet"});
+    args.insert(args.end(), {"--budget-ms", budget_ms, "--json", "--quiet", "--remote-cache-lease", "1"});
     return args;
   };
-  const std::map<std::string, std::string> one_second_lease{{"GEMMTUNE_REMOTE_CACHE_LEASE", "1"}};
-  // The holder would tune for a minute; its budget is not part of the key.
-  auto holder = start("holder", tune("60000"), one_second_lease);
+  // The holder would tune for half a minute; its budget is not part of the key.
+  auto holder = start("holder", tune("60000"));
   std::string lease;
   const auto limit = Clock::now() + std::chrono::seconds(30);
   while (lease.empty() && Clock::now() < limit && holder->running()) {
@@ -128,7 +127,7 @@ TEST_F(Fleet, KilledLeaseHolderIsReplacedWithinTheLeaseTime) {
   ASSERT_FALSE(lease.empty()) << "the holder never took its lease\n" << holder->err_so_far();
   EXPECT_CONTAINS(redis_.command({"GET", lease}).text, "pid " + std::to_string(holder->pid()) + " ");
 
-  auto waiter = start("waiter", tune("30"), one_second_lease);
+  auto waiter = start("waiter", tune("30"));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // longer than a lease: renewals keep it
   ASSERT_TRUE(waiter->running()) << "the waiter did not wait for the live holder:\n" << waiter->out_so_far();
   holder->signal(SIGKILL);
@@ -276,8 +275,7 @@ TEST_F(Fleet, CachePushAndPullCopyBetweenLocalAndRemote) {
   ProcessResult tuned = gemmtune({"tune", "--workload", "workload.txt", "--backends", "REFERENCE", "--budget-ms", "2"},
                                  {{"GEMMTUNE_CACHE_DIR", path("a")}});
   ASSERT_EQ(tuned.exit_code, 0) << tuned.err;
-  ProcessResult pushed = gemmtune({"cache", "push"}, {{"GEMMTUNE_CACHE_DIR", path("a")},
-                                                      {"GEMMTUNE_REMOTE_CACHE", redis_.url()}});
+  ProcessResult pushed = gemmtune({"cache", "push", "--remote-cache", redis_.url()}, {{"GEMMTUNE_CACHE_DIR", path("a")}});
   ASSERT_EQ(pushed.exit_code, 0) << pushed.err;
   EXPECT_CONTAINS(pushed.out, "pushed 3 records");
   EXPECT_EQ(redis_keys("gemmtune:rec:*").size(), 3u);
@@ -294,6 +292,24 @@ TEST_F(Fleet, PushWithoutARemoteCacheIsBadUsage) {
   ProcessResult r = gemmtune({"cache", "push"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_CONTAINS(r.err, "needs a remote cache");
+}
+
+TEST_F(Fleet, RemoteCacheFlagOnALocalCacheActionIsBadUsage) {
+  ProcessResult r = gemmtune({"cache", "list", "--remote-cache", redis_.url()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_CONTAINS(r.err, "--remote-cache applies to cache push and cache pull");
+}
+
+TEST_F(Fleet, BadRemoteCacheFlagValuesAreExit2NamingTheFlag) {
+  ProcessResult wait = gemmtune({"tune", "mm", "4x4x4", "--remote-cache-wait", "soon"});
+  EXPECT_EQ(wait.exit_code, 2);
+  EXPECT_CONTAINS(wait.err, "--remote-cache-wait expects a positive number of seconds, got 'soon'");
+  ProcessResult lease = gemmtune({"tune", "mm", "4x4x4", "--remote-cache", redis_.url(), "--remote-cache-lease", "0.1"});
+  EXPECT_EQ(lease.exit_code, 2);
+  EXPECT_CONTAINS(lease.err, "at least 0.3 s");
+  ProcessResult url = gemmtune({"tune", "mm", "4x4x4", "--remote-cache", "redis://host:99999"});
+  EXPECT_EQ(url.exit_code, 2);
+  EXPECT_CONTAINS(url.err, "port '99999'");
 }
 
 TEST_F(Fleet, BadRemoteUrlIsExit2BeforeAnyWork) {

@@ -110,7 +110,7 @@ TEST(RemoteSettings, BadValuesAreConfigErrorsNamingTheirSource) {
   ScopedEnv url("GEMMTUNE_REMOTE_CACHE", "redis://127.0.0.1:1");
   {
     ScopedEnv bad("GEMMTUNE_REMOTE_CACHE_TIMEOUT", "fast");
-    EXPECT_CONFIG_ERROR(resolve_remote(TuneOptions{}), "GEMMTUNE_REMOTE_CACHE_TIMEOUT=fast");
+    EXPECT_CONFIG_ERROR(resolve_remote(TuneOptions{}), "GEMMTUNE_REMOTE_CACHE_TIMEOUT expects a positive number of seconds");
   }
   {
     ScopedEnv bad("GEMMTUNE_REMOTE_CACHE_CONNECT_TIMEOUT", "-1");

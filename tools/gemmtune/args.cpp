@@ -525,6 +525,12 @@ Invocation parse_command_line(const std::vector<std::string>& args) {
           (inv.cache_action == CacheAction::export_file || inv.cache_action == CacheAction::import_file ||
            inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull))
         usage_fail("--json does not apply to cache " + action + " (the export file is JSON already)", cmd);
+      if (inv.cache_action != CacheAction::push && inv.cache_action != CacheAction::pull)
+        for (const auto& [name, text] : inv.tune.values)
+          if (name.rfind("remote_cache", 0) == 0)
+            usage_fail(std::string(option_table::find(name)->flag) + " applies to cache push and cache pull; cache " +
+                           action + " reads the local file only",
+                       cmd);
       break;
     }
     case Command::help: break;
@@ -717,9 +723,10 @@ exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
              "  import FILE     records from such a file (same keys are replaced)\n"
              "  clear           removes every record\n"
              "  stats           size, record count, wins by backend\n"
-             "  push            every local record to the remote cache (GEMMTUNE_REMOTE_CACHE)\n"
+             "  push            every local record to the remote cache (--remote-cache URL)\n"
              "  pull            every record of the remote cache into the local file, each\n"
-             "                  validated as an imported record is\n";
+             "                  validated as an imported record is\n\n";
+      out += "options:\n" + option_table::flag_help(option_table::kCatalogue);
       break;
     case Command::help: out += help_text(std::nullopt); break;
   }

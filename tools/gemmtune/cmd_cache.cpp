@@ -136,7 +136,7 @@ int cmd_cache(const Invocation& inv, Io& io) {
     remote = store::resolve_remote(to_tune_options(inv.tune));
     if (!remote)
       throw UsageError(std::string("cache ") + (inv.cache_action == CacheAction::push ? "push" : "pull") +
-                           " needs a remote cache: set GEMMTUNE_REMOTE_CACHE=redis://host:port",
+                           " needs a remote cache: --remote-cache redis://host:port (or GEMMTUNE_REMOTE_CACHE)",
                        usage_hint(Command::cache));
   }
   const std::string path = store::db_path_for(to_tune_options(inv.tune));
