@@ -297,6 +297,24 @@ def _describe_problem(p):
     return f"{p['op']} {p['a']['dtype']} {shape} {layout}{extra} on {p['device']}"
 
 
+class _CTuner:
+    """The C tuner, destroyed when nothing refers to it any more. Selections
+    hold it (their kernels may come from its backends), the Python Tuner holds
+    it, and nothing it holds refers back, so reference counting destroys the
+    selections first and the tuner last, whatever order the program drops them."""
+
+    __slots__ = ("pointer",)
+
+    def __init__(self, pointer):
+        self.pointer = pointer
+
+    def __del__(self):
+        try:
+            _capi.lib.gemmtune_tuner_destroy(self.pointer)
+        except Exception:  # interpreter shutdown: the library may be gone
+            pass
+
+
 class Selection:
     """The winner for one problem, built and callable.
 
@@ -308,8 +326,8 @@ class Selection:
     layout and returns the result.
     """
 
-    def __init__(self, tuner, handle, problem, plan=None, signature=None):
-        self._tuner = tuner  # the tuner owns the backends the kernel came from
+    def __init__(self, c_tuner, handle, problem, plan=None, signature=None):
+        self._c_tuner = c_tuner  # owns the backends the kernel came from
         self._handle = handle
         self._run = _capi.lib.gemmtune_selection_run
         self._lock = threading.Lock()  # one selection's kernel must not run concurrently
@@ -434,6 +452,7 @@ class Tuner:
             lib.gemmtune_options_destroy(handle)
         if not tuner:
             raise _capi.last_error()
+        self._c_tuner = _CTuner(tuner)
         self._handle = tuner
         self.options = {k: v for k, v in options_by_name.items() if v is not None}
         self.enabled = [b for b in _capi.text(lib.gemmtune_tuner_enabled(tuner)).split(",") if b]
@@ -450,7 +469,7 @@ class Tuner:
         if isinstance(problem, Problem):
             if operands:
                 raise TypeError("select(Problem) takes no arrays; use select(op, *arrays)")
-            return Selection(self, self._select_handle(problem), problem)
+            return Selection(self._c_tuner, self._select_handle(problem), problem)
         op = problem
         if op not in ("mm", "addmm", "bmm", "baddbmm", "linear"):
             raise InvalidProblemError(f"invalid problem: op: select() with arrays takes mm, addmm, bmm, baddbmm or "
@@ -468,7 +487,7 @@ class Tuner:
             pointers.append(_arrays.pointer(out))
         first = operands[1] if op in ("addmm", "baddbmm") else operands[0]
         problem._struct.alignment = _alignment(pointers, numpy=not _arrays.is_tensor(first))
-        return Selection(self, self._select_handle(problem), problem, plan, signature)
+        return Selection(self._c_tuner, self._select_handle(problem), problem, plan, signature)
 
     def _select_handle(self, problem):
         out = ctypes.c_void_p()
@@ -493,16 +512,11 @@ class Tuner:
         self._failures.clear()
 
     def close(self):
+        """Drops the memo and this object's hold on the C tuner; selections still
+        in use keep it until they go."""
         self.forget()
-        if self._handle:
-            _capi.lib.gemmtune_tuner_destroy(self._handle)
-            self._handle = None
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+        self._c_tuner = None
+        self._handle = None
 
     def __repr__(self):
         return f"<gemmtune.Tuner enabled={','.join(self.enabled)} db={self.db_path or '(no cache)'}>"

@@ -143,3 +143,14 @@ def test_explain_lists_choices_without_timing():
 def test_backends_lists_every_builtin_backend_with_availability():
     names = {name: available for name, available, _ in gemmtune.backends()}
     assert names["BLAS"] is True and "CUBLAS" in names
+
+
+def test_a_selection_outlives_its_tuner():
+    import gc
+
+    tuner = fast_tuner(backends="BLAS,CPP", cache=False)
+    a, b = rand(12, 20), rand(20, 6)
+    selection = tuner.select("mm", a, b)
+    del tuner
+    gc.collect()
+    np.testing.assert_allclose(selection(a, b), a @ b, rtol=1e-4, atol=1e-4)
