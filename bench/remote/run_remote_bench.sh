@@ -19,7 +19,7 @@
 # usage: bench/remote/run_remote_bench.sh [BUILD_DIR] [PROBLEMS]
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
-problems=${2:-16}
+problems=${2:-32}
 gemmtune=$build/tools/gemmtune/gemmtune
 bench=$build/bench/remote/gemmtune_remote_bench
 for f in "$gemmtune" "$bench"; do
@@ -88,12 +88,12 @@ for variant in budget work; do
     if [ $variant = budget ]; then
       echo "mm $((32 + i))x32x32 --backends REFERENCE --budget-ms 500 --threads 1" >>"$tmp/$variant.txt"
     else
-      echo "mm 24x24x$((24 + i)) --backends REFERENCE --budget-ms 1000000 --threads 1" >>"$tmp/$variant.txt"
+      echo "mm 26x26x$((26 + i)) --backends REFERENCE --budget-ms 1000000 --threads 1" >>"$tmp/$variant.txt"
     fi
   done
   read -r one one_tuned one_max one_min one_mean <<<"$(fleet 1 $variant)"
   read -r four four_tuned four_max four_min four_mean <<<"$(fleet 4 $variant)"
   speedup=$($python -c "print(f'{$one / $four:.2f}')")
-  printf "  %-8s %9s %9s %8sx  1 proc: %s tuned, %s-%s s each; 4 procs: %s tuned (max %s per problem), %s s mean each\n" \
+  printf "  %-8s %9s %9s %8sx  1 proc: %s tuned, min %s s, mean %s s each; 4 procs: %s tuned (at most %s per problem), mean %s s each\n" \
     $variant "$one" "$four" "$speedup" "$one_tuned" "$one_min" "$one_mean" "$four_tuned" "$four_max" "$four_mean"
 done

@@ -33,6 +33,9 @@ std::string not_used_message(const TuningRecord& record, const std::string& wher
   return where + " result for " + describe(record.problem) + " not used: " + why;
 }
 
+// Waiters poll first after 10 ms, then back off to this.
+constexpr std::chrono::milliseconds kMaxPollInterval{100};
+
 double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
@@ -400,7 +403,10 @@ Lookup LayeredCache::lookup(const std::string& key, const RecordCheck& usable, W
         return out;
       }
       std::this_thread::sleep_for(std::min<Clock::duration>(pause, deadline - now));
-      pause = std::min(pause * 3 / 2, std::chrono::milliseconds(250));
+      // A poll is one small round trip; capping the backoff at 100 ms keeps
+      // the delay between a result and its waiters short (a hundred waiting
+      // processes cost Redis a thousand cheap reads a second).
+      pause = std::min(pause * 3 / 2, kMaxPollInterval);
       auto view = remote([&](RedisRecords& r) { return r.look(key); });
       if (!view) return out;
       out.waited_seconds = seconds_between(wait_start, Clock::now());
