@@ -1,4 +1,5 @@
-// `gemmtune cache ...`: the results database, through the store's interface.
+// `gemmtune cache ...`: the results database, through the public catalogue;
+// push and pull go through the store and its remote layer.
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,7 +9,8 @@
 
 #include "commands.h"
 #include "format.h"
-#include "store/record_json.h"
+#include "gemmtune/catalogue.h"
+#include "gemmtune/record_json.h"
 #include "store/redis_client.h"
 #include "store/remote_sync.h"
 #include "store/store.h"
@@ -21,7 +23,7 @@ std::string pad(const std::string& s, std::size_t width) {
   return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
 }
 
-nlohmann::json summary_json(const store::RecordSummary& s) {
+nlohmann::json summary_json(const RecordSummary& s) {
   return {{"id", s.id},
           {"key", s.key},
           {"problem", s.problem},
@@ -32,7 +34,7 @@ nlohmann::json summary_json(const store::RecordSummary& s) {
           {"created_at", s.created_at}};
 }
 
-int list(store::Store& db, const Invocation& inv, Io& io) {
+int list(Catalogue& db, const Invocation& inv, Io& io) {
   const auto rows = db.list();
   if (inv.format == OutputFormat::json) {
     nlohmann::json out = nlohmann::json::array();
@@ -56,14 +58,14 @@ int list(store::Store& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
-int show(store::Store& db, const Invocation& inv, Io& io) {
+int show(Catalogue& db, const Invocation& inv, Io& io) {
   auto record = db.get(inv.cache_argument);
   if (!record)
     throw UsageError("cache show: no record with id or key prefix '" + inv.cache_argument + "' in " + db.path() +
                          " (see gemmtune cache list)",
                      usage_hint(Command::cache));
   if (inv.format == OutputFormat::json) {
-    io.out << store::to_json(*record).dump(2) << "\n";
+    io.out << record_to_json(*record, 2) << "\n";
     return kExitOk;
   }
   std::int64_t id = 0;
@@ -73,8 +75,8 @@ int show(store::Store& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
-int stats(store::Store& db, const Invocation& inv, Io& io) {
-  const store::Stats s = db.stats();
+int stats(Catalogue& db, const Invocation& inv, Io& io) {
+  const CatalogueStats s = db.stats();
   if (inv.format == OutputFormat::json) {
     nlohmann::json wins = nlohmann::json::object();
     for (const auto& [backend, count] : s.wins_by_backend) wins[backend] = count;
@@ -97,11 +99,11 @@ int stats(store::Store& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
-int import_file(store::Store& db, const Invocation& inv, Io& io) {
+int import_file(Catalogue& db, const Invocation& inv, Io& io) {
   if (access(inv.cache_argument.c_str(), R_OK) != 0)
     throw UsageError("cache import: cannot read '" + inv.cache_argument + "': " + std::strerror(errno),
                      usage_hint(Command::cache));
-  const store::ImportReport report = db.import_json(inv.cache_argument);
+  const ImportReport report = db.import_json(inv.cache_argument);
   io.out << "imported " << report.imported << " new and replaced " << report.replaced << " records from "
          << inv.cache_argument << " into " << db.path() << "\n";
   for (const auto& why : report.rejected) io.err << "gemmtune: warning: not imported: " << why << "\n";
@@ -139,7 +141,7 @@ int cmd_cache(const Invocation& inv, Io& io) {
                            " needs a remote cache: --remote-cache redis://host:port (or GEMMTUNE_REMOTE_CACHE)",
                        usage_hint(Command::cache));
   }
-  const std::string path = store::db_path_for(to_tune_options(inv.tune));
+  const std::string path = db_path_for(to_tune_options(inv.tune));
   auto db = store::Store::open(path, [&io](const std::string& message) {
     io.err << "gemmtune: warning: " << message << "\n";
   });
