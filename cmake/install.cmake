@@ -13,6 +13,8 @@
 #   LIBDIR/pkgconfig/gemmtune.pc, gemmtune-c.pc
 #   share/man/man1/gemmtune.1.gz      generated from the CLI's own help text
 #   share/doc/gemmtune/               README.md, LICENSE
+#   lib/python3/dist-packages/gemmtune/  the Python package (python/), whose
+#                                     lib/libgemmtune_c.so links to LIBDIR's
 #
 # Every path inside the installed tree is relative to the tree (the CMake
 # package, the library's search for its helper programs), so a prefix can be
@@ -88,6 +90,27 @@ add_custom_target(gemmtune_manpage ALL DEPENDS ${_gemmtune_man})
 install(FILES ${_gemmtune_man} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/LICENSE
   DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
+
+# ---- the Python package ---------------------------------------------------
+# python/gemmtune (ctypes over libgemmtune_c) goes where Debian's python3
+# looks (PREFIX/lib/python3/dist-packages; for another Python or prefix, put
+# that folder on PYTHONPATH). The package loads gemmtune/lib/libgemmtune_c.so
+# first: here a relative link to the installed C library, so there is one
+# copy and the two move together.
+set(GEMMTUNE_PYTHON_DIR lib/python3/dist-packages CACHE STRING
+  "Where cmake --install puts the Python package, relative to the prefix")
+if(EXISTS ${PROJECT_SOURCE_DIR}/python/gemmtune/__init__.py)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/python/gemmtune DESTINATION ${GEMMTUNE_PYTHON_DIR} COMPONENT python
+    FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
+  file(RELATIVE_PATH _gemmtune_python_to_lib
+    ${CMAKE_INSTALL_PREFIX}/${GEMMTUNE_PYTHON_DIR}/gemmtune/lib ${CMAKE_INSTALL_FULL_LIBDIR})
+  string(REGEX REPLACE "/$" "" _gemmtune_python_to_lib "${_gemmtune_python_to_lib}")
+  set(_gemmtune_python_link ${PROJECT_BINARY_DIR}/python-install/libgemmtune_c.so)
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/python-install)
+  file(REMOVE ${_gemmtune_python_link})
+  file(CREATE_LINK ${_gemmtune_python_to_lib}/libgemmtune_c.so.${GEMMTUNE_SOVERSION} ${_gemmtune_python_link} SYMBOLIC)
+  install(FILES ${_gemmtune_python_link} DESTINATION ${GEMMTUNE_PYTHON_DIR}/gemmtune/lib COMPONENT python)
+endif()
 
 # ---- the Debian package (cpack -G DEB) ------------------------------------
 include(${CMAKE_CURRENT_LIST_DIR}/package_deb.cmake)

@@ -18,7 +18,8 @@ offer for a matrix multiplication, verifies each against an exact reference
 and picks the fastest verified one. It never uses a backend that was not
 enabled unless fallback to the library backend is asked for, and then says
 so. The package holds the gemmtune command, the C++ library (shared and
-static), the C API library, headers, a CMake package and pkg-config files.")
+static), the C API library, the Python package (ctypes over the C API),
+headers, a CMake package and pkg-config files.")
 set(CPACK_PACKAGE_CONTACT "gemmtune maintainers <gemmtune@localhost>")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
@@ -39,8 +40,14 @@ set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY "=")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # Linking libgemmtune.a (find_package(gemmtune COMPONENTS static)) needs
 # the development files of its dependencies; the shared libraries do not.
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS 
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS
   "libopenblas-dev, libdnnl-dev, libsqlite3-dev, libhiredis-dev, cmake, pkgconf | pkg-config")
+if(EXISTS ${PROJECT_SOURCE_DIR}/python/gemmtune/__init__.py)
+  set(GEMMTUNE_DEB_PYTHON_PACKAGE ${CMAKE_INSTALL_PREFIX}/${GEMMTUNE_PYTHON_DIR}/gemmtune)
+  configure_file(${CMAKE_CURRENT_LIST_DIR}/deb_prerm.in ${PROJECT_BINARY_DIR}/deb/prerm @ONLY)
+  set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/deb/prerm)
+  string(APPEND CPACK_DEBIAN_PACKAGE_SUGGESTS ", python3, python3-numpy")
+endif()
 # Debian policy wants the licence as /usr/share/doc/<package>/copyright.
 set(CPACK_PRE_BUILD_SCRIPTS ${CMAKE_CURRENT_LIST_DIR}/deb_copyright.cmake)
 set(CPACK_GEMMTUNE_DOCDIR ${CMAKE_INSTALL_DOCDIR})  # (CPack passes on CPACK_* variables only)

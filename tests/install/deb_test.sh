@@ -131,6 +131,21 @@ rm -rf "$work/cache" && mkdir "$work/cache"
 LD_LIBRARY_PATH=$root/usr/lib/$multiarch "$work/tune_cpp_pc" "$work/cache" >"$work/run.log" 2>&1 ||
   { cat "$work/run.log"; fail "tune_cpp_pc"; }
 ok "scratch root: C and C++ consumers built with pkg-config run"
+# The Python package, as root: Python leaves __pycache__ folders behind,
+# which the package's prerm must clear for the purge below to leave nothing.
+python_check() {  # python_check LABEL EXPECTED_LIBRARY_PREFIX [PYTHONPATH]
+  GEMMTUNE_CACHE_DIR=$work/python_cache PYTHONPATH=${3:-} /usr/bin/python3 -c '
+import sys, gemmtune, gemmtune._capi as capi
+assert capi.path.startswith(sys.argv[1]), (capi.path, sys.argv[1])
+assert ("BLAS", True) in [(n, a) for n, a, _ in gemmtune.backends()]
+print(gemmtune.version())' "$2" >"$work/python.log" 2>&1 || { cat "$work/python.log"; fail "$1: import gemmtune"; }
+  ok "$1: import gemmtune loads the packaged libgemmtune_c ($(cat "$work/python.log"))"
+}
+if [ -x /usr/bin/python3 ]; then
+  python_check "scratch root" "$root/usr/lib/python3/dist-packages/gemmtune/lib/" "$root/usr/lib/python3/dist-packages"
+else
+  echo "skipped: the Python package (no /usr/bin/python3 here)"
+fi
 "${dpkg_root[@]}" --purge gemmtune >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log"; fail "dpkg --root --purge"; }
 left=$(cd "$root" && find . -mindepth 1 -not -path './var' -not -path './var/lib' -not -path './var/lib/dpkg' \
   -not -path './var/lib/dpkg/*')
@@ -154,8 +169,18 @@ if [ $system = 1 ]; then
   rm -rf "$work/cache" && mkdir "$work/cache"
   "$work/tune_cpp_pc" "$work/cache" >"$work/run.log" 2>&1 || { cat "$work/run.log"; fail "tune_cpp_pc"; }
   ok "system install: pkg-config consumers run without LD_LIBRARY_PATH"
+  if [ -x /usr/bin/python3 ]; then
+    python_check "system install" /usr/lib/python3/dist-packages/gemmtune/lib/
+  else
+    echo "skipped: the Python package (no /usr/bin/python3 here)"
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get purge -y gemmtune >"$work/apt.log" 2>&1 || { cat "$work/apt.log"; fail "apt-get purge"; }
-  left=$(while read -r f; do [ -f "$f" ] || [ -L "$f" ] && echo "$f"; done <"$work/files" || true)
+  # Files and links of the package, and its own folders (those named after
+  # it; /usr/lib and the like belong to the system).
+  left=$(while read -r f; do
+    if [ -f "$f" ] || [ -L "$f" ]; then echo "$f"; fi
+    case $f in *gemmtune*) [ -d "$f" ] && echo "$f/";; esac
+  done <"$work/files" || true)
   [ -z "$left" ] || fail "apt-get purge left files: $left"
   ok "apt-get purge removed every file of the package"
 fi

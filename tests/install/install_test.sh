@@ -6,7 +6,7 @@
 #   install_test.sh BUILD_DIR WORK_DIR CHECK
 #
 # CHECK is one of: prefix, headers, symbols, cmake_consumer, static_consumer,
-# pkgconfig_consumers, version_file, cli. `prefix` installs into
+# pkgconfig_consumers, version_file, cli, python. `prefix` installs into
 # WORK_DIR/prefix (the fixture of the others) and checks the layout.
 set -euo pipefail
 unset LD_LIBRARY_PATH
@@ -226,6 +226,31 @@ cli)
   grep -q '"backend": "BLAS"' "$work/cli.json" || fail "gemmtune tune did not select BLAS"
   [ "$("$prefix/bin/gemmtune" --version)" = "gemmtune $(version)" ] || fail "gemmtune --version"
   ok "the installed CLI lists backends, tunes, and says its version"
+  ;;
+
+python)
+  # The package from a moved copy of the prefix loads that copy's C library
+  # through its relative link, with Debian's python3.
+  [ -d "$here/../../python/gemmtune" ] || { echo "no python/ in this tree: nothing to check"; exit 0; }
+  rm -rf "$work/moved_python"
+  mkdir -p "$work/moved_python"
+  cp -a "$prefix" "$work/moved_python/gemmtune"
+  site=$work/moved_python/gemmtune/lib/python3/dist-packages
+  link=$site/gemmtune/lib/libgemmtune_c.so
+  [ -L "$link" ] || fail "$link is not a link"
+  case $(readlink "$link") in /*) fail "$link is absolute: $(readlink "$link")";; esac
+  [ -f "$link" ] || fail "$link does not resolve in the moved prefix"
+  GEMMTUNE_CACHE_DIR=$work/python_cache PYTHONPATH=$site /usr/bin/python3 -c '
+import sys, numpy as np, gemmtune, gemmtune._capi as capi
+want = sys.argv[1]
+assert capi.path.startswith(want), (capi.path, want)
+assert ("BLAS", True) in [(name, available) for name, available, _ in gemmtune.backends()]
+a = np.arange(12, dtype=np.float32).reshape(3, 4); b = np.ones((4, 5), dtype=np.float32)
+c = gemmtune.mm(a, b)
+assert np.array_equal(c, a @ b), c
+print("python ok:", capi.path)' "$work/moved_python/gemmtune/" >"$work/python.log" 2>&1 ||
+    { cat "$work/python.log"; fail "import gemmtune from the moved prefix"; }
+  ok "the Python package of a moved prefix loads its own libgemmtune_c and computes mm ($(tail -1 "$work/python.log"))"
   ;;
 
 *)
