@@ -89,6 +89,28 @@ class Catalogue {
   virtual const std::string& path() const = 0;
 };
 
+// What a push to or pull from the remote cache copied.
+struct SyncReport {
+  std::int64_t copied = 0;
+  // One line per record left out, the rest being copied: "key v1|op=mm...:
+  // problem.m: missing field", "key ...: 5242880 bytes, over the limit".
+  std::vector<std::string> rejected;
+  std::string remote;  // "redis://127.0.0.1:6379/0 (prefix 'gemmtune:')"
+};
+
+// `gemmtune cache push` / `pull`: every record of the results database at
+// `db_path` to the remote cache that `options` name (remote_cache and
+// remote_cache_*, else the GEMMTUNE_REMOTE_CACHE* variables), same keys
+// replaced; or every record there into the database, each validated as an
+// imported one is. The options are resolved before anything is opened:
+// ConfigError when they name no remote cache or a malformed one. Trouble
+// with Redis is a StoreError naming the server (copying is all these do).
+// `warn` as for Catalogue::open.
+SyncReport push_to_remote_cache(const std::string& db_path, const TuneOptions& options,
+                                const Catalogue::Warn& warn = {});
+SyncReport pull_from_remote_cache(const std::string& db_path, const TuneOptions& options,
+                                  const Catalogue::Warn& warn = {});
+
 // The results database a tuner with these options uses: the db_path
 // option, else CACHE_DIR/tuning.db (the cache_dir option, else
 // GEMMTUNE_CACHE_DIR), else $XDG_CACHE_HOME/gemmtune/tuning.db (when

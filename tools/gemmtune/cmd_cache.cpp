@@ -1,5 +1,5 @@
-// `gemmtune cache ...`: the results database, through the public catalogue;
-// push and pull go through the store and its remote layer.
+// `gemmtune cache ...`: the results database, through the public catalogue
+// (gemmtune/catalogue.h), push and pull included.
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,10 +11,6 @@
 #include "format.h"
 #include "gemmtune/catalogue.h"
 #include "gemmtune/record_json.h"
-#include "store/redis_client.h"
-#include "store/remote_sync.h"
-#include "store/store.h"
-#include "store/tuning_cache.h"
 
 namespace gemmtune::cli {
 namespace {
@@ -114,17 +110,18 @@ int import_file(Catalogue& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
-int sync(store::Store& db, const store::RemoteSettings& remote, const Invocation& inv, Io& io) {
+// The remote is resolved, and a missing one refused, before the database
+// is opened.
+int sync(const std::string& path, const Invocation& inv, Io& io, const Catalogue::Warn& warn) {
   const bool push = inv.cache_action == CacheAction::push;
-  const store::SyncReport report =
-      push ? store::push_to_remote(db, remote) : store::pull_from_remote(db, remote);
-  const std::string where = store::redis::parse_url(remote.url).display() + " (prefix '" + remote.key_prefix + "')";
+  const TuneOptions options = to_tune_options(inv.tune);
+  const SyncReport report =
+      push ? push_to_remote_cache(path, options, warn) : pull_from_remote_cache(path, options, warn);
+  const char* records = report.copied == 1 ? " record" : " records";
   if (push)
-    io.out << "pushed " << report.copied << (report.copied == 1 ? " record" : " records") << " from " << db.path()
-           << " to " << where << "\n";
+    io.out << "pushed " << report.copied << records << " from " << path << " to " << report.remote << "\n";
   else
-    io.out << "pulled " << report.copied << (report.copied == 1 ? " record" : " records") << " from " << where
-           << " into " << db.path() << "\n";
+    io.out << "pulled " << report.copied << records << " from " << report.remote << " into " << path << "\n";
   for (const auto& why : report.rejected)
     io.err << "gemmtune: warning: not " << (push ? "pushed" : "pulled") << ": " << why << "\n";
   return kExitOk;
@@ -133,18 +130,12 @@ int sync(store::Store& db, const store::RemoteSettings& remote, const Invocation
 }  // namespace
 
 int cmd_cache(const Invocation& inv, Io& io) {
-  std::optional<store::RemoteSettings> remote;
-  if (inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull) {
-    remote = store::resolve_remote(to_tune_options(inv.tune));
-    if (!remote)
-      throw UsageError(std::string("cache ") + (inv.cache_action == CacheAction::push ? "push" : "pull") +
-                           " needs a remote cache: --remote-cache redis://host:port (or GEMMTUNE_REMOTE_CACHE)",
-                       usage_hint(Command::cache));
-  }
   const std::string path = db_path_for(to_tune_options(inv.tune));
-  auto db = store::Store::open(path, [&io](const std::string& message) {
+  const Catalogue::Warn warn = [&io](const std::string& message) {
     io.err << "gemmtune: warning: " << message << "\n";
-  });
+  };
+  if (inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull) return sync(path, inv, io, warn);
+  auto db = Catalogue::open(path, warn);
   switch (inv.cache_action) {
     case CacheAction::list: return list(*db, inv, io);
     case CacheAction::show: return show(*db, inv, io);
@@ -157,7 +148,7 @@ int cmd_cache(const Invocation& inv, Io& io) {
       return kExitOk;
     }
     case CacheAction::push:
-    case CacheAction::pull: return sync(*db, *remote, inv, io);
+    case CacheAction::pull: break;  // above
     case CacheAction::clear: {
       const std::int64_t n = db->clear();
       io.out << "removed " << n << (n == 1 ? " record" : " records") << " from " << db->path() << "\n";
