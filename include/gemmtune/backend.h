@@ -12,6 +12,8 @@
 #include "gemmtune/problem.h"
 #include "gemmtune/types.h"
 
+#pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
+
 namespace gemmtune {
 
 struct Availability {
@@ -87,3 +89,5 @@ class Backend {
 };
 
 }  // namespace gemmtune
+
+#pragma GCC visibility pop

@@ -10,6 +10,8 @@
 
 #include "gemmtune/record.h"
 
+#pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
+
 namespace gemmtune {
 
 class Error : public std::runtime_error {
@@ -72,3 +74,5 @@ std::string format_no_valid_choices(const TuningRecord&,
                                     const std::vector<DisabledBackendHint>&);
 
 }  // namespace gemmtune
+
+#pragma GCC visibility pop

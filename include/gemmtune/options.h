@@ -12,6 +12,8 @@
 
 #include "gemmtune/types.h"
 
+#pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
+
 namespace gemmtune {
 
 enum class VerifyMode : std::uint8_t {
@@ -94,3 +96,5 @@ struct TuneOptions {
 };
 
 }  // namespace gemmtune
+
+#pragma GCC visibility pop

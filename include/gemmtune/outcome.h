@@ -10,6 +10,8 @@
 #include <utility>
 #include <variant>
 
+#pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
+
 namespace gemmtune {
 
 // Where in the tuning pipeline a backend or a choice dropped out.
@@ -102,3 +104,5 @@ class [[nodiscard]] Status {
 };
 
 }  // namespace gemmtune
+
+#pragma GCC visibility pop

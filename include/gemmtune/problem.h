@@ -9,6 +9,8 @@
 
 #include "gemmtune/types.h"
 
+#pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
+
 namespace gemmtune {
 
 // One operand or the output, in elements (not bytes). Element (i, j) of
@@ -111,3 +113,5 @@ void validate_args(const Problem&, const GemmArgs&);
 std::string describe(const Problem&);
 
 }  // namespace gemmtune
+
+#pragma GCC visibility pop

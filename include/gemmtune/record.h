@@ -11,6 +11,8 @@
 #include "gemmtune/outcome.h"
 #include "gemmtune/problem.h"
 
+#pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
+
 namespace gemmtune {
 
 // Robust summary of repeated timings of one choice.
@@ -71,3 +73,5 @@ struct DisabledBackendHint {
 };
 
 }  // namespace gemmtune
+
+#pragma GCC visibility pop

@@ -14,6 +14,8 @@
 #include "gemmtune/problem.h"
 #include "gemmtune/record.h"
 
+#pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
+
 namespace gemmtune {
 
 // Where a result came from.
@@ -110,7 +112,13 @@ class Tuner {
 // compiled out or unavailable here are still listed and say why.
 std::vector<std::shared_ptr<Backend>> builtin_backends();
 
+// The device's library backend, the only one fallback_to_library may use:
+// BLAS on the CPU, CUBLAS on CUDA.
+std::string library_backend(DeviceKind);
+
 // gemmtune's own version ("0.1.0").
 std::string_view version();
 
 }  // namespace gemmtune
+
+#pragma GCC visibility pop

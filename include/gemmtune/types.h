@@ -3,11 +3,17 @@
 // CLI, the store and reports all spell them the same way.
 #pragma once
 
+#if __cplusplus < 202002L
+#error "gemmtune's C++ API needs C++20: compile with -std=c++20 (the CMake target gemmtune::gemmtune asks for it)"
+#endif
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
 
 namespace gemmtune {
 
@@ -85,3 +91,5 @@ enum class BiasRule : std::uint8_t { forbidden, required, optional };
 BiasRule bias_rule(Op);
 
 }  // namespace gemmtune
+
+#pragma GCC visibility pop

@@ -23,8 +23,12 @@ rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib"
 cp "$build/tests/gpu/gemmtune_gpu_tests" "$build/tests/gpu/gemmtune_c_api_tests" "$stage/bin/"
 [ -x "$build/tools/gemmtune/gemmtune" ] && cp "$build/tools/gemmtune/gemmtune" "$stage/bin/"
-cp "$build/src/capi/libgemmtune_c.so" "$stage/lib/"
-strip --strip-unneeded "$stage"/bin/* "$stage"/lib/*.so
+# The library under its SONAME (what the tests' NEEDED entry names) and the
+# plain name that Python's ctypes loader is given.
+soname=$(objdump -p "$build/src/capi/libgemmtune_c.so" | awk '$1 == "SONAME" { print $2 }')
+cp -L "$build/src/capi/libgemmtune_c.so" "$stage/lib/$soname"
+ln -s "$soname" "$stage/lib/libgemmtune_c.so"
+strip --strip-unneeded "$stage"/bin/* "$stage/lib/$soname"
 git -C "$root" rev-parse --short HEAD > "$stage/commit" 2>/dev/null || true
 
 # A machine without a GPU must see the GPU backends unavailable, cleanly.

@@ -5,6 +5,7 @@
 
 #include "gemmtune/errors.h"
 #include "core/option_table.h"
+#include "gemmtune/tuner.h"
 
 namespace gemmtune::core {
 namespace {
@@ -77,8 +78,6 @@ VerifyMode resolve_verify(const TuneOptions& options) {
   return option_table::with_environment(options).verify.value_or(VerifyMode::automatic);
 }
 
-std::string library_backend(DeviceKind kind) { return kind == DeviceKind::cpu ? "BLAS" : "CUBLAS"; }
-
 std::optional<std::string> cache_record_unusable(const TuningRecord& record, const CacheCheck& now) {
   if (!record.winner) return "the stored record has no winner";
   const std::string& backend = record.winner->backend;
@@ -133,3 +132,9 @@ std::optional<std::size_t> choose_winner(const std::vector<ChoiceOutcome>& choic
 }
 
 }  // namespace gemmtune::core
+
+namespace gemmtune {
+
+std::string library_backend(DeviceKind kind) { return kind == DeviceKind::cpu ? "BLAS" : "CUBLAS"; }
+
+}  // namespace gemmtune

@@ -27,9 +27,6 @@ VerifyMode resolve_verify(const TuneOptions&);
 // Option, else GEMMTUNE_COMPILE_THREADS (a positive integer), else `cpus`.
 int resolve_compile_threads(const TuneOptions&, int cpus);
 
-// The device's library backend: BLAS on the CPU, CUBLAS on CUDA.
-std::string library_backend(DeviceKind);
-
 // Why a stored record may not be used now, or nullopt when it may. The
 // key already covers the enabled set, versions and machine; this checks the
 // record itself too, so an imported or stale record cannot break the law.

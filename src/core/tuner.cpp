@@ -10,6 +10,7 @@
 #include "core/option_table.h"
 #include "core/policy.h"
 #include "core/tuner_impl.h"
+#include "gemmtune/catalogue.h"
 #include "measure/inputs.h"
 #include "measure/verify.h"
 #include "util/cpu_info.h"
@@ -229,7 +230,7 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
   threads = options.threads > 0 ? options.threads : cpu::info().logical_cpus;
   compile_threads = core::resolve_compile_threads(options, cpu::info().logical_cpus);
   if (options.use_cache) {
-    db_path = store::db_path_for(options);
+    db_path = db_path_for(options);
     remote = store::resolve_remote(options);
   }
   if (!options.on_warning) options.on_warning = default_warning;
@@ -276,7 +277,7 @@ Prepared prepare(Tuner::Impl& impl, const Problem& problem) {
     if (b->device_kind() == problem.device.kind) r.backend_versions[name] = b->version();
   }
   // The library backend's version matters to a fallback record.
-  if (Backend* lib = impl.find_backend(core::library_backend(problem.device.kind)))
+  if (Backend* lib = impl.find_backend(library_backend(problem.device.kind)))
     p.check.backend_versions[std::string(lib->name())] = lib->version();
   for (const auto& [name, version] : r.backend_versions) p.check.backend_versions[name] = version;
   r.key = core::make_key(problem, core::KeyContext{r.environment, r.threads, r.enabled, r.backend_versions,
@@ -352,7 +353,7 @@ std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem
 
   std::vector<std::string> tried_for_fallback;
   if (!winner && impl.fallback_allowed) {
-    const std::string lib = core::library_backend(problem.device.kind);
+    const std::string lib = library_backend(problem.device.kind);
     record.fallback = true;
     if (contains(impl.enabled, lib)) {
       record.fallback_reason = "the library backend " + lib + " is already enabled and found nothing either";

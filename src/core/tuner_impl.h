@@ -22,7 +22,9 @@ struct TunerServices {
   std::function<std::unique_ptr<store::TuningCache>(const std::string& db_path, store::WarningSink)> open_cache;
 };
 
-struct Tuner::Impl {
+// Hidden: Tuner is exported from libgemmtune.so, and its nested class would
+// be too; its insides are no part of the API.
+struct __attribute__((visibility("hidden"))) Tuner::Impl {
   Impl(TuneOptions options, TunerServices services);
 
   TuneOptions options;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gemmtune/errors.h"
+#include "gemmtune/record_json.h"
 
 namespace gemmtune::store {
 namespace {
@@ -367,19 +368,10 @@ TuningRecord record_from_json(const json& j) {
   return r;
 }
 
-std::string record_text(const TuningRecord& record) {
-  // Strings from compilers and drivers may hold invalid UTF-8; replace such
-  // bytes rather than refuse to store the record.
-  return to_json(record).dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string record_text(const TuningRecord& record) { return gemmtune::record_to_json(record); }
 
 TuningRecord record_from_text(std::string_view text, const std::string& key) {
-  TuningRecord record;
-  try {
-    record = record_from_json(json::parse(text));
-  } catch (const json::exception& e) {
-    throw StoreError(std::string("invalid JSON: ") + e.what());
-  }
+  TuningRecord record = gemmtune::record_from_json(text);
   if (record.key != key) throw StoreError("its JSON holds key '" + short_key(record.key) + "'");
   return record;
 }
@@ -390,3 +382,32 @@ std::string short_key(const std::string& key) {
 }
 
 }  // namespace gemmtune::store
+
+namespace gemmtune {
+namespace {
+
+nlohmann::json parse_text(std::string_view text) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw StoreError(std::string("invalid JSON: ") + e.what());
+  }
+}
+
+// Strings from compilers and drivers may hold invalid UTF-8; replace such
+// bytes rather than refuse to write the record.
+std::string text_of(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::string record_to_json(const TuningRecord& r, int indent) { return text_of(store::to_json(r), indent); }
+
+std::string problem_to_json(const Problem& p, int indent) { return text_of(store::to_json(p), indent); }
+
+TuningRecord record_from_json(std::string_view text) { return store::record_from_json(parse_text(text)); }
+
+Problem problem_from_json(std::string_view text) { return store::problem_from_json(parse_text(text)); }
+
+}  // namespace gemmtune

@@ -114,3 +114,38 @@ SyncReport pull_from_remote(Store& local, const RemoteSettings& remote) {
 }
 
 }  // namespace gemmtune::store
+
+namespace gemmtune {
+namespace {
+
+store::RemoteSettings remote_of(const TuneOptions& options, const char* action) {
+  std::optional<store::RemoteSettings> remote = store::resolve_remote(options);
+  if (!remote)
+    throw ConfigError(std::string(action) +
+                      " needs a remote cache: --remote-cache redis://host:port, GEMMTUNE_REMOTE_CACHE or "
+                      "TuneOptions::remote_cache");
+  return *remote;
+}
+
+SyncReport described(SyncReport report, const store::RemoteSettings& remote) {
+  report.remote = store::redis::parse_url(remote.url).display() + " (prefix '" + remote.key_prefix + "')";
+  return report;
+}
+
+}  // namespace
+
+SyncReport push_to_remote_cache(const std::string& db_path, const TuneOptions& options,
+                                const Catalogue::Warn& warn) {
+  const store::RemoteSettings remote = remote_of(options, "cache push");
+  auto local = store::Store::open(db_path, warn);
+  return described(store::push_to_remote(*local, remote), remote);
+}
+
+SyncReport pull_from_remote_cache(const std::string& db_path, const TuneOptions& options,
+                                  const Catalogue::Warn& warn) {
+  const store::RemoteSettings remote = remote_of(options, "cache pull");
+  auto local = store::Store::open(db_path, warn);
+  return described(store::pull_from_remote(*local, remote), remote);
+}
+
+}  // namespace gemmtune

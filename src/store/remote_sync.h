@@ -7,17 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "gemmtune/catalogue.h"
 #include "store/store.h"
 #include "store/tuning_cache.h"
 
 namespace gemmtune::store {
 
-struct SyncReport {
-  std::int64_t copied = 0;
-  // One line per record left out, the rest being copied: "key v1|op=mm...:
-  // problem.m: missing field", "key ...: 5242880 bytes, over the limit".
-  std::vector<std::string> rejected;
-};
+// (SyncReport is public: gemmtune/catalogue.h, with the API's
+// push_to_remote_cache and pull_from_remote_cache over these two.)
 
 // Every local record to Redis under the deployment's prefix (records with
 // the same key are replaced). Throws StoreError naming the server on

@@ -253,7 +253,7 @@ class SqliteStore final : public Store {
   std::vector<RecordSummary> list() override;
   std::optional<TuningRecord> get(const std::string& id_or_key_prefix) override;
   std::int64_t clear() override;
-  Stats stats() override;
+  CatalogueStats stats() override;
   std::int64_t export_json(const std::string& file) override;
   ImportReport import_json(const std::string& file) override;
   const std::string& path() const override { return path_; }
@@ -584,8 +584,8 @@ std::int64_t SqliteStore::clear() {
   return removed;
 }
 
-Stats SqliteStore::stats() {
-  Stats out;
+CatalogueStats SqliteStore::stats() {
+  CatalogueStats out;
   out.path = path_;
   out.file_bytes = file_size(path_) + file_size(path_ + "-wal");
   ReadTransaction snapshot(*db_);
@@ -677,7 +677,7 @@ ImportReport SqliteStore::import_json(const std::string& file) {
 
 }  // namespace
 
-std::unique_ptr<Store> Store::open(const std::string& path, const std::function<void(const std::string&)>& warn) {
+std::unique_ptr<Store> Store::open(const std::string& path, const Warn& warn) {
   if (path.empty()) throw StoreError("results database path is empty");
   make_parent_folders(path);
   constexpr int kAttempts = 4;
@@ -701,6 +701,16 @@ std::unique_ptr<Store> Store::open(const std::string& path, const std::function<
                    ") and stays damaged after being moved aside; giving up");
 }
 
+}  // namespace gemmtune::store
+
+namespace gemmtune {
+
+Catalogue::~Catalogue() = default;
+
+std::unique_ptr<Catalogue> Catalogue::open(const std::string& path, const Warn& warn) {
+  return store::Store::open(path, warn);
+}
+
 std::string db_path_for(const TuneOptions& given) {
   namespace fs = std::filesystem;
   const TuneOptions options = option_table::with_environment(given);
@@ -716,4 +726,4 @@ std::string db_path_for(const TuneOptions& given) {
 
 std::string default_db_path() { return db_path_for(TuneOptions{}); }
 
-}  // namespace gemmtune::store
+}  // namespace gemmtune

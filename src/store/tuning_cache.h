@@ -92,14 +92,6 @@ inline constexpr std::size_t kMaxRemoteRecordBytes = 4u << 20;
 
 using WarningSink = std::function<void(const std::string&)>;
 
-// The results database of these options: the db option, else
-// CACHE_DIR/tuning.db (the cache_dir option, else GEMMTUNE_CACHE_DIR), else
-// $XDG_CACHE_HOME/gemmtune/tuning.db (when absolute), else
-// $HOME/.cache/gemmtune/tuning.db. StoreError when none of them is set.
-std::string db_path_for(const TuneOptions&);
-// db_path_for(TuneOptions{}): where a tuner without options keeps its results.
-std::string default_db_path();
-
 // The SQLite file at `db_path` (opened as Store::open does; StoreError when
 // it cannot be), layered over `remote` when given. Nothing is connected to
 // Redis before the first lookup. `warn` receives every warning, always on

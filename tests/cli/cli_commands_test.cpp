@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "cli_process.h"
+#include "gemmtune/tuner.h"
 
 namespace gemmtune::cli::testing {
 namespace {
@@ -43,6 +44,12 @@ TEST_F(Cli, HelpExitsZeroAndListsEveryCommand) {
   ProcessResult tune_help = gemmtune({"help", "tune"});
   EXPECT_EQ(tune_help.exit_code, 0);
   EXPECT_CONTAINS(tune_help.out, "--workload");
+}
+
+TEST_F(Cli, VersionPrintsTheLibraryVersionAndExitsZero) {
+  ProcessResult r = gemmtune({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "gemmtune " + std::string(version()) + "\n");
 }
 
 TEST_F(Cli, NoCommandIsBadUsageWithAUsageLine) {

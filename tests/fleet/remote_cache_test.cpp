@@ -403,14 +403,14 @@ TEST_F(RemoteCacheTest, PushAndPullCopyEveryRecordAndListTheBadOnes) {
   store::RemoteSettings remote;
   remote.url = redis_.url();
   remote.key_prefix = "team-a*:";  // a glob character must match literally
-  store::SyncReport pushed = store::push_to_remote(*local, remote);
+  SyncReport pushed = store::push_to_remote(*local, remote);
   EXPECT_EQ(pushed.copied, 40);
   EXPECT_TRUE(pushed.rejected.empty());
   set("team-a*:rec:broken", "not json");
   set("team-aX:rec:other-deployment", "{}");  // another prefix: not ours
 
   auto target = store::Store::open(dir_.file("to.db"), {});
-  store::SyncReport pulled = store::pull_from_remote(*target, remote);
+  SyncReport pulled = store::pull_from_remote(*target, remote);
   EXPECT_EQ(pulled.copied, 40);
   ASSERT_EQ(pulled.rejected.size(), 1u) << all(pulled.rejected);
   EXPECT_CONTAINS(pulled.rejected[0], "broken");

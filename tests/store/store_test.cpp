@@ -222,7 +222,7 @@ TEST_F(StoreTest, StatsCountRecordsFallbacksAndWinsByBackend) {
   none.winner.reset();
   none.fallback = false;
   store->save(none);
-  Stats s = store->stats();
+  CatalogueStats s = store->stats();
   EXPECT_EQ(s.path, db_path());
   EXPECT_EQ(s.records, 7);
   EXPECT_EQ(s.fallback_records, 1);
@@ -232,7 +232,7 @@ TEST_F(StoreTest, StatsCountRecordsFallbacksAndWinsByBackend) {
 }
 
 TEST_F(StoreTest, StatsOfAnEmptyDatabase) {
-  Stats s = open()->stats();
+  CatalogueStats s = open()->stats();
   EXPECT_EQ(s.records, 0);
   EXPECT_EQ(s.fallback_records, 0);
   EXPECT_TRUE(s.wins_by_backend.empty());

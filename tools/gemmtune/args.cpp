@@ -658,6 +658,7 @@ usage:
   gemmtune explain OP SHAPE [problem options] [--backends LIST]
   gemmtune cache list|show ID|export FILE|import FILE|clear|stats|push|pull [--db PATH] [--json]
   gemmtune help COMMAND
+  gemmtune --version
 
 exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
 (nothing in the enabled backends can serve the problem), 1 internal error.

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "gemmtune/errors.h"
+#include "gemmtune/tuner.h"
 #include "npy.h"
 
 namespace gemmtune::cli {
@@ -32,6 +33,10 @@ Problem build_problem(const ProblemArgs& args) {
 
 int run_cli(const std::vector<std::string>& args, Io io) {
   try {
+    if (args.size() == 1 && args[0] == "--version") {
+      io.out << "gemmtune " << version() << "\n";
+      return kExitOk;
+    }
     Invocation inv = parse_command_line(args);
     switch (inv.command) {
       case Command::help:

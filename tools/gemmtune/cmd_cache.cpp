@@ -1,4 +1,5 @@
-// `gemmtune cache ...`: the results database, through the store's interface.
+// `gemmtune cache ...`: the results database, through the public catalogue
+// (gemmtune/catalogue.h), push and pull included.
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,11 +9,8 @@
 
 #include "commands.h"
 #include "format.h"
-#include "store/record_json.h"
-#include "store/redis_client.h"
-#include "store/remote_sync.h"
-#include "store/store.h"
-#include "store/tuning_cache.h"
+#include "gemmtune/catalogue.h"
+#include "gemmtune/record_json.h"
 
 namespace gemmtune::cli {
 namespace {
@@ -21,7 +19,7 @@ std::string pad(const std::string& s, std::size_t width) {
   return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
 }
 
-nlohmann::json summary_json(const store::RecordSummary& s) {
+nlohmann::json summary_json(const RecordSummary& s) {
   return {{"id", s.id},
           {"key", s.key},
           {"problem", s.problem},
@@ -32,7 +30,7 @@ nlohmann::json summary_json(const store::RecordSummary& s) {
           {"created_at", s.created_at}};
 }
 
-int list(store::Store& db, const Invocation& inv, Io& io) {
+int list(Catalogue& db, const Invocation& inv, Io& io) {
   const auto rows = db.list();
   if (inv.format == OutputFormat::json) {
     nlohmann::json out = nlohmann::json::array();
@@ -56,14 +54,14 @@ int list(store::Store& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
-int show(store::Store& db, const Invocation& inv, Io& io) {
+int show(Catalogue& db, const Invocation& inv, Io& io) {
   auto record = db.get(inv.cache_argument);
   if (!record)
     throw UsageError("cache show: no record with id or key prefix '" + inv.cache_argument + "' in " + db.path() +
                          " (see gemmtune cache list)",
                      usage_hint(Command::cache));
   if (inv.format == OutputFormat::json) {
-    io.out << store::to_json(*record).dump(2) << "\n";
+    io.out << record_to_json(*record, 2) << "\n";
     return kExitOk;
   }
   std::int64_t id = 0;
@@ -73,8 +71,8 @@ int show(store::Store& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
-int stats(store::Store& db, const Invocation& inv, Io& io) {
-  const store::Stats s = db.stats();
+int stats(Catalogue& db, const Invocation& inv, Io& io) {
+  const CatalogueStats s = db.stats();
   if (inv.format == OutputFormat::json) {
     nlohmann::json wins = nlohmann::json::object();
     for (const auto& [backend, count] : s.wins_by_backend) wins[backend] = count;
@@ -97,11 +95,11 @@ int stats(store::Store& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
-int import_file(store::Store& db, const Invocation& inv, Io& io) {
+int import_file(Catalogue& db, const Invocation& inv, Io& io) {
   if (access(inv.cache_argument.c_str(), R_OK) != 0)
     throw UsageError("cache import: cannot read '" + inv.cache_argument + "': " + std::strerror(errno),
                      usage_hint(Command::cache));
-  const store::ImportReport report = db.import_json(inv.cache_argument);
+  const ImportReport report = db.import_json(inv.cache_argument);
   io.out << "imported " << report.imported << " new and replaced " << report.replaced << " records from "
          << inv.cache_argument << " into " << db.path() << "\n";
   for (const auto& why : report.rejected) io.err << "gemmtune: warning: not imported: " << why << "\n";
@@ -112,17 +110,18 @@ int import_file(store::Store& db, const Invocation& inv, Io& io) {
   return kExitOk;
 }
 
-int sync(store::Store& db, const store::RemoteSettings& remote, const Invocation& inv, Io& io) {
+// The remote is resolved, and a missing one refused, before the database
+// is opened.
+int sync(const std::string& path, const Invocation& inv, Io& io, const Catalogue::Warn& warn) {
   const bool push = inv.cache_action == CacheAction::push;
-  const store::SyncReport report =
-      push ? store::push_to_remote(db, remote) : store::pull_from_remote(db, remote);
-  const std::string where = store::redis::parse_url(remote.url).display() + " (prefix '" + remote.key_prefix + "')";
+  const TuneOptions options = to_tune_options(inv.tune);
+  const SyncReport report =
+      push ? push_to_remote_cache(path, options, warn) : pull_from_remote_cache(path, options, warn);
+  const char* records = report.copied == 1 ? " record" : " records";
   if (push)
-    io.out << "pushed " << report.copied << (report.copied == 1 ? " record" : " records") << " from " << db.path()
-           << " to " << where << "\n";
+    io.out << "pushed " << report.copied << records << " from " << path << " to " << report.remote << "\n";
   else
-    io.out << "pulled " << report.copied << (report.copied == 1 ? " record" : " records") << " from " << where
-           << " into " << db.path() << "\n";
+    io.out << "pulled " << report.copied << records << " from " << report.remote << " into " << path << "\n";
   for (const auto& why : report.rejected)
     io.err << "gemmtune: warning: not " << (push ? "pushed" : "pulled") << ": " << why << "\n";
   return kExitOk;
@@ -131,18 +130,12 @@ int sync(store::Store& db, const store::RemoteSettings& remote, const Invocation
 }  // namespace
 
 int cmd_cache(const Invocation& inv, Io& io) {
-  std::optional<store::RemoteSettings> remote;
-  if (inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull) {
-    remote = store::resolve_remote(to_tune_options(inv.tune));
-    if (!remote)
-      throw UsageError(std::string("cache ") + (inv.cache_action == CacheAction::push ? "push" : "pull") +
-                           " needs a remote cache: --remote-cache redis://host:port (or GEMMTUNE_REMOTE_CACHE)",
-                       usage_hint(Command::cache));
-  }
-  const std::string path = store::db_path_for(to_tune_options(inv.tune));
-  auto db = store::Store::open(path, [&io](const std::string& message) {
+  const std::string path = db_path_for(to_tune_options(inv.tune));
+  const Catalogue::Warn warn = [&io](const std::string& message) {
     io.err << "gemmtune: warning: " << message << "\n";
-  });
+  };
+  if (inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull) return sync(path, inv, io, warn);
+  auto db = Catalogue::open(path, warn);
   switch (inv.cache_action) {
     case CacheAction::list: return list(*db, inv, io);
     case CacheAction::show: return show(*db, inv, io);
@@ -155,7 +148,7 @@ int cmd_cache(const Invocation& inv, Io& io) {
       return kExitOk;
     }
     case CacheAction::push:
-    case CacheAction::pull: return sync(*db, *remote, inv, io);
+    case CacheAction::pull: break;  // above
     case CacheAction::clear: {
       const std::int64_t n = db->clear();
       io.out << "removed " << n << (n == 1 ? " record" : " records") << " from " << db->path() << "\n";

@@ -6,8 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include "core/policy.h"
-#include "store/record_json.h"
+#include "gemmtune/record_json.h"
 
 namespace gemmtune::cli {
 namespace {
@@ -150,16 +149,17 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
 std::string fallback_line(const TuningRecord& r) {
   std::string enabled = r.enabled.empty() ? "(none)" : join(r.enabled, ", ");
   return "FALLBACK: the enabled backends (" + enabled + ") produced no valid choice for " + describe(r.problem) +
-         "; using the library backend " + (r.winner ? r.winner->backend : core::library_backend(r.problem.device.kind)) +
+         "; using the library backend " + (r.winner ? r.winner->backend : library_backend(r.problem.device.kind)) +
          " because fallback to the library is on (--fallback-to-library or GEMMTUNE_FALLBACK_TO_LIBRARY=1); turn it "
          "off to make this an error";
 }
 
 // The flat stage/reason/message fields of a choice or backend row (null
-// when it was not rejected), spelled as the store spells a rejection.
+// when it was not rejected), with the names to_string() gives them.
 void put_rejection(json& row, const std::optional<Rejection>& rejection) {
-  const json r = rejection ? store::to_json(*rejection) : json(nullptr);
-  for (const char* field : {"stage", "reason", "message"}) row[field] = rejection ? r[field] : json(nullptr);
+  row["stage"] = rejection ? json(std::string(to_string(rejection->stage))) : json(nullptr);
+  row["reason"] = rejection ? json(std::string(to_string(rejection->reason))) : json(nullptr);
+  row["message"] = rejection ? json(rejection->message) : json(nullptr);
 }
 
 json choices_json(const TuningRecord& r) {
@@ -223,7 +223,7 @@ std::string hints_text(const std::vector<DisabledBackendHint>& hints) {
 
 LibraryBaseline library_baseline(const TuningRecord& r) {
   LibraryBaseline out;
-  out.backend = core::library_backend(r.problem.device.kind);
+  out.backend = library_backend(r.problem.device.kind);
   const ChoiceOutcome* fastest = nullptr;
   const ChoiceOutcome* first_rejected = nullptr;
   for (const auto& c : r.choices) {
@@ -313,10 +313,10 @@ std::string format_autotune(const ResultView& v) {
   return out.str();
 }
 
-nlohmann::json problem_to_json(const Problem& p) {
+nlohmann::json problem_json(const Problem& p) {
   // The store's fields (op, m, n, k, a, b, c, device, ...) plus summaries
   // for readers under names the store does not use.
-  json j = store::to_json(p);
+  json j = json::parse(gemmtune::problem_to_json(p));
   j["text"] = describe(p);
   j["shape"] = json{{"batch", p.batch}, {"m", p.m}, {"n", p.n}, {"k", p.k}};
   json dtypes{{"a", std::string(to_string(p.a.dtype))},
@@ -338,7 +338,7 @@ nlohmann::json result_to_json(const ResultView& v) {
   const TuningRecord& r = v.record;
   json j;
   if (!v.label.empty()) j["label"] = v.label;
-  j["problem"] = problem_to_json(r.problem);
+  j["problem"] = problem_json(r.problem);
   j["selected"] = r.winner ? json{{"backend", r.winner->backend},
                                   {"choice", r.winner->choice},
                                   {"time_us", r.winner->time_us}}
@@ -367,7 +367,7 @@ nlohmann::json result_to_json(const ResultView& v) {
     libj["note"] = lib.note;
   }
   j["library"] = libj;
-  j["record"] = store::to_json(r);
+  j["record"] = json::parse(record_to_json(r));
   if (v.error) {
     j["error"] = json{{"kind", "no_valid_choices"},
                       {"exit_code", 3},
@@ -468,7 +468,7 @@ std::string format_summary(const std::vector<ResultView>& results, double total_
   }
   // The column says which library it compares to when all rows agree.
   bool one_library = std::all_of(results.begin(), results.end(), [&](const ResultView& v) {
-    return core::library_backend(v.record.problem.device.kind) == lib_name;
+    return library_backend(v.record.problem.device.kind) == lib_name;
   });
   const std::string speedup_header = "speedup vs " + (one_library ? lib_name : std::string("library"));
   std::size_t pw = 7, ww = 6, tw = 4, sw = speedup_header.size();
@@ -529,7 +529,7 @@ std::string format_explanation(const Explanation& e) {
 nlohmann::json explanation_to_json(const Explanation& e) {
   const TuningRecord& r = e.record;
   json j;
-  j["problem"] = problem_to_json(r.problem);
+  j["problem"] = problem_json(r.problem);
   j["enabled"] = r.enabled;
   j["search_space"] = std::string(to_string(r.search_space));
   j["threads"] = r.threads;

@@ -33,7 +33,7 @@ struct ResultView {
 // library". `time_us` is set when it served the problem; otherwise `note`
 // says why not: "n/a (BLAS disabled)", "n/a (BLAS: unsupported_dtype)".
 struct LibraryBaseline {
-  std::string backend;  // core::library_backend: BLAS on the CPU, CUBLAS on CUDA
+  std::string backend;  // library_backend: BLAS on the CPU, CUBLAS on CUDA
   std::string choice;
   std::optional<double> time_us;
   std::string note;
@@ -55,7 +55,7 @@ std::string format_autotune(const ResultView&);
 nlohmann::json result_to_json(const ResultView&);
 // The problem part: the store's spelling plus text, shape, dtypes, layout,
 // epilogue and device summaries for readers who do not know the store.
-nlohmann::json problem_to_json(const Problem&);
+nlohmann::json problem_json(const Problem&);
 
 // --csv: one header, then one row per choice (and per rejected backend).
 std::string csv_header();
