@@ -90,10 +90,19 @@ class Store {
   virtual std::int64_t export_json(const std::string& file) = 0;
   // Reads an export file. A file that is not JSON, not an export file or of
   // a newer format version throws StoreError and changes nothing. Each
-  // record is validated on its own; the good ones are upserted in one
-  // transaction, the bad ones listed in ImportReport::rejected.
+  // record is parsed and checked by validate_record() on its own; the good
+  // ones are upserted in one transaction, the bad ones listed in
+  // ImportReport::rejected.
   virtual ImportReport import_json(const std::string& file) = 0;
   virtual const std::string& path() const = 0;
 };
+
+// Store::open() for the tuner: one SQLite connection per database file in a
+// process, shared by every handle open on it, so that a workload of many
+// differently-configured lines (one Tuner each) cannot run out of file
+// descriptors. Each handle sends the warnings of its own calls to its own
+// `warn`. Handles may be used from several threads: calls on one file are
+// serialised. A process created by fork() gets a connection of its own.
+std::unique_ptr<Store> open_shared(const std::string& path, const std::function<void(const std::string&)>& warn);
 
 }  // namespace gemmtune::store

@@ -7,6 +7,8 @@
 #include "commands.h"
 #include "gemmtune/errors.h"
 #include "npy.h"
+#include "util/files.h"
+#include "core/option_table.h"
 
 namespace gemmtune::cli {
 
@@ -33,6 +35,9 @@ Problem build_problem(const ProblemArgs& args) {
 int run_cli(const std::vector<std::string>& args, Io io) {
   try {
     Invocation inv = parse_command_line(args);
+    // Every malformed GEMMTUNE_* value (GEMMTUNE_LOG included) is bad usage
+    // found before any work, for commands that never make a tuner too.
+    if (inv.command != Command::help) (void)option_table::with_environment(TuneOptions{});
     switch (inv.command) {
       case Command::help:
         // A bare `gemmtune` is handled by parse_command_line (usage error);
@@ -58,6 +63,12 @@ int run_cli(const std::vector<std::string>& args, Io io) {
   } catch (const NpyError& e) {
     io.err << "gemmtune: error: " << e.what() << "\n";
     return kExitUsage;
+  } catch (const StoreInputError& e) {
+    io.err << "gemmtune: error: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const files::FileError& e) {
+    io.err << "gemmtune: error: " << e.what() << "\n";
+    return e.fault() == files::FileError::Fault::usage ? kExitUsage : kExitInternal;
   } catch (const NoValidChoicesError& e) {
     io.err << "gemmtune: error: " << e.what();
     return kExitNoChoices;

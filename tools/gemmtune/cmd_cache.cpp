@@ -1,10 +1,5 @@
 // `gemmtune cache ...`: the results database, through the store's interface.
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 #include "commands.h"
 #include "format.h"
@@ -37,7 +32,7 @@ int list(store::Store& db, const Invocation& inv, Io& io) {
   if (inv.format == OutputFormat::json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows) out.push_back(summary_json(r));
-    io.out << out.dump(2) << "\n";
+    io.out << json_text(out) << "\n";
     return kExitOk;
   }
   std::size_t pw = 7, ww = 6;
@@ -63,7 +58,7 @@ int show(store::Store& db, const Invocation& inv, Io& io) {
                          " (see gemmtune cache list)",
                      usage_hint(Command::cache));
   if (inv.format == OutputFormat::json) {
-    io.out << store::to_json(*record).dump(2) << "\n";
+    io.out << json_text(store::to_json(*record)) << "\n";
     return kExitOk;
   }
   std::int64_t id = 0;
@@ -78,12 +73,11 @@ int stats(store::Store& db, const Invocation& inv, Io& io) {
   if (inv.format == OutputFormat::json) {
     nlohmann::json wins = nlohmann::json::object();
     for (const auto& [backend, count] : s.wins_by_backend) wins[backend] = count;
-    io.out << nlohmann::json{{"path", s.path},
+    io.out << json_text(nlohmann::json{{"path", s.path},
                              {"file_bytes", s.file_bytes},
                              {"records", s.records},
                              {"fallback_records", s.fallback_records},
-                             {"wins_by_backend", wins}}
-                  .dump(2)
+                             {"wins_by_backend", wins}})
            << "\n";
     return kExitOk;
   }
@@ -98,9 +92,6 @@ int stats(store::Store& db, const Invocation& inv, Io& io) {
 }
 
 int import_file(store::Store& db, const Invocation& inv, Io& io) {
-  if (access(inv.cache_argument.c_str(), R_OK) != 0)
-    throw UsageError("cache import: cannot read '" + inv.cache_argument + "': " + std::strerror(errno),
-                     usage_hint(Command::cache));
   const store::ImportReport report = db.import_json(inv.cache_argument);
   io.out << "imported " << report.imported << " new and replaced " << report.replaced << " records from "
          << inv.cache_argument << " into " << db.path() << "\n";

@@ -334,6 +334,8 @@ nlohmann::json problem_to_json(const Problem& p) {
   return j;
 }
 
+std::string json_text(const nlohmann::json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
+
 nlohmann::json result_to_json(const ResultView& v) {
   const TuningRecord& r = v.record;
   json j;
