@@ -709,11 +709,12 @@ ImportReport SqliteStore::import_json(const std::string& file) {
   json document;
   try {
     document = json::parse(read_import_file(file));
-  } catch (const json::parse_error& e) {
-    throw StoreError("import file " + file + " is not valid JSON: " + e.what());
+  } catch (const json::exception& e) {
+    // parse_error, and also out_of_range for a number beyond double (1e309).
+    throw StoreInputError("import file " + file + " is not valid JSON: " + e.what());
   }
-  auto bad_file = [&](const std::string& why) -> StoreError {
-    return StoreError("import file " + file + " is not a gemmtune export file: " + why);
+  auto bad_file = [&](const std::string& why) -> StoreInputError {
+    return StoreInputError("import file " + file + " is not a gemmtune export file: " + why);
   };
   if (!document.is_object()) throw bad_file("expected an object, got " + std::string(document.type_name()));
   auto format = document.find("format");
@@ -722,7 +723,7 @@ ImportReport SqliteStore::import_json(const std::string& file) {
   auto version = document.find("version");
   if (version == document.end() || !version->is_number_integer()) throw bad_file("\"version\" must be an integer");
   if (version->get<std::int64_t>() > kExportFormatVersion)
-    throw StoreError("import file " + file + " was written by a newer gemmtune (format version " +
+    throw StoreInputError("import file " + file + " was written by a newer gemmtune (format version " +
                      std::to_string(version->get<std::int64_t>()) + " > " + std::to_string(kExportFormatVersion) +
                      ")");
   if (version->get<std::int64_t>() < 1) throw bad_file("unknown format version " + version->dump());
@@ -899,7 +900,7 @@ std::string db_path_for(const TuneOptions& given) {
   if (auto xdg = env::get("XDG_CACHE_HOME"); xdg && xdg->front() == '/')
     return (fs::path(*xdg) / "gemmtune" / "tuning.db").string();
   if (auto home = env::get("HOME")) return (fs::path(*home) / ".cache" / "gemmtune" / "tuning.db").string();
-  throw StoreError(
+  throw StoreInputError(
       "cannot place the results database: HOME is not set; set GEMMTUNE_CACHE_DIR to a folder (or pass --db)");
 }
 

@@ -330,6 +330,30 @@ TEST_F(Hostile, OversizedImportAndWorkloadFilesAreRefusedUnread) {
   EXPECT_CONTAINS(r.err, "more than the 16777216 accepted");
 }
 
+TEST_F(Hostile, MalformedImportFilesAreUsageErrorsAndChangeNothing) {
+  put_operands();
+  ASSERT_EQ(run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy"}).exit_code, 0);
+  write("array.json", "[1, 2, 3]");
+  write("newer.json", R"({"format": "gemmtune-tuning-records", "version": 99, "records": []})");
+  write("deep.json", std::string(100000, '[') + std::string(100000, ']'));
+  for (const std::string& file : {path("cache/tuning.db"), path("A.npy"), path("array.json"), path("newer.json"),
+                                  path("deep.json")}) {
+    ProcessResult r = gemmtune({"cache", "import", file});
+    EXPECT_EQ(r.exit_code, 2) << file << ": " << r.both();
+    EXPECT_CONTAINS(r.err, "import file " + file);
+  }
+  ProcessResult list = gemmtune({"cache", "list", "--json"});
+  EXPECT_EQ(list.exit_code, 0) << list.both();
+  EXPECT_EQ(json_of(list).size(), 1u);
+}
+
+TEST_F(Hostile, ControlBytesInPathsNeverReachTheTerminalRaw) {
+  ProcessResult r = gemmtune({"run", "mm", "--a", "\x1b[2J\x1b]0;pwned\x07.npy", "--b", "B.npy", "--out", "C.npy"});
+  EXPECT_EQ(r.exit_code, 2) << r.both();
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_CONTAINS(r.err, "\\x1b[2J");
+}
+
 TEST_F(Hostile, BinaryWorkloadIsRefusedNamingTheLineAndByte) {
   write("w.txt", std::string("mm 8x8x8\nmm\0 8x8x8\n", 20));
   ProcessResult r = gemmtune({"tune", "--workload", "w.txt"});

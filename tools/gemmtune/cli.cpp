@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "gemmtune/errors.h"
+#include "format.h"
 #include "npy.h"
 #include "util/files.h"
 #include "core/option_table.h"
@@ -52,31 +53,31 @@ int run_cli(const std::vector<std::string>& args, Io io) {
     }
     return kExitInternal;
   } catch (const UsageError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n" << e.hint() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n" << e.hint() << "\n";
     return kExitUsage;
   } catch (const InvalidProblemError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitUsage;
   } catch (const ConfigError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitUsage;
   } catch (const NpyError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitUsage;
   } catch (const StoreInputError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitUsage;
   } catch (const files::FileError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return e.fault() == files::FileError::Fault::usage ? kExitUsage : kExitInternal;
   } catch (const NoValidChoicesError& e) {
-    io.err << "gemmtune: error: " << e.what();
+    io.err << "gemmtune: error: " << printable(e.what());
     return kExitNoChoices;
   } catch (const std::bad_alloc&) {
     io.err << "gemmtune: internal error: out of memory\n";
     return kExitInternal;
   } catch (const std::exception& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitInternal;
   } catch (...) {
     io.err << "gemmtune: internal error: unknown exception\n";

@@ -95,7 +95,7 @@ int import_file(store::Store& db, const Invocation& inv, Io& io) {
   const store::ImportReport report = db.import_json(inv.cache_argument);
   io.out << "imported " << report.imported << " new and replaced " << report.replaced << " records from "
          << inv.cache_argument << " into " << db.path() << "\n";
-  for (const auto& why : report.rejected) io.err << "gemmtune: warning: not imported: " << why << "\n";
+  for (const auto& why : report.rejected) io.err << "gemmtune: warning: not imported: " << printable(why) << "\n";
   if (!report.rejected.empty() && report.imported + report.replaced == 0) {
     io.err << "gemmtune: error: no record of " << inv.cache_argument << " could be imported\n";
     return kExitUsage;
@@ -132,7 +132,7 @@ int cmd_cache(const Invocation& inv, Io& io) {
   }
   const std::string path = store::db_path_for(to_tune_options(inv.tune));
   auto db = store::Store::open(path, [&io](const std::string& message) {
-    io.err << "gemmtune: warning: " << message << "\n";
+    io.err << "gemmtune: warning: " << printable(message) << "\n";
   });
   switch (inv.cache_action) {
     case CacheAction::list: return list(*db, inv, io);

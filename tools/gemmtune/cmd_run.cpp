@@ -208,7 +208,7 @@ int cmd_run(const Invocation& inv, Io& io) {
   ProgressDisplay display(io.err, io.err_is_terminal, inv.quiet);
   auto tuner = std::make_unique<Tuner>(make_tune_options(inv.tune, display));
   const std::optional<std::string> db_path =
-      inv.tune.no_cache ? std::nullopt : std::optional<std::string>(tuner->db_path());
+      tuner->db_path().empty() ? std::nullopt : std::optional<std::string>(tuner->db_path());
   std::unique_ptr<store::Store> db_held_open;  // shared with the tuner's connection
   if (db_path) db_held_open = store::open_shared(*db_path, [&display](const std::string& m) { display.warning(m); });
   check_output_path(files, db_path);
@@ -334,7 +334,7 @@ int cmd_run(const Invocation& inv, Io& io) {
     // With --json the report is also on stdout, but stderr says it too: a
     // script that reads only the exit code and stderr still learns why.
     if (inv.format == OutputFormat::json) io.out << json_text(result_to_json(view)) << "\n";
-    io.err << "gemmtune: error: " << e.what();
+    io.err << "gemmtune: error: " << printable(e.what());
     return kExitNoChoices;
   }
   display.clear();

@@ -117,7 +117,7 @@ int cmd_tune(const Invocation& inv, Io& io) {
     switch (inv.format) {
       case OutputFormat::table:
         if (view.error) {
-          io.err << "gemmtune: error: " << (view.label.empty() ? "" : view.label + ": ") << *view.error;
+          io.err << "gemmtune: error: " << printable((view.label.empty() ? "" : view.label + ": ") + *view.error);
         } else {
           if (!view.label.empty()) io.out << "[" << view.label << "] ";
           io.out << format_autotune(view);
@@ -126,13 +126,13 @@ int cmd_tune(const Invocation& inv, Io& io) {
         break;
       case OutputFormat::csv:
         io.out << csv_rows(view);
-        if (view.error) io.err << "gemmtune: error: " << (view.label.empty() ? "" : view.label + ": ") << *view.error;
+        if (view.error) io.err << "gemmtune: error: " << printable((view.label.empty() ? "" : view.label + ": ") + *view.error);
         break;
       case OutputFormat::json:
         if (!inv.workload) io.out << json_text(result_to_json(view)) << "\n";
         // Also on stderr: the JSON carries it, but a script that reads
         // only stderr and the exit code must learn why too.
-        if (view.error) io.err << "gemmtune: error: " << (view.label.empty() ? "" : view.label + ": ") << *view.error;
+        if (view.error) io.err << "gemmtune: error: " << printable((view.label.empty() ? "" : view.label + ": ") + *view.error);
         break;
     }
     io.out.flush();

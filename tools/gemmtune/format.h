@@ -80,6 +80,10 @@ nlohmann::json explanation_to_json(const Explanation&);
 // whatever the user's file names hold.
 std::string json_text(const nlohmann::json&);
 
+// Text for the terminal: control bytes other than newline and tab (a path
+// may hold ESC sequences that would redraw the user's screen) become \xNN.
+std::string printable(std::string_view text);
+
 // `cache show`: the whole record, every choice's outcome.
 std::string format_record(const TuningRecord&, std::int64_t id);
 

@@ -158,11 +158,12 @@ memory::desc any_weights_md(const Problem& p, bool batched, Dt dt) {
 
 // oneDNN's relu (and clip) compute max(x, 0), which turns NaN into 0; the
 // contract is relu(NaN) = NaN. elu with alpha 0 is x > 0 ? x : 0 * (e^x - 1),
-// which keeps NaN and gives -0 for x <= 0; adding +0 (linear 1 * x + 0)
-// makes that +0. Both are exact for every other value.
+// which keeps NaN and gives -0 for x <= 0; abs then makes that +0. Both are
+// exact for every other value. (A trailing linear 1 * x + 0 would do the
+// same, but oneDNN 2.7 miscomputes a chain holding two linear post-ops.)
 void append_relu_keeping_nan(dnnl::post_ops& ops) {
   ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_elu, 0.0f, 0.0f);
-  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f, 0.0f);
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_abs, 0.0f, 0.0f);
 }
 
 bool int_relu_needs_pass(const Problem& p) {
