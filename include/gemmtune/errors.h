@@ -1,7 +1,7 @@
 // Exceptions of the public API. Inside, backends return rejections as values;
 // only the API surface throws. The CLI maps them to exit codes:
-// InvalidProblemError and ConfigError -> 2, NoValidChoicesError -> 3,
-// everything else -> 1.
+// InvalidProblemError, ConfigError and StoreInputError -> 2,
+// NoValidChoicesError -> 3, everything else -> 1.
 #pragma once
 
 #include <stdexcept>
@@ -60,6 +60,16 @@ class BackendUnavailableError : public Error {
 class StoreError : public Error {
  public:
   using Error::Error;
+};
+
+// A path or argument given to the store cannot be used as asked, and nothing
+// was changed: a database path that holds a file gemmtune did not create
+// (another program's SQLite file, a .npy, a device), an export target that
+// is the live database or not a regular file, an import file that is not a
+// regular file, too large or not an export file, an ambiguous record id.
+class StoreInputError : public StoreError {
+ public:
+  using StoreError::StoreError;
 };
 
 // The selected kernel failed while computing a user's call. gemmtune never

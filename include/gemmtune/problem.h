@@ -37,6 +37,10 @@ struct MatrixDesc {
 
 // C[b] = act(alpha * scale_a * scale_b * A[b].B[b] + beta * bias[b])
 // A is m x k, B is k x n, C and a full bias are m x n, a row bias is 1 x n.
+// Special values, the same in every backend (as BLAS and PyTorch define
+// them): alpha = 0 (or K = 0) drops the product term, which is not
+// evaluated, so NaN or Inf in A, B or the scales does not reach C; beta = 0
+// drops the bias term the same way; relu keeps NaN (relu(NaN) = NaN).
 struct Problem {
   Op op = Op::mm;
   std::int64_t batch = 1;
@@ -89,6 +93,14 @@ struct ProblemSpec {
   int alignment = 64;
   Device device;
 };
+
+// Whether the product term alpha * scales * A.B is absent (K = 0 or alpha
+// = 0): A, B and the scales are then never read, and C = act(beta * bias)
+// or act(0).
+bool product_term_absent(const Problem&);
+// Whether the bias term is absent (no bias, or beta = 0): the bias is then
+// never read.
+bool bias_term_absent(const Problem&);
 
 // Bytes a buffer must hold for an operand of `batch` matrices.
 std::size_t operand_bytes(const MatrixDesc&, std::int64_t batch);

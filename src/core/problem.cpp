@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "gemmtune/errors.h"
+#include "util/numeric.h"
 
 namespace gemmtune {
 namespace {
@@ -127,10 +128,32 @@ void check_dtypes(const Problem& p) {
   }
 }
 
+// alpha and beta reach the kernels in the output's precision (or wider):
+// a value that becomes infinite there, or a nonzero one that becomes zero,
+// would silently turn every result into Inf/NaN or drop a term. Checked by
+// the output dtype's own rounding, so every float dtype gets its exact
+// limits.
+void check_scalar(double v, const char* field, DType out) {
+  if (!std::isfinite(v)) fail(field, std::string(field) + " must be finite");
+  if (!is_floating(out)) return;
+  alignas(8) unsigned char slot[8] = {};
+  numeric::store_from_double(slot, out, 0, v);
+  const double rounded = numeric::load_as_double(slot, out, 0);
+  std::ostringstream text;
+  text.precision(17);
+  text << v;
+  if (!std::isfinite(rounded))
+    fail(field, std::string(field) + " = " + text.str() + " overflows the output dtype " +
+                    std::string(to_string(out)) + "; scale the inputs instead");
+  if (v != 0 && rounded == 0)
+    fail(field, std::string(field) + " = " + text.str() + " underflows to 0 in the output dtype " +
+                    std::string(to_string(out)) + "; use 0 to drop the term");
+}
+
 void check_epilogue(const Problem& p) {
   const std::string op(to_string(p.op));
-  if (!std::isfinite(p.alpha)) fail("alpha", "alpha must be finite");
-  if (!std::isfinite(p.beta)) fail("beta", "beta must be finite");
+  check_scalar(p.alpha, "alpha", p.c.dtype);
+  check_scalar(p.beta, "beta", p.c.dtype);
 
   switch (bias_rule(p.op)) {
     case BiasRule::required:
@@ -196,6 +219,10 @@ std::int64_t MatrixDesc::span(std::int64_t batch) const {
 std::size_t operand_bytes(const MatrixDesc& d, std::int64_t batch) {
   return static_cast<std::size_t>(d.span(batch)) * dtype_size(d.dtype);
 }
+
+bool product_term_absent(const Problem& p) { return p.k == 0 || p.alpha == 0.0; }
+
+bool bias_term_absent(const Problem& p) { return p.bias == BiasKind::none || p.beta == 0.0; }
 
 std::size_t scale_count(ScaleKind kind, std::int64_t channels) {
   switch (kind) {

@@ -13,6 +13,7 @@
 #include "gemmtune/catalogue.h"
 #include "measure/inputs.h"
 #include "measure/verify.h"
+#include "store/record_validation.h"
 #include "util/cpu_info.h"
 
 #ifndef GEMMTUNE_VERSION
@@ -312,16 +313,38 @@ std::vector<std::string> registration_order(const Tuner::Impl& impl) {
 // instead), or only write the new result.
 enum class CacheUse { wait, dont_wait, write_only };
 
+// A stored record is data that anyone could have edited or imported, and
+// its winner is built for the record's problem: it is used only when it is
+// valid and holds the problem asked for (on whichever device of the kind:
+// the key leaves the index out).
+std::optional<std::string> invalid_stored_record(const TuningRecord& stored, const Problem& problem) {
+  try {
+    store::validate_record(stored);
+  } catch (const StoreError& e) {
+    return std::string(e.what());
+  }
+  Problem same_device = stored.problem;
+  same_device.device.index = problem.device.index;
+  if (!(same_device == problem)) return "it holds another problem: " + describe(stored.problem);
+  return std::nullopt;
+}
+
 std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem, CacheUse use) {
   const auto start = std::chrono::steady_clock::now();
   Prepared prep = prepare(impl, problem);
   TuningRecord& record = prep.record;
+  // Tuning holds the inputs and output plus the reference or a host copy of
+  // the output: refuse what cannot fit now, not after allocating.
+  measure::check_fits_in_memory(problem, 2);
 
   store::TuningCache* cache = impl.open_cache();
   std::unique_ptr<store::TuningLease> lease;  // released after the save below
   TuneResult result;
   if (cache && use != CacheUse::write_only) {
-    auto usable = [&](const TuningRecord& stored) { return core::cache_record_unusable(stored, prep.check); };
+    auto usable = [&](const TuningRecord& stored) -> std::optional<std::string> {
+      if (auto invalid = invalid_stored_record(stored, problem)) return "it is invalid: " + *invalid;
+      return core::cache_record_unusable(stored, prep.check);
+    };
     store::Lookup found = cache->lookup(record.key, usable,
                                         use == CacheUse::wait ? store::Waiting::wait : store::Waiting::dont_wait);
     if (found.claimed_elsewhere) return std::nullopt;

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "gemmtune/errors.h"
+#include "util/memory.h"
 #include "util/numeric.h"
 
 namespace gemmtune::measure {
@@ -71,8 +73,43 @@ void fill_random(void* data, DType dtype, std::size_t count, std::uint64_t seed)
   }
 }
 
+void check_fits_in_memory(const Problem& p, int copies) {
+  if (operand_bytes(p.c, p.batch) == 0) return;
+  struct Operand {
+    const char* field;
+    std::uint64_t bytes;
+  };
+  // validate() has checked that each span times its element size fits in
+  // 64 bits; the sum and the copies are added with saturation.
+  const Operand operands[] = {
+      {"a", p.k > 0 ? operand_bytes(p.a, p.batch) : 0},
+      {"b", p.k > 0 ? operand_bytes(p.b, p.batch) : 0},
+      {"c", operand_bytes(p.c, p.batch)},
+      {"bias_desc", p.bias != BiasKind::none ? operand_bytes(p.bias_desc, p.batch) : 0},
+      {"scale_a", scale_count(p.scale_a, p.m) * sizeof(float)},
+      {"scale_b", scale_count(p.scale_b, p.n) * sizeof(float)},
+  };
+  std::uint64_t total = 0;
+  const Operand* largest = &operands[0];
+  for (const auto& o : operands) {
+    if (__builtin_add_overflow(total, o.bytes, &total)) total = UINT64_MAX;
+    if (o.bytes > largest->bytes) largest = &o;
+  }
+  std::uint64_t needed = 0;
+  if (__builtin_mul_overflow(total, static_cast<std::uint64_t>(copies), &needed)) needed = UINT64_MAX;
+  const std::uint64_t usable = memory::usable_bytes();
+  if (needed > usable)
+    throw InvalidProblemError(largest->field, describe(p) + " needs " + memory::human_bytes(needed) + " for " +
+                                                  std::to_string(copies) + " copies of its operands (" +
+                                                  largest->field + " alone " + memory::human_bytes(largest->bytes) +
+                                                  "); this process may use " + memory::human_bytes(usable));
+}
+
 HostData make_host_data(const Problem& p, std::uint64_t seed) {
   HostData d;
+  // An empty output reads nothing: A (2^40 x 5 for M = 2^40, N = 0) would be
+  // terabytes allocated and filled for a call that must finish at once.
+  if (operand_bytes(p.c, p.batch) == 0) return d;
   auto make = [&](HostBuffer& buffer, const MatrixDesc& desc, std::uint64_t salt) {
     std::size_t bytes = operand_bytes(desc, p.batch);
     buffer = HostBuffer(bytes);

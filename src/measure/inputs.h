@@ -30,12 +30,20 @@ class HostBuffer {
 };
 
 // Random data for every input of a problem, plus an output buffer filled
-// with a poison pattern (0xFF bytes: NaN for floats).
+// with a poison pattern (0xFF bytes: NaN for floats). Nothing at all for an
+// empty output (every pointer null), whatever the size of the inputs.
 struct HostData {
   HostBuffer a, b, bias, c, scale_a, scale_b;
   GemmArgs args() const;
 };
 HostData make_host_data(const Problem&, std::uint64_t seed);
+
+// Throws InvalidProblemError, naming the largest operand, when `copies`
+// copies of the problem's operands (A, B, C, bias, scales) cannot fit in
+// the memory this process may use (memory::usable_bytes): such a problem
+// would be killed, or loop for days, after allocating. An empty output
+// needs nothing.
+void check_fits_in_memory(const Problem&, int copies);
 
 // Fills `count` elements with values that are exactly representable in the
 // dtype: floats uniform in [-1, 1], fp8 in [-2, 2], int8 over its full range.

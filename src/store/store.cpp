@@ -13,8 +13,8 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <map>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -23,8 +23,10 @@
 #include "core/option_table.h"
 #include "gemmtune/errors.h"
 #include "store/record_json.h"
+#include "store/record_validation.h"
 #include "store/sqlite_db.h"
 #include "util/env.h"
+#include "util/files.h"
 #include "util/log.h"
 
 #ifndef GEMMTUNE_VERSION
@@ -68,11 +70,90 @@ CREATE INDEX records_by_created_at ON records(created_at);
 CREATE INDEX records_by_winner_backend ON records(winner_backend);
 )sql";
 
+// Written into the SQLite header (PRAGMA application_id, bytes 68-71) of
+// every database gemmtune creates: "gmtu". It is what lets open() tell a
+// damaged database of ours, which may be set aside, from a file of someone
+// else's, which must never be touched.
+constexpr std::uint32_t kApplicationId = 0x676d7475;
+
+// Limit on import files: far above any real export (a record is a few
+// kilobytes), far below what would exhaust memory while parsing.
+constexpr std::uint64_t kMaxImportBytes = std::uint64_t{1} << 30;
+
 // The file is not (or no longer) a usable gemmtune database; open() moves it
 // aside. Internal: never escapes open().
 struct Damaged {
   std::string why;
 };
+
+// What a file at the database path is, judged from its first bytes before
+// SQLite opens it for writing (which could already change it).
+enum class Origin {
+  absent,    // missing or empty: gemmtune creates its database there
+  ours,      // SQLite with gemmtune's application id
+  legacy,    // SQLite without an application id, made by an older gemmtune
+  foreign,   // anything else: never modified, renamed or moved
+};
+
+struct Inspection {
+  Origin origin = Origin::absent;
+  std::string why;  // for foreign: what the file is
+};
+
+// Percent-encodes a path for an SQLite URI ("file:...?immutable=1").
+std::string uri_path(const std::string& path) {
+  std::string out;
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// Whether an SQLite file without an application id was made by a gemmtune
+// from before the mark: its meta table says so. Read through an immutable,
+// read-only connection, which creates no -wal or -shm beside the file.
+bool made_by_older_gemmtune(const std::string& path) {
+  sqlite3* db = nullptr;
+  const std::string uri = "file:" + uri_path(path) + "?immutable=1";
+  bool ours = false;
+  if (sqlite3_open_v2(uri.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name='created_by'", -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(s, 0);
+      ours = text != nullptr && std::strncmp(reinterpret_cast<const char*>(text), "gemmtune ", 9) == 0;
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close_v2(db);
+  return ours;
+}
+
+Inspection inspect(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return {};  // missing: connect() reports any other trouble
+  struct stat st {};
+  unsigned char header[100];
+  ssize_t got = 0;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) got = ::pread(fd, header, sizeof header, 0);
+  ::close(fd);
+  if (!S_ISREG(st.st_mode)) return {Origin::foreign, "not a regular file"};
+  if (st.st_size == 0) return {};
+  if (got != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "SQLite format 3", 16) != 0)
+    return {Origin::foreign, "not an SQLite database"};
+  const std::uint32_t id = (std::uint32_t{header[68]} << 24) | (std::uint32_t{header[69]} << 16) |
+                           (std::uint32_t{header[70]} << 8) | header[71];
+  if (id == kApplicationId) return {Origin::ours, {}};
+  if (id != 0) return {Origin::foreign, "the SQLite database of another application (id " + std::to_string(id) + ")"};
+  if (made_by_older_gemmtune(path)) return {Origin::legacy, {}};
+  return {Origin::foreign, "an SQLite database that gemmtune did not create"};
+}
 
 std::string utc_time(const char* format) {
   std::time_t now = std::time(nullptr);
@@ -121,9 +202,10 @@ void make_parent_folders(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(parent, ec);
   if (ec)
-    throw StoreError("results database " + path + ": cannot create folder " + parent.string() + ": " + ec.message());
+    throw StoreInputError("results database " + path + ": cannot create folder " + parent.string() + ": " +
+                          ec.message());
   if (!std::filesystem::is_directory(parent, ec))
-    throw StoreError("results database " + path + ": " + parent.string() + " is not a folder");
+    throw StoreInputError("results database " + path + ": " + parent.string() + " is not a folder");
 }
 
 // Renames without ever replacing an existing file. Returns 0 or an errno.
@@ -198,45 +280,19 @@ bool all_digits(const std::string& s) {
   return !s.empty() && s.size() <= 18 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-void write_file_atomically(const std::string& file, const std::string& text) {
-  // Write beside the target and rename, so a reader (or a crash) never sees
-  // half an export.
-  std::string tmp = file + ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw StoreError("cannot write export file " + file + ": " + std::strerror(errno));
-  const char* p = text.data();
-  std::size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw StoreError("cannot write export file " + file + ": " + std::strerror(err));
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw StoreError("cannot write export file " + file + ": " + std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw StoreError("cannot write export file " + file + ": " + std::strerror(err));
-  }
+// A FileError as the store's error: the caller's path (exit 2) or the
+// machine's trouble.
+[[noreturn]] void rethrow(const files::FileError& e) {
+  if (e.fault() == files::FileError::Fault::usage) throw StoreInputError(e.what());
+  throw StoreError(e.what());
 }
 
-std::string read_whole_file(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw StoreError("cannot read import file " + file + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw StoreError("cannot read import file " + file + ": read error");
-  return text.str();
+std::string read_import_file(const std::string& file) {
+  try {
+    return files::InputFile(file, "import file " + file).read_all(kMaxImportBytes);
+  } catch (const files::FileError& e) {
+    rethrow(e);
+  }
 }
 
 class SqliteStore final : public Store {
@@ -245,8 +301,9 @@ class SqliteStore final : public Store {
       : path_(std::move(path)), warn_(std::move(warn)) {}
 
   // Connects, checks and (for a new file) creates the schema. Throws Damaged
-  // for a file to be moved aside, StoreError for everything else.
-  void connect();
+  // for a file to be moved aside, StoreError for everything else. `origin`
+  // is never foreign (open() refuses those first).
+  void connect(Origin origin);
 
   std::optional<TuningRecord> lookup(const std::string& key) override;
   void save(const TuningRecord& record) override;
@@ -263,6 +320,7 @@ class SqliteStore final : public Store {
   Schema check_schema();
   void quick_check();
   void use_wal();
+  void mark_as_ours();
   void create_schema();
   void set_checkpoint_on_close(bool on);
   void checkpoint_on_close_if_wal_empty();
@@ -277,34 +335,36 @@ class SqliteStore final : public Store {
   [[noreturn]] void fail(const std::string& what) const {
     throw StoreError("results database " + path_ + ": " + what);
   }
+  // The path the caller gave cannot be used (exit code 2 in the CLI).
+  [[noreturn]] void refuse(const std::string& what) const {
+    throw StoreInputError("results database " + path_ + ": " + what);
+  }
 
   std::string path_;
   std::function<void(const std::string&)> warn_;
   std::unique_ptr<Db> db_;
 };
 
-void SqliteStore::connect() {
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail("not a regular file");
+void SqliteStore::connect(Origin origin) {
   // Say plainly what is wrong instead of sqlite's "unable to open database
   // file" or "attempt to write a readonly database" later. WAL also needs to
   // create -wal and -shm files beside the database, hence the folder check.
   if (::access(path_.c_str(), F_OK) == 0 && ::access(path_.c_str(), W_OK) != 0)
-    fail("the file is read-only (" + std::string(std::strerror(errno)) + "); gemmtune needs to write to it");
+    refuse("the file is read-only (" + std::string(std::strerror(errno)) + "); gemmtune needs to write to it");
   std::string folder = parent_folder(path_);
   if (::access(folder.c_str(), W_OK) != 0)
-    fail("folder " + folder + " is not writable (" + std::strerror(errno) + ")");
+    refuse("folder " + folder + " is not writable (" + std::strerror(errno) + ")");
 
   try {
     db_ = std::make_unique<Db>(path_);
   } catch (const SqliteError& e) {
     if (e.primary() == SQLITE_CANTOPEN)
-      fail("cannot open or create the file (" + e.detail() + "); check that it and its folder are writable");
+      refuse("cannot open or create the file (" + e.detail() + "); check that it and its folder are writable");
     throw;
   }
   int rc = sqlite3_busy_timeout(db_->handle(), kBusyTimeoutMs);
   if (rc != SQLITE_OK) db_->fail(rc, "cannot set the busy timeout");
-  if (db_->read_only()) fail("the file is read-only; gemmtune needs to write to it");
+  if (db_->read_only()) refuse("the file is read-only; gemmtune needs to write to it");
 
   // Until the file is known to be ours, closing must not checkpoint: that
   // would write into a file we are about to move aside (or refuse) and
@@ -315,6 +375,9 @@ void SqliteStore::connect() {
     // gemmtune is refused without a byte of it changed.
     Schema schema = check_schema();
     if (schema == Schema::current) quick_check();
+    // The mark goes first into a new file, so that no crash can leave a
+    // non-empty file of ours without it (and then be taken for foreign).
+    if (origin != Origin::ours) mark_as_ours();
     use_wal();
     db_->exec("PRAGMA synchronous=NORMAL", "cannot set synchronous mode");
     if (schema == Schema::empty) create_schema();
@@ -431,6 +494,11 @@ void SqliteStore::use_wal() {
   }
 }
 
+void SqliteStore::mark_as_ours() {
+  db_->exec(("PRAGMA application_id=" + std::to_string(static_cast<std::int32_t>(kApplicationId))).c_str(),
+            "cannot mark the database as gemmtune's");
+}
+
 void SqliteStore::create_schema() {
   WriteTransaction tx(*db_);
   // Another process may have created it between our check and our lock.
@@ -539,7 +607,7 @@ std::vector<RecordSummary> SqliteStore::list() {
 
 std::optional<TuningRecord> SqliteStore::get(const std::string& id_or_key_prefix) {
   const std::string& wanted = id_or_key_prefix;
-  if (wanted.empty()) fail("give a record id or a key prefix");
+  if (wanted.empty()) throw StoreInputError("results database " + path_ + ": give a record id or a key prefix");
   ReadTransaction snapshot(*db_);
   if (all_digits(wanted)) {
     Statement s(*db_, "SELECT id, key, json FROM records WHERE id=?1", "cannot read a record");
@@ -566,8 +634,9 @@ std::optional<TuningRecord> SqliteStore::get(const std::string& id_or_key_prefix
     std::string examples;
     for (std::size_t i = 0; i < matches.size() && i < 3; ++i)
       examples += (i ? ", " : "") + std::string("id ") + std::to_string(matches[i].first);
-    fail("'" + wanted + "' is ambiguous: " + std::to_string(matches.size()) + " records match (" + examples +
-         (matches.size() > 3 ? ", ..." : "") + "); give the id or more of the key");
+    throw StoreInputError("results database " + path_ + ": '" + wanted + "' is ambiguous: " +
+                          std::to_string(matches.size()) + " records match (" + examples +
+                          (matches.size() > 3 ? ", ..." : "") + "); give the id or more of the key");
   }
   Statement s(*db_, "SELECT json FROM records WHERE id=?1", "cannot read a record");
   s.bind(1, matches[0].first);
@@ -605,6 +674,16 @@ CatalogueStats SqliteStore::stats() {
 }
 
 std::int64_t SqliteStore::export_json(const std::string& file) {
+  // Refuse a bad target before reading a single record.
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+    if (files::same_file(file, path_ + suffix))
+      throw StoreInputError("export file " + file + " is the results database " + path_ + suffix +
+                            " itself; export to another file");
+  try {
+    files::writable_target(file, "export file " + file);
+  } catch (const files::FileError& e) {
+    rethrow(e);
+  }
   json records = json::array();
   {
     ReadTransaction snapshot(*db_);
@@ -618,19 +697,24 @@ std::int64_t SqliteStore::export_json(const std::string& file) {
                    {"exported_at", iso_now()},
                    {"gemmtune_version", GEMMTUNE_VERSION},
                    {"records", std::move(records)}};
-  write_file_atomically(file, json_text(document, 1) + "\n");
+  try {
+    files::write_atomically(file, json_text(document, 1) + "\n", "export file " + file);
+  } catch (const files::FileError& e) {
+    rethrow(e);
+  }
   return count;
 }
 
 ImportReport SqliteStore::import_json(const std::string& file) {
   json document;
   try {
-    document = json::parse(read_whole_file(file));
-  } catch (const json::parse_error& e) {
-    throw StoreError("import file " + file + " is not valid JSON: " + e.what());
+    document = json::parse(read_import_file(file));
+  } catch (const json::exception& e) {
+    // parse_error, and also out_of_range for a number beyond double (1e309).
+    throw StoreInputError("import file " + file + " is not valid JSON: " + e.what());
   }
-  auto bad_file = [&](const std::string& why) -> StoreError {
-    return StoreError("import file " + file + " is not a gemmtune export file: " + why);
+  auto bad_file = [&](const std::string& why) -> StoreInputError {
+    return StoreInputError("import file " + file + " is not a gemmtune export file: " + why);
   };
   if (!document.is_object()) throw bad_file("expected an object, got " + std::string(document.type_name()));
   auto format = document.find("format");
@@ -639,7 +723,7 @@ ImportReport SqliteStore::import_json(const std::string& file) {
   auto version = document.find("version");
   if (version == document.end() || !version->is_number_integer()) throw bad_file("\"version\" must be an integer");
   if (version->get<std::int64_t>() > kExportFormatVersion)
-    throw StoreError("import file " + file + " was written by a newer gemmtune (format version " +
+    throw StoreInputError("import file " + file + " was written by a newer gemmtune (format version " +
                      std::to_string(version->get<std::int64_t>()) + " > " + std::to_string(kExportFormatVersion) +
                      ")");
   if (version->get<std::int64_t>() < 1) throw bad_file("unknown format version " + version->dump());
@@ -657,7 +741,7 @@ ImportReport SqliteStore::import_json(const std::string& file) {
         label += " (key " + short_key(key->get<std::string>()) + ")";
     try {
       TuningRecord record = record_from_json(entry);
-      if (record.key.empty()) throw StoreError("key: empty");
+      validate_record(record);
       good.push_back(std::move(record));
     } catch (const StoreError& e) {
       report.rejected.push_back(label + ": " + e.what());
@@ -677,18 +761,45 @@ ImportReport SqliteStore::import_json(const std::string& file) {
 
 }  // namespace
 
+namespace {
+
+// SQLite writes <db>-wal, -shm and -journal beside the database without
+// O_NOFOLLOW: a symlink planted there would aim its writes at another file.
+void refuse_unsafe_companions(const std::string& path) {
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    struct stat st {};
+    const std::string companion = path + suffix;
+    if (::lstat(companion.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      throw StoreInputError("results database " + path + ": " + companion + " is " +
+                            (S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file") +
+                            "; SQLite would write through it, so gemmtune refuses to open the database");
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Store> Store::open(const std::string& path, const Warn& warn) {
-  if (path.empty()) throw StoreError("results database path is empty");
+  if (path.empty()) throw StoreInputError("results database path is empty");
   make_parent_folders(path);
   constexpr int kAttempts = 4;
   std::string last_why;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     FileId checked = file_id(path);
+    refuse_unsafe_companions(path);
+    const Inspection inspection = inspect(path);
+    if (inspection.origin == Origin::foreign)
+      throw StoreInputError("results database " + path + " is " + inspection.why +
+                            ", so not a gemmtune database; gemmtune never modifies, renames or moves a file it did "
+                            "not create. Pass another --db (or GEMMTUNE_CACHE_DIR), or move the file away yourself");
     auto store = std::make_unique<SqliteStore>(path, warn);
     try {
-      store->connect();
+      store->connect(inspection.origin);
       return store;
     } catch (const Damaged& damaged) {
+      if (inspection.origin == Origin::legacy)
+        throw StoreInputError("results database " + path + " looks like one of an older gemmtune but is damaged (" +
+                              damaged.why + "); it carries no mark that proves it is gemmtune's, so it is left as "
+                              "it is: move it away yourself");
       last_why = damaged.why;
       store.reset();  // close before renaming
       std::string moved = set_aside(path, checked, damaged.why);
@@ -699,6 +810,85 @@ std::unique_ptr<Store> Store::open(const std::string& path, const Warn& warn) {
   }
   throw StoreError("results database " + path + " is damaged (" + last_why +
                    ") and stays damaged after being moved aside; giving up");
+}
+
+namespace {
+
+// One open database and whose warnings its current call produces.
+struct SharedConnection {
+  std::mutex mutex;
+  std::function<void(const std::string&)> warn;  // of the handle calling now
+  std::unique_ptr<Store> store;
+  pid_t pid = 0;
+};
+
+class SharedStore final : public Store {
+ public:
+  SharedStore(std::shared_ptr<SharedConnection> connection, std::function<void(const std::string&)> warn)
+      : connection_(std::move(connection)), warn_(std::move(warn)) {}
+
+  // Every call runs alone on the connection, its warnings sent to this
+  // handle's callback.
+  template <typename F>
+  auto call(F&& f) {
+    std::lock_guard<std::mutex> lock(connection_->mutex);
+    connection_->warn = warn_;
+    return f(*connection_->store);
+  }
+
+  std::optional<TuningRecord> lookup(const std::string& key) override {
+    return call([&](Store& s) { return s.lookup(key); });
+  }
+  void save(const TuningRecord& record) override {
+    call([&](Store& s) { s.save(record); });
+  }
+  std::vector<RecordSummary> list() override {
+    return call([&](Store& s) { return s.list(); });
+  }
+  std::optional<TuningRecord> get(const std::string& id) override {
+    return call([&](Store& s) { return s.get(id); });
+  }
+  std::int64_t clear() override {
+    return call([&](Store& s) { return s.clear(); });
+  }
+  CatalogueStats stats() override {
+    return call([&](Store& s) { return s.stats(); });
+  }
+  std::int64_t export_json(const std::string& file) override {
+    return call([&](Store& s) { return s.export_json(file); });
+  }
+  ImportReport import_json(const std::string& file) override {
+    return call([&](Store& s) { return s.import_json(file); });
+  }
+  const std::string& path() const override { return connection_->store->path(); }
+
+ private:
+  std::shared_ptr<SharedConnection> connection_;
+  std::function<void(const std::string&)> warn_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_shared(const std::string& path, const std::function<void(const std::string&)>& warn) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<SharedConnection>> registry;
+  std::error_code ec;
+  std::string name = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec || name.empty()) name = path;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  std::shared_ptr<SharedConnection> connection = registry[name].lock();
+  if (!connection || connection->pid != ::getpid()) {
+    connection = std::make_shared<SharedConnection>();
+    connection->pid = ::getpid();
+    SharedConnection* raw = connection.get();
+    // Warnings of open() itself (a damaged file set aside) go to this caller.
+    raw->warn = warn;
+    connection->store = Store::open(path, [raw](const std::string& m) {
+      if (raw->warn) raw->warn(m);
+    });
+    registry[name] = connection;
+  }
+  return std::make_unique<SharedStore>(std::move(connection), warn);
 }
 
 }  // namespace gemmtune::store
@@ -720,7 +910,7 @@ std::string db_path_for(const TuneOptions& given) {
   if (auto xdg = env::get("XDG_CACHE_HOME"); xdg && xdg->front() == '/')
     return (fs::path(*xdg) / "gemmtune" / "tuning.db").string();
   if (auto home = env::get("HOME")) return (fs::path(*home) / ".cache" / "gemmtune" / "tuning.db").string();
-  throw StoreError(
+  throw StoreInputError(
       "cannot place the results database: HOME is not set; set GEMMTUNE_CACHE_DIR to a folder (or pass --db)");
 }
 

@@ -38,4 +38,12 @@ class Store : public Catalogue {
   virtual void save(const TuningRecord&) = 0;
 };
 
+// Store::open() for the tuner: one SQLite connection per database file in a
+// process, shared by every handle open on it, so that a workload of many
+// differently-configured lines (one Tuner each) cannot run out of file
+// descriptors. Each handle sends the warnings of its own calls to its own
+// `warn`. Handles may be used from several threads: calls on one file are
+// serialised. A process created by fork() gets a connection of its own.
+std::unique_ptr<Store> open_shared(const std::string& path, const std::function<void(const std::string&)>& warn);
+
 }  // namespace gemmtune::store

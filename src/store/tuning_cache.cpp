@@ -455,7 +455,9 @@ void LayeredCache::try_flush_pending() {
 
 std::unique_ptr<TuningCache> open_tuning_cache(const std::string& db_path, const std::optional<RemoteSettings>& remote,
                                                WarningSink warn) {
-  auto local = Store::open(db_path, warn);
+  // One connection per file, shared by every tuner of the process: a
+  // workload of many differently-optioned lines must not run out of fds.
+  auto local = open_shared(db_path, warn);
   if (remote) return std::make_unique<LayeredCache>(std::move(local), *remote, std::move(warn));
   return std::make_unique<LocalCache>(std::move(local), std::move(warn));
 }

@@ -170,7 +170,7 @@ inline void store_from_double(void* data, DType dtype, std::int64_t index, doubl
 inline double activate(Activation act, double x) {
   switch (act) {
     case Activation::none: return x;
-    case Activation::relu: return x > 0 ? x : 0.0;
+    case Activation::relu: return x < 0 ? 0.0 : x;  // keeps NaN, as PyTorch does
     case Activation::gelu: return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440));
     case Activation::silu: return x / (1.0 + std::exp(-x));
   }

@@ -430,23 +430,37 @@ TEST_F(Cli, CacheImportOfAMissingFileExits2) {
   EXPECT_CONTAINS(r.err, "nothing.json");
 }
 
-TEST_F(Cli, UnusableDatabasePathExits1WithAMessageNotACrash) {
+TEST_F(Cli, UnusableDatabasePathExits2WithAMessageNotACrash) {
+  // The path is the user's mistake: bad usage, found before any tuning.
   write("plainfile", "not a folder");
   ProcessResult r = gemmtune(concat({"tune", "mm", "8x8x8", "--backends", "BLAS", "--db", path("plainfile/sub/tuning.db")}, kQuick));
-  EXPECT_EQ(r.exit_code, 1) << r.both();
+  EXPECT_EQ(r.exit_code, 2) << r.both();
   EXPECT_CONTAINS(r.err, "gemmtune: error:");
   EXPECT_CONTAINS(r.err, "plainfile");
 }
 
 TEST_F(Cli, DamagedDatabaseIsSetAsideWithAWarning) {
-  std::filesystem::create_directories(path("cache"));
-  write("cache/tuning.db", std::string(4096, 'x'));
+  // A database gemmtune made (its header carries the mark) whose pages were
+  // then overwritten: set aside, and tuning goes on in a fresh one.
+  ASSERT_EQ(gemmtune(concat({"tune", "mm", "8x8x8", "--backends", "BLAS", "--quiet"}, kQuick)).exit_code, 0);
+  std::string bytes = read("cache/tuning.db");
+  ASSERT_GT(bytes.size(), 100u);
+  write("cache/tuning.db", bytes.substr(0, 100) + std::string(8192, 'x'));
   ProcessResult r = gemmtune(concat({"tune", "mm", "8x8x8", "--backends", "BLAS", "--quiet"}, kQuick));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   // Warnings are shown even with --quiet.
   EXPECT_CONTAINS(r.err, "gemmtune: warning:");
   EXPECT_CONTAINS(r.err, "damaged");
   EXPECT_CONTAINS(r.out, "AUTOTUNE");
+}
+
+TEST_F(Cli, FileThatGemmtuneDidNotMakeIsRefusedNotSetAside) {
+  std::filesystem::create_directories(path("cache"));
+  write("cache/tuning.db", std::string(4096, 'x'));
+  ProcessResult r = gemmtune(concat({"tune", "mm", "8x8x8", "--backends", "BLAS", "--quiet"}, kQuick));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_CONTAINS(r.err, "not a gemmtune database");
+  EXPECT_EQ(read("cache/tuning.db"), std::string(4096, 'x'));
 }
 
 TEST_F(Cli, WorkloadTunesEveryLineAndEndsWithASummary) {

@@ -1,6 +1,9 @@
-// Damaged, foreign, newer and unwritable database files: set aside with a
-// warning, or refused with a clear error; never deleted, never modified when
-// refused.
+// Damaged, foreign, newer and unwritable database files. Only a damaged
+// database that gemmtune made (its SQLite header carries gemmtune's
+// application id) is set aside with a warning; anything else (another
+// program's SQLite file, a text file, random bytes, a device) is refused with
+// a StoreInputError and left byte for byte as it was, with nothing created
+// beside it.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -47,8 +50,40 @@ std::vector<std::string> moved_databases(const std::string& folder) {
   return out;
 }
 
+// gemmtune's mark in the SQLite header (PRAGMA application_id).
+constexpr int kGemmtuneApplicationId = 1735226485;  // "gmtu"
+
 class DamageTest : public ::testing::Test {
  protected:
+  // A file that starts as a database of ours (its header, with the mark)
+  // and continues as garbage: what a disk error leaves behind.
+  std::string damaged_ours(unsigned seed) {
+    if (header_.empty()) {
+      const std::string fresh = dir.file("fresh.db");
+      Store::open(fresh, {});
+      header_ = read_bytes(fresh).substr(0, 100);
+    }
+    return header_ + random_bytes(8192, seed);
+  }
+  std::string header_;
+  // Opens a file that is not ours and checks that it is refused and left
+  // exactly as it was, with no companion file created. Returns the message.
+  std::string expect_refused_untouched(const std::string& original_bytes) {
+    std::string message = "(opened)";
+    try {
+      Store::open(db_path(), warnings.sink());
+    } catch (const StoreInputError& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find("results database " + db_path() + " is "), std::string::npos) << message;
+    EXPECT_NE(message.find("gemmtune never modifies, renames or moves a file it did not create"), std::string::npos)
+        << message;
+    EXPECT_EQ(read_bytes(db_path()), original_bytes) << "the user's file must be left as it was";
+    EXPECT_TRUE(moved_databases(dir.path()).empty());
+    for (const char* suffix : {"-wal", "-shm", "-journal"}) EXPECT_FALSE(file_exists(db_path() + suffix)) << suffix;
+    EXPECT_TRUE(warnings.messages.empty());
+    return message;
+  }
   std::string db_path() const { return dir.file("tuning.db"); }
   void fill(int records) {
     auto store = Store::open(db_path(), {});
@@ -80,17 +115,82 @@ class DamageTest : public ::testing::Test {
   Warnings warnings;
 };
 
-TEST_F(DamageTest, FileOfRandomBytesIsMovedAsideWithAWarning) {
+TEST_F(DamageTest, FileOfRandomBytesIsRefusedAndLeftUntouched) {
   std::string bytes = random_bytes(16384, 1);
   write_bytes(db_path(), bytes);
-  std::string w = expect_set_aside(bytes);
-  EXPECT_NE(w.find("not a database"), std::string::npos) << w;
+  std::string m = expect_refused_untouched(bytes);
+  EXPECT_NE(m.find("not an SQLite database"), std::string::npos) << m;
 }
 
-TEST_F(DamageTest, TextFileIsMovedAside) {
+TEST_F(DamageTest, TextFileIsRefusedAndLeftUntouched) {
   std::string bytes = "these are my notes, not a database\n";
   write_bytes(db_path(), bytes);
+  expect_refused_untouched(bytes);
+}
+
+TEST_F(DamageTest, DamagedDatabaseOfOursIsMovedAsideWithAWarning) {
+  std::string bytes = damaged_ours(1);
+  write_bytes(db_path(), bytes);
   expect_set_aside(bytes);
+}
+
+TEST_F(DamageTest, DatabaseOfAnOlderGemmtuneWithoutTheMarkIsUsedAndMarked) {
+  fill(3);
+  sql(db_path(), "PRAGMA application_id=0");
+  auto store = Store::open(db_path(), warnings.sink());
+  EXPECT_EQ(store->list().size(), 3u);
+  store.reset();
+  EXPECT_EQ(sql(db_path(), "PRAGMA application_id"), std::vector<std::string>{std::to_string(kGemmtuneApplicationId)});
+  EXPECT_TRUE(warnings.messages.empty());
+}
+
+TEST_F(DamageTest, SqliteFileOfAnotherApplicationIsRefusedAndLeftUntouched) {
+  sql(db_path(), "PRAGMA application_id=1234; CREATE TABLE meta(name TEXT, value TEXT)");
+  std::string m = expect_refused_untouched(read_bytes(db_path()));
+  EXPECT_NE(m.find("another application (id 1234)"), std::string::npos) << m;
+}
+
+TEST_F(DamageTest, ForeignSqliteFileInWalModeGetsNoCompanionFiles) {
+  // Reading a WAL database normally creates its -shm; judging whose it is
+  // must not leave even that behind.
+  sql(db_path(), "PRAGMA journal_mode=WAL; CREATE TABLE notes(x); INSERT INTO notes VALUES('mine')");
+  expect_refused_untouched(read_bytes(db_path()));
+}
+
+TEST_F(DamageTest, NonRegularFilesAreRefusedUntouched) {
+  ASSERT_EQ(::mkfifo(db_path().c_str(), 0600), 0);
+  try {
+    Store::open(db_path(), warnings.sink());
+    ADD_FAILURE() << "opened a FIFO";
+  } catch (const StoreInputError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+  struct stat st {};
+  ASSERT_EQ(::lstat(db_path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_TRUE(moved_databases(dir.path()).empty());
+  // A device: checked on /dev/null, which must still be the device after.
+  EXPECT_THROW(Store::open("/dev/null", warnings.sink()), StoreInputError);
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  // A folder.
+  const std::string folder = dir.file("a-folder");
+  ASSERT_EQ(::mkdir(folder.c_str(), 0755), 0);
+  EXPECT_THROW(Store::open(folder, warnings.sink()), StoreInputError);
+}
+
+TEST_F(DamageTest, SymlinkPlantedAsTheWalIsRefusedAndItsTargetUntouched) {
+  fill(1);
+  const std::string victim = dir.file("victim.txt");
+  write_bytes(victim, "precious");
+  ASSERT_EQ(::symlink(victim.c_str(), (db_path() + "-wal").c_str()), 0);
+  try {
+    Store::open(db_path(), warnings.sink());
+    ADD_FAILURE() << "opened a database whose -wal is a planted symlink";
+  } catch (const StoreInputError& e) {
+    EXPECT_NE(std::string(e.what()).find("-wal is a symbolic link"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(read_bytes(victim), "precious");
 }
 
 TEST_F(DamageTest, TruncatedDatabaseIsMovedAside) {
@@ -116,19 +216,23 @@ TEST_F(DamageTest, DatabaseWithGarbagePagesIsMovedAside) {
   EXPECT_TRUE(w.find("integrity check failed") != std::string::npos || w.find("malformed") != std::string::npos) << w;
 }
 
-TEST_F(DamageTest, SqliteFileWithUnrelatedTablesIsMovedAside) {
+TEST_F(DamageTest, SqliteFileWithUnrelatedTablesIsRefusedAndLeftUntouched) {
   sql(db_path(), "CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users(name) VALUES('ann')");
-  std::string bytes = read_bytes(db_path());
-  std::string w = expect_set_aside(bytes);
-  EXPECT_NE(w.find("not a gemmtune database"), std::string::npos) << w;
-  EXPECT_NE(w.find("users"), std::string::npos) << w;
-  auto moved = moved_databases(dir.path());
-  ASSERT_EQ(moved.size(), 1u);
-  EXPECT_EQ(sql(moved[0], "SELECT name FROM users"), std::vector<std::string>{"ann"});
+  std::string m = expect_refused_untouched(read_bytes(db_path()));
+  EXPECT_NE(m.find("an SQLite database that gemmtune did not create"), std::string::npos) << m;
+  EXPECT_EQ(sql(db_path(), "SELECT name FROM users"), std::vector<std::string>{"ann"});
+}
+
+TEST_F(DamageTest, MarkedDatabaseWithUnrelatedTablesIsMovedAside) {
+  sql(db_path(), "PRAGMA application_id=" + std::to_string(kGemmtuneApplicationId) +
+                     "; CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT)");
+  std::string w = expect_set_aside(read_bytes(db_path()));
+  EXPECT_NE(w.find("not a gemmtune database: it holds tables users"), std::string::npos) << w;
 }
 
 TEST_F(DamageTest, RecordsTableWithoutOurColumnsIsMovedAside) {
   sql(db_path(),
+      "PRAGMA application_id=" + std::to_string(kGemmtuneApplicationId) + ";"
       "CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT);"
       "INSERT INTO meta VALUES('schema_version', '1');"
       "CREATE TABLE records(id INTEGER PRIMARY KEY, key TEXT)");
@@ -137,7 +241,7 @@ TEST_F(DamageTest, RecordsTableWithoutOurColumnsIsMovedAside) {
 }
 
 TEST_F(DamageTest, StaleWalFileMovesWithTheDamagedFile) {
-  std::string bytes = random_bytes(8192, 3);
+  std::string bytes = damaged_ours(3);
   write_bytes(db_path(), bytes);
   write_bytes(db_path() + "-wal", "old wal");
   expect_set_aside(bytes);
@@ -148,11 +252,11 @@ TEST_F(DamageTest, StaleWalFileMovesWithTheDamagedFile) {
 }
 
 TEST_F(DamageTest, SecondDamageInTheSameSecondNeverOverwritesTheFirst) {
-  write_bytes(db_path(), random_bytes(8192, 4));
+  write_bytes(db_path(), damaged_ours(4));
   Store::open(db_path(), warnings.sink());
-  write_bytes(db_path(), random_bytes(8192, 5));
+  write_bytes(db_path(), damaged_ours(5));
   Store::open(db_path(), warnings.sink());
-  write_bytes(db_path(), random_bytes(8192, 6));
+  write_bytes(db_path(), damaged_ours(6));
   Store::open(db_path(), warnings.sink());
   EXPECT_EQ(warnings.messages.size(), 3u);
   auto moved = moved_databases(dir.path());
@@ -160,7 +264,7 @@ TEST_F(DamageTest, SecondDamageInTheSameSecondNeverOverwritesTheFirst) {
   std::vector<std::string> contents;
   for (const auto& m : moved) contents.push_back(read_bytes(m));
   std::sort(contents.begin(), contents.end());
-  std::vector<std::string> expected{random_bytes(8192, 4), random_bytes(8192, 5), random_bytes(8192, 6)};
+  std::vector<std::string> expected{damaged_ours(4), damaged_ours(5), damaged_ours(6)};
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(contents, expected);
 }
@@ -168,7 +272,7 @@ TEST_F(DamageTest, SecondDamageInTheSameSecondNeverOverwritesTheFirst) {
 TEST_F(DamageTest, ProcessesFindingOneDamagedFileAtOnceSetItAsideOnce) {
   // Each process finds the damage; only the first may move the file, and no
   // one may move aside the fresh database another has already started.
-  std::string bytes = random_bytes(65536, 8);
+  std::string bytes = damaged_ours(8);
   write_bytes(db_path(), bytes);
   constexpr int kProcesses = 4, kRecords = 50;
   int start[2];

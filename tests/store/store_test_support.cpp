@@ -10,6 +10,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/key.h"
+
 namespace gemmtune::store::testing {
 
 TempDir::TempDir() {
@@ -101,6 +103,39 @@ TuningRecord sample_record(const std::string& key, int variant) {
   r.created_at = "2024-05-01T12:34:56Z";
   r.gemmtune_version = "0.1.0-test";
   r.tuned_by = "host-a pid " + std::to_string(40 + variant);
+  return r;
+}
+
+TuningRecord valid_record(const std::string& label, int variant) {
+  ProblemSpec spec;
+  spec.op = Op::addmm;
+  spec.m = 17 + variant;
+  spec.n = 33;
+  spec.k = 65;
+  spec.alpha = 0.5;
+  spec.beta = 2;
+  spec.activation = Activation::relu;
+  TuningRecord r;
+  r.problem = make_problem(spec);
+  r.enabled = {"BLAS", "CPP"};
+  r.search_space = SearchSpace::standard;
+  r.threads = 4;
+  r.environment = "cpu=test;label=" + label;
+  r.backend_versions = {{"BLAS", "openblas 0.3.21"}, {"CPP", "kernels 3"}};
+  r.backends = {BackendOutcome{"BLAS", "openblas 0.3.21", 1, std::nullopt},
+                BackendOutcome{"CPP", "kernels 3", 2, std::nullopt}};
+  ChoiceOutcome fast{"CPP", "cpp_avx2_f32_mr6_nr16_kc256", "6x16 micro-kernel", Timing{10.0 + variant, 9.5, 12.0 + variant, 0.02, 40},
+                     std::nullopt, 1e-7};
+  ChoiceOutcome wrong{"CPP", "cpp_avx2_f32_mr4_nr8_kc128", "4x8 micro-kernel", std::nullopt,
+                      Rejection{Stage::verify, Reason::wrong_result, "relative error 0.5"}, 0.5};
+  ChoiceOutcome lib{"BLAS", "blas_sgemm", "cblas_sgemm + epilogue", Timing{20, 19, 25, 0.05, 30}, std::nullopt, 0};
+  r.choices = {fast, wrong, lib};
+  r.winner = Winner{"CPP", fast.name, fast.timing->median_us};
+  r.tuning_seconds = 0.25;
+  r.created_at = "2024-05-01T12:34:56Z";
+  r.gemmtune_version = "0.1.0-test";
+  r.key = core::make_key(r.problem, core::KeyContext{r.environment, r.threads, r.enabled, r.backend_versions,
+                                                     r.search_space});
   return r;
 }
 

@@ -40,6 +40,12 @@ struct Warnings {
 // content deterministically (the concurrency test checks which writer won).
 TuningRecord sample_record(const std::string& key, int variant = 0);
 
+// A record that passes validate_record(): a CPU addmm whose key is the one
+// the tuner computes from its problem and context. `label` goes into the
+// environment (so different labels give different keys); `variant` varies
+// the problem and the timings.
+TuningRecord valid_record(const std::string& label, int variant = 0);
+
 // Every field equal (doubles exactly). Reports the first difference.
 ::testing::AssertionResult same_record(const TuningRecord& expected, const TuningRecord& actual);
 

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 
 #include "core/option_table.h"
 #include "gemmtune/errors.h"
@@ -222,6 +223,11 @@ void apply_flag(Invocation& inv, std::string_view flag, const std::string& value
   }
 }
 
+bool names_a_file(std::string_view flag, unsigned context) {
+  if (flag == "--a" || flag == "--b" || flag == "--out" || flag == "--db") return true;
+  return context == kRun && (flag == "--bias" || flag == "--scale-a" || flag == "--scale-b");
+}
+
 bool looks_like_flag(const std::string& arg) {
   // "-3x4x5" is a (bad) SHAPE, not a flag: let the shape parser explain it.
   return arg.size() >= 2 && arg[0] == '-' && !std::isdigit(static_cast<unsigned char>(arg[1]));
@@ -232,6 +238,7 @@ bool looks_like_flag(const std::string& arg) {
 std::vector<std::string> apply_words(Invocation& inv, const std::vector<std::string>& words, std::size_t start,
                                      unsigned context) {
   std::vector<std::string> positionals;
+  std::map<std::string, std::string> files_named;
   bool flags_done = false;
   for (std::size_t i = start; i < words.size(); ++i) {
     const std::string& word = words[i];
@@ -255,6 +262,8 @@ std::vector<std::string> apply_words(Invocation& inv, const std::vector<std::str
                  inv.command);
     if ((flag->contexts & context) == 0) usage_fail(misplaced_flag_message(name, context, inv.command), inv.command);
     if (name == "--workload") {
+      // Two workloads would be ambiguous: which one, or both in what order?
+      if (inv.workload) usage_fail("--workload given twice; give one workload file per run", inv.command);
       inv.workload = true;
       if (inline_value) inv.workload_file = *inline_value;
       else if (i + 1 < words.size() && !looks_like_flag(words[i + 1])) inv.workload_file = words[++i];
@@ -271,6 +280,13 @@ std::vector<std::string> apply_words(Invocation& inv, const std::vector<std::str
       }
     } else if (inline_value) {
       usage_fail(name + " takes no value", inv.command);
+    }
+    // A file named twice is a typo whose result depends on which one wins:
+    // reading one file and overwriting the other. Refuse it.
+    if (names_a_file(name, context)) {
+      auto [seen, inserted] = files_named.emplace(name, value);
+      if (!inserted && seen->second != value)
+        usage_fail(name + " given twice ('" + seen->second + "' and '" + value + "'); give it once", inv.command);
     }
     apply_flag(inv, name, value, context);
   }

@@ -6,8 +6,11 @@
 
 #include "commands.h"
 #include "gemmtune/errors.h"
+#include "format.h"
 #include "gemmtune/tuner.h"
 #include "npy.h"
+#include "util/files.h"
+#include "core/option_table.h"
 
 namespace gemmtune::cli {
 
@@ -38,6 +41,9 @@ int run_cli(const std::vector<std::string>& args, Io io) {
       return kExitOk;
     }
     Invocation inv = parse_command_line(args);
+    // Every malformed GEMMTUNE_* value (GEMMTUNE_LOG included) is bad usage
+    // found before any work, for commands that never make a tuner too.
+    if (inv.command != Command::help) (void)option_table::with_environment(TuneOptions{});
     switch (inv.command) {
       case Command::help:
         // A bare `gemmtune` is handled by parse_command_line (usage error);
@@ -52,25 +58,31 @@ int run_cli(const std::vector<std::string>& args, Io io) {
     }
     return kExitInternal;
   } catch (const UsageError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n" << e.hint() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n" << e.hint() << "\n";
     return kExitUsage;
   } catch (const InvalidProblemError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitUsage;
   } catch (const ConfigError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitUsage;
   } catch (const NpyError& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitUsage;
+  } catch (const StoreInputError& e) {
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
+    return kExitUsage;
+  } catch (const files::FileError& e) {
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
+    return e.fault() == files::FileError::Fault::usage ? kExitUsage : kExitInternal;
   } catch (const NoValidChoicesError& e) {
-    io.err << "gemmtune: error: " << e.what();
+    io.err << "gemmtune: error: " << printable(e.what());
     return kExitNoChoices;
   } catch (const std::bad_alloc&) {
     io.err << "gemmtune: internal error: out of memory\n";
     return kExitInternal;
   } catch (const std::exception& e) {
-    io.err << "gemmtune: error: " << e.what() << "\n";
+    io.err << "gemmtune: error: " << printable(e.what()) << "\n";
     return kExitInternal;
   } catch (...) {
     io.err << "gemmtune: internal error: unknown exception\n";

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "format.h"
 #include "gemmtune/errors.h"
 #include "util/env.h"
 
@@ -65,7 +66,7 @@ int cmd_backends(const Invocation& inv, Io& io) {
                        {"enabled", enabled},
                        {"enabled_source", env_value ? "GEMMTUNE_BACKENDS" : "default"},
                        {"error", config_error ? nlohmann::json(*config_error) : nlohmann::json(nullptr)}};
-    io.out << out.dump(2) << "\n";
+    io.out << json_text(out) << "\n";
   } else {
     std::size_t name_w = 7;
     for (const auto& b : backends) name_w = std::max(name_w, b->name().size());

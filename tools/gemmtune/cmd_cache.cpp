@@ -1,11 +1,6 @@
 // `gemmtune cache ...`: the results database, through the public catalogue
 // (gemmtune/catalogue.h), push and pull included.
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 #include "commands.h"
 #include "format.h"
@@ -35,7 +30,7 @@ int list(Catalogue& db, const Invocation& inv, Io& io) {
   if (inv.format == OutputFormat::json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows) out.push_back(summary_json(r));
-    io.out << out.dump(2) << "\n";
+    io.out << json_text(out) << "\n";
     return kExitOk;
   }
   std::size_t pw = 7, ww = 6;
@@ -76,12 +71,11 @@ int stats(Catalogue& db, const Invocation& inv, Io& io) {
   if (inv.format == OutputFormat::json) {
     nlohmann::json wins = nlohmann::json::object();
     for (const auto& [backend, count] : s.wins_by_backend) wins[backend] = count;
-    io.out << nlohmann::json{{"path", s.path},
+    io.out << json_text(nlohmann::json{{"path", s.path},
                              {"file_bytes", s.file_bytes},
                              {"records", s.records},
                              {"fallback_records", s.fallback_records},
-                             {"wins_by_backend", wins}}
-                  .dump(2)
+                             {"wins_by_backend", wins}})
            << "\n";
     return kExitOk;
   }
@@ -96,13 +90,10 @@ int stats(Catalogue& db, const Invocation& inv, Io& io) {
 }
 
 int import_file(Catalogue& db, const Invocation& inv, Io& io) {
-  if (access(inv.cache_argument.c_str(), R_OK) != 0)
-    throw UsageError("cache import: cannot read '" + inv.cache_argument + "': " + std::strerror(errno),
-                     usage_hint(Command::cache));
   const ImportReport report = db.import_json(inv.cache_argument);
   io.out << "imported " << report.imported << " new and replaced " << report.replaced << " records from "
          << inv.cache_argument << " into " << db.path() << "\n";
-  for (const auto& why : report.rejected) io.err << "gemmtune: warning: not imported: " << why << "\n";
+  for (const auto& why : report.rejected) io.err << "gemmtune: warning: not imported: " << printable(why) << "\n";
   if (!report.rejected.empty() && report.imported + report.replaced == 0) {
     io.err << "gemmtune: error: no record of " << inv.cache_argument << " could be imported\n";
     return kExitUsage;
@@ -123,7 +114,7 @@ int sync(const std::string& path, const Invocation& inv, Io& io, const Catalogue
   else
     io.out << "pulled " << report.copied << records << " from " << report.remote << " into " << path << "\n";
   for (const auto& why : report.rejected)
-    io.err << "gemmtune: warning: not " << (push ? "pushed" : "pulled") << ": " << why << "\n";
+    io.err << "gemmtune: warning: not " << (push ? "pushed" : "pulled") << ": " << printable(why) << "\n";
   return kExitOk;
 }
 
@@ -132,7 +123,7 @@ int sync(const std::string& path, const Invocation& inv, Io& io, const Catalogue
 int cmd_cache(const Invocation& inv, Io& io) {
   const std::string path = db_path_for(to_tune_options(inv.tune));
   const Catalogue::Warn warn = [&io](const std::string& message) {
-    io.err << "gemmtune: warning: " << message << "\n";
+    io.err << "gemmtune: warning: " << printable(message) << "\n";
   };
   if (inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull) return sync(path, inv, io, warn);
   auto db = Catalogue::open(path, warn);

@@ -16,6 +16,8 @@
 #include "measure/inputs.h"
 #include "npy.h"
 #include "runtime/device_runtime.h"
+#include "store/store.h"
+#include "util/files.h"
 #include "util/numeric.h"
 
 namespace gemmtune::cli {
@@ -77,6 +79,9 @@ void convert_matrix(const InputFile& file, const MatrixDesc& desc, std::int64_t 
   const NpyArray& a = file.array;
   const bool three = a.shape.size() == 3;
   const std::int64_t rows = desc.rows, cols = desc.cols;
+  // An empty matrix has nothing to convert, however long its other side: a
+  // 2^40 x 0 operand must not loop 2^40 times.
+  if (rows == 0 || cols == 0 || batches == 0) return;
   const std::vector<std::int64_t> stride = a.element_strides();
   const std::int64_t sb = three ? stride[0] : 0;
   const std::int64_t si = stride[three ? 1 : 0];
@@ -124,11 +129,24 @@ DType default_run_dtype(Op op, const InputFile& a) {
   return DType::i32;  // int64 input: the widest integer gemmtune has
 }
 
-void check_output_path(const std::string& path) {
-  std::string dir = ".";
-  if (auto slash = path.rfind('/'); slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
-  if (access(dir.c_str(), W_OK) != 0)
-    usage("--out " + path + ": cannot write into '" + dir + "': " + std::strerror(errno));
+// --out may replace only a regular file that is neither an input nor the
+// results database: checked before any work, so a mistyped path costs
+// nothing and loses nothing.
+void check_output_path(const RunFiles& files, const std::optional<std::string>& db_path) {
+  const std::string what = "--out " + files.out;
+  (void)files::writable_target(files.out, what);  // throws a usage FileError
+  const std::pair<const char*, const std::string*> inputs[] = {{"--a", &files.a},
+                                                               {"--b", &files.b},
+                                                               {"--bias", &files.bias},
+                                                               {"--scale-a", &files.scale_a},
+                                                               {"--scale-b", &files.scale_b}};
+  for (const auto& [flag, path] : inputs)
+    if (!path->empty() && files::same_file(files.out, *path))
+      usage(what + " is the same file as " + flag + " " + *path + "; write the result to another file");
+  if (db_path)
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+      if (files::same_file(files.out, *db_path + suffix))
+        usage(what + " is the results database " + *db_path + suffix + "; write the result to another file");
 }
 
 // A buffer on the problem's device holding a copy of host data (CUDA), or
@@ -182,7 +200,18 @@ int cmd_run(const Invocation& inv, Io& io) {
   if (op == Op::mixed_mm && !files.scale_a.empty()) usage("mixed_mm scales only B; drop --scale-a");
   if (op != Op::scaled_mm && op != Op::mixed_mm && (!files.scale_a.empty() || !files.scale_b.empty()))
     usage(std::string(to_string(op)) + " takes no scales (only scaled_mm and mixed_mm do)");
-  check_output_path(files.out);
+  // Everything the environment and the flags decide is checked before any
+  // file is read: the tuner resolves its options (GEMMTUNE_* values, backend
+  // names) when made, and the results database is opened now, so a bad
+  // --db is refused before the work too. The tuner outlives the run: the
+  // selected kernel may rely on its backend.
+  ProgressDisplay display(io.err, io.err_is_terminal, inv.quiet);
+  auto tuner = std::make_unique<Tuner>(make_tune_options(inv.tune, display));
+  const std::optional<std::string> db_path =
+      tuner->db_path().empty() ? std::nullopt : std::optional<std::string>(tuner->db_path());
+  std::unique_ptr<store::Store> db_held_open;  // shared with the tuner's connection
+  if (db_path) db_held_open = store::open_shared(*db_path, [&display](const std::string& m) { display.warning(m); });
+  check_output_path(files, db_path);
 
   InputFile a = load("--a", files.a);
   InputFile b = load("--b", files.b);
@@ -259,6 +288,8 @@ int cmd_run(const Invocation& inv, Io& io) {
     if (bias_broadcast) problem.bias_desc.batch_stride = 0;
   }
   validate(problem);
+  // The files' arrays, their converted copies and the tuner's inputs.
+  measure::check_fits_in_memory(problem, 3);
 
   // Host copies in the problem's dtypes and layouts. A broadcast operand
   // (batch stride 0) is one matrix, whatever the batch.
@@ -285,14 +316,10 @@ int cmd_run(const Invocation& inv, Io& io) {
   const bool cuda = problem.device.kind == DeviceKind::cuda;
   runtime::DeviceRuntime* rt = cuda ? &runtime::runtime_for(problem.device) : nullptr;
   const Availability device_ok = rt ? rt->availability() : Availability::yes();
-  ProgressDisplay display(io.err, io.err_is_terminal, inv.quiet);
   ResultView view;
   const std::int64_t start = now_ns();
-  // The tuner outlives the run: the selected kernel may rely on its backend.
-  std::unique_ptr<Tuner> tuner;
   std::optional<Selection> selection;
   try {
-    tuner = std::make_unique<Tuner>(make_tune_options(inv.tune, display));
     view.db_path = tuner->db_path();
     selection.emplace(tuner->select(problem));
   } catch (const NoValidChoicesError& e) {
@@ -304,8 +331,10 @@ int cmd_run(const Invocation& inv, Io& io) {
     view.error = e.what();
     view.hints = e.hints();
     view.seconds = seconds_since(start);
-    if (inv.format == OutputFormat::json) io.out << result_to_json(view).dump(2) << "\n";
-    else io.err << "gemmtune: error: " << e.what();
+    // With --json the report is also on stdout, but stderr says it too: a
+    // script that reads only the exit code and stderr still learns why.
+    if (inv.format == OutputFormat::json) io.out << json_text(result_to_json(view)) << "\n";
+    io.err << "gemmtune: error: " << printable(e.what());
     return kExitNoChoices;
   }
   display.clear();
@@ -345,6 +374,8 @@ int cmd_run(const Invocation& inv, Io& io) {
   const NpyType out_type = npy_type_for_output(c_dtype);
   std::vector<std::int64_t> out_shape = batched ? std::vector<std::int64_t>{batch, m, n} : std::vector<std::int64_t>{m, n};
   const std::int64_t count = batch * m * n;
+  // A failure to store the computed data (a full disk) leaves any old
+  // --out file whole and is not bad usage: exit 1.
   try {
     if (npy_to_dtype(out_type) == c_dtype) {
       write_npy(files.out, out_type, out_shape, false, host_c.data());
@@ -354,18 +385,19 @@ int cmd_run(const Invocation& inv, Io& io) {
         wide[static_cast<std::size_t>(i)] = static_cast<float>(numeric::load_as_double(host_c.data(), c_dtype, i));
       write_npy(files.out, out_type, out_shape, false, wide.data());
     }
-  } catch (const NpyError& e) {
-    throw std::runtime_error(e.what());  // the data is computed; failing to store it is not bad usage
+  } catch (const files::FileError& e) {
+    throw std::runtime_error(e.what());
   }
 
-  if (!inv.quiet) {
+  // --quiet hides progress only; the result is what the user asked for.
+  {
     if (inv.format == OutputFormat::json) {
       nlohmann::json j = result_to_json(view);
       j["output"] = {{"path", files.out},
                      {"dtype", std::string(to_string(c_dtype))},
                      {"npy_dtype", std::string(npy_descr(out_type))},
                      {"shape", out_shape}};
-      io.out << j.dump(2) << "\n";
+      io.out << json_text(j) << "\n";
     } else if (inv.format == OutputFormat::csv) {
       io.out << csv_header() << csv_rows(view);
     } else {

@@ -7,6 +7,8 @@
 
 #include "commands.h"
 #include "format.h"
+#include "measure/inputs.h"
+#include "store/store.h"
 #include "workload.h"
 
 namespace gemmtune::cli {
@@ -73,6 +75,7 @@ int cmd_tune(const Invocation& inv, Io& io) {
     for (auto& item : load_workload(inv)) {
       try {
         Problem problem = build_problem(item.invocation.problem);
+        measure::check_fits_in_memory(problem, 2);
         tasks.push_back(Task{item.label, std::move(item.invocation), std::move(problem)});
       } catch (const InvalidProblemError& e) {
         throw UsageError(item.label + ": " + e.what(), usage_hint(Command::tune));
@@ -80,6 +83,7 @@ int cmd_tune(const Invocation& inv, Io& io) {
     }
   } else {
     tasks.push_back(Task{"", inv, build_problem(inv.problem)});
+    measure::check_fits_in_memory(tasks.back().problem, 2);
   }
 
   ProgressDisplay display(io.err, io.err_is_terminal, inv.quiet);
@@ -94,6 +98,16 @@ int cmd_tune(const Invocation& inv, Io& io) {
       throw ConfigError(task.label + ": " + e.what());
     }
   }
+  // Open every results database now: a --db that is not gemmtune's is
+  // refused before the first problem is tuned. The handles share their
+  // connection with the tuners' (one per file).
+  std::vector<std::unique_ptr<store::Store>> databases;
+  for (const Task& task : tasks) {
+    const std::string path = task.tuner->db_path();
+    if (path.empty()) continue;  // --no-cache
+    if (std::none_of(databases.begin(), databases.end(), [&](const auto& d) { return d->path() == path; }))
+      databases.push_back(store::open_shared(path, [&display](const std::string& m) { display.warning(m); }));
+  }
   std::vector<std::optional<ResultView>> results(tasks.size());
   const std::int64_t start = now_ns();
   bool any_failed = false;
@@ -103,7 +117,7 @@ int cmd_tune(const Invocation& inv, Io& io) {
     switch (inv.format) {
       case OutputFormat::table:
         if (view.error) {
-          io.err << "gemmtune: error: " << (view.label.empty() ? "" : view.label + ": ") << *view.error;
+          io.err << "gemmtune: error: " << printable((view.label.empty() ? "" : view.label + ": ") + *view.error);
         } else {
           if (!view.label.empty()) io.out << "[" << view.label << "] ";
           io.out << format_autotune(view);
@@ -112,10 +126,13 @@ int cmd_tune(const Invocation& inv, Io& io) {
         break;
       case OutputFormat::csv:
         io.out << csv_rows(view);
-        if (view.error) io.err << "gemmtune: error: " << (view.label.empty() ? "" : view.label + ": ") << *view.error;
+        if (view.error) io.err << "gemmtune: error: " << printable((view.label.empty() ? "" : view.label + ": ") + *view.error);
         break;
       case OutputFormat::json:
-        if (!inv.workload) io.out << result_to_json(view).dump(2) << "\n";
+        if (!inv.workload) io.out << json_text(result_to_json(view)) << "\n";
+        // Also on stderr: the JSON carries it, but a script that reads
+        // only stderr and the exit code must learn why too.
+        if (view.error) io.err << "gemmtune: error: " << printable((view.label.empty() ? "" : view.label + ": ") + *view.error);
         break;
     }
     io.out.flush();
@@ -149,7 +166,7 @@ int cmd_tune(const Invocation& inv, Io& io) {
     if (inv.format == OutputFormat::json) {
       nlohmann::json all = nlohmann::json::array();
       for (const auto& v : in_order) all.push_back(result_to_json(v));
-      io.out << all.dump(2) << "\n";
+      io.out << json_text(all) << "\n";
     } else if (inv.format == OutputFormat::table) {
       io.out << format_summary(in_order, seconds_since(start));
     }
@@ -166,7 +183,7 @@ int cmd_explain(const Invocation& inv, Io& io) {
   Explanation explanation = tuner.explain(problem);
   const bool any_choice = std::any_of(explanation.record.choices.begin(), explanation.record.choices.end(),
                                       [](const ChoiceOutcome& c) { return c.ok(); });
-  if (inv.format == OutputFormat::json) io.out << explanation_to_json(explanation).dump(2) << "\n";
+  if (inv.format == OutputFormat::json) io.out << json_text(explanation_to_json(explanation)) << "\n";
   else io.out << format_explanation(explanation);
   if (!any_choice) {
     io.err << "gemmtune: error: no enabled backend offers a choice for " << describe(problem) << "\n";

@@ -334,6 +334,23 @@ nlohmann::json problem_json(const Problem& p) {
   return j;
 }
 
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string json_text(const nlohmann::json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
+
 nlohmann::json result_to_json(const ResultView& v) {
   const TuningRecord& r = v.record;
   json j;

@@ -75,6 +75,15 @@ std::string format_summary(const std::vector<ResultView>&, double total_seconds)
 std::string format_explanation(const Explanation&);
 nlohmann::json explanation_to_json(const Explanation&);
 
+// Every JSON document the CLI prints, indented. Bytes that are not UTF-8
+// (a path is any bytes but NUL) become U+FFFD, so the output stays valid JSON
+// whatever the user's file names hold.
+std::string json_text(const nlohmann::json&);
+
+// Text for the terminal: control bytes other than newline and tab (a path
+// may hold ESC sequences that would redraw the user's screen) become \xNN.
+std::string printable(std::string_view text);
+
 // `cache show`: the whole record, every choice's outcome.
 std::string format_record(const TuningRecord&, std::int64_t id);
 

@@ -1,5 +1,6 @@
 // gemmtune: the command-line tool. Everything lives in run_cli so that the
 // tests can reach the same code; main only adapts argv and the streams.
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -8,6 +9,10 @@
 #include "progress.h"
 
 int main(int argc, char** argv) {
+  // A file size limit (ulimit -f) would kill the process mid-write; ignored,
+  // the write fails with EFBIG like on a full disk, and is reported as such
+  // with the old file left whole.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   gemmtune::cli::Io io{std::cout, std::cerr, gemmtune::cli::stderr_is_terminal()};
   int code = gemmtune::cli::run_cli(args, io);

@@ -1,11 +1,12 @@
 #include "npy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
+#include "util/files.h"
+#include "util/memory.h"
 #include "util/numeric.h"
 
 namespace gemmtune::cli {
@@ -36,6 +37,8 @@ class HeaderParser {
       std::string key = parse_string();
       expect(':');
       skip_space();
+      if ((key == "descr" && have_descr) || (key == "fortran_order" && have_order) || (key == "shape" && have_shape))
+        bad("'" + key + "' given twice");
       if (key == "descr") {
         if (peek() == '[') fail(name_, "structured arrays (a list descr) are not supported; save a plain numeric array");
         descr = parse_string();
@@ -297,9 +300,23 @@ std::int64_t NpyArray::offset(const std::vector<std::int64_t>& indices) const {
   return off;
 }
 
-NpyArray parse_npy(const std::string& bytes, const std::string& name) {
-  if (bytes.size() < kMagicSize + 4 || std::memcmp(bytes.data(), kMagic, kMagicSize) != 0)
+namespace {
+
+// NumPy itself refuses headers over 10000 bytes unless told otherwise; a
+// megabyte leaves room for any shape while bounding what a hostile length
+// field can make us read.
+constexpr std::size_t kMaxHeaderBytes = 1 << 20;
+// NumPy allows 64 dimensions.
+constexpr std::size_t kMaxRank = 64;
+// Magic (6), version (2), header length (2 or 4).
+constexpr std::size_t kPreambleBytes = 12;
+
+// The whole header's size (preamble and dict), from the first bytes of a
+// file (at most kPreambleBytes of them).
+std::size_t header_size(std::string_view first, const std::string& name) {
+  if (first.size() < kMagicSize + 4 || std::memcmp(first.data(), kMagic, kMagicSize) != 0)
     fail(name, "not a .npy file (missing the \\x93NUMPY magic)");
+  const std::string bytes(first);
   const int major = static_cast<unsigned char>(bytes[6]);
   const int minor = static_cast<unsigned char>(bytes[7]);
   std::size_t header_len = 0, header_start = 0;
@@ -314,42 +331,86 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
     fail(name, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
                    " (supported: 1.0, 2.0, 3.0)");
   }
-  if (header_start + header_len > bytes.size()) fail(name, "truncated .npy header");
+  if (header_len > kMaxHeaderBytes)
+    fail(name, "the .npy header claims " + std::to_string(header_len) + " bytes, more than the " +
+                   std::to_string(kMaxHeaderBytes) + " accepted");
+  return header_start + header_len;
+}
 
+// The array described by a whole header (no data yet) and its data size.
+NpyArray parse_header(std::string_view header, const std::string& name, std::uint64_t& data_bytes) {
+  const std::size_t start = static_cast<unsigned char>(header[6]) == 1 ? 10 : 12;
   NpyArray array;
   std::string descr;
-  HeaderParser(std::string_view(bytes).substr(header_start, header_len), name)
-      .parse(descr, array.fortran_order, array.shape);
+  HeaderParser(header.substr(start), name).parse(descr, array.fortran_order, array.shape);
   array.type = parse_descr(descr, name);
-
+  if (array.shape.size() > kMaxRank)
+    fail(name, "the array has " + std::to_string(array.shape.size()) + " dimensions, more than NumPy's " +
+                   std::to_string(kMaxRank));
   std::int64_t count = 1;
   for (auto d : array.shape)
     if (__builtin_mul_overflow(count, d, &count)) fail(name, "the array's shape overflows");
-  std::int64_t data_bytes = 0;
-  if (__builtin_mul_overflow(count, static_cast<std::int64_t>(npy_type_size(array.type)), &data_bytes))
+  std::int64_t bytes = 0;
+  if (__builtin_mul_overflow(count, static_cast<std::int64_t>(npy_type_size(array.type)), &bytes))
     fail(name, "the array's shape overflows");
-  const std::size_t data_start = header_start + header_len;
-  const std::size_t available = bytes.size() - data_start;
-  if (available < static_cast<std::size_t>(data_bytes))
+  data_bytes = static_cast<std::uint64_t>(bytes);
+  return array;
+}
+
+// The file must hold exactly the data the header promises: fewer bytes is a
+// truncated file, more is not a single array.
+void check_data_size(const NpyArray& array, std::uint64_t data_bytes, std::uint64_t available,
+                     const std::string& name) {
+  if (available < data_bytes)
     fail(name, "truncated data: shape " + array.shape_text() + " of " + std::string(npy_type_name(array.type)) +
                    " needs " + std::to_string(data_bytes) + " bytes, the file has " + std::to_string(available));
-  if (available > static_cast<std::size_t>(data_bytes))
+  if (available > data_bytes)
     fail(name, "the file has " + std::to_string(available - data_bytes) +
                    " bytes after the array's data (not a single .npy array?)");
-  array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_start), bytes.end());
+}
+
+}  // namespace
+
+NpyArray parse_npy(const std::string& bytes, const std::string& name) {
+  const std::size_t header = header_size(std::string_view(bytes).substr(0, kPreambleBytes), name);
+  if (header > bytes.size()) fail(name, "truncated .npy header");
+  std::uint64_t data_bytes = 0;
+  NpyArray array = parse_header(std::string_view(bytes).substr(0, header), name, data_bytes);
+  check_data_size(array, data_bytes, bytes.size() - header, name);
+  array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
   return array;
 }
 
 NpyArray read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail(path, "read error");
-  return parse_npy(bytes, path);
+  // Bounded: the preamble, then the header it announces, then exactly the
+  // data the header promises, checked against the file's size before
+  // anything that size is allocated. Non-regular files are refused.
+  try {
+    files::InputFile file(path, path);
+    std::string first(static_cast<std::size_t>(std::min<std::uint64_t>(file.size(), kPreambleBytes)), '\0');
+    file.read_at(0, first.data(), first.size());
+    const std::size_t header = header_size(first, path);
+    if (header > file.size()) fail(path, "truncated .npy header");
+    std::string header_bytes(header, '\0');
+    file.read_at(0, header_bytes.data(), header);
+    std::uint64_t data_bytes = 0;
+    NpyArray array = parse_header(header_bytes, path, data_bytes);
+    check_data_size(array, data_bytes, file.size() - header, path);
+    const std::uint64_t usable = memory::usable_bytes();
+    if (data_bytes > usable)
+      fail(path, "the array holds " + memory::human_bytes(data_bytes) + " of data; this process may use " +
+                     memory::human_bytes(usable));
+    array.data.resize(static_cast<std::size_t>(data_bytes));
+    file.read_at(header, array.data.data(), array.data.size());
+    return array;
+  } catch (const files::FileError& e) {
+    if (e.fault() == files::FileError::Fault::usage) throw NpyError(e.what());
+    throw;
+  }
 }
 
 std::string format_npy(NpyType type, const std::vector<std::int64_t>& shape, bool fortran_order,
-                       const void* data) {
+                       const void* data, bool with_data) {
   std::ostringstream dict;
   dict << "{'descr': '" << npy_descr(type) << "', 'fortran_order': " << (fortran_order ? "True" : "False")
        << ", 'shape': (";
@@ -376,18 +437,21 @@ std::string format_npy(NpyType type, const std::vector<std::int64_t>& shape, boo
   };
   std::string out = header.size() + 64 < 65535 ? build(1, 2) : build(2, 4);
   const std::size_t data_bytes = static_cast<std::size_t>(count) * npy_type_size(type);
-  if (data_bytes > 0) out.append(static_cast<const char*>(data), data_bytes);
+  if (with_data && data_bytes > 0) out.append(static_cast<const char*>(data), data_bytes);
   return out;
 }
 
 void write_npy(const std::string& path, NpyType type, const std::vector<std::int64_t>& shape, bool fortran_order,
                const void* data) {
-  std::string image = format_npy(type, shape, fortran_order, data);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) fail(path, std::string("cannot write: ") + std::strerror(errno));
-  out.write(image.data(), static_cast<std::streamsize>(image.size()));
-  out.close();
-  if (!out) fail(path, "write failed (disk full?)");
+  // The header and the data go out separately: no second copy of a large
+  // output in memory.
+  std::int64_t count = 1;
+  for (auto d : shape) count *= d;
+  const std::string header = format_npy(type, shape, fortran_order, nullptr, /*with_data=*/false);
+  files::AtomicFile file(path, path);
+  file.write(header);
+  file.write(data, static_cast<std::size_t>(count) * npy_type_size(type));
+  file.commit();
 }
 
 }  // namespace gemmtune::cli

@@ -61,14 +61,19 @@ struct NpyArray {
 
 // Parses a .npy image held in memory; `name` is used in error messages.
 NpyArray parse_npy(const std::string& bytes, const std::string& name);
+// Reads a regular file (anything else is an NpyError): the header first,
+// bounded, then exactly the data it promises, which must be exactly what
+// the file holds and fit in memory before it is allocated.
 NpyArray read_npy(const std::string& path);
 
 // Serialises an array as a .npy image (version 1.0 when the header fits,
 // else 2.0), header padded so the data starts on a 64-byte boundary.
+// Without `with_data`, only the header (`data` is not read).
 std::string format_npy(NpyType type, const std::vector<std::int64_t>& shape, bool fortran_order,
-                       const void* data);
-// Writes atomically enough for a CLI: to `path` directly, failing with an
-// NpyError naming the path.
+                       const void* data, bool with_data = true);
+// Writes through files::AtomicFile: the old file stays whole until the new
+// one is complete on disk. Throws files::FileError naming the path (a
+// usage fault for a path that cannot be written: a folder, a device).
 void write_npy(const std::string& path, NpyType type, const std::vector<std::int64_t>& shape,
                bool fortran_order, const void* data);
 

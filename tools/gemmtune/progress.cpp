@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "format.h"
+
 namespace gemmtune::cli {
 
 ProgressDisplay::ProgressDisplay(std::ostream& err, bool live, bool quiet) : err_(err), live_(live), quiet_(quiet) {}
@@ -29,7 +31,7 @@ void ProgressDisplay::on_progress(const ProgressEvent& e) {
 
 void ProgressDisplay::warning(const std::string& message) {
   clear();
-  err_ << "gemmtune: warning: " << message << "\n" << std::flush;
+  err_ << "gemmtune: warning: " << printable(message) << "\n" << std::flush;
 }
 
 void ProgressDisplay::clear() {

@@ -1,13 +1,19 @@
 #include "workload.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <cstdio>
+
+#include "util/files.h"
 
 #include "tunableop.h"
 
 namespace gemmtune::cli {
+namespace {
+
+// Far above any real workload (a line is ~40 bytes), far below what would
+// hurt to hold in memory.
+constexpr std::uint64_t kMaxWorkloadBytes = 16 << 20;
+
+}  // namespace
 
 std::vector<WorkloadItem> parse_workload(std::string_view text, const std::string& name, const Invocation& base) {
   std::vector<WorkloadItem> items;
@@ -20,6 +26,15 @@ std::vector<WorkloadItem> parse_workload(std::string_view text, const std::strin
     pos = end + 1;
     const std::string label = name + ":" + std::to_string(line_number);
     try {
+      // A workload is text: a control byte means a binary file or a
+      // mangled one, and would reach the terminal inside messages.
+      for (unsigned char c : line)
+        if (c < 0x20 && c != '\t' && c != '\r') {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "0x%02x", c);
+          throw UsageError(std::string("holds the control byte ") + hex + "; a workload is a text file",
+                           usage_hint(Command::tune));
+        }
       std::vector<std::string> words;
       if (is_tunableop_line(line)) {
         // TunableOp records CUDA GEMMs: the command line's device when it
@@ -45,13 +60,14 @@ std::vector<WorkloadItem> parse_workload(std::string_view text, const std::strin
 std::vector<WorkloadItem> load_workload(const Invocation& base) {
   if (base.workload_file.empty() || base.workload_file == "default")
     return parse_workload(default_workload_text(), "default-workload", base);
-  std::ifstream in(base.workload_file);
-  if (!in)
-    throw UsageError("--workload: cannot read '" + base.workload_file + "': " + std::strerror(errno),
-                     usage_hint(Command::tune));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_workload(text.str(), base.workload_file, base);
+  std::string text;
+  try {
+    text = files::InputFile(base.workload_file, "--workload " + base.workload_file).read_all(kMaxWorkloadBytes);
+  } catch (const files::FileError& e) {
+    if (e.fault() == files::FileError::Fault::usage) throw UsageError(e.what(), usage_hint(Command::tune));
+    throw;
+  }
+  return parse_workload(text, base.workload_file, base);
 }
 
 }  // namespace gemmtune::cli

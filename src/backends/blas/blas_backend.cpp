@@ -165,8 +165,11 @@ Expected<Plan> make_plan(const Problem& p) {
     plan.path = Path::empty;
     return plan;
   }
-  if (p.k == 0) {
-    plan.description = "K=0: no GEMM call; C = act(beta*bias) or act(0)";
+  if (product_term_absent(p)) {
+    // alpha = 0 is not a GEMM with a zero factor: A and B are never read, so
+    // NaN or Inf in them cannot reach C (BLAS's own definition).
+    plan.description = p.k == 0 ? "K=0: no GEMM call; C = act(beta*bias) or act(0)"
+                                : "alpha=0: no GEMM call, A and B not read; C = act(beta*bias) or act(0)";
     plan.path = Path::epilogue_only;
     return plan;
   }
@@ -246,7 +249,7 @@ template <typename T>
 T activate(Activation act, T x) {
   switch (act) {
     case Activation::none: return x;
-    case Activation::relu: return x > T(0) ? x : T(0);
+    case Activation::relu: return x < T(0) ? T(0) : x;  // keeps NaN
     case Activation::gelu: return gelu(x);
     case Activation::silu: return x / (T(1) + std::exp(-x));
   }
@@ -266,7 +269,7 @@ void activate_span(Activation act, T* x, std::int64_t count, std::int64_t stride
   };
   switch (act) {
     case Activation::none: return;
-    case Activation::relu: apply([](T v) { return v > T(0) ? v : T(0); }); return;
+    case Activation::relu: apply([](T v) { return v < T(0) ? T(0) : v; }); return;
     case Activation::gelu: apply([](T v) { return gelu(v); }); return;
     case Activation::silu: apply([](T v) { return v / (T(1) + std::exp(-v)); }); return;
   }
@@ -291,8 +294,8 @@ class BlasKernel final : public Kernel {
     openblas_set_num_threads(threads_);
     switch (plan_.path) {
       case Path::empty: return Status::success();
-      // K = 0 leaves only the epilogue, act(beta*bias) or act(0): rare, so
-      // the element-by-element definition serves.
+      // K = 0 or alpha = 0 leaves only the epilogue, act(beta*bias) or
+      // act(0): rare, so the element-by-element definition serves.
       case Path::epilogue_only: reference::compute(p_, args, 1); return Status::success();
       case Path::sgemm: run_typed<float>(args); return Status::success();
       case Path::dgemm: run_typed<double>(args); return Status::success();
@@ -362,7 +365,7 @@ class BlasKernel final : public Kernel {
   }
 
   // Whether C is read by the GEMM call (bias copied in) and with what beta.
-  bool uses_bias() const { return p_.bias != BiasKind::none && p_.beta != 0.0; }
+  bool uses_bias() const { return !bias_term_absent(p_); }
 
   void gemm(const float* a, const float* b, float beta, float* c) const {
     cblas_sgemm(plan_.order, plan_.a.trans, plan_.b.trans, static_cast<blasint>(p_.m), static_cast<blasint>(p_.n),

@@ -109,9 +109,10 @@ class CublasKernel final : public Kernel {
     if (cuda::output_is_empty(p_)) return Status::success();
     if (Status s = rt_.make_current(); !s) return s;
     auto stream = static_cast<CUstream>(ctx.stream);
-    if (p_.k == 0) return cuda::launch_no_product(rt_, stream, p_, args.bias, args.c);
+    // alpha = 0 as K = 0: A and B are not read (NaN in them must not reach C).
+    if (product_term_absent(p_)) return cuda::launch_no_product(rt_, stream, p_, args.bias, args.c);
     void* out = plan_.staged ? staging_.get() : args.c;
-    const bool has_bias = p_.bias != BiasKind::none;
+    const bool has_bias = !bias_term_absent(p_);
     if (has_bias) {
       if (Status s = cuda::launch_fill(rt_, stream, p_, args.bias, 1.0, out, plan_.out); !s) return s;
     }
@@ -271,7 +272,7 @@ class CublasBackend final : public Backend {
       if (!buffer) return buffer.error();
       staging = std::move(buffer.value());
     }
-    if (p.bias != BiasKind::none || p.activation != Activation::none || p.k == 0) {
+    if (p.bias != BiasKind::none || p.activation != Activation::none || product_term_absent(p)) {
       if (Status s = cuda::load_elementwise_kernels(rt); !s) return s.error();
     }
     return std::unique_ptr<Kernel>(

@@ -715,7 +715,8 @@ class LtKernel final : public Kernel {
     if (cuda::output_is_empty(p_)) return Status::success();
     if (Status st = rt_.make_current(); !st) return st;
     auto stream = static_cast<CUstream>(ctx.stream);
-    if (p_.k == 0) return cuda::launch_no_product(rt_, stream, p_, args.bias, args.c);
+    // alpha = 0 as K = 0: A and B are not read (NaN in them must not reach C).
+    if (product_term_absent(p_)) return cuda::launch_no_product(rt_, stream, p_, args.bias, args.c);
     void* out = s_.staged ? staging_.get() : args.c;
     if (s_.fill_bias) {
       if (Status st = cuda::launch_fill(rt_, stream, p_, args.bias, 1.0, out, s_.out); !st) return st;
@@ -796,16 +797,16 @@ class CublasLtBackend final : public Backend {
     auto handle = lt_handle();
     if (!handle) return handle.error();
     const bool exhaustive = ctx.search_space == SearchSpace::exhaustive;
-    if (cuda::output_is_empty(p) || p.k == 0) {
-      // No product to compute: no cuBLASLt call (it refuses such shapes);
+    if (cuda::output_is_empty(p) || product_term_absent(p)) {
+      // No product to compute (K = 0 or alpha = 0): no cuBLASLt call (it refuses such shapes);
       // the kernel writes act(beta * bias) or nothing. Same checks first.
       auto setup = make_setup(p, rt.info().sm(), Variant{});
       if (!setup) return setup.error();
       const bool empty = cuda::output_is_empty(p);
       return std::vector<Choice>{Choice{empty ? kEmptyChoice : kNoProductChoice,
                                         empty ? "empty output: nothing to compute, no cuBLASLt call"
-                                              : "K = 0: C = act(beta * bias) (or zeros) by an elementwise kernel, "
-                                                "no cuBLASLt call",
+                                              : "K = 0 or alpha = 0: C = act(beta * bias) (or zeros) by an "
+                                                "elementwise kernel, no cuBLASLt call",
                                         nullptr}};
     }
 
@@ -881,8 +882,8 @@ class CublasLtBackend final : public Backend {
     if (!handle) return handle.error();
 
     if (choice.name == kEmptyChoice || choice.name == kNoProductChoice) {
-      if (!(cuda::output_is_empty(p) || p.k == 0))
-        return reject(Reason::internal_error, choice.name + " is only for empty outputs or K = 0");
+      if (!(cuda::output_is_empty(p) || product_term_absent(p)))
+        return reject(Reason::internal_error, choice.name + " is only for empty outputs, K = 0 or alpha = 0");
       auto setup = make_setup(p, rt.info().sm(), Variant{});
       if (!setup) return setup.error();
       if (Status st = cuda::load_elementwise_kernels(rt); !st) return st.error();
@@ -943,7 +944,7 @@ class CublasLtBackend final : public Backend {
       if (!buffer) return buffer.error();
       staging = std::move(buffer.value());
     }
-    if (setup->fill_bias || setup->staged || setup->post != Activation::none || p.k == 0) {
+    if (setup->fill_bias || setup->staged || setup->post != Activation::none || product_term_absent(p)) {
       if (Status st = cuda::load_elementwise_kernels(rt); !st) return st.error();
     }
     return std::unique_ptr<Kernel>(std::make_unique<LtKernel>(p, std::move(*setup), std::move(descs.value()),

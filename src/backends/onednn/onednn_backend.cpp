@@ -156,13 +156,23 @@ memory::desc any_weights_md(const Problem& p, bool batched, Dt dt) {
   return memory::desc({batch_dim, p.k, p.n}, dt, memory::format_tag::any);
 }
 
+// oneDNN's relu (and clip) compute max(x, 0), which turns NaN into 0; the
+// contract is relu(NaN) = NaN. elu with alpha 0 is x > 0 ? x : 0 * (e^x - 1),
+// which keeps NaN and gives -0 for x <= 0; abs then makes that +0. Both are
+// exact for every other value. (A trailing linear 1 * x + 0 would do the
+// same, but oneDNN 2.7 miscomputes a chain holding two linear post-ops.)
+void append_relu_keeping_nan(dnnl::post_ops& ops) {
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_elu, 0.0f, 0.0f);
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_abs, 0.0f, 0.0f);
+}
+
 bool int_relu_needs_pass(const Problem& p) {
   if (p.op != Op::int_mm || p.activation != Activation::relu) return false;
   const double max_a = p.a.dtype == DType::u8 ? 255.0 : 128.0;
   return static_cast<double>(p.k) * max_a * 128.0 >= kExactF32Integer;
 }
 
-bool has_bias(const Problem& p) { return p.bias != BiasKind::none && p.beta != 0.0; }
+bool has_bias(const Problem& p) { return !bias_term_absent(p); }
 
 // oneDNN 2.6's brgemm kernels silently ignore the strides of the bias and of
 // binary post-op sources (a row bias read with stride 3 came out wrong) and
@@ -254,7 +264,8 @@ std::optional<Created> create(const Problem& p, Variant variant, BiasForm bias_f
       case Activation::none: break;
       case Activation::relu:
         if (int_relu_needs_pass(p)) out.int_relu_pass = true;
-        else ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        else if (p.op == Op::int_mm) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);  // no NaN in int32
+        else append_relu_keeping_nan(ops);
         break;
       case Activation::gelu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
       case Activation::silu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f); break;
@@ -373,7 +384,7 @@ std::optional<Rejection> reject_upfront(const Problem& p) {
   return std::nullopt;
 }
 
-bool is_degenerate(const Problem& p) { return p.batch == 0 || p.m == 0 || p.n == 0 || p.k == 0; }
+bool is_degenerate(const Problem& p) { return p.batch == 0 || p.m == 0 || p.n == 0 || product_term_absent(p); }
 
 std::string epilogue_text(const Problem& p, const Created& c, BiasForm form) {
   std::string out;
@@ -388,10 +399,11 @@ std::string epilogue_text(const Problem& p, const Created& c, BiasForm form) {
   return out;
 }
 
-// M, N or batch = 0 (nothing to write) or K = 0 (C = act(beta*bias) or
-// act(0)). oneDNN is not called: its primitive creation divides by zero on
-// empty reduction dimensions. What is left is only the epilogue, rare
-// enough for the element-by-element definition to serve.
+// M, N or batch = 0 (nothing to write), K = 0 or alpha = 0 (C =
+// act(beta*bias) or act(0)). oneDNN is not called: its primitive creation
+// divides by zero on empty reduction dimensions, and with alpha = 0 it would
+// still read A and B (0 * NaN is NaN). What is left is only the epilogue,
+// rare enough for the element-by-element definition to serve.
 class DegenerateKernel final : public Kernel {
  public:
   explicit DegenerateKernel(Problem p) : p_(std::move(p)) {}
@@ -562,9 +574,10 @@ class OneDnnBackend final : public Backend {
     if (auto rejection = reject_upfront(p)) return *rejection;
     if (is_degenerate(p)) {
       auto config = std::make_shared<ChoiceConfig>();
-      const char* what = p.k == 0 && p.batch > 0 && p.m > 0 && p.n > 0
-                             ? "K=0: no matmul call; C = act(beta*bias) or act(0)"
-                             : "empty output: nothing to compute";
+      const bool empty = p.batch == 0 || p.m == 0 || p.n == 0;
+      const char* what = empty         ? "empty output: nothing to compute"
+                         : p.k == 0    ? "K=0: no matmul call; C = act(beta*bias) or act(0)"
+                                       : "alpha=0: no matmul call, A and B not read; C = act(beta*bias) or act(0)";
       return std::vector<Choice>{Choice{onednn::kPlainChoice, what, std::move(config)}};
     }
     if (auto too_big = size_problem(p)) return reject(Reason::unsupported_shape, *too_big);

@@ -50,25 +50,30 @@ runtime::ReferenceValue element(const Problem& p, const GemmArgs& args, std::int
     return out;
   }
 
-  double sum, abs_sum;
-  if (p.a.dtype == DType::f64 || p.b.dtype == DType::f64) {
-    long double s, as;
-    dot<long double>(p, args, batch, i, j, s, as);
-    sum = static_cast<double>(s);
-    abs_sum = static_cast<double>(as);
-  } else {
-    dot<double>(p, args, batch, i, j, sum, abs_sum);
+  // An absent term is not evaluated (not multiplied by zero): NaN or Inf in
+  // its operands must not reach C.
+  double pre = 0, magnitude = 0;
+  if (!product_term_absent(p)) {
+    double sum, abs_sum;
+    if (p.a.dtype == DType::f64 || p.b.dtype == DType::f64) {
+      long double s, as;
+      dot<long double>(p, args, batch, i, j, s, as);
+      sum = static_cast<double>(s);
+      abs_sum = static_cast<double>(as);
+    } else {
+      dot<double>(p, args, batch, i, j, sum, abs_sum);
+    }
+    double scale = std::fabs(p.alpha);
+    double signed_scale = p.alpha;
+    if (p.op == Op::scaled_mm || p.op == Op::mixed_mm) {
+      double s = scale_value(p.scale_a, args.scale_a, i) * scale_value(p.scale_b, args.scale_b, j);
+      signed_scale *= s;
+      scale *= std::fabs(s);
+    }
+    pre = signed_scale * sum;
+    magnitude = scale * abs_sum;
   }
-  double scale = std::fabs(p.alpha);
-  double signed_scale = p.alpha;
-  if (p.op == Op::scaled_mm || p.op == Op::mixed_mm) {
-    double s = scale_value(p.scale_a, args.scale_a, i) * scale_value(p.scale_b, args.scale_b, j);
-    signed_scale *= s;
-    scale *= std::fabs(s);
-  }
-  double pre = signed_scale * sum;
-  double magnitude = scale * abs_sum;
-  if (p.bias != BiasKind::none) {
+  if (!bias_term_absent(p)) {
     std::int64_t row = p.bias == BiasKind::row ? 0 : i;
     double bias = numeric::load_as_double(args.bias, p.bias_desc.dtype, offset(p.bias_desc, batch, row, j));
     pre += p.beta * bias;

@@ -163,7 +163,8 @@ Status launch_finish(CudaRuntime& rt, CUstream stream, const Problem& p, const v
 }
 
 Status launch_no_product(CudaRuntime& rt, CUstream stream, const Problem& p, const void* bias, void* c) {
-  if (Status s = launch_fill(rt, stream, p, bias, p.beta, c, p.c); !s) return s;
+  // beta = 0 never reads the bias: 0 * NaN would be NaN.
+  if (Status s = launch_fill(rt, stream, p, bias_term_absent(p) ? nullptr : bias, p.beta, c, p.c); !s) return s;
   if (p.activation == Activation::none) return Status::success();
   return launch_finish(rt, stream, p, c, p.c, c, p.c, p.activation);
 }

@@ -143,7 +143,7 @@ __device__ void store(void* data, int dtype, i64 index, double v) {
 
 __device__ double activate(int act, double x) {
   switch (act) {
-    case 1: return x > 0 ? x : 0.0;
+    case 1: return x < 0 ? 0.0 : x;  // keeps NaN
     case 2: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
     case 3: return x / (1.0 + exp(-x));
   }
@@ -152,7 +152,7 @@ __device__ double activate(int act, double x) {
 
 __device__ float activate_f(int act, float x) {
   switch (act) {
-    case 1: return x > 0.0f ? x : 0.0f;
+    case 1: return x < 0.0f ? 0.0f : x;  // keeps NaN
     case 2: return 0.5f * x * (1.0f + erff(x * 0.70710678f));
     case 3: return x / (1.0f + expf(-x));
   }
@@ -182,7 +182,11 @@ extern "C" __global__ void gemmtune_reference(ReferenceParams p) {
     return;
   }
   double sum = 0, abs_sum = 0;
-  if (p.wide) {
+  // alpha = 0 (or K = 0) drops the product and beta = 0 the bias: not
+  // evaluated, so NaN/Inf in them do not propagate (as on the host).
+  const bool product = p.k > 0 && p.alpha != 0.0;
+  if (!product) {
+  } else if (p.wide) {
     // f64 inputs: products and sum carried as double-double (TwoProduct via
     // fma, TwoSum), about as exact as the host's long double.
     double hi = 0, lo = 0;
@@ -214,9 +218,9 @@ extern "C" __global__ void gemmtune_reference(ReferenceParams p) {
     signed_scale *= sc;
     scale *= fabs(sc);
   }
-  double pre = signed_scale * sum;
-  magnitude = scale * abs_sum;
-  if (p.bias_kind != 0) {
+  double pre = product ? signed_scale * sum : 0.0;
+  magnitude = product ? scale * abs_sum : 0.0;
+  if (p.bias_kind != 0 && p.beta != 0.0) {
     const i64 row = p.bias_kind == 1 ? 0 : i;
     const double bias = load(p.bias.data, p.bias.dtype, batch * p.bias.bs + row * p.bias.rs + j * p.bias.cs);
     pre += p.beta * bias;

@@ -53,16 +53,31 @@ const char* element_ptr(const void* base, const MatrixDesc& d, std::int64_t batc
   return static_cast<const char*>(base) + offset * static_cast<std::int64_t>(dtype_size(d.dtype));
 }
 
+// The terms the semantics leave out are not computed at all (multiplying by
+// zero would still turn NaN or Inf into NaN): beta = 0 drops the bias, alpha
+// = 0 the product, which then runs as K = 0 (zero accumulators, A and B
+// never read).
+Problem without_absent_terms(Problem p) {
+  if (bias_term_absent(p)) p.bias = BiasKind::none;
+  if (product_term_absent(p)) {
+    p.k = 0;
+    p.a.cols = 0;
+    p.b.rows = 0;
+  }
+  return p;
+}
+
 class GemmKernel final : public Kernel {
  public:
-  GemmKernel(const Problem& p, const KernelConfig& c, const TileKernel& tile, DotFn dot = nullptr)
-      : p_(p),
+  GemmKernel(const Problem& problem, const KernelConfig& c, const TileKernel& tile, DotFn dot = nullptr)
+      : p_(without_absent_terms(problem)),
         cfg_(c),
         tile_(tile),
         dot_(dot),
         group_(k_group(c.arith)),
         elem_bytes_(packed_elem_bytes(c.arith)),
         acc_dtype_(c.arith == Arith::u8s8 || c.arith == Arith::s8s8 ? DType::i32 : DType::f32) {
+    const Problem& p = p_;
     const std::int64_t m = std::max<std::int64_t>(p.m, 1), n = std::max<std::int64_t>(p.n, 1);
     rows_per_thread_ = round_up(ceil_div(m, c.tm), c.mr);
     cols_per_thread_ = round_up(ceil_div(n, c.tn), c.nr);
@@ -140,7 +155,12 @@ class GemmKernel final : public Kernel {
   // column scales times alpha, so that the tiles read plain f32 vectors.
   void prepare_epilogue(const GemmArgs& args) {
     alpha_ = static_cast<float>(p_.alpha);
-    if (p_.op == Op::mixed_mm) {
+    if (p_.k == 0) {
+      // No product: the accumulators are zeros, and the scales are not read
+      // (a NaN scale times a zero sum would be NaN).
+      alpha_ = 0.0f;
+      std::fill(col_scale_.begin(), col_scale_.end(), 0.0f);
+    } else if (p_.op == Op::mixed_mm) {
       if (p_.scale_b == ScaleKind::per_tensor) alpha_ = static_cast<float>(p_.alpha * args.scale_b[0]);
       for (std::int64_t j = 0; j < static_cast<std::int64_t>(col_scale_.size()); ++j)
         col_scale_[j] = static_cast<float>(p_.alpha * args.scale_b[j]);

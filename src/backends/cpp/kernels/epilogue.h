@@ -99,12 +99,21 @@ template <class V>
 GEMMTUNE_CPP_INLINE typename V::F activate(Activation act, typename V::F x) {
   switch (act) {
     case Activation::none: return x;
-    case Activation::relu: return V::max(x, V::zero());
+    // max returns its second operand when one is NaN: zero first keeps NaN.
+    case Activation::relu: return V::max(V::zero(), x);
     case Activation::gelu: {
       const typename V::F half_x = V::mul(V::set1(0.5f), x);
       return V::fmadd(half_x, verf<V>(V::mul(x, V::set1(0.70710678118654752f))), half_x);
     }
-    case Activation::silu: return V::mul(x, V::reciprocal(V::add(V::set1(1.0f), vexp<V>(V::sub(V::zero(), x)))));
+    case Activation::silu: {
+      // vexp clamps its input, so for x = -Inf the product below is -Inf,
+      // not the NaN of x / (1 + e^-x) (the reference's and PyTorch's
+      // formula). min(x, 0) - min(x, 0) is NaN exactly there and 0
+      // elsewhere (min returns 0 for a NaN x, which the product keeps).
+      const typename V::F low = V::min(x, V::zero());
+      const typename V::F silu = V::mul(x, V::reciprocal(V::add(V::set1(1.0f), vexp<V>(V::sub(V::zero(), x)))));
+      return V::add(silu, V::sub(low, low));
+    }
   }
   return x;
 }
