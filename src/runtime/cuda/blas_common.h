@@ -117,7 +117,7 @@ AroundCall without_product(const Problem&);
 // pass instead of two).
 AroundCall plain_library_call(const Problem&);
 
-// "; f32 output staged, then one pass: + beta*bias, gelu, rounded into C"
+// "; f32 output staged, then one pass: + beta*bias, gelu, rounded once into C"
 // (empty when nothing runs around the call): for choice descriptions.
 std::string describe(const AroundCall&, const Problem&);
 
@@ -128,7 +128,6 @@ class LibraryEpilogue {
  public:
   static Expected<LibraryEpilogue> make(CudaRuntime&, const Problem&, const AroundCall&);
 
-  const AroundCall& plan() const { return plan_; }
   const MatrixDesc& call_output_desc() const { return call_out_; }
   void* call_output(void* c) const { return plan_.staged ? staging_.get() : c; }
   std::size_t staging_bytes() const { return staging_.bytes(); }
