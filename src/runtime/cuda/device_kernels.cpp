@@ -286,6 +286,21 @@ __device__ __forceinline__ C load_one(const void* base, i64 index) {
   return (C)Elem<DT>::load(static_cast<const typename Elem<DT>::S*>(base)[index]);
 }
 
+// beta * the bias of one whole vector: V values along the inner axis, or
+// one value for all of them (inner stride 0).
+template <int BIAS, int V, class C>
+__device__ __forceinline__ void bias_vector(const EpilogueParams& p, i64 index, C beta, C (&out)[V]) {
+  if (p.bias_is == 1) {
+    load_vector<BIAS, V>(p.bias, index, out);
+  } else {
+    const C one = load_one<BIAS, C>(p.bias, index);
+#pragma unroll
+    for (int e = 0; e < V; ++e) out[e] = one;
+  }
+#pragma unroll
+  for (int e = 0; e < V; ++e) out[e] = beta * out[e];
+}
+
 template <int OUT, int IN, int BIAS, int ACT>
 __device__ __forceinline__ void epilogue(const EpilogueParams& p) {
   typedef typename Elem<OUT>::C C;
@@ -299,24 +314,15 @@ __device__ __forceinline__ void epilogue(const EpilogueParams& p) {
   const i64 row_step = (i64)gridDim.y * blockDim.y;
   const C beta = (C)p.beta;
   // A bias that is the same for every row (a row bias along the inner axis)
-  // is read once per batch.
-  const bool bias_per_row = p.bias != nullptr && p.bias_os != 0;
+  // is read once per batch into registers (whole vectors only: the arrays
+  // are indexed by constants, so they stay in registers).
+  const bool shared_bias = p.bias != nullptr && p.bias_os == 0;
   for (i64 b = blockIdx.z; b < p.batch; b += gridDim.z) {
     const i64 src0 = b * p.src_bs + start * p.src_is;
     const i64 bias0 = b * p.bias_bs + start * p.bias_is;
     const i64 dst0 = b * p.dst_bs + start * p.dst_is;
-    C shared_bias[V];
-#pragma unroll
-    for (int e = 0; e < V; ++e) shared_bias[e] = (C)0;
-    if (p.bias != nullptr && !bias_per_row) {
-      if (whole && p.bias_is == 1) {
-        load_vector<BIAS, V>(p.bias, bias0, shared_bias);
-      } else {
-        for (int e = 0; e < count; ++e) shared_bias[e] = load_one<BIAS, C>(p.bias, bias0 + e * p.bias_is);
-      }
-#pragma unroll
-      for (int e = 0; e < V; ++e) shared_bias[e] = beta * shared_bias[e];
-    }
+    C row_bias[V];
+    if (whole && shared_bias) bias_vector<BIAS, V>(p, bias0, beta, row_bias);
     for (i64 o = first_row; o < p.outer; o += row_step) {
       if (whole) {
         C x[V];
@@ -326,20 +332,10 @@ __device__ __forceinline__ void epilogue(const EpilogueParams& p) {
 #pragma unroll
           for (int e = 0; e < V; ++e) x[e] = (C)0;
         }
-        if (bias_per_row) {
-          C bv[V];
-          if (p.bias_is == 1) {
-            load_vector<BIAS, V>(p.bias, bias0 + o * p.bias_os, bv);
-          } else {
-            const C one = load_one<BIAS, C>(p.bias, bias0 + o * p.bias_os);
+        if (p.bias != nullptr) {
+          if (!shared_bias) bias_vector<BIAS, V>(p, bias0 + o * p.bias_os, beta, row_bias);
 #pragma unroll
-            for (int e = 0; e < V; ++e) bv[e] = one;
-          }
-#pragma unroll
-          for (int e = 0; e < V; ++e) x[e] += beta * bv[e];
-        } else {
-#pragma unroll
-          for (int e = 0; e < V; ++e) x[e] += shared_bias[e];
+          for (int e = 0; e < V; ++e) x[e] += row_bias[e];
         }
 #pragma unroll
         for (int e = 0; e < V; ++e) x[e] = activate<ACT>(x[e]);
@@ -347,8 +343,7 @@ __device__ __forceinline__ void epilogue(const EpilogueParams& p) {
       } else {
         for (int e = 0; e < count; ++e) {
           C x = p.src != nullptr ? load_one<IN, C>(p.src, src0 + o * p.src_os + e * p.src_is) : (C)0;
-          if (bias_per_row) x += beta * load_one<BIAS, C>(p.bias, bias0 + o * p.bias_os + e * p.bias_is);
-          else x += shared_bias[e];
+          if (p.bias != nullptr) x += beta * load_one<BIAS, C>(p.bias, bias0 + o * p.bias_os + e * p.bias_is);
           static_cast<typename Elem<OUT>::S*>(p.dst)[dst0 + o * p.dst_os + e * p.dst_is] =
               Elem<OUT>::store(activate<ACT>(x));
         }
