@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "measure/inputs.h"
 #include "measure/verify.h"
 #include "runtime/cuda/blas_common.h"
+#include "util/numeric.h"
 
 namespace gemmtune {
 namespace {
@@ -458,6 +460,45 @@ TEST(CublasLt, GeluTanhIsFusedWithTheUnfusedVariantStandingBy) {
       }
     }
   }
+}
+
+// relu keeps NaN (the rule every backend follows): a NaN in A's first row
+// makes C's first row NaN through every CUBLAS and CUBLASLT choice, fused
+// RELU/RELU_BIAS epilogues and the pass alike; the other rows stay finite.
+TEST(LibraryEpilogues, ReluKeepsNanThroughEveryChoice) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto& rt = gpu_testing::device();
+  for (const char* which : {"CUBLAS", "CUBLASLT"})
+    for (DType out : {DType::bf16, DType::f32}) {
+      Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 32, 64, 48}, "nt");
+      p.c.dtype = out;
+      p.bias_desc.dtype = out;
+      p.activation = Activation::relu;
+      auto backend = make(which);
+      auto choices = backend->enumerate(p, TuningContext{});
+      ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+      measure::HostData host = measure::make_host_data(p, 9);
+      static_cast<std::uint16_t*>(host.a.data())[0] = 0x7fc0;  // bf16 NaN at A[0][0]
+      auto set = measure::upload(rt, host);
+      ASSERT_TRUE(set.ok());
+      for (const auto& c : sample(choices.value(), 6)) {
+        SCOPED_TRACE(std::string(which) + " " + c.name);
+        auto kernel = backend->build(p, c, TuningContext{});
+        ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
+        ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
+        std::vector<unsigned char> got(set.value().c.bytes());
+        ASSERT_TRUE(rt.copy_to_host(got.data(), set.value().c.get(), got.size()).ok());
+        int finite_first_row = 0, nan_elsewhere = 0;
+        for (std::int64_t i = 0; i < p.m; ++i)
+          for (std::int64_t j = 0; j < p.n; ++j) {
+            const double v = numeric::load_as_double(got.data(), out, i * p.c.row_stride + j * p.c.col_stride);
+            if (i == 0 && !std::isnan(v)) ++finite_first_row;
+            if (i > 0 && std::isnan(v)) ++nan_elsewhere;
+          }
+        EXPECT_EQ(finite_first_row, 0) << "relu turned NaN into numbers";
+        EXPECT_EQ(nan_elsewhere, 0);
+      }
+    }
 }
 
 // ---- the runtime ----
