@@ -39,7 +39,9 @@ enum class Op : std::uint8_t {
   scaled_mm,  // fp8 x fp8 with per-tensor or per-channel f32 scales
 };
 
-enum class Activation : std::uint8_t { none, relu, gelu, silu };
+// gelu is the exact erf form; gelu_tanh is PyTorch's approximate="tanh"
+// (appended last so that the stored values of the others never change).
+enum class Activation : std::uint8_t { none, relu, gelu, silu, gelu_tanh };
 
 // Bias of addmm-style ops. `row` is one value per output column (shape [N]),
 // broadcast over the rows, as torch.addmm does with a 1-D input.

@@ -8,6 +8,10 @@
 #   GEMMTUNE_TEST_FILTER  gtest filter for the GPU suite (default: all)
 #   GEMMTUNE_BENCH_ARGS   arguments of bench/gpu/bench_vs_torch.py (default: --suite all)
 #   GEMMTUNE_SKIP_TESTS=1 / GEMMTUNE_SKIP_BENCH=1
+#   GEMMTUNE_EPILOGUE_BENCH=1  also bench/gpu/bench_epilogue.py (addmm + bias +
+#                         activation vs torch, and the epilogue passes' bandwidth
+#                         vs a copy), logs and epilogue.json/.md in $OUT/epilogue
+#   GEMMTUNE_EPILOGUE_BENCH_ARGS  its arguments (default: --suite quick)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -51,8 +55,22 @@ if [ "${GEMMTUNE_SKIP_BENCH:-0}" != 1 ]; then
   echo "benchmark: exit $bench_rc in $((SECONDS - start)) s"
 fi
 
+epilogue_rc=skipped
+if [ "${GEMMTUNE_EPILOGUE_BENCH:-0}" = 1 ]; then
+  start=$SECONDS
+  mkdir -p "$out/epilogue"
+  # shellcheck disable=SC2086
+  GEMMTUNE_C_LIB=$root/.device/lib/libgemmtune_c.so timeout "${GEMMTUNE_EPILOGUE_BENCH_TIMEOUT:-420}" \
+    python3 bench/gpu/bench_epilogue.py --out "$out/epilogue" ${GEMMTUNE_EPILOGUE_BENCH_ARGS:---suite quick} \
+    >"$out/epilogue/bench_epilogue.log" 2>&1
+  epilogue_rc=$?
+  echo "epilogue benchmark: exit $epilogue_rc in $((SECONDS - start)) s"
+fi
+
 echo
 echo "===== summary ====="
 [ -f "$out/gpu_tests.log" ] && grep -E "^\[  (PASSED|FAILED) |FAILED TEST" "$out/gpu_tests.log" | head -30
 [ -f "$out/bench.log" ] && grep -E "^ *[0-9]+x|^card |^below|WRONG|could not" "$out/bench.log"
-echo "tests: $tests_rc, C API tests: $capi_rc, benchmark: $bench_rc (logs in $out)"
+[ -f "$out/epilogue/bench_epilogue.log" ] && grep -E "^ *[0-9]+x|^card |^epilogue |WRONG|could not|needs|no CUDA" \
+  "$out/epilogue/bench_epilogue.log"
+echo "tests: $tests_rc, C API tests: $capi_rc, benchmark: $bench_rc, epilogue benchmark: $epilogue_rc (logs in $out)"

@@ -46,12 +46,14 @@ constexpr std::array<std::pair<std::string_view, Op>, 7> kOpNames{{
     {"scaled_mm", Op::scaled_mm},
 }};
 
-constexpr std::array<std::pair<std::string_view, Activation>, 5> kActivationNames{{
+constexpr std::array<std::pair<std::string_view, Activation>, 7> kActivationNames{{
     {"none", Activation::none},
     {"relu", Activation::relu},
     {"gelu", Activation::gelu},
     {"silu", Activation::silu},
     {"swish", Activation::silu},
+    {"gelu_tanh", Activation::gelu_tanh},
+    {"gelu-tanh", Activation::gelu_tanh},
 }};
 
 constexpr std::array<std::pair<std::string_view, BiasKind>, 3> kBiasNames{{

@@ -173,6 +173,8 @@ inline double activate(Activation act, double x) {
     case Activation::relu: return x < 0 ? 0.0 : x;  // keeps NaN, as PyTorch does
     case Activation::gelu: return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440));
     case Activation::silu: return x / (1.0 + std::exp(-x));
+    case Activation::gelu_tanh:
+      return 0.5 * x * (1.0 + std::tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
   }
   return x;
 }

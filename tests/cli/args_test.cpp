@@ -66,6 +66,13 @@ TEST(ParseCommandLine, TuneReadsOpShapeAndProblemFlags) {
   EXPECT_EQ(p.c.dtype, DType::f32);
 }
 
+TEST(ParseCommandLine, ActivationTakesGeluTanhAndListsItWhenRefusing) {
+  EXPECT_EQ(parse({"tune", "addmm", "4x5x6", "--activation", "gelu_tanh"}).problem.activation, Activation::gelu_tanh);
+  EXPECT_EQ(parse({"tune", "addmm", "4x5x6", "--activation=gelu-tanh"}).problem.activation, Activation::gelu_tanh);
+  EXPECT_CONTAINS(refusal({"tune", "addmm", "4x5x6", "--activation", "tanh"}),
+                  "--activation expects none, relu, gelu, gelu_tanh or silu, got 'tanh'");
+}
+
 TEST(ParseCommandLine, LayoutFirstLetterIsAAndSecondIsB) {
   Invocation tn = parse({"tune", "mm", "4x5x6", "--layout", "TN"});
   EXPECT_TRUE(tn.problem.transpose_a);

@@ -234,7 +234,7 @@ TEST(ConformanceTable, CoversEveryOpAndDtype) {
                   DType::f8e5m2})
     EXPECT_TRUE(a_dtypes.count(t)) << to_string(t);
   for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::i32}) EXPECT_TRUE(c_dtypes.count(t));
-  EXPECT_EQ(activations.size(), 4u);
+  EXPECT_EQ(activations.size(), 5u);
   EXPECT_TRUE(k0 && m0 && n0 && broadcast && general && strided_c);
 }
 

@@ -147,6 +147,12 @@ void add_empty_dimensions(Table& t) {
     t.add(s);
   }
   {
+    ProblemSpec s = spec(Op::addmm, DType::f32, kM, kN, 0, "nt");
+    s.beta = -3.0;
+    s.activation = Activation::gelu_tanh;
+    t.add(s);
+  }
+  {
     ProblemSpec s = spec(Op::baddbmm, DType::f64, kM, kN, 0);
     s.beta = 2.0;
     t.add(s);
@@ -303,7 +309,8 @@ void add_epilogues(Table& t) {
   } dtypes[] = {{DType::f32, {}}, {DType::f64, {}}, {DType::bf16, {}}, {DType::bf16, DType::f32}};
   int variant = 0;
   for (const auto& dt : dtypes)
-    for (Activation act : {Activation::none, Activation::relu, Activation::gelu, Activation::silu})
+    for (Activation act :
+         {Activation::none, Activation::relu, Activation::gelu, Activation::silu, Activation::gelu_tanh})
       for (const auto& sc : scalars) {
         ProblemSpec s = spec(Op::addmm, dt.in, 17, 31, 63, variant % 3 == 0 ? "nt" : "nn");
         s.out_dtype = dt.out;
@@ -348,6 +355,16 @@ void add_epilogues(Table& t) {
     s.activation = Activation::gelu;
     t.add(s);
   }
+  // Pre-activations of tens, where tanh saturates and gelu's negative tail
+  // is a difference of nearly equal terms; and of 1e-4, where tanh(u) ~ u.
+  for (double alpha : {6.0, 1e-4})
+    for (DType dt : {DType::f32, DType::bf16}) {
+      ProblemSpec s = spec(Op::addmm, dt, 17, 31, 63, "nt");
+      s.alpha = alpha;
+      s.beta = alpha;
+      s.activation = Activation::gelu_tanh;
+      t.add(s);
+    }
 }
 
 void add_int_mm(Table& t) {

@@ -200,6 +200,12 @@ TEST(ReferenceOracle, ActivationsMatchTheirClosedForms) {
   EXPECT_NEAR(numeric::activate(Activation::gelu, 1.0), 0.8413447460685429, 1e-15);
   EXPECT_NEAR(numeric::activate(Activation::gelu, -1.0), -0.15865525393145707, 1e-15);
   EXPECT_NEAR(numeric::activate(Activation::silu, 1.0), 0.7310585786300049, 1e-15);
+  // gelu_tanh(x) = x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), values from
+  // a 30-digit evaluation; it differs from the erf form in the 4th digit.
+  EXPECT_NEAR(numeric::activate(Activation::gelu_tanh, 1.0), 0.8411919906082767, 1e-15);
+  EXPECT_NEAR(numeric::activate(Activation::gelu_tanh, -1.0), -0.1588080093917233, 1e-15);
+  EXPECT_NEAR(numeric::activate(Activation::gelu_tanh, -3.0), -0.003637392081773019, 1e-16);
+  EXPECT_NEAR(numeric::activate(Activation::gelu_tanh, 3.0), 2.996362607918227, 1e-15);
   EXPECT_EQ(numeric::activate(Activation::relu, -3.0), 0.0);
   EXPECT_EQ(numeric::activate(Activation::relu, 3.0), 3.0);
 }

@@ -221,5 +221,24 @@ TEST(Names, ParseIsCaseInsensitiveAndRoundTrips) {
     EXPECT_EQ(parse_dtype(to_string(t)), t);
 }
 
+TEST(Names, GeluTanhIsItsOwnActivationSpelledWithUnderscoreOrHyphen) {
+  EXPECT_EQ(parse_activation("gelu_tanh"), Activation::gelu_tanh);
+  EXPECT_EQ(parse_activation("GELU-TANH"), Activation::gelu_tanh);
+  EXPECT_EQ(to_string(Activation::gelu_tanh), "gelu_tanh");
+  EXPECT_EQ(parse_activation("gelu"), Activation::gelu);  // the exact erf form stays plain gelu
+  EXPECT_FALSE(parse_activation("tanh").has_value());
+  for (Activation a : {Activation::none, Activation::relu, Activation::gelu, Activation::silu, Activation::gelu_tanh})
+    EXPECT_EQ(parse_activation(to_string(a)), a);
+  // Stored records and the C ABI keep the values they always had.
+  EXPECT_EQ(static_cast<int>(Activation::silu), 3);
+  EXPECT_EQ(static_cast<int>(Activation::gelu_tanh), 4);
+}
+
+TEST(ProblemValidation, IntMmRefusesGeluTanh) {
+  auto s = spec(Op::int_mm, 4, 4, 4, DType::i8);
+  s.activation = Activation::gelu_tanh;
+  EXPECT_EQ(field_of(make_problem(s)), "activation");
+}
+
 }  // namespace
 }  // namespace gemmtune

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "measure/inputs.h"
 #include "measure/verify.h"
 #include "runtime/cuda/blas_common.h"
+#include "util/numeric.h"
 
 namespace gemmtune {
 namespace {
@@ -180,6 +182,59 @@ std::vector<GpuCase> make_gpu_cases() {
     add("addmm_f32_k0", p, M, M);
   }
   add("mm_f32_m0", gpu_problem(Op::mm, DType::f32, {1, 0, 16, 16}), M, M);
+  // The epilogue pass and cuBLASLt's fusions: every dtype route, odd widths
+  // (vector tails), column-major C, batches, alpha = 0 and beta = 0.
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 136, 64}, "nt");
+    p.activation = Activation::gelu_tanh;
+    add("addmm_bf16_rowbias_gelu_tanh", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::f32, {1, 40, 24, 56}, "nt");
+    p.bias = BiasKind::full;
+    p.bias_desc = MatrixDesc::row_major(DType::f32, 40, 24);
+    p.alpha = -1.5;
+    p.beta = 0.5;
+    p.activation = Activation::gelu_tanh;
+    add("addmm_f32_fullbias_gelu_tanh_alpha_beta", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::mm, DType::f16, {1, 33, 67, 40}, "tn");
+    p.activation = Activation::gelu_tanh;
+    add("mm_f16_odd_width_gelu_tanh", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 48, 72, 64}, "nt");
+    p.c = MatrixDesc::col_major(DType::bf16, 48, 72);
+    p.activation = Activation::silu;
+    add("addmm_bf16_colmajor_c_rowbias_silu", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::baddbmm, DType::bf16, {3, 40, 96, 32}, "nt");
+    p.bias_desc.batch_stride = 104;  // a row bias per batch
+    p.beta = -0.75;
+    p.activation = Activation::gelu;
+    add("baddbmm_bf16_rowbias_per_batch_gelu", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 32, 64, 48}, "nt");
+    p.alpha = 0.0;
+    p.activation = Activation::relu;
+    add("addmm_bf16_alpha0_relu", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::f32, {1, 32, 64, 48});
+    p.bias = BiasKind::full;
+    p.bias_desc = MatrixDesc::row_major(DType::f32, 32, 64);
+    p.beta = 0.0;
+    p.activation = Activation::gelu_tanh;
+    add("addmm_f32_beta0_gelu_tanh", p, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::int_mm, DType::i8, {1, 64, 32, 64}, "nt");
+    p.activation = Activation::relu;
+    add("int_mm_i8_nt_relu", p, M, Y);
+  }
   return out;
 }
 
@@ -350,7 +405,7 @@ TEST(CublasLt, ReportsTheWorkspaceItsAlgorithmUses) {
   std::cout << "[ workspace] largest among " << choices.value().size() << " choices: " << most << " bytes\n";
 }
 
-TEST(CublasLt, GeluIsNotFusedBecauseCublasLtsGeluIsTheTanhApproximation) {
+TEST(CublasLt, GeluIsNotFusedBecauseCublasLtsGeluIsTheTanhForm) {
   GEMMTUNE_REQUIRE_GPU();
   auto backend = backends::make_cublaslt_backend();
   Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 64, 64}, "nt");
@@ -358,9 +413,92 @@ TEST(CublasLt, GeluIsNotFusedBecauseCublasLtsGeluIsTheTanhApproximation) {
   auto choices = backend->enumerate(p, TuningContext{});
   ASSERT_TRUE(choices.ok()) << choices.error().to_string();
   for (const auto& c : choices.value()) {
-    EXPECT_NE(c.name.find("_pgelu"), std::string::npos) << c.name;
-    EXPECT_NE(c.description.find("tanh approximation"), std::string::npos) << c.description;
+    EXPECT_TRUE(c.name.ends_with("_ebias_f32out_pgelu")) << c.name;
+    EXPECT_NE(c.description.find("tanh form"), std::string::npos) << c.description;
   }
+}
+
+// cuBLASLt's GELU_BIAS serves gelu_tanh with no pass at all; because it is
+// cuBLASLt's own evaluation, the unfused variant stands by with a few
+// algorithms, and every offered choice (fused or not) must verify or be
+// rejected at verify -- this prints which.
+TEST(CublasLt, GeluTanhIsFusedWithTheUnfusedVariantStandingBy) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto backend = backends::make_cublaslt_backend();
+  for (DType out : {DType::bf16, DType::f32}) {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 128, 256, 192}, "nt");
+    p.c.dtype = out;
+    p.bias_desc.dtype = out;
+    p.activation = Activation::gelu_tanh;
+    auto choices = backend->enumerate(p, TuningContext{});
+    ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+    int fused = 0, unfused = 0;
+    for (const auto& c : choices.value()) {
+      if (c.name.ends_with("_ebiasgelu")) ++fused;
+      if (c.name.ends_with("_pgelu_tanh")) ++unfused;
+    }
+    std::cout << "[ gelu_tanh] " << to_string(out) << " out: " << fused << " fused, " << unfused << " standing by\n";
+    EXPECT_GT(fused, 0);
+    EXPECT_GT(unfused, 0);
+    EXPECT_EQ(fused + unfused, static_cast<int>(choices.value().size()));
+    const measure::HostData host = measure::make_host_data(p, 3);
+    auto& rt = gpu_testing::device();
+    auto set = measure::upload(rt, host);
+    ASSERT_TRUE(set.ok());
+    auto ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, 3);
+    ASSERT_TRUE(ref.ok());
+    for (const auto& c : sample(choices.value(), 4)) {
+      auto kernel = backend->build(p, c, TuningContext{});
+      ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
+      ASSERT_TRUE(measure::poison_output(rt, set.value()).ok());
+      ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
+      auto verified = measure::verify_output(rt, p, set.value(), ref.value());
+      std::cout << "[ verify   ] " << c.name << ": "
+                << (verified.ok() ? "verifies" : "rejected: " + verified.error().to_string()) << "\n";
+      if (c.name.ends_with("_pgelu_tanh")) {
+        EXPECT_TRUE(verified.ok()) << verified.error().to_string();
+      }
+    }
+  }
+}
+
+// relu keeps NaN (the rule every backend follows): a NaN in A's first row
+// makes C's first row NaN through every CUBLAS and CUBLASLT choice, fused
+// RELU/RELU_BIAS epilogues and the pass alike; the other rows stay finite.
+TEST(LibraryEpilogues, ReluKeepsNanThroughEveryChoice) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto& rt = gpu_testing::device();
+  for (const char* which : {"CUBLAS", "CUBLASLT"})
+    for (DType out : {DType::bf16, DType::f32}) {
+      Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 32, 64, 48}, "nt");
+      p.c.dtype = out;
+      p.bias_desc.dtype = out;
+      p.activation = Activation::relu;
+      auto backend = make(which);
+      auto choices = backend->enumerate(p, TuningContext{});
+      ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+      measure::HostData host = measure::make_host_data(p, 9);
+      static_cast<std::uint16_t*>(host.a.data())[0] = 0x7fc0;  // bf16 NaN at A[0][0]
+      auto set = measure::upload(rt, host);
+      ASSERT_TRUE(set.ok());
+      for (const auto& c : sample(choices.value(), 6)) {
+        SCOPED_TRACE(std::string(which) + " " + c.name);
+        auto kernel = backend->build(p, c, TuningContext{});
+        ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
+        ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
+        std::vector<unsigned char> got(set.value().c.bytes());
+        ASSERT_TRUE(rt.copy_to_host(got.data(), set.value().c.get(), got.size()).ok());
+        int finite_first_row = 0, nan_elsewhere = 0;
+        for (std::int64_t i = 0; i < p.m; ++i)
+          for (std::int64_t j = 0; j < p.n; ++j) {
+            const double v = numeric::load_as_double(got.data(), out, i * p.c.row_stride + j * p.c.col_stride);
+            if (i == 0 && !std::isnan(v)) ++finite_first_row;
+            if (i > 0 && std::isnan(v)) ++nan_elsewhere;
+          }
+        EXPECT_EQ(finite_first_row, 0) << "relu turned NaN into numbers";
+        EXPECT_EQ(nan_elsewhere, 0);
+      }
+    }
 }
 
 // ---- the runtime ----
@@ -409,16 +547,21 @@ TEST(CudaRuntimeOnGpu, ScrubbingL2MakesAnL2ResidentPassSlower) {
   GEMMTUNE_REQUIRE_GPU();
   auto& rt = gpu_testing::device();
   const std::int64_t rows = 2048, cols = 1024;  // 2M f32
-  Problem shape = gpu_problem(Op::mm, DType::f32, {1, rows, cols, 1});
   const MatrixDesc desc = MatrixDesc::row_major(DType::f32, rows, cols);
   auto src = rt.allocate(static_cast<std::size_t>(rows * cols) * 4);
   auto dst = rt.allocate(static_cast<std::size_t>(rows * cols) * 4);
   ASSERT_TRUE(src.ok() && dst.ok());
   ASSERT_TRUE(rt.fill_bytes(src.value().get(), 0x3f, src.value().bytes()).ok());
-  auto run = [&](int) {
-    return cuda::launch_finish(rt, static_cast<CUstream>(rt.stream()), shape, src.value().get(), desc,
-                               dst.value().get(), desc, Activation::none);
-  };
+  auto pass = cuda::load_epilogue(rt, cuda::EpilogueKernel{DType::f32, DType::f32, DType::f32, Activation::none});
+  ASSERT_TRUE(pass.ok()) << pass.error().to_string();
+  cuda::EpilogueOperands op;
+  op.src = src.value().get();
+  op.src_desc = desc;
+  op.dst = dst.value().get();
+  op.dst_desc = desc;
+  op.m = rows;
+  op.n = cols;
+  auto run = [&](int) { return cuda::launch_epilogue(rt, static_cast<CUstream>(rt.stream()), pass.value(), op); };
   MeasureOptions options;
   options.budget_ms = 5;
   options.min_repeats = 200;

@@ -191,7 +191,7 @@ void apply_flag(Invocation& inv, std::string_view flag, const std::string& value
     p.beta = parse_number(flag, value, cmd);
   } else if (flag == "--activation") {
     auto a = parse_activation(value);
-    if (!a) usage_fail("--activation expects none, relu, gelu or silu, got '" + value + "'", cmd);
+    if (!a) usage_fail("--activation expects none, relu, gelu, gelu_tanh or silu, got '" + value + "'", cmd);
     p.activation = *a;
   } else if (flag == "--device") {
     auto d = parse_device(value);
@@ -622,7 +622,7 @@ constexpr std::string_view kProblemHelp = R"(problem options:
                          (column-major). nn.Linear's x.W^T is nt
   --bias none|row|full   addmm/baddbmm bias (default row)
   --alpha X, --beta X    C = act(alpha*A.B + beta*bias)
-  --activation A         none, relu, gelu, silu
+  --activation A         none, relu, gelu (exact erf), gelu_tanh (PyTorch's approximate="tanh"), silu
   --scale-a/--scale-b K  none, per_tensor, per_channel (scaled_mm, mixed_mm)
   --broadcast-b          bmm/baddbmm: one B for every batch (batch stride 0)
   --allow-tf32           f32 may use tf32 tensor cores (GPU)
@@ -642,7 +642,7 @@ constexpr std::string_view kRunProblemHelp = R"(problem options (shapes, layouts
   --dtype D              convert the inputs to D (f32 f64 f16 bf16 i8 u8 f8e4m3 f8e5m2)
   --out-dtype D          output dtype (default: the op's)
   --alpha X, --beta X    C = act(alpha*A.B + beta*bias)
-  --activation A         none, relu, gelu, silu
+  --activation A         none, relu, gelu (exact erf), gelu_tanh (PyTorch's approximate="tanh"), silu
   --allow-tf32           f32 may use tf32 tensor cores (GPU)
   --device cpu|cuda[:N]  where it runs; cuda copies the data to the GPU
 )";

@@ -14,6 +14,7 @@
 
 #include "backends/reference/reference_math.h"
 #include "util/numeric.h"
+#include "util/vector_math.h"
 
 namespace gemmtune::backends {
 namespace blas {
@@ -245,6 +246,12 @@ inline float erf_f32(float x) {
 inline float gelu(float x) { return 0.5f * x * (1.0f + erf_f32(x * 0.70710678118654752f)); }
 inline double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440)); }
 
+// gelu_tanh in f32 through the shared branch-free tanh (util/vector_math.h),
+// one lane at a time, which vectorizes (see CMakeLists.txt); f64 keeps the
+// reference's definition.
+inline float gelu_tanh(float x) { return vector_math::vgelu_tanh<vector_math::ScalarF32>(x); }
+inline double gelu_tanh(double x) { return numeric::activate(Activation::gelu_tanh, x); }
+
 template <typename T>
 T activate(Activation act, T x) {
   switch (act) {
@@ -252,6 +259,7 @@ T activate(Activation act, T x) {
     case Activation::relu: return x < T(0) ? T(0) : x;  // keeps NaN
     case Activation::gelu: return gelu(x);
     case Activation::silu: return x / (T(1) + std::exp(-x));
+    case Activation::gelu_tanh: return gelu_tanh(x);
   }
   return x;
 }
@@ -272,6 +280,7 @@ void activate_span(Activation act, T* x, std::int64_t count, std::int64_t stride
     case Activation::relu: apply([](T v) { return v < T(0) ? T(0) : v; }); return;
     case Activation::gelu: apply([](T v) { return gelu(v); }); return;
     case Activation::silu: apply([](T v) { return v / (T(1) + std::exp(-v)); }); return;
+    case Activation::gelu_tanh: apply([](T v) { return gelu_tanh(v); }); return;
   }
 }
 

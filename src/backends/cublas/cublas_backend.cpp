@@ -73,20 +73,17 @@ Status bind_stream(HandleSlot& slot, CudaRuntime& rt, CUstream stream) {
                      "cublasSetWorkspace");
 }
 
-// How one problem is computed around the library call.
+// How one problem is computed: what runs around the library call, and the
+// call itself (onto C, or the f32 staging buffer).
 struct Plan {
+  cuda::AroundCall around;
   BlasGemm gemm;
-  bool staged = false;  // GEMM into f32 staging, then convert into C
-  MatrixDesc out;       // what the GEMM writes: C or the staging buffer
 };
 
 Expected<Plan> make_plan(const Problem& p) {
   Plan plan;
-  // The GEMM writes f32 and one pass rounds once where rounding C first
-  // would lose accuracy (see needs_f32_staging).
-  plan.staged = cuda::needs_f32_staging(p);
-  plan.out = plan.staged ? cuda::staging_desc(p) : p.c;
-  auto gemm = cuda::map_to_column_major(p, plan.out);
+  plan.around = cuda::plain_library_call(p);
+  auto gemm = cuda::map_to_column_major(p, plan.around.staged ? cuda::staging_desc(p) : p.c);
   if (!gemm) return gemm.error();
   plan.gemm = gemm.value();
   return plan;
@@ -94,30 +91,27 @@ Expected<Plan> make_plan(const Problem& p) {
 
 class CublasKernel final : public Kernel {
  public:
-  CublasKernel(Problem problem, CublasConfig config, Plan plan, CudaRuntime& rt, runtime::DeviceBuffer staging)
+  CublasKernel(Problem problem, CublasConfig config, Plan plan, CudaRuntime& rt, cuda::LibraryEpilogue epilogue)
       : p_(std::move(problem)),
         config_(config),
         plan_(plan),
         rt_(rt),
         slot_(handle_slot(rt.index())),
-        staging_(std::move(staging)) {}
+        epilogue_(std::move(epilogue)) {}
 
   // The per-stream cuBLAS workspace it uses, plus its f32 staging buffer.
-  std::size_t workspace_bytes() const override { return cublas::kWorkspaceBytes + staging_.bytes(); }
+  std::size_t workspace_bytes() const override { return cublas::kWorkspaceBytes + epilogue_.staging_bytes(); }
 
   Status run(const GemmArgs& args, const RunContext& ctx) override {
     if (cuda::output_is_empty(p_)) return Status::success();
     if (Status s = rt_.make_current(); !s) return s;
     auto stream = static_cast<CUstream>(ctx.stream);
-    // alpha = 0 as K = 0: A and B are not read (NaN in them must not reach C).
-    if (product_term_absent(p_)) return cuda::launch_no_product(rt_, stream, p_, args.bias, args.c);
-    void* out = plan_.staged ? staging_.get() : args.c;
-    const bool has_bias = !bias_term_absent(p_);
-    if (has_bias) {
-      if (Status s = cuda::launch_fill(rt_, stream, p_, args.bias, 1.0, out, plan_.out); !s) return s;
+    if (Status s = epilogue_.before(rt_, stream, args.bias, args.c); !s) return s;
+    if (plan_.around.call) {
+      if (Status s = gemm(args, epilogue_.call_output(args.c), plan_.around.fill ? p_.beta : 0.0, stream); !s)
+        return s;
     }
-    if (Status s = gemm(args, out, has_bias ? p_.beta : 0.0, stream); !s) return s;
-    return cuda::finish_output(rt_, stream, p_, plan_.staged, out, plan_.out, args.c, p_.activation);
+    return epilogue_.after(rt_, stream, args.bias, args.c);
   }
 
  private:
@@ -136,7 +130,7 @@ class CublasKernel final : public Kernel {
     const void* y = g.swapped ? args.a : args.b;
     const cudaDataType xt = cuda::to_cuda_dtype(g.swapped ? p_.b.dtype : p_.a.dtype);
     const cudaDataType yt = cuda::to_cuda_dtype(g.swapped ? p_.a.dtype : p_.b.dtype);
-    const cudaDataType dt = cuda::to_cuda_dtype(plan_.out.dtype);
+    const cudaDataType dt = cuda::to_cuda_dtype(epilogue_.call_output_desc().dtype);
     const cublasOperation_t ta = g.x.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
     const cublasOperation_t tb = g.y.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int m = static_cast<int>(g.m), n = static_cast<int>(g.n), k = static_cast<int>(g.k);
@@ -159,7 +153,7 @@ class CublasKernel final : public Kernel {
   Plan plan_;
   CudaRuntime& rt_;
   HandleSlot& slot_;  // this device's shared handle
-  runtime::DeviceBuffer staging_;
+  cuda::LibraryEpilogue epilogue_;
 };
 
 Choice make_choice(std::string name, std::string description, CublasConfig config) {
@@ -184,7 +178,7 @@ class CublasBackend final : public Backend {
   std::string capabilities() const override {
     return "mm addmm bmm baddbmm (f32, tf32 when allowed, f64, f16, bf16; 16-bit in -> f32 out) and int_mm "
            "(int8 -> int32) through cublasGemmEx; any layout with a unit stride per operand; bias and "
-           "activations as separate kernels (unfused)";
+           "activations (relu, gelu, gelu_tanh, silu) in one elementwise pass around the call (unfused)";
   }
 
   Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
@@ -221,11 +215,7 @@ class CublasBackend final : public Backend {
 
     const int sm = rt.info().sm();
     std::vector<Choice> out;
-    const std::string epilogue =
-        p.activation != Activation::none || p.bias != BiasKind::none
-            ? std::string("; bias written into C before the call and scaled by beta, activation as a separate "
-                          "kernel (unfused)")
-            : std::string();
+    const std::string epilogue = cuda::describe(plan.value().around, p);
     const std::string algo_note =
         sm >= 80 ? "; CUBLAS_GEMM_DEFAULT only: cuBLAS documents CUBLAS_GEMM_ALGO0..23 as having no effect on sm_80 "
                    "and newer, so no algorithm variants are offered"
@@ -266,17 +256,10 @@ class CublasBackend final : public Backend {
     if (!config) return reject(Reason::internal_error, "choice " + choice.name + " carries no cuBLAS configuration");
     auto plan = make_plan(p);
     if (!plan) return plan.error();
-    runtime::DeviceBuffer staging;
-    if (plan.value().staged) {
-      auto buffer = cuda::allocate_staging(rt, p);
-      if (!buffer) return buffer.error();
-      staging = std::move(buffer.value());
-    }
-    if (p.bias != BiasKind::none || p.activation != Activation::none || product_term_absent(p)) {
-      if (Status s = cuda::load_elementwise_kernels(rt); !s) return s.error();
-    }
+    auto epilogue = cuda::LibraryEpilogue::make(rt, p, plan.value().around);
+    if (!epilogue) return epilogue.error();
     return std::unique_ptr<Kernel>(
-        std::make_unique<CublasKernel>(p, *config, plan.value(), rt, std::move(staging)));
+        std::make_unique<CublasKernel>(p, *config, plan.value(), rt, std::move(epilogue.value())));
   }
 
  private:

@@ -4,11 +4,15 @@
 // the heuristic's results on every axis (also split-K, swizzle, tile) and
 // enumerates algorithm ids with the tiles, stages, split-K, reduction
 // schemes and swizzles their capabilities list, each checked with
-// cublasLtMatmulAlgoCheck. Fused epilogues where cuBLASLt has them exactly
-// (bias, relu, bias+relu); gelu and silu as a separate pass
-// (cuBLASLt's GELU epilogue is the tanh approximation, gemmtune's gelu is the
-// exact erf form). scaled_mm on fp8 (e4m3/e5m2) with per-tensor scales, and
-// per-channel (outer-vector) scales on sm_90. cuBLASLt is loaded at run time.
+// cublasLtMatmulAlgoCheck. Fused epilogues where cuBLASLt has them: bias
+// (row bias, beta = 1), relu, and its GELU -- the tanh form -- for
+// gelu_tanh (with the unfused variant standing by); gelu (the exact erf
+// form), silu and what else cuBLASLt cannot do run in one elementwise pass
+// (runtime/cuda/epilogue_pass.h). scaled_mm on fp8 (e4m3/e5m2) with
+// per-tensor scales, and per-channel (outer-vector) scales on sm_90.
+// cuBLASLt is loaded at run time. Sources: lt_descriptors (library access,
+// descriptors), lt_epilogue (epilogue decisions), lt_search (algorithms and
+// their names), cublaslt_backend.cpp (kernel, backend).
 #pragma once
 
 #include <cstdint>

@@ -209,6 +209,7 @@ class SkinnyKernel final : public Kernel {
     params_.activation = p_.activation == Activation::relu   ? 1
                          : p_.activation == Activation::gelu ? 2
                          : p_.activation == Activation::silu ? 3
+                         : p_.activation == Activation::gelu_tanh ? 4
                                                              : 0;
     params_.out_f32 = p_.c.dtype == DType::f32;
     params_.bias_f32 = p_.bias == BiasKind::row && p_.bias_desc.dtype == DType::f32;

@@ -110,6 +110,7 @@ __device__ __forceinline__ void store(const SkinnyParams& p, int m, int n, float
   if (p.activation == 1) v = v > 0.f ? v : 0.f;
   else if (p.activation == 2) v = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
   else if (p.activation == 3) v = v / (1.f + expf(-v));
+  else if (p.activation == 4) v = 0.5f * v * (1.f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
   const i64 at = m * p.c_rs + n * p.c_cs;
   if (p.out_f32) ((float*)p.c)[at] = v;
   else ((u16*)p.c)[at] = from_float<BF16>(v);

@@ -42,7 +42,7 @@ struct SkinnyParams {
   float alpha, beta;
   std::int32_t m, n, k;
   std::int32_t k_per_split;  // a multiple of the K step
-  std::int32_t activation;   // 0 none, 1 relu, 2 gelu (erf), 3 silu
+  std::int32_t activation;   // 0 none, 1 relu, 2 gelu (erf), 3 silu, 4 gelu_tanh
   std::int32_t out_f32;      // 1: C is f32, else the input dtype
   std::int32_t bias_f32;     // 1: bias is f32, else the input dtype
 };

@@ -269,6 +269,7 @@ std::optional<Created> create(const Problem& p, Variant variant, BiasForm bias_f
         break;
       case Activation::gelu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f); break;
       case Activation::silu: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.0f, 0.0f); break;
+      case Activation::gelu_tanh: ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_tanh, 0.0f, 0.0f); break;
     }
     if (ops.len() > 0) attr.set_post_ops(ops);
   }
@@ -566,7 +567,7 @@ class OneDnnBackend final : public Backend {
 
   std::string capabilities() const override {
     return "mm/addmm/bmm/baddbmm f32, bf16 (bf16 or f32 output), f16 only where the CPU has f16 kernels; "
-           "int_mm u8/s8 x s8 -> s32; alpha as output scale, bias as argument or post-op, relu/gelu/silu "
+           "int_mm u8/s8 x s8 -> s32; alpha as output scale, bias as argument or post-op, relu/gelu/gelu_tanh/silu "
            "as post-ops; choices: plain, packed_b (reorder each call), runtime_dims; no f64, fp8 or mixed_mm";
   }
 

@@ -80,7 +80,7 @@ runtime::ReferenceValue element(const Problem& p, const GemmArgs& args, std::int
     magnitude += std::fabs(p.beta * bias);
   }
   out.value = numeric::activate(p.activation, pre);
-  // gelu and silu have slopes up to about 1.13 and 1.1; relu up to 1.
+  // gelu (either form) and silu have slopes up to about 1.129 and 1.1; relu up to 1.
   out.magnitude = p.activation == Activation::none ? magnitude : 1.13 * magnitude;
   return out;
 }

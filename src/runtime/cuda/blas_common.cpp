@@ -82,11 +82,13 @@ BlasScalars::BlasScalars(cudaDataType scale_type, double alpha, double beta)
   }
 }
 
+bool has_bias(const Problem& p) { return p.bias != BiasKind::none && p.beta != 0.0; }
+
+bool is_smooth(Activation a) { return a != Activation::none && a != Activation::relu; }
+
 bool needs_f32_staging(const Problem& p) {
   const bool half_output = p.c.dtype == DType::bf16 || p.c.dtype == DType::f16;
-  if (p.bias != BiasKind::none && p.bias_desc.dtype != p.c.dtype) return true;
-  return half_output && (p.bias != BiasKind::none || p.activation == Activation::gelu ||
-                         p.activation == Activation::silu);
+  return half_output && (has_bias(p) || is_smooth(p.activation));
 }
 
 bool writes_row_major(const Problem& p) { return p.c.col_stride == 1 || p.c.cols <= 1; }
@@ -127,63 +129,109 @@ Expected<BlasGemm> map_to_column_major(const Problem& p, const MatrixDesc& outpu
   return g;
 }
 
-Status launch_fill(CudaRuntime& rt, CUstream stream, const Problem& p, const void* bias, double scale, void* dst,
-                   const MatrixDesc& dst_desc) {
-  FillParams params;
-  if (bias != nullptr && p.bias != BiasKind::none) {
-    params.bias = device_matrix(p.bias_desc, bias);
-    params.row_bias = p.bias == BiasKind::row;
+AroundCall without_product(const Problem& p) {
+  AroundCall plan;
+  plan.call = false;
+  plan.bias_in_pass = has_bias(p);
+  plan.pass_act = p.activation;
+  return plan;
+}
+
+AroundCall plain_library_call(const Problem& p) {
+  if (p.k == 0 || p.alpha == 0.0) return without_product(p);
+  AroundCall plan;
+  plan.staged = needs_f32_staging(p);
+  if (!plan.staged && has_bias(p) && p.activation == Activation::none) {
+    plan.fill = true;
+  } else {
+    plan.bias_in_pass = has_bias(p);
+    plan.pass_act = p.activation;
   }
-  params.dst = dst;
-  params.dst_rs = dst_desc.row_stride;
-  params.dst_cs = dst_desc.col_stride;
-  params.dst_bs = dst_desc.batch_stride;
-  params.batch = p.batch;
-  params.m = p.m;
-  params.n = p.n;
-  params.scale = scale;
-  params.dst_dtype = static_cast<std::int32_t>(dst_desc.dtype);
-  return rt.launch_elementwise(kFillKernel, p.batch * p.m * p.n, &params, stream);
+  return plan;
 }
 
-Status launch_finish(CudaRuntime& rt, CUstream stream, const Problem& p, const void* src, const MatrixDesc& src_desc,
-                     void* dst, const MatrixDesc& dst_desc, Activation activation) {
-  FinishParams params;
-  params.src = device_matrix(src_desc, src);
-  params.dst = dst;
-  params.dst_rs = dst_desc.row_stride;
-  params.dst_cs = dst_desc.col_stride;
-  params.dst_bs = dst_desc.batch_stride;
-  params.batch = p.batch;
-  params.m = p.m;
-  params.n = p.n;
-  params.dst_dtype = static_cast<std::int32_t>(dst_desc.dtype);
-  params.activation = static_cast<std::int32_t>(activation);
-  return rt.launch_elementwise(kFinishKernel, p.batch * p.m * p.n, &params, stream);
+std::string describe(const AroundCall& plan, const Problem& p) {
+  std::string out;
+  if (!plan.call) {
+    out = p.k == 0 ? "; K = 0" : "; alpha = 0";
+    out += ": no library call, one pass writes ";
+    out += has_bias(p) ? "act(beta*bias)" : "act(0)";
+    return out;
+  }
+  if (plan.fill) out += "; bias copied into C before the call, scaled by its beta";
+  if (!plan.pass()) return out;
+  out += plan.staged ? "; f32 output staged, then one pass:" : "; then one pass over C:";
+  if (plan.bias_in_pass) out += " + beta*bias";
+  if (plan.pass_act != Activation::none) out += std::string(plan.bias_in_pass ? "," : "") + " " +
+                                                std::string(to_string(plan.pass_act));
+  if (plan.staged) out += std::string(plan.bias_in_pass || plan.pass_act != Activation::none ? "," : "") +
+                          " rounded once into C";
+  return out;
 }
 
-Status launch_no_product(CudaRuntime& rt, CUstream stream, const Problem& p, const void* bias, void* c) {
-  // beta = 0 never reads the bias: 0 * NaN would be NaN.
-  if (Status s = launch_fill(rt, stream, p, bias_term_absent(p) ? nullptr : bias, p.beta, c, p.c); !s) return s;
-  if (p.activation == Activation::none) return Status::success();
-  return launch_finish(rt, stream, p, c, p.c, c, p.c, p.activation);
+Expected<LibraryEpilogue> LibraryEpilogue::make(CudaRuntime& rt, const Problem& p, const AroundCall& plan) {
+  LibraryEpilogue e;
+  e.p_ = p;
+  e.plan_ = plan;
+  e.call_out_ = plan.staged ? staging_desc(p) : p.c;
+  if (plan.staged) {
+    auto buffer = rt.allocate(static_cast<std::size_t>(p.batch * p.m * p.n) * sizeof(float));
+    if (!buffer) return buffer.error();
+    e.staging_ = std::move(buffer.value());
+  }
+  const std::optional<DType> bias_dtype = has_bias(p) ? std::optional<DType>(p.bias_desc.dtype) : std::nullopt;
+  if (plan.fill) {
+    auto kernel = epilogue_kernel_for(e.call_out_.dtype, std::nullopt, bias_dtype, Activation::none);
+    if (!kernel) return kernel.error();
+    auto loaded = load_epilogue(rt, kernel.value());
+    if (!loaded) return loaded.error();
+    e.fill_ = loaded.value();
+  }
+  if (plan.pass()) {
+    auto kernel = epilogue_kernel_for(p.c.dtype, plan.call ? std::optional<DType>(e.call_out_.dtype) : std::nullopt,
+                                      plan.bias_in_pass ? bias_dtype : std::nullopt, plan.pass_act);
+    if (!kernel) return kernel.error();
+    auto loaded = load_epilogue(rt, kernel.value());
+    if (!loaded) return loaded.error();
+    e.pass_ = loaded.value();
+  }
+  return e;
 }
 
-Status finish_output(CudaRuntime& rt, CUstream stream, const Problem& p, bool staged, const void* staging,
-                     const MatrixDesc& staging_desc, void* c, Activation post) {
-  if (staged) return launch_finish(rt, stream, p, staging, staging_desc, c, p.c, post);
-  if (post == Activation::none) return Status::success();
-  return launch_finish(rt, stream, p, c, p.c, c, p.c, post);
+Status LibraryEpilogue::before(CudaRuntime& rt, CUstream stream, const void* bias, void* c) const {
+  if (!fill_) return Status::success();
+  EpilogueOperands op;
+  op.bias = bias;
+  op.bias_desc = p_.bias_desc;
+  op.row_bias = p_.bias == BiasKind::row;
+  op.beta = 1.0;  // the call applies beta
+  op.dst = call_output(c);
+  op.dst_desc = call_out_;
+  op.batch = p_.batch;
+  op.m = p_.m;
+  op.n = p_.n;
+  return launch_epilogue(rt, stream, *fill_, op);
 }
 
-Expected<runtime::DeviceBuffer> allocate_staging(CudaRuntime& rt, const Problem& p) {
-  return rt.allocate(static_cast<std::size_t>(p.batch * p.m * p.n) * sizeof(float));
-}
-
-Status load_elementwise_kernels(CudaRuntime& rt) {
-  for (const char* fn : {kFillKernel, kFinishKernel})
-    if (auto f = rt.function(fn); !f) return f.error();
-  return Status::success();
+Status LibraryEpilogue::after(CudaRuntime& rt, CUstream stream, const void* bias, void* c) const {
+  if (!pass_) return Status::success();
+  EpilogueOperands op;
+  if (plan_.call) {
+    op.src = call_output(c);
+    op.src_desc = call_out_;
+  }
+  if (plan_.bias_in_pass) {
+    op.bias = bias;
+    op.bias_desc = p_.bias_desc;
+    op.row_bias = p_.bias == BiasKind::row;
+  }
+  op.beta = p_.beta;
+  op.dst = c;
+  op.dst_desc = p_.c;
+  op.batch = p_.batch;
+  op.m = p_.m;
+  op.n = p_.n;
+  return launch_epilogue(rt, stream, *pass_, op);
 }
 
 std::optional<BlasOperand> as_output_operand(const MatrixDesc& desc, bool swapped) {

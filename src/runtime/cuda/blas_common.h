@@ -1,8 +1,7 @@
 // What the CUBLAS and CUBLASLT backends share: mapping gemmtune's problems
 // (any strides, row- or column-major) onto a column-major BLAS call, the
-// data-type tables, and the unfused epilogue around a library GEMM (bias
-// broadcast before, activation and conversion after) as small kernels on
-// the same stream.
+// data-type tables, and the unfused epilogue around a library GEMM (what
+// the call leaves undone, as an elementwise pass on the same stream).
 #pragma once
 
 #include <climits>
@@ -14,6 +13,7 @@
 #include "gemmtune/outcome.h"
 #include "gemmtune/problem.h"
 #include "runtime/cuda/cuda_runtime.h"
+#include "runtime/cuda/epilogue_pass.h"
 
 namespace gemmtune::cuda {
 
@@ -76,42 +76,72 @@ std::optional<BlasOperand> as_output_operand(const MatrixDesc&, bool swapped);
 // way). Element count: batch * m * n.
 MatrixDesc staging_desc(const Problem&);
 
+// A bias that takes part: beta = 0 ignores the bias (NaN and Inf in it
+// included), as PyTorch does.
+bool has_bias(const Problem&);
+
+// Whether an activation must be applied to the unrounded value (every one
+// but relu, which commutes with rounding).
+bool is_smooth(Activation);
+
 // Whether an unfused epilogue must go through an f32 staging buffer so that
-// the output is rounded once: an f32 bias for a 16-bit output (rounding it
-// first would lose bits); any bias for a 16-bit output (cuBLAS rounds
-// alpha*A.B to the output type before adding beta*C there: seen on H100,
-// one ulp off); gelu or silu on a 16-bit output (applied to an already
-// rounded value they round twice; relu commutes with rounding).
+// a 16-bit output is rounded once: any bias (cuBLAS rounds alpha*A.B to the
+// output type before adding beta*C: seen on H100, one ulp off; an f32 bias
+// rounded first would lose bits), or a smooth activation (applied to an
+// already rounded value it rounds twice).
 bool needs_f32_staging(const Problem&);
 
 // Whether the problem's C is written through the swapped (row-major) form.
 bool writes_row_major(const Problem&);
 
-// dst = scale * bias (broadcast for a row bias), converted to dst's dtype;
-// with no bias (bias == null) dst is zeroed. Queued on `stream`.
-Status launch_fill(CudaRuntime&, CUstream, const Problem&, const void* bias, double scale, void* dst,
-                   const MatrixDesc& dst_desc);
+// What runs around one library call so that C = act(alpha*A.B + beta*bias)
+// comes out rounded once: what the call itself does not do, the epilogue
+// pass (epilogue_pass.h) does, in one pass after it, and (only where the
+// call reads its output as C anyway) a fill before it.
+struct AroundCall {
+  bool call = true;            // false: no product (K = 0, alpha = 0); the pass writes act(beta*bias)
+  bool staged = false;         // the call writes f32 staging (staging_desc); the pass rounds it into C
+  bool fill = false;           // the bias copied into the call's output first; the call scales it by beta
+  bool bias_in_pass = false;   // the pass adds beta*bias
+  Activation pass_act = Activation::none;  // the pass applies it
+  bool pass() const { return !call || staged || bias_in_pass || pass_act != Activation::none; }
+};
 
-// dst = act(src) converted to dst's dtype (src may alias dst). Queued.
-Status launch_finish(CudaRuntime&, CUstream, const Problem&, const void* src, const MatrixDesc& src_desc,
-                     void* dst, const MatrixDesc& dst_desc, Activation);
+// No product to compute: one pass writes act(beta*bias), or act(0).
+AroundCall without_product(const Problem&);
 
-// K = 0, where there is no product and no library call: C = act(beta *
-// bias), or act(0) without a bias. Queued.
-Status launch_no_product(CudaRuntime&, CUstream, const Problem&, const void* bias, void* c);
+// A library call that applies only alpha and beta*C (cuBLAS): 16-bit
+// outputs with a bias or a smooth activation staged in f32 and the rest in
+// the pass; otherwise a bias alone is filled into C for the call's beta*C
+// (one pass, before), and with an activation it joins the pass after (one
+// pass instead of two).
+AroundCall plain_library_call(const Problem&);
 
-// What follows the library call: when `staged`, the f32 result in `staging`
-// (described by `staging_desc`) converted into C with `post` applied; else
-// `post` applied to C in place (nothing for none). Queued.
-Status finish_output(CudaRuntime&, CUstream, const Problem&, bool staged, const void* staging,
-                     const MatrixDesc& staging_desc, void* c, Activation post);
+// "; f32 output staged, then one pass: + beta*bias, gelu, rounded once into C"
+// (empty when nothing runs around the call): for choice descriptions.
+std::string describe(const AroundCall&, const Problem&);
 
-// The f32 staging buffer of staging_desc(p): batch * m * n floats.
-Expected<runtime::DeviceBuffer> allocate_staging(CudaRuntime&, const Problem&);
+// The passes of one kernel, loaded at build, and its staging buffer. The
+// call writes call_output(C) (described by call_output_desc()); run
+// before() ahead of the call and after() behind it, on the call's stream.
+class LibraryEpilogue {
+ public:
+  static Expected<LibraryEpilogue> make(CudaRuntime&, const Problem&, const AroundCall&);
 
-// Compiles (on first use) and looks up the fill and finish kernels: called
-// at build, so that a compile error is a build rejection, not a failed run.
-Status load_elementwise_kernels(CudaRuntime&);
+  const MatrixDesc& call_output_desc() const { return call_out_; }
+  void* call_output(void* c) const { return plan_.staged ? staging_.get() : c; }
+  std::size_t staging_bytes() const { return staging_.bytes(); }
+
+  Status before(CudaRuntime&, CUstream, const void* bias, void* c) const;
+  Status after(CudaRuntime&, CUstream, const void* bias, void* c) const;
+
+ private:
+  Problem p_;
+  AroundCall plan_;
+  MatrixDesc call_out_;
+  runtime::DeviceBuffer staging_;
+  std::optional<EpiloguePass> fill_, pass_;
+};
 
 // True when the problem's output holds no element (nothing to compute).
 bool output_is_empty(const Problem&);

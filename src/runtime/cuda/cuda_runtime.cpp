@@ -336,21 +336,6 @@ Expected<CUfunction> CudaRuntime::function(const char* name) {
   return fn;
 }
 
-Status CudaRuntime::launch_elementwise(const char* name, std::int64_t elements, void* params, CUstream stream) {
-  if (elements <= 0) return Status::success();
-  auto fn = function(name);
-  if (!fn) return fn.error();
-  constexpr unsigned kThreads = 256;
-  const std::int64_t wanted = (elements + kThreads - 1) / kThreads;
-  const auto blocks = static_cast<unsigned>(std::max<std::int64_t>(
-      1, std::min<std::int64_t>(wanted, static_cast<std::int64_t>(std::max(info_.sm_count, 1)) * 32)));
-  void* args[] = {params};
-  if (CUresult r = driver().cuLaunchKernel(fn.value(), blocks, 1, 1, kThreads, 1, 1, 0, stream, args, nullptr);
-      r != CUDA_SUCCESS)
-    return driver_failure("cuLaunchKernel(" + std::string(name) + ")", r);
-  return Status::success();
-}
-
 Expected<std::vector<runtime::ReferenceValue>> CudaRuntime::reference(const Problem& p, const GemmArgs& args,
                                                                       const std::vector<runtime::OutputIndex>& indices) {
   if (Status s = make_current(); !s) return s.error();

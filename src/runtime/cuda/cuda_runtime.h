@@ -84,9 +84,6 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   // One of the kernels in device_kernels.h, compiled on first use and
   // looked up once (later calls only take a lock and read a map).
   Expected<CUfunction> function(const char* name);
-  // Launches `name` over `elements` work items on `stream` with the
-  // parameter struct `params` (passed by value).
-  Status launch_elementwise(const char* name, std::int64_t elements, void* params, CUstream stream);
   // Compiles source with NVRTC for this device (cubin, sm_XY).
   Expected<std::vector<char>> compile(const std::string& source, const std::vector<std::string>& options) const;
 

@@ -5,7 +5,7 @@ namespace gemmtune::cuda {
 // Compiled with --fmad=false so that the reference rounds exactly as the
 // host reference does (a separate multiply and add at every step).
 // DType codes: f32 0, f64 1, f16 2, bf16 3, i8 4, u8 5, i32 6, e4m3 7, e5m2 8.
-// Activation: none 0, relu 1, gelu 2, silu 3. BiasKind: none 0, row 1, full 2.
+// Activation: none 0, relu 1, gelu 2, silu 3, gelu_tanh 4. BiasKind: none 0, row 1, full 2.
 // ScaleKind: none 0, per_tensor 1, per_channel 2.
 const char* const kKernelSource = R"CUDA(
 typedef long long i64;
@@ -33,25 +33,6 @@ struct ReferenceParams {
   int scale_a_kind;
   int scale_b_kind;
   int wide;
-};
-
-struct FillParams {
-  DeviceMatrix bias;
-  void* dst;
-  i64 dst_rs, dst_cs, dst_bs;
-  i64 batch, m, n;
-  double scale;
-  int dst_dtype;
-  int row_bias;
-};
-
-struct FinishParams {
-  DeviceMatrix src;
-  void* dst;
-  i64 dst_rs, dst_cs, dst_bs;
-  i64 batch, m, n;
-  int dst_dtype;
-  int activation;
 };
 
 __device__ double nan_value() { return __longlong_as_double(0x7ff8000000000000LL); }
@@ -96,56 +77,12 @@ __device__ double load(const void* data, int dtype, i64 index) {
   return nan_value();
 }
 
-__device__ unsigned short float_to_bf16(float f) {
-  unsigned u = __float_as_uint(f);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (unsigned short)(u >> 16);
-}
-
-__device__ unsigned short float_to_f16(float f) {
-  unsigned u = __float_as_uint(f);
-  unsigned sign = (u >> 16) & 0x8000u;
-  unsigned a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);
-  if (a >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u);
-  if (a < 0x38800000u) {
-    float q = rintf(__uint_as_float(a) * 16777216.0f);
-    return (unsigned short)(sign | (unsigned)q);
-  }
-  unsigned mant = a & 0x7fffffu;
-  unsigned exp = (a >> 23) - 127u + 15u;
-  unsigned h = (exp << 10) | (mant >> 13);
-  unsigned rest = mant & 0x1fffu;
-  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;
-  return (unsigned short)(sign | h);
-}
-
-// Integers round to nearest and wrap like a two's-complement cast, as the
-// host's store_from_double does.
-__device__ void store(void* data, int dtype, i64 index, double v) {
-  switch (dtype) {
-    case 0: ((float*)data)[index] = (float)v; return;
-    case 1: ((double*)data)[index] = v; return;
-    case 2: ((unsigned short*)data)[index] = float_to_f16((float)v); return;
-    case 3: ((unsigned short*)data)[index] = float_to_bf16((float)v); return;
-    case 4:
-    case 5:
-    case 6: {
-      double r = rint(v);
-      u64 wide = (u64)(i64)fmod(r, 18446744073709551616.0);
-      if (dtype == 6) ((unsigned*)data)[index] = (unsigned)wide;
-      else ((unsigned char*)data)[index] = (unsigned char)wide;
-      return;
-    }
-  }
-}
-
 __device__ double activate(int act, double x) {
   switch (act) {
     case 1: return x < 0 ? 0.0 : x;  // keeps NaN
     case 2: return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
     case 3: return x / (1.0 + exp(-x));
+    case 4: return 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
   }
   return x;
 }
@@ -155,6 +92,7 @@ __device__ float activate_f(int act, float x) {
     case 1: return x < 0.0f ? 0.0f : x;  // keeps NaN
     case 2: return 0.5f * x * (1.0f + erff(x * 0.70710678f));
     case 3: return x / (1.0f + expf(-x));
+    case 4: return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
   }
   return x;
 }
@@ -230,32 +168,201 @@ extern "C" __global__ void gemmtune_reference(ReferenceParams p) {
   p.out[2 * s] = value;
   p.out[2 * s + 1] = p.activation == 0 ? magnitude : 1.13 * magnitude;
 }
+)CUDA";
 
-extern "C" __global__ void gemmtune_fill(FillParams p) {
-  const i64 total = p.batch * p.m * p.n;
-  const i64 plane = p.m * p.n;
-  for (i64 t = (i64)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (i64)gridDim.x * blockDim.x) {
-    const i64 b = t / plane, r = t - b * plane, i = r / p.n, j = r - i * p.n;
-    double v = 0.0;
-    if (p.bias.data) {
-      const i64 row = p.row_bias ? 0 : i;
-      v = p.scale * load(p.bias.data, p.bias.dtype, b * p.bias.bs + row * p.bias.rs + j * p.bias.cs);
-    }
-    store(p.dst, p.dst_dtype, b * p.dst_bs + i * p.dst_rs + j * p.dst_cs, v);
+}  // namespace gemmtune::cuda
+
+namespace gemmtune::cuda {
+
+// One elementwise pass, templated on the output, input and bias dtypes and
+// the activation (codes as above), instantiated as extern "C" kernels by
+// epilogue_pass.cpp (only the ones a problem needs are compiled):
+//   dst = act(src + beta * bias), rounded once to dst's dtype,
+// over (batch, outer row, inner element), where the inner axis is the one
+// with unit stride in dst. A null src means no product (the value is 0), a
+// null bias no bias. Each thread owns one 16-byte vector of dst (or one
+// element when the host found the strides or alignment unfit) at a fixed
+// inner position and walks rows and batches: no division anywhere, the
+// bias vector of a broadcast row bias is loaded once. Arithmetic in f32 for
+// 16- and 32-bit floats, f64 for f64, int for i32.
+const char* const kEpilogueSource = R"CUDA(
+typedef long long i64;
+
+struct EpilogueParams {
+  const void* src;
+  const void* bias;
+  void* dst;
+  i64 src_os, src_is, src_bs;
+  i64 bias_os, bias_is, bias_bs;
+  i64 dst_os, dst_is, dst_bs;
+  i64 batch, outer, inner;
+  double beta;
+  int vector;
+  int pad;
+};
+
+// Element types by DType code: storage S, arithmetic C, conversions.
+template <class T> struct Plain {
+  typedef T S;
+  typedef T C;
+  static __device__ __forceinline__ C load(S v) { return v; }
+  static __device__ __forceinline__ S store(C v) { return v; }
+};
+template <int DT> struct Elem;
+template <> struct Elem<0> : Plain<float> {};
+template <> struct Elem<1> : Plain<double> {};
+template <> struct Elem<6> : Plain<int> {};
+template <> struct Elem<2> {
+  typedef unsigned short S;
+  typedef float C;
+  static __device__ __forceinline__ C load(S v) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v));
+    return f;
   }
+  static __device__ __forceinline__ S store(C v) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    return h;
+  }
+};
+template <> struct Elem<3> {
+  typedef unsigned short S;
+  typedef float C;
+  static __device__ __forceinline__ C load(S v) { return __uint_as_float((unsigned)v << 16); }
+  static __device__ __forceinline__ S store(C v) {
+#if __CUDA_ARCH__ >= 800
+    unsigned short h;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    return h;
+#else
+    unsigned u = __float_as_uint(v);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (unsigned short)(u >> 16);
+#endif
+  }
+};
+
+// relu keeps NaN (x < 0 is false for it); gelu is the exact erf form.
+template <int ACT> __device__ __forceinline__ float activate(float x) {
+  if constexpr (ACT == 1) return x < 0.0f ? 0.0f : x;
+  else if constexpr (ACT == 2) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+  else if constexpr (ACT == 3) return x / (1.0f + expf(-x));
+  else if constexpr (ACT == 4) return 0.5f * x * (1.0f + tanhf(0.79788456080286535588f * (x + 0.044715f * x * x * x)));
+  else return x;
+}
+template <int ACT> __device__ __forceinline__ double activate(double x) {
+  if constexpr (ACT == 1) return x < 0.0 ? 0.0 : x;
+  else if constexpr (ACT == 2) return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
+  else if constexpr (ACT == 3) return x / (1.0 + exp(-x));
+  else if constexpr (ACT == 4) return 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+  else return x;
+}
+template <int ACT> __device__ __forceinline__ int activate(int x) {
+  if constexpr (ACT == 1) return x < 0 ? 0 : x;
+  else return x;
 }
 
-extern "C" __global__ void gemmtune_finish(FinishParams p) {
-  const i64 total = p.batch * p.m * p.n;
-  const i64 plane = p.m * p.n;
-  // Single precision is plenty for 16- and 32-bit float outputs; f64 and
-  // integers keep double so no value is rounded on the way.
-  const bool wide = p.dst_dtype == 1 || p.src.dtype == 1 || p.src.dtype >= 4;
-  for (i64 t = (i64)blockIdx.x * blockDim.x + threadIdx.x; t < total; t += (i64)gridDim.x * blockDim.x) {
-    const i64 b = t / plane, r = t - b * plane, i = r / p.n, j = r - i * p.n;
-    const double x = load(p.src.data, p.src.dtype, b * p.src.bs + i * p.src.rs + j * p.src.cs);
-    const double y = wide ? activate(p.activation, x) : (double)activate_f(p.activation, (float)x);
-    store(p.dst, p.dst_dtype, b * p.dst_bs + i * p.dst_rs + j * p.dst_cs, y);
+// V elements of dtype DT at base[index] (16-byte aligned), as C.
+template <int DT, int V, class C>
+__device__ __forceinline__ void load_vector(const void* base, i64 index, C (&out)[V]) {
+  typedef typename Elem<DT>::S S;
+  constexpr int kWords = (int)(V * sizeof(S) / 16);
+  union {
+    uint4 w[kWords];
+    S s[V];
+  } u;
+  const uint4* p = reinterpret_cast<const uint4*>(static_cast<const S*>(base) + index);
+#pragma unroll
+  for (int k = 0; k < kWords; ++k) u.w[k] = p[k];
+#pragma unroll
+  for (int e = 0; e < V; ++e) out[e] = (C)Elem<DT>::load(u.s[e]);
+}
+
+template <int DT, int V, class C>
+__device__ __forceinline__ void store_vector(void* base, i64 index, const C (&in)[V]) {
+  typedef typename Elem<DT>::S S;
+  constexpr int kWords = (int)(V * sizeof(S) / 16);
+  union {
+    uint4 w[kWords];
+    S s[V];
+  } u;
+#pragma unroll
+  for (int e = 0; e < V; ++e) u.s[e] = Elem<DT>::store(in[e]);
+  uint4* p = reinterpret_cast<uint4*>(static_cast<S*>(base) + index);
+#pragma unroll
+  for (int k = 0; k < kWords; ++k) p[k] = u.w[k];
+}
+
+template <int DT, class C>
+__device__ __forceinline__ C load_one(const void* base, i64 index) {
+  return (C)Elem<DT>::load(static_cast<const typename Elem<DT>::S*>(base)[index]);
+}
+
+// beta * the bias of one whole vector: V values along the inner axis, or
+// one value for all of them (inner stride 0).
+template <int BIAS, int V, class C>
+__device__ __forceinline__ void bias_vector(const EpilogueParams& p, i64 index, C beta, C (&out)[V]) {
+  if (p.bias_is == 1) {
+    load_vector<BIAS, V>(p.bias, index, out);
+  } else {
+    const C one = load_one<BIAS, C>(p.bias, index);
+#pragma unroll
+    for (int e = 0; e < V; ++e) out[e] = one;
+  }
+#pragma unroll
+  for (int e = 0; e < V; ++e) out[e] = beta * out[e];
+}
+
+template <int OUT, int IN, int BIAS, int ACT>
+__device__ __forceinline__ void epilogue(const EpilogueParams& p) {
+  typedef typename Elem<OUT>::C C;
+  constexpr int V = (int)(16 / sizeof(typename Elem<OUT>::S));
+  const i64 lane = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+  const i64 start = p.vector ? lane * V : lane;
+  if (start >= p.inner) return;
+  const bool whole = p.vector && start + V <= p.inner;
+  const int count = p.vector ? (int)(whole ? V : p.inner - start) : 1;
+  const i64 first_row = (i64)blockIdx.y * blockDim.y + threadIdx.y;
+  const i64 row_step = (i64)gridDim.y * blockDim.y;
+  const C beta = (C)p.beta;
+  // A bias that is the same for every row (a row bias along the inner axis)
+  // is read once per batch into registers (whole vectors only: the arrays
+  // are indexed by constants, so they stay in registers).
+  const bool shared_bias = p.bias != nullptr && p.bias_os == 0;
+  for (i64 b = blockIdx.z; b < p.batch; b += gridDim.z) {
+    const i64 src0 = b * p.src_bs + start * p.src_is;
+    const i64 bias0 = b * p.bias_bs + start * p.bias_is;
+    const i64 dst0 = b * p.dst_bs + start * p.dst_is;
+    C row_bias[V];
+    if (whole && shared_bias) bias_vector<BIAS, V>(p, bias0, beta, row_bias);
+    for (i64 o = first_row; o < p.outer; o += row_step) {
+      if (whole) {
+        C x[V];
+        if (p.src != nullptr) {
+          load_vector<IN, V>(p.src, src0 + o * p.src_os, x);
+        } else {
+#pragma unroll
+          for (int e = 0; e < V; ++e) x[e] = (C)0;
+        }
+        if (p.bias != nullptr) {
+          if (!shared_bias) bias_vector<BIAS, V>(p, bias0 + o * p.bias_os, beta, row_bias);
+#pragma unroll
+          for (int e = 0; e < V; ++e) x[e] += row_bias[e];
+        }
+#pragma unroll
+        for (int e = 0; e < V; ++e) x[e] = activate<ACT>(x[e]);
+        store_vector<OUT, V>(p.dst, dst0 + o * p.dst_os, x);
+      } else {
+        for (int e = 0; e < count; ++e) {
+          C x = p.src != nullptr ? load_one<IN, C>(p.src, src0 + o * p.src_os + e * p.src_is) : (C)0;
+          if (p.bias != nullptr) x += beta * load_one<BIAS, C>(p.bias, bias0 + o * p.bias_os + e * p.bias_is);
+          static_cast<typename Elem<OUT>::S*>(p.dst)[dst0 + o * p.dst_os + e * p.dst_is] =
+              Elem<OUT>::store(activate<ACT>(x));
+        }
+      }
+    }
   }
 }
 )CUDA";

@@ -1,7 +1,8 @@
-// Device code compiled once per process with NVRTC: the exact reference
-// (element by element, as src/backends/reference/reference_math.cpp defines
-// it) and the small elementwise kernels the library backends need around a
-// GEMM call (bias broadcast, activation, conversion out of f32 staging).
+// Device code compiled with NVRTC: the exact reference (element by element,
+// as src/backends/reference/reference_math.cpp defines it), compiled once per
+// process, and the epilogue pass the library backends run around a GEMM call
+// (bias, activation, conversion out of f32 staging), one instantiation per
+// dtype combination and activation, compiled when first needed.
 //
 // The parameter structs are shared with the host: the host copies below and
 // the ones inside kKernelSource must stay identical (fields ordered by
@@ -40,35 +41,32 @@ struct ReferenceParams {
 };
 static_assert(sizeof(ReferenceParams) == 3 * 56 + 8 * 8 + 6 * 4);
 
-// dst(b,i,j) = scale * bias(b, row ? 0 : i, j), converted to dst's dtype;
-// with no bias (bias.data null) dst gets zeros.
-struct FillParams {
-  DeviceMatrix bias;
+// One unfused epilogue pass (kEpilogueSource; launched by epilogue_pass.h):
+// dst = act(src + beta * bias) over batch x outer x inner elements, element
+// (b, o, i) of X at X + b*X_bs + o*X_os + i*X_is. src null: no product;
+// bias null: no bias. `vector`: the inner strides of src and dst are 1, the
+// bias's 0 or 1, and every row starts 16-byte aligned.
+struct EpilogueParams {
+  const void* src = nullptr;
+  const void* bias = nullptr;
   void* dst = nullptr;
-  std::int64_t dst_rs = 0, dst_cs = 0, dst_bs = 0;
-  std::int64_t batch = 0, m = 0, n = 0;
-  double scale = 1;
-  std::int32_t dst_dtype = 0;
-  std::int32_t row_bias = 0;
+  std::int64_t src_os = 0, src_is = 0, src_bs = 0;
+  std::int64_t bias_os = 0, bias_is = 0, bias_bs = 0;
+  std::int64_t dst_os = 0, dst_is = 0, dst_bs = 0;
+  std::int64_t batch = 0, outer = 0, inner = 0;
+  double beta = 1;
+  std::int32_t vector = 0;
+  std::int32_t pad = 0;
 };
-static_assert(sizeof(FillParams) == 56 + 8 * 8 + 8);
-
-// dst(b,i,j) = act(src(b,i,j)) converted to dst's dtype (src may be dst).
-struct FinishParams {
-  DeviceMatrix src;
-  void* dst = nullptr;
-  std::int64_t dst_rs = 0, dst_cs = 0, dst_bs = 0;
-  std::int64_t batch = 0, m = 0, n = 0;
-  std::int32_t dst_dtype = 0;
-  std::int32_t activation = 0;
-};
-static_assert(sizeof(FinishParams) == 56 + 7 * 8 + 8);
+static_assert(sizeof(EpilogueParams) == 3 * 8 + 12 * 8 + 8 + 8);
 
 inline constexpr const char* kReferenceKernel = "gemmtune_reference";
-inline constexpr const char* kFillKernel = "gemmtune_fill";
-inline constexpr const char* kFinishKernel = "gemmtune_finish";
 
-// The CUDA C++ source of all three kernels (no includes: NVRTC needs none).
+// The CUDA C++ source of the reference kernel (no includes: NVRTC needs none).
 extern const char* const kKernelSource;
+
+// The epilogue pass template, without instantiations (epilogue_pass.cpp adds
+// the extern "C" kernels it compiles).
+extern const char* const kEpilogueSource;
 
 }  // namespace gemmtune::cuda

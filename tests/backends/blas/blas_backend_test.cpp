@@ -170,6 +170,28 @@ TEST(BlasBackend, F32GeluPassIsAccurateAcrossItsWholeRange) {
   }
 }
 
+TEST(BlasBackend, F32GeluTanhPassIsAccurateAcrossItsWholeRange) {
+  // gelu_tanh through the shared vector tanh (util/vector_math.h), one lane
+  // at a time: pre-activations from -40 (where 1 + tanh cancels) to 40
+  // (where tanh saturates), and tiny ones.
+  const int n = 803;
+  ProblemSpec s = spec(Op::addmm, DType::f32, 1, n, 1);
+  s.activation = Activation::gelu_tanh;
+  Problem p = make_problem(s);
+  auto kernel = make_blas_backend()->build(p, choices_for(p)[0], kCtx);
+  ASSERT_TRUE(kernel);
+  std::vector<float> a{0.0f}, b(n, 0.0f), bias(n), c(n, NAN);
+  for (int j = 0; j < 801; ++j) bias[j] = -40.0f + 0.1f * static_cast<float>(j);  // pre-activation = bias
+  bias[801] = 1e-30f;
+  bias[802] = -3e-8f;
+  ASSERT_TRUE(kernel.value()->run(GemmArgs{a.data(), b.data(), c.data(), bias.data()}, {}));
+  for (int j = 0; j < n; ++j) {
+    const double x = bias[j];
+    const double exact = 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    EXPECT_NEAR(c[j], exact, 2.5e-7 * std::fabs(x) + 1e-38) << "x = " << x;
+  }
+}
+
 TEST(BlasBackend, KZeroWritesActivatedScaledBiasWithoutCallingBlas) {
   ProblemSpec s = spec(Op::addmm, DType::f32, 2, 3, 0);
   s.bias = BiasKind::full;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "backends/cpp/kernel_api.h"
+#include "util/vector_math.h"
 
 namespace gemmtune::backends::cpp::kernels {
 namespace {
@@ -45,55 +46,7 @@ GEMMTUNE_CPP_INLINE float load_scalar(const void* p, DType dtype, std::int64_t i
   }
 }
 
-// --- vector math for the activations -----------------------------------------
-
-// e^x, relative error about 1e-7 over the f32 range; inputs are clamped so
-// that the result stays finite and normal. (silu)
-template <class V>
-GEMMTUNE_CPP_INLINE typename V::F vexp(typename V::F x) {
-  using F = typename V::F;
-  x = V::min(V::max(x, V::set1(-87.3f)), V::set1(88.3f));
-  F n = V::round_nearest(V::mul(x, V::set1(1.44269504088896341f)));
-  // r = x - n ln2 in two steps (ln2 split so that n * hi is exact).
-  F r = V::fmadd(n, V::set1(-0.693145751953125f), x);
-  r = V::fmadd(n, V::set1(-1.428606765330187e-06f), r);
-  // Taylor series to r^7: |r| <= ln2/2 keeps the truncation below 1e-8.
-  F p = V::set1(1.0f / 5040);
-  p = V::fmadd(p, r, V::set1(1.0f / 720));
-  p = V::fmadd(p, r, V::set1(1.0f / 120));
-  p = V::fmadd(p, r, V::set1(1.0f / 24));
-  p = V::fmadd(p, r, V::set1(1.0f / 6));
-  p = V::fmadd(p, r, V::set1(0.5f));
-  p = V::fmadd(p, r, V::set1(1.0f));
-  p = V::fmadd(p, r, V::set1(1.0f));
-  return V::mul(p, V::exp2_integral(n));
-}
-
-// erf(x) as x * P(x^2) / Q(x^2) on |x| <= 3.92 and +-1 beyond (where erf
-// is 1 to f32 precision). Rational fit made for this file (weighted least
-// squares towards minimax, absolute error 4e-8 in exact arithmetic, below
-// 4e-7 evaluated in f32); no exp and no division, about half the cost of
-// the usual exp-based forms. For gelu the absolute error is what counts:
-// 0.5 x erf error <= 2e-7 |x|, far inside the f32 tolerance of |x|.
-template <class V>
-GEMMTUNE_CPP_INLINE typename V::F verf(typename V::F x) {
-  using F = typename V::F;
-  x = V::min(V::max(x, V::set1(-3.92f)), V::set1(3.92f));
-  const F u = V::mul(x, x);
-  F p = V::set1(1.9921442403103555e-8f);
-  p = V::fmadd(p, u, V::set1(-1.9942844665042699e-6f));
-  p = V::fmadd(p, u, V::set1(1.4898362485726677e-4f));
-  p = V::fmadd(p, u, V::set1(3.9727690451960549e-3f));
-  p = V::fmadd(p, u, V::set1(5.1396895156292972e-2f));
-  p = V::fmadd(p, u, V::set1(2.0611138314107856e-1f));
-  p = V::fmadd(p, u, V::set1(1.1283787776156576f));
-  F q = V::set1(1.0240934475255219e-3f);
-  q = V::fmadd(q, u, V::set1(1.4888970737077383e-2f));
-  q = V::fmadd(q, u, V::set1(1.1756337694086912e-1f));
-  q = V::fmadd(q, u, V::set1(5.1599022410546311e-1f));
-  q = V::fmadd(q, u, V::set1(1.0f));  // Q >= 1: the reciprocal is safe
-  return V::mul(V::mul(x, p), V::reciprocal(q));
-}
+// --- the activations (their math: util/vector_math.h) ------------------------
 
 template <class V>
 GEMMTUNE_CPP_INLINE typename V::F activate(Activation act, typename V::F x) {
@@ -101,19 +54,9 @@ GEMMTUNE_CPP_INLINE typename V::F activate(Activation act, typename V::F x) {
     case Activation::none: return x;
     // max returns its second operand when one is NaN: zero first keeps NaN.
     case Activation::relu: return V::max(V::zero(), x);
-    case Activation::gelu: {
-      const typename V::F half_x = V::mul(V::set1(0.5f), x);
-      return V::fmadd(half_x, verf<V>(V::mul(x, V::set1(0.70710678118654752f))), half_x);
-    }
-    case Activation::silu: {
-      // vexp clamps its input, so for x = -Inf the product below is -Inf,
-      // not the NaN of x / (1 + e^-x) (the reference's and PyTorch's
-      // formula). min(x, 0) - min(x, 0) is NaN exactly there and 0
-      // elsewhere (min returns 0 for a NaN x, which the product keeps).
-      const typename V::F low = V::min(x, V::zero());
-      const typename V::F silu = V::mul(x, V::reciprocal(V::add(V::set1(1.0f), vexp<V>(V::sub(V::zero(), x)))));
-      return V::add(silu, V::sub(low, low));
-    }
+    case Activation::gelu: return vector_math::vgelu_erf<V>(x);
+    case Activation::silu: return vector_math::vsilu<V>(x);
+    case Activation::gelu_tanh: return vector_math::vgelu_tanh<V>(x);
   }
   return x;
 }
@@ -234,6 +177,8 @@ __attribute__((noinline)) void finish_tile(const typename V::F* acc, int rows, c
     case Activation::relu: return finish_rows_for_output<V, NV, Activation::relu>(acc, rows, o, row0, col0, cols);
     case Activation::gelu: return finish_rows_for_output<V, NV, Activation::gelu>(acc, rows, o, row0, col0, cols);
     case Activation::silu: return finish_rows_for_output<V, NV, Activation::silu>(acc, rows, o, row0, col0, cols);
+    case Activation::gelu_tanh:
+      return finish_rows_for_output<V, NV, Activation::gelu_tanh>(acc, rows, o, row0, col0, cols);
   }
 }
 

@@ -53,6 +53,15 @@ struct Avx2 {
   static GEMMTUNE_CPP_INLINE F max(F a, F b) { return _mm256_max_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F min(F a, F b) { return _mm256_min_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F bit_xor(F a, F b) { return _mm256_xor_ps(a, b); }
+  static GEMMTUNE_CPP_INLINE F abs(F a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  static GEMMTUNE_CPP_INLINE F copy_sign(F magnitude, F sign) {
+    const F sign_bit = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(sign_bit, magnitude), _mm256_and_ps(sign_bit, sign));
+  }
+  // a >= b ? x : y per lane (y where either is NaN).
+  static GEMMTUNE_CPP_INLINE F select_ge(F a, F b, F x, F y) {
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GE_OQ));
+  }
   static GEMMTUNE_CPP_INLINE F round_nearest(F a) {
     return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }

@@ -52,6 +52,15 @@ struct Avx512 {
   static GEMMTUNE_CPP_INLINE F max(F a, F b) { return _mm512_max_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F min(F a, F b) { return _mm512_min_ps(a, b); }
   static GEMMTUNE_CPP_INLINE F bit_xor(F a, F b) { return _mm512_xor_ps(a, b); }
+  static GEMMTUNE_CPP_INLINE F abs(F a) { return _mm512_abs_ps(a); }
+  static GEMMTUNE_CPP_INLINE F copy_sign(F magnitude, F sign) {
+    const F sign_bit = _mm512_set1_ps(-0.0f);
+    return _mm512_or_ps(_mm512_andnot_ps(sign_bit, magnitude), _mm512_and_ps(sign_bit, sign));
+  }
+  // a >= b ? x : y per lane (y where either is NaN).
+  static GEMMTUNE_CPP_INLINE F select_ge(F a, F b, F x, F y) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ), y, x);
+  }
   static GEMMTUNE_CPP_INLINE F round_nearest(F a) {
     return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
