@@ -5,6 +5,7 @@
 #include <ctime>
 #include <random>
 
+#include "core/guarded.h"
 #include "core/key.h"
 #include "core/option_table.h"
 #include "core/policy.h"
@@ -43,23 +44,8 @@ struct PendingChoice {
   Choice choice;
 };
 
-// Runs a backend call and turns anything it throws (it should not) into a
-// rejection, so one broken backend cannot take the tuning down.
-template <typename F>
-auto guarded(Stage stage, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return Rejection{stage, Reason::internal_error, std::string("threw: ") + e.what()};
-  } catch (...) {
-    return Rejection{stage, Reason::internal_error, "threw a non-standard exception"};
-  }
-}
-
-Rejection at_stage(Rejection r, Stage stage) {
-  r.stage = stage;
-  return r;
-}
+using core::at_stage;
+using core::guarded;
 
 // One problem's tuning: shared inputs, reference and record.
 class ProblemTuning {
@@ -69,6 +55,7 @@ class ProblemTuning {
     ctx_.search_space = impl.search_space;
     ctx_.threads = impl.threads;
     ctx_.compile_threads = impl.compile_threads;
+    ctx_.device = &rt;
   }
 
   const TuningContext& context() const { return ctx_; }
@@ -151,9 +138,9 @@ class ProblemTuning {
       out.rejection = *error;
       return out;
     }
-    auto kernel = guarded(Stage::build, [&] { return pending.backend->build(problem_, pending.choice, ctx_); });
+    auto kernel = core::build_named_choice(*pending.backend, problem_, pending.choice.name, ctx_);
     if (!kernel) {
-      out.rejection = at_stage(kernel.error(), Stage::build);
+      out.rejection = kernel.error();
       return out;
     }
     Kernel& k = *kernel.value();
@@ -365,21 +352,15 @@ TuneResult tune_problem(Tuner::Impl& impl, const Problem& problem, bool use_stor
   return TuneResult{std::move(record), false};
 }
 
-// Rebuilds the winner of a record: re-enumerate its backend and match the
-// choice by its stable name.
+// Rebuilds the winner of a record from its name, as every choice is built.
 Expected<std::shared_ptr<Kernel>> build_winner(Tuner::Impl& impl, const TuningRecord& record) {
   Backend* backend = impl.find_backend(record.winner->backend);
   if (!backend) return reject(Reason::unavailable, "backend " + record.winner->backend + " is not registered");
-  TuningContext ctx{impl.search_space, impl.threads, impl.compile_threads};
-  auto choices = guarded(Stage::enumerate, [&] { return backend->enumerate(record.problem, ctx); });
-  if (!choices) return choices.error();
-  for (const auto& choice : choices.value()) {
-    if (choice.name != record.winner->choice) continue;
-    auto kernel = guarded(Stage::build, [&] { return backend->build(record.problem, choice, ctx); });
-    if (!kernel) return at_stage(kernel.error(), Stage::build);
-    return std::shared_ptr<Kernel>(std::move(kernel.value()));
-  }
-  return reject(Reason::internal_error, "the backend no longer offers choice " + record.winner->choice);
+  TuningContext ctx{impl.search_space, impl.threads, impl.compile_threads,
+                    &impl.services.runtime_for(record.problem.device)};
+  auto kernel = core::build_named_choice(*backend, record.problem, record.winner->choice, ctx);
+  if (!kernel) return kernel.error();
+  return std::shared_ptr<Kernel>(std::move(kernel.value()));
 }
 
 }  // namespace

@@ -432,12 +432,6 @@ Expected<cublasLtMatmulAlgo_t> algo_from_config(cublasLtHandle_t handle, const S
 }
 
 // What a CUBLASLT choice carries: how to rebuild it exactly.
-struct LtChoiceConfig {
-  Variant variant;
-  AlgoConfig config;
-  cublasLtMatmulAlgo_t algo;  // the full descriptor as the library gave it
-};
-
 struct Candidate {
   cublasLtMatmulAlgo_t algo;
   AlgoConfig config;
@@ -790,8 +784,9 @@ class CublasLtBackend final : public Backend {
   }
 
   Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
-    CudaRuntime& rt = cuda::cuda_device(p.device.index);
-    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+    auto device = cuda::runtime_of(ctx, p);
+    if (!device) return device.error();
+    CudaRuntime& rt = *device.value();
     if (Status st = rt.make_current(); !st) return st.error();
     auto handle = lt_handle();
     if (!handle) return handle.error();
@@ -805,8 +800,7 @@ class CublasLtBackend final : public Backend {
       return std::vector<Choice>{Choice{empty ? kEmptyChoice : kNoProductChoice,
                                         empty ? "empty output: nothing to compute, no cuBLASLt call"
                                               : "K = 0: C = act(beta * bias) (or zeros) by an elementwise kernel, "
-                                                "no cuBLASLt call",
-                                        nullptr}};
+                                                "no cuBLASLt call"}};
     }
 
     std::vector<std::pair<bool, bool>> modes{{false, false}};  // (tf32, fast_accum)
@@ -862,8 +856,9 @@ class CublasLtBackend final : public Backend {
         for (const Candidate& c : candidates) {
           std::string name = cublaslt::algo_name(c.config) + setup.value().tag;
           if (!names.insert(name).second) continue;
-          auto config = std::make_shared<LtChoiceConfig>(LtChoiceConfig{v, c.config, c.algo});
-          out.push_back(Choice{std::move(name), describe_candidate(c, setup.value()), std::move(config)});
+          // The name carries the variant (its tags) and the algorithm's
+          // configuration: build() rebuilds both from it.
+          out.push_back(Choice{std::move(name), describe_candidate(c, setup.value())});
         }
         break;  // the most fused variant that works is the one offered
       }
@@ -873,9 +868,10 @@ class CublasLtBackend final : public Backend {
   }
 
   Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
-                                          const TuningContext&) const override {
-    CudaRuntime& rt = cuda::cuda_device(p.device.index);
-    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+                                          const TuningContext& ctx) const override {
+    auto device = cuda::runtime_of(ctx, p);
+    if (!device) return device.error();
+    CudaRuntime& rt = *device.value();
     if (Status st = rt.make_current(); !st) return st.error();
     auto handle = lt_handle();
     if (!handle) return handle.error();
@@ -890,39 +886,32 @@ class CublasLtBackend final : public Backend {
                                                                 cublasLtMatmulAlgo_t{}, handle.value(), rt,
                                                                 runtime::DeviceBuffer{}, runtime::DeviceBuffer{}));
     }
-    // The choice's own configuration, or (from a bare name) the variant
-    // whose tags the name carries and the algorithm its fields describe.
-    std::optional<LtChoiceConfig> config;
-    if (auto stored = std::static_pointer_cast<const LtChoiceConfig>(choice.config)) config = *stored;
+    // From the name alone: the variant whose tags the name carries and the
+    // algorithm its fields describe.
+    std::string tags;
+    auto parsed = cublaslt::parse_algo_name(choice.name, &tags);
+    if (!parsed) return reject(Reason::internal_error, "not a CUBLASLT choice name: " + choice.name);
+    const bool tf32 = tags.find("_tf32") != std::string::npos;
+    const bool fast = tags.find("_fastacc") != std::string::npos;
     std::optional<Setup> setup;
-    if (config) {
-      auto made = make_setup(p, rt.info().sm(), config->variant);
+    std::optional<cublasLtMatmulAlgo_t> algo;
+    for (const Variant& v : variant_order(tf32, fast)) {
+      auto made = make_setup(p, rt.info().sm(), v);
       if (!made) return made.error();
+      if (made.value().tag != tags) continue;
       setup = std::move(made.value());
-    } else {
-      std::string tags;
-      auto parsed = cublaslt::parse_algo_name(choice.name, &tags);
-      if (!parsed) return reject(Reason::internal_error, "not a CUBLASLT choice name: " + choice.name);
-      const bool tf32 = tags.find("_tf32") != std::string::npos;
-      const bool fast = tags.find("_fastacc") != std::string::npos;
-      for (const Variant& v : variant_order(tf32, fast)) {
-        auto made = make_setup(p, rt.info().sm(), v);
-        if (!made) return made.error();
-        if (made.value().tag != tags) continue;
-        setup = std::move(made.value());
-        auto algo = algo_from_config(handle.value(), *setup, *parsed);
-        if (!algo) return algo.error();
-        config = LtChoiceConfig{v, *parsed, algo.value()};
-        break;
-      }
-      if (!setup) return reject(Reason::internal_error, "no way of running this problem matches " + choice.name);
+      auto found = algo_from_config(handle.value(), *setup, *parsed);
+      if (!found) return found.error();
+      algo = found.value();
+      break;
     }
+    if (!setup) return reject(Reason::internal_error, "no way of running this problem matches " + choice.name);
 
     auto descs = make_descs(p, *setup, max_workspace_);
     if (!descs) return descs.error();
     const Descs& d = descs.value();
     cublasLtMatmulHeuristicResult_t result{};
-    if (cublasStatus_t st = lt().cublasLtMatmulAlgoCheck(handle.value(), d.op, d.x, d.y, d.c, d.d, &config->algo,
+    if (cublasStatus_t st = lt().cublasLtMatmulAlgoCheck(handle.value(), d.op, d.x, d.y, d.c, d.d, &*algo,
                                                          &result);
         st != CUBLAS_STATUS_SUCCESS || result.state != CUBLAS_STATUS_SUCCESS)
       return reject(Reason::unsupported_shape, "cublasLtMatmulAlgoCheck refuses " + choice.name + " for " +
@@ -947,7 +936,7 @@ class CublasLtBackend final : public Backend {
       if (Status st = cuda::load_elementwise_kernels(rt); !st) return st.error();
     }
     return std::unique_ptr<Kernel>(std::make_unique<LtKernel>(p, std::move(*setup), std::move(descs.value()),
-                                                              config->algo, handle.value(), rt, std::move(workspace),
+                                                              *algo, handle.value(), rt, std::move(workspace),
                                                               std::move(staging)));
   }
 
