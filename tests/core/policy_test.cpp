@@ -60,7 +60,7 @@ class PolicyTest : public ::testing::Test {
 
   Tuner tuner(TuneOptions o) {
     std::vector<std::shared_ptr<Backend>> list(backends_.begin(), backends_.end());
-    return make_tuner(std::move(o), TunerServices{list, [this](Device) -> runtime::DeviceRuntime& { return *rt_; }});
+    return make_tuner(std::move(o), TunerServices{list, [this](Device) -> runtime::DeviceRuntime& { return *rt_; }, {}});
   }
 
   static Problem problem(Op op = Op::mm) {
