@@ -34,20 +34,7 @@ import torch  # noqa: E402
 
 # The gemmtune package from this checkout (python/), unless one is installed.
 sys.path.append(str(Path(__file__).resolve().parents[2] / "python"))
-
-MS = [1, 16, 128, 1024, 4096]
-NKS = [(4096, 4096), (6144, 4096), (28672, 4096), (4096, 14336)]
-
-
-def suite(name):
-    shapes = [(m, n, k) for (n, k) in NKS for m in MS] + [(8192, 8192, 8192)]
-    if name == "all":
-        return shapes
-    if name == "quick":
-        return [(m, n, k) for (n, k) in [(4096, 4096), (28672, 4096), (4096, 14336)] for m in (1, 128, 4096)] + [
-            (8192, 8192, 8192)]
-    raise SystemExit(f"unknown suite {name}")
-
+from bench_shapes import suite  # noqa: E402  (beside this script)
 
 def loaded_libraries(fragment):
     """Files of this process's mappings whose name contains `fragment`."""
