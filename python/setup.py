@@ -1,4 +1,6 @@
-"""Copies libgemmtune_c.so into the package (gemmtune/lib/) while building.
+"""Copies libgemmtune_c.so into the package (gemmtune/lib/) while building,
+with the gemmtune-worker executable built beside it (the library measures
+choices in that worker process; it looks for it next to itself).
 
 The library comes from $GEMMTUNE_C_LIB, else the README's build folder
 (../build/src/capi/libgemmtune_c.so). The package binds it through ctypes, so
@@ -30,7 +32,12 @@ class BuildWithLibrary(build_py):
         super().run()
         target = Path(self.build_lib) / "gemmtune" / "lib"
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(library_path(), target / "libgemmtune_c.so")
+        library = library_path()
+        shutil.copy2(library, target / "libgemmtune_c.so")
+        worker = library.parent / "gemmtune-worker"
+        if not worker.is_file():
+            raise SystemExit(f"gemmtune: {worker} not found: it is built with the library (cmake --build build)")
+        shutil.copy2(worker, target / "gemmtune-worker")
 
 
 class BinaryDistribution(Distribution):

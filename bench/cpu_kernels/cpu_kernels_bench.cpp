@@ -217,7 +217,7 @@ double bench_cpp(const Problem& p, const measure::HostData& data, const Options&
   ctx.search_space = opt.exhaustive ? SearchSpace::exhaustive : SearchSpace::standard;
   std::vector<Choice> choices;
   if (!opt.choice.empty()) {
-    choices.push_back(Choice{opt.choice, "", nullptr});
+    choices.push_back(Choice{opt.choice, ""});
   } else {
     auto listed = backend->enumerate(p, ctx);
     if (!listed) {

@@ -16,6 +16,10 @@
 
 namespace gemmtune {
 
+namespace runtime {
+class DeviceRuntime;  // src/runtime/device_runtime.h
+}
+
 struct Availability {
   bool available = false;
   std::string why;  // when unavailable: "no CUDA driver (libcuda.so.1 not found)"
@@ -28,16 +32,24 @@ struct TuningContext {
   SearchSpace search_space = SearchSpace::standard;
   int threads = 1;  // CPU worker threads the kernel may use (>= 1)
   int compile_threads = 1;  // threads a backend may compile its kernels with (>= 1)
+  // The problem's device as gemmtune's runtime sees it (memory, stream, for
+  // CUDA the context). Backends take their device from here, never from a
+  // process-wide global, so that a test can hand them a fake and a worker
+  // process its own. The tuner and the worker always set it; backends that
+  // need a device reject a context without one (CPU backends ignore it).
+  // Not owned; it outlives every kernel built with it.
+  runtime::DeviceRuntime* device = nullptr;
 };
 
-// One concrete kernel configuration. `name` is procedural and stable across
-// versions ("cpp_avx512_f32_mr6_nr32_kc256_mc96_nc2048_t2x1"): the store keeps
-// names, never indices. `config` is the backend's own parsed form; only the
-// backend that made the choice reads it.
+// One concrete kernel configuration, as a portable value. `name` is
+// procedural and stable across versions and processes
+// ("cpp_avx512_f32_mr6_nr32_kc256_mc96_nc2048_t2x1"): with the problem and
+// the backend it is all that is needed to build the choice again, in this
+// process or another one (a measuring worker, a later run from the store).
+// The store keeps names, never indices or parsed forms.
 struct Choice {
   std::string name;
-  std::string description;              // short human text of the config
-  std::shared_ptr<const void> config;   // owned by the backend's type
+  std::string description;  // short human text of the config; build() never reads it
 };
 
 // Per-call context. `stream` is a CUstream for CUDA kernels, null for CPU.
@@ -82,8 +94,13 @@ class Backend {
   virtual Expected<std::vector<Choice>> enumerate(const Problem&,
                                                   const TuningContext&) const = 0;
 
-  // Builds one choice that enumerate() returned for this same problem.
-  // Compile errors and resource limits come back as rejections.
+  // Builds the choice named `choice.name` for this problem, from the name
+  // alone: the choice may come from enumerate() in this process, from
+  // another process, or from the store (description empty). The backend
+  // parses its own name back; a name it does not know, or one that does not
+  // fit this problem, is a rejection (internal_error or the unsupported
+  // reason), never undefined behaviour. Compile errors and resource limits
+  // come back as rejections too.
   virtual Expected<std::unique_ptr<Kernel>> build(const Problem&, const Choice&,
                                                   const TuningContext&) const = 0;
 };

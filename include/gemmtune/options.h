@@ -25,6 +25,32 @@ enum class VerifyMode : std::uint8_t {
 
 // "auto" (or "automatic"), "full", "sampled", "off", any case; nullopt else.
 std::optional<VerifyMode> parse_verify_mode(std::string_view);
+std::string_view to_string(VerifyMode);  // "auto", "full", "sampled", "off"
+
+// Where choices are measured.
+enum class Isolation : std::uint8_t {
+  // In reused worker processes (one per device): a choice that crashes,
+  // hangs or loses the GPU context is rejected and the worker replaced.
+  process,
+  // In the tuner's own process, for debugging: a crashing choice takes the
+  // process down, a hanging one hangs it.
+  none,
+};
+
+// "process" or "none", any case; nullopt else.
+std::optional<Isolation> parse_isolation(std::string_view);
+std::string_view to_string(Isolation);
+
+// The per-choice wall-clock limit when neither the option nor
+// GEMMTUNE_CHOICE_TIMEOUT sets one: long enough for a slow CPU choice on a
+// large problem (several seconds a call, a dozen calls), and on a GPU for
+// compiling a kernel family (NVRTC) and timing it.
+inline constexpr double kDefaultCpuChoiceTimeoutSeconds = 120;
+inline constexpr double kDefaultCudaChoiceTimeoutSeconds = 60;
+double default_choice_timeout_seconds(DeviceKind);
+// The longest per-choice limit accepted (a week), so that a typo cannot make
+// the deadline arithmetic overflow.
+inline constexpr double kMaxChoiceTimeoutSeconds = 7 * 24 * 3600.0;
 
 struct MeasureOptions {
   int warmup_runs = 2;
@@ -32,8 +58,13 @@ struct MeasureOptions {
   int min_repeats = 5;
   int max_repeats = 1000;
   bool cold_cache = true;    // evict inputs from caches before every timed run
-  // A choice whose warm-up run takes longer than this is rejected (timeout).
-  double choice_timeout_ms = 20000;
+  // Wall-clock limit of one choice, applied to its build and to its run
+  // (verify, warm-up and timed runs) separately. A choice over it is rejected
+  // at stage timeout: measured in a worker, the worker is killed when the
+  // choice does not return in time (a hang); measured in process, a run that
+  // returns late is rejected, and a hang is not bounded. Unset:
+  // GEMMTUNE_CHOICE_TIMEOUT (seconds), else default_choice_timeout_seconds.
+  std::optional<double> choice_timeout_ms;
   // Choices whose medians differ by less than their measured spread (at most
   // this relative margin) tie; a tie is broken deterministically (backend
   // registration order, then name).
@@ -62,6 +93,13 @@ struct TuneOptions {
   std::optional<VerifyMode> verify;
   // CPU threads; 0 = every online CPU.
   int threads = 0;
+  // Unset: GEMMTUNE_ISOLATION (process|none), else process. When no worker
+  // executable can be found (see README, "Isolation"), an unset isolation
+  // falls back to none with a warning; an explicit `process` is an error.
+  std::optional<Isolation> isolation;
+  // Faults to inject into chosen choices' runs, for testing fault handling
+  // (the GEMMTUNE_FAILPOINTS syntax). Unset: GEMMTUNE_FAILPOINTS.
+  std::optional<std::string> failpoints;
   // Threads that compile generated kernels (NVRTC) in parallel. Unset:
   // GEMMTUNE_COMPILE_THREADS, else every online CPU.
   std::optional<int> compile_threads;

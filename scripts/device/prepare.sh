@@ -16,7 +16,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 # The CLI always: `gemmtune` on the GPU machine, as the README says. (Asking
 # `--target help | grep -q` first failed under pipefail: grep exits at the
 # first match and cmake dies of SIGPIPE, so the CLI was never staged.)
-targets=(gemmtune_gpu_tests gemmtune_c_api_tests gemmtune_c gemmtune_cli)
+targets=(gemmtune_gpu_tests gemmtune_c_api_tests gemmtune_c gemmtune_cli gemmtune_worker)
 cmake --build "$build" --target "${targets[@]}" -j"$jobs"
 
 stage=$root/.device
@@ -29,7 +29,9 @@ cp "$build/tests/gpu/gemmtune_gpu_tests" "$build/tests/gpu/gemmtune_c_api_tests"
 soname=$(objdump -p "$build/src/capi/libgemmtune_c.so" | awk '$1 == "SONAME" { print $2 }')
 cp -L "$build/src/capi/libgemmtune_c.so" "$stage/lib/$soname"
 ln -s "$soname" "$stage/lib/libgemmtune_c.so"
-strip --strip-unneeded "$stage"/bin/* "$stage/lib/$soname"
+# The measuring worker, beside the library that looks for it there.
+cp "$build/src/capi/gemmtune-worker" "$stage/lib/"
+strip --strip-unneeded "$stage"/bin/* "$stage/lib/$soname" "$stage/lib/gemmtune-worker"
 git -C "$root" rev-parse --short HEAD > "$stage/commit" 2>/dev/null || true
 
 # A machine without a GPU must see the GPU backends unavailable, cleanly;

@@ -59,6 +59,19 @@ std::optional<std::string> parse_path(std::string_view text) {
   return std::string(text);
 }
 
+// Seconds of the per-choice limit: positive, finite, at most a week.
+std::optional<double> parse_timeout_seconds(std::string_view text) {
+  auto v = parse_positive(text);
+  return v && *v <= kMaxChoiceTimeoutSeconds ? v : std::nullopt;
+}
+
+// GEMMTUNE_WORKER names an executable; tuners check it when they look for
+// their worker (isolation/worker_locator.h).
+std::optional<bool> parse_executable_path(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  return true;
+}
+
 // GEMMTUNE_LOG configures the process; its value is only checked here and
 // read by util/log.
 std::optional<bool> parse_log_level(std::string_view text) {
@@ -86,6 +99,7 @@ std::string show_value(VerifyMode v) {
   }
   return "";
 }
+std::string show_value(Isolation v) { return std::string(to_string(v)); }
 std::string show_value(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& item : v) out += (out.empty() ? "" : ",") + item;
@@ -118,6 +132,23 @@ constexpr Field field() {
       },
       [](const TuneOptions& o) { return holds(access(const_cast<TuneOptions&>(o))); },
       [](const TuneOptions& o) { return show_value(access(const_cast<TuneOptions&>(o))); },
+  };
+}
+
+// The per-choice limit: seconds as written (flag, variable, C API, Python),
+// milliseconds in MeasureOptions like the other measuring times.
+constexpr Field choice_timeout_field() {
+  return Field{
+      [](TuneOptions& o, std::string_view text) {
+        auto seconds = parse_timeout_seconds(text);
+        if (!seconds) return false;
+        o.measure.choice_timeout_ms = *seconds * 1000.0;
+        return true;
+      },
+      [](const TuneOptions& o) { return o.measure.choice_timeout_ms.has_value(); },
+      [](const TuneOptions& o) {
+        return o.measure.choice_timeout_ms ? show_value(*o.measure.choice_timeout_ms / 1000.0) : std::string();
+      },
   };
 }
 
@@ -342,6 +373,41 @@ const Option kOptions[] = {
      .help = "largest relative difference two medians may have and still tie",
      .uses = kMeasuring,
      .field = field<[](TuneOptions& o) -> auto& { return o.measure.noise_margin; }, parse_fraction>()},
+    {.name = "isolation",
+     .flag = "--isolation",
+     .env = "GEMMTUNE_ISOLATION",
+     .value_name = "I",
+     .expects = "process or none",
+     .default_text = "process",
+     .help = "where choices are measured: process, in worker processes, so that a choice that crashes or hangs "
+             "is rejected (stage crash or timeout) and tuning goes on; none, in this process, for debugging (a "
+             "crash ends it)",
+     .uses = kMeasuring,
+     .field = field<[](TuneOptions& o) -> auto& { return o.isolation; }, parse_isolation>()},
+    {.name = "choice_timeout",
+     .flag = "--choice-timeout",
+     .env = "GEMMTUNE_CHOICE_TIMEOUT",
+     .value_name = "S",
+     .expects = "a positive number of seconds (at most 604800)",
+     .default_text = "120 on the CPU, 60 on a GPU",
+     .help = "the most wall-clock seconds one choice may take to build, and again to verify and be timed; over "
+             "it the choice is rejected at stage timeout",
+     .uses = kMeasuring,
+     .field = choice_timeout_field()},
+    {.name = "failpoints",
+     .env = "GEMMTUNE_FAILPOINTS",
+     .expects = "rules BACKEND/CHOICE_GLOB=ACTION separated by ';' (actions: crash, abort, hang, throw, wrong, nan, "
+                "slow:MS, illegal_address)",
+     .default_text = "none",
+     .help = "faults injected into chosen choices' runs, to test fault handling",
+     .field = field<[](TuneOptions& o) -> auto& { return o.failpoints; }, parse_path>()},
+    {.name = "worker",
+     .env = "GEMMTUNE_WORKER",
+     .expects = "the path of the gemmtune-worker executable",
+     .default_text = "the program itself (the CLI), else gemmtune-worker beside the library",
+     .help = "the measuring worker executable, for programs that embed the library",
+     .field = checked_only<parse_executable_path>(),
+     .process_wide = true},
     {.name = "log",
      .env = "GEMMTUNE_LOG",
      .expects = "error, warn, info or debug",

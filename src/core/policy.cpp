@@ -74,6 +74,24 @@ int resolve_compile_threads(const TuneOptions& options, int cpus) {
   return option_table::with_environment(options).compile_threads.value_or(std::max(cpus, 1));
 }
 
+IsolationSetting resolve_isolation(const TuneOptions& options) {
+  if (options.isolation) return {*options.isolation, "the isolation option"};
+  TuneOptions from_environment;
+  if (auto variable = option_table::apply_environment(from_environment, *option_table::find("isolation")))
+    return {*from_environment.isolation, std::string(*variable)};
+  return {};
+}
+
+std::optional<double> resolve_choice_timeout_ms(const TuneOptions& options) {
+  if (const auto& ms = options.measure.choice_timeout_ms) {
+    if (!(*ms > 0) || *ms > kMaxChoiceTimeoutSeconds * 1000.0)
+      throw ConfigError("choice_timeout_ms must be a positive number of milliseconds of at most a week, got " +
+                        std::to_string(*ms));
+    return *ms;
+  }
+  return option_table::with_environment(options).measure.choice_timeout_ms;
+}
+
 VerifyMode resolve_verify(const TuneOptions& options) {
   return option_table::with_environment(options).verify.value_or(VerifyMode::automatic);
 }

@@ -27,6 +27,20 @@ VerifyMode resolve_verify(const TuneOptions&);
 // Option, else GEMMTUNE_COMPILE_THREADS (a positive integer), else `cpus`.
 int resolve_compile_threads(const TuneOptions&, int cpus);
 
+// Where choices are measured: the option, else GEMMTUNE_ISOLATION, else
+// process. `source` names where an explicit setting came from ("" for the
+// default), for the error when no worker can be found.
+struct IsolationSetting {
+  Isolation isolation = Isolation::process;
+  std::string source;
+};
+IsolationSetting resolve_isolation(const TuneOptions&);
+
+// The per-choice limit in milliseconds when the option or
+// GEMMTUNE_CHOICE_TIMEOUT (seconds) sets one; nullopt for the device
+// default. Must be positive and at most kMaxChoiceTimeoutSeconds.
+std::optional<double> resolve_choice_timeout_ms(const TuneOptions&);
+
 // Why a stored record may not be used now, or nullopt when it may. The
 // key already covers the enabled set, versions and machine; this checks the
 // record itself too, so an imported or stale record cannot break the law.

@@ -1,11 +1,13 @@
 // The tuning loop: problem -> validate -> key -> store lookup -> enabled
 // backends enumerate -> build -> verify -> time -> choose -> store.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <random>
 
+#include "core/guarded.h"
 #include "core/key.h"
 #include "core/option_table.h"
 #include "core/policy.h"
@@ -14,6 +16,8 @@
 #include "measure/inputs.h"
 #include "measure/verify.h"
 #include "store/record_validation.h"
+#include "isolation/worker_locator.h"
+#include "isolation/worker_measurer.h"
 #include "util/cpu_info.h"
 
 #ifndef GEMMTUNE_VERSION
@@ -46,33 +50,14 @@ struct PendingChoice {
   Choice choice;
 };
 
-// Runs a backend call and turns anything it throws (it should not) into a
-// rejection, so one broken backend cannot take the tuning down.
-template <typename F>
-auto guarded(Stage stage, F&& f) -> decltype(f()) {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    return Rejection{stage, Reason::internal_error, std::string("threw: ") + e.what()};
-  } catch (...) {
-    return Rejection{stage, Reason::internal_error, "threw a non-standard exception"};
-  }
-}
+using core::at_stage;
+using core::guarded;
 
-Rejection at_stage(Rejection r, Stage stage) {
-  r.stage = stage;
-  return r;
-}
-
-// One problem's tuning: shared inputs, reference and record.
+// One problem's tuning: its backends' offers, its choices' outcomes, its record.
 class ProblemTuning {
  public:
-  ProblemTuning(Tuner::Impl& impl, const Problem& problem, runtime::DeviceRuntime& rt, TuningRecord& record)
-      : impl_(impl), problem_(problem), rt_(rt), record_(record) {
-    ctx_.search_space = impl.search_space;
-    ctx_.threads = impl.threads;
-    ctx_.compile_threads = impl.compile_threads;
-  }
+  ProblemTuning(Tuner::Impl& impl, const Problem& problem, TuningRecord& record)
+      : impl_(impl), problem_(problem), record_(record), ctx_(impl.context_for(problem)) {}
 
   const TuningContext& context() const { return ctx_; }
 
@@ -109,103 +94,29 @@ class ProblemTuning {
     return choices;
   }
 
-  // Builds, verifies and times each choice; appends outcomes to the record.
+  // Builds, verifies and times each choice (through the tuner's measurer:
+  // in a worker process or in this one); appends outcomes to the record.
   void measure_all(const std::vector<PendingChoice>& pending) {
     for (std::size_t i = 0; i < pending.size(); ++i) {
       if (impl_.options.on_progress)
         impl_.options.on_progress(ProgressEvent{describe(problem_), std::string(pending[i].backend->name()),
                                                 pending[i].choice.name, static_cast<int>(++progress_index_),
                                                 static_cast<int>(progress_total_)});
-      record_.choices.push_back(measure_one(pending[i]));
+      if (!measurer_) measurer_ = impl_.services.measurer->open(problem_, impl_.settings_for(problem_));
+      record_.choices.push_back(measurer_->measure(*pending[i].backend, pending[i].choice));
     }
   }
 
   void add_to_progress_total(std::size_t count) { progress_total_ += count; }
 
  private:
-  // Inputs and the reference are made once, on the first choice that needs
-  // them. The host copy is dropped once uploaded: nothing reads it later, and
-  // on the CPU it would double the memory a large problem holds throughout.
-  std::optional<Rejection> prepare_inputs() {
-    if (inputs_ready_) return inputs_error_;
-    inputs_ready_ = true;
-    auto set = measure::upload(rt_, measure::make_host_data(problem_, fresh_seed()));
-    if (!set) {
-      inputs_error_ = at_stage(set.error(), Stage::run);
-      return inputs_error_;
-    }
-    set_ = std::move(set.value());
-    auto sample = measure::make_reference(rt_, problem_, set_.args(), impl_.verify, fresh_seed());
-    if (!sample) {
-      Rejection r = sample.error();
-      inputs_error_ = Rejection{Stage::verify, r.reason, "the exact reference could not be computed: " + r.message};
-      return inputs_error_;
-    }
-    sample_ = std::move(sample.value());
-    return std::nullopt;
-  }
-
-  ChoiceOutcome measure_one(const PendingChoice& pending) {
-    ChoiceOutcome out;
-    out.backend = std::string(pending.backend->name());
-    out.name = pending.choice.name;
-    out.description = pending.choice.description;
-    if (auto error = prepare_inputs()) {
-      out.rejection = *error;
-      return out;
-    }
-    auto kernel = guarded(Stage::build, [&] { return pending.backend->build(problem_, pending.choice, ctx_); });
-    if (!kernel) {
-      out.rejection = at_stage(kernel.error(), Stage::build);
-      return out;
-    }
-    Kernel& k = *kernel.value();
-    const GemmArgs args = set_.args();
-    const RunContext run_ctx{rt_.stream()};
-    auto run_once = [&](int) -> Status {
-      return guarded(Stage::run, [&]() -> Status { return k.run(args, run_ctx); });
-    };
-
-    // Verify before timing: a wrong or non-finite result can never win.
-    if (Status s = measure::poison_output(rt_, set_); !s) {
-      out.rejection = at_stage(s.error(), Stage::run);
-      return out;
-    }
-    Status ran = run_once(0);
-    if (ran) ran = rt_.synchronize();
-    if (!ran) {
-      out.rejection = at_stage(ran.error(), Stage::run);
-      return out;
-    }
-    auto verified = measure::verify_output(rt_, problem_, set_, sample_);
-    if (!verified) {
-      out.rejection = verified.error();
-      return out;
-    }
-    out.max_error = verified.value();
-
-    const auto ranges = set_.ranges();
-    const bool cold = impl_.options.measure.cold_cache;
-    auto prepare = [&](int) -> Status { return cold ? rt_.flush_caches(ranges) : Status::success(); };
-    auto timing = rt_.measure(run_once, prepare, impl_.options.measure);
-    if (!timing) {
-      Rejection r = timing.error();
-      out.rejection = r.stage == Stage::timeout ? r : at_stage(r, Stage::run);
-      return out;
-    }
-    out.timing = timing.value();
-    return out;
-  }
-
   Tuner::Impl& impl_;
   const Problem& problem_;
-  runtime::DeviceRuntime& rt_;
   TuningRecord& record_;
   TuningContext ctx_;
-  bool inputs_ready_ = false;
-  std::optional<Rejection> inputs_error_;
-  measure::DeviceInputSet set_;
-  measure::ReferenceSample sample_;
+  // Opened on the first choice: inputs and the reference are made once per
+  // problem, by whoever measures (never once per choice).
+  std::unique_ptr<measure::ProblemMeasurer> measurer_;
   std::size_t progress_index_ = 0;
   std::size_t progress_total_ = 0;
 };
@@ -219,6 +130,7 @@ bool contains(const std::vector<std::string>& list, const std::string& name) {
 // ---------------------------------------------------------------- Impl
 
 Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)), services(std::move(svc)) {
+  const bool custom_runtime = static_cast<bool>(services.runtime_for);
   if (!services.runtime_for) services.runtime_for = [](Device device) -> runtime::DeviceRuntime& {
     return runtime::runtime_for(device);
   };
@@ -238,6 +150,62 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
   if (!services.open_cache) services.open_cache = [this](const std::string& path, store::WarningSink warn) {
     return store::open_tuning_cache(path, remote, std::move(warn));
   };
+  choice_timeout_ms = core::resolve_choice_timeout_ms(options);
+  const std::optional<std::string> failpoint_text = option_table::with_environment(options).failpoints;
+  if (failpoint_text) {
+    std::vector<std::string> names;
+    for (const auto& b : services.backends) names.emplace_back(b->name());
+    auto parsed = measure::Failpoints::parse(*failpoint_text,
+                                             options.failpoints ? "the failpoints option" : "GEMMTUNE_FAILPOINTS", names);
+    if (!parsed.empty()) failpoints = std::make_shared<const measure::Failpoints>(std::move(parsed));
+  }
+  choose_measurer(custom_runtime);
+}
+
+void Tuner::Impl::choose_measurer(bool custom_runtime) {
+  const core::IsolationSetting setting = core::resolve_isolation(options);
+  isolation = setting.isolation;
+  if (services.measurer) return;
+  if (isolation == Isolation::process && !custom_runtime) {
+    std::string looked;
+    if (auto command = isolation::locate_worker(&looked)) {
+      services.measurer = isolation::make_worker_measurer(isolation::WorkerPool::shared(*command));
+      return;
+    }
+    const std::string why = "no measuring worker executable was found (looked for " +
+                            std::string(isolation::kWorkerExecutableName) + " in: " +
+                            (looked.empty() ? std::string("nowhere") : looked) +
+                            "; GEMMTUNE_WORKER can name it)";
+    if (!setting.source.empty())
+      throw ConfigError("isolation is process (from " + setting.source + ") but " + why);
+    // Isolation is the default here, not a request: measure in process, and
+    // say so once per process.
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      warn("measuring choices in this process, without isolation: " + why +
+           ". A crashing choice will take this process down. Set GEMMTUNE_ISOLATION=none to silence this.");
+    isolation = Isolation::none;
+  }
+  if (custom_runtime) isolation = Isolation::none;
+  services.measurer = measure::make_in_process_measurer(services.runtime_for);
+}
+
+TuningContext Tuner::Impl::context_for(const Problem& problem) const {
+  return TuningContext{search_space, threads, compile_threads, &services.runtime_for(problem.device)};
+}
+
+measure::MeasureSettings Tuner::Impl::settings_for(const Problem& problem) const {
+  measure::MeasureSettings settings;
+  settings.context = TuningContext{search_space, threads, compile_threads, nullptr};
+  settings.verify = verify;
+  settings.options = options.measure;
+  settings.options.choice_timeout_ms =
+      choice_timeout_ms ? *choice_timeout_ms : default_choice_timeout_seconds(problem.device.kind) * 1000.0;
+  // Fresh inputs for every tuning: a choice must be right on any data.
+  settings.input_seed = fresh_seed();
+  settings.sample_seed = fresh_seed();
+  settings.failpoints = failpoints;
+  return settings;
 }
 
 void Tuner::Impl::warn(const std::string& message) const { options.on_warning(message); }
@@ -367,7 +335,7 @@ std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem
     lease = std::move(found.lease);
   }
 
-  ProblemTuning tuning(impl, problem, *prep.rt, record);
+  ProblemTuning tuning(impl, problem, record);
   auto pending = tuning.enumerate(impl.enabled);
   tuning.add_to_progress_total(pending.size());
   tuning.measure_all(pending);
@@ -421,21 +389,14 @@ std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem
   return result;
 }
 
-// Rebuilds the winner of a record: re-enumerate its backend and match the
-// choice by its stable name.
+// Rebuilds the winner of a record from its name, as every choice is built.
 Expected<std::shared_ptr<Kernel>> build_winner(Tuner::Impl& impl, const TuningRecord& record) {
   Backend* backend = impl.find_backend(record.winner->backend);
   if (!backend) return reject(Reason::unavailable, "backend " + record.winner->backend + " is not registered");
-  TuningContext ctx{impl.search_space, impl.threads, impl.compile_threads};
-  auto choices = guarded(Stage::enumerate, [&] { return backend->enumerate(record.problem, ctx); });
-  if (!choices) return choices.error();
-  for (const auto& choice : choices.value()) {
-    if (choice.name != record.winner->choice) continue;
-    auto kernel = guarded(Stage::build, [&] { return backend->build(record.problem, choice, ctx); });
-    if (!kernel) return at_stage(kernel.error(), Stage::build);
-    return std::shared_ptr<Kernel>(std::move(kernel.value()));
-  }
-  return reject(Reason::internal_error, "the backend no longer offers choice " + record.winner->choice);
+  auto kernel = core::build_named_choice(*backend, record.problem, record.winner->choice,
+                                         impl.context_for(record.problem));
+  if (!kernel) return kernel.error();
+  return std::shared_ptr<Kernel>(std::move(kernel.value()));
 }
 
 }  // namespace
@@ -475,7 +436,7 @@ Explanation Tuner::explain(const Problem& problem) {
   Prepared prep = prepare(*impl_, problem);
   Explanation out;
   out.record = std::move(prep.record);
-  ProblemTuning tuning(*impl_, problem, *prep.rt, out.record);
+  ProblemTuning tuning(*impl_, problem, out.record);
   for (auto& pending : tuning.enumerate(impl_->enabled)) {
     ChoiceOutcome c;
     c.backend = std::string(pending.backend->name());

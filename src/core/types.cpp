@@ -126,6 +126,29 @@ std::optional<VerifyMode> parse_verify_mode(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view to_string(VerifyMode v) {
+  switch (v) {
+    case VerifyMode::automatic: return "auto";
+    case VerifyMode::full: return "full";
+    case VerifyMode::sampled: return "sampled";
+    case VerifyMode::off: return "off";
+  }
+  return "?";
+}
+
+std::optional<Isolation> parse_isolation(std::string_view s) {
+  const std::string t = lower(s);
+  if (t == "process") return Isolation::process;
+  if (t == "none") return Isolation::none;
+  return std::nullopt;
+}
+
+std::string_view to_string(Isolation v) { return v == Isolation::process ? "process" : "none"; }
+
+double default_choice_timeout_seconds(DeviceKind kind) {
+  return kind == DeviceKind::cpu ? kDefaultCpuChoiceTimeoutSeconds : kDefaultCudaChoiceTimeoutSeconds;
+}
+
 std::optional<Device> parse_device(std::string_view s) {
   std::string t = lower(s);
   if (t == "cpu") return Device{DeviceKind::cpu, 0};

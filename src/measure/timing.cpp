@@ -1,6 +1,8 @@
 #include "measure/timing.h"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
 #include <sstream>
 
 namespace gemmtune::measure {
@@ -31,15 +33,30 @@ Timing summarize(std::vector<double> samples) {
 
 Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
                                       const MeasureOptions& options) {
+  const double limit_ms = options.choice_timeout_ms.value_or(kDefaultCpuChoiceTimeoutSeconds * 1000.0);
+  const auto started = std::chrono::steady_clock::now();
+  int runs = 0;
+  // The whole loop is held to the limit too (in wall-clock time): many runs
+  // that each stay under it must not add up to a choice that never ends.
+  auto over_limit = [&]() -> std::optional<Rejection> {
+    const double elapsed_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    if (elapsed_ms <= limit_ms) return std::nullopt;
+    std::ostringstream msg;
+    msg << "measuring took " << elapsed_ms / 1000.0 << " s for " << runs << " runs, over the " << limit_ms / 1000.0
+        << " s limit";
+    return Rejection{Stage::timeout, Reason::timed_out, msg.str()};
+  };
   for (int w = 0; w < std::max(options.warmup_runs, 1); ++w) {
     auto us = timed_run(-1 - w);
     if (!us) return us.error();
-    if (us.value() > options.choice_timeout_ms * 1000.0) {
+    ++runs;
+    if (us.value() > limit_ms * 1000.0) {
       std::ostringstream msg;
-      msg << "one run took " << us.value() / 1000.0 << " ms, over the " << options.choice_timeout_ms
-          << " ms limit";
+      msg << "one run took " << us.value() / 1000.0 << " ms, over the " << limit_ms << " ms limit";
       return Rejection{Stage::timeout, Reason::timed_out, msg.str()};
     }
+    if (auto late = over_limit()) return *late;
   }
   std::vector<double> samples;
   double spent_us = 0;
@@ -50,8 +67,10 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
     if (rep >= min_repeats && spent_us >= budget_us) break;
     auto us = timed_run(rep);
     if (!us) return us.error();
+    ++runs;
     samples.push_back(us.value());
     spent_us += us.value();
+    if (auto late = over_limit()) return *late;
   }
   return summarize(std::move(samples));
 }

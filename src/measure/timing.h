@@ -15,7 +15,9 @@ namespace gemmtune::measure {
 // `timed_run(rep)` prepares (outside its timed region), runs once and returns
 // the run's duration in microseconds, or the rejection if it failed.
 // Warm-up runs use rep < 0. A warm-up run longer than
-// options.choice_timeout_ms ends measuring with a timeout rejection.
+// options.choice_timeout_ms, or the whole loop running longer than it (wall
+// clock), ends measuring with a timeout rejection. Unset, the CPU default
+// applies (the tuner always sets it).
 Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
                                       const MeasureOptions& options);
 

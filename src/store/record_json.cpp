@@ -289,6 +289,15 @@ json to_json(const Rejection& r) {
               {"message", r.message}};
 }
 
+json to_json(const ChoiceOutcome& c) {
+  return json{{"backend", c.backend},
+              {"name", c.name},
+              {"description", c.description},
+              {"timing", c.timing ? timing_json(*c.timing) : json(nullptr)},
+              {"rejection", optional_rejection(c.rejection)},
+              {"max_error", number(c.max_error)}};
+}
+
 json to_json(const TuningRecord& r) {
   json backends = json::array();
   for (const auto& b : r.backends)
@@ -297,13 +306,7 @@ json to_json(const TuningRecord& r) {
                             {"choices_offered", b.choices_offered},
                             {"rejection", optional_rejection(b.rejection)}});
   json choices = json::array();
-  for (const auto& c : r.choices)
-    choices.push_back(json{{"backend", c.backend},
-                           {"name", c.name},
-                           {"description", c.description},
-                           {"timing", c.timing ? timing_json(*c.timing) : json(nullptr)},
-                           {"rejection", optional_rejection(c.rejection)},
-                           {"max_error", number(c.max_error)}});
+  for (const auto& c : r.choices) choices.push_back(to_json(c));
   json winner = nullptr;
   if (r.winner)
     winner = json{{"backend", r.winner->backend}, {"choice", r.winner->choice}, {"time_us", number(r.winner->time_us)}};
@@ -330,6 +333,8 @@ json to_json(const TuningRecord& r) {
 Problem problem_from_json(const json& j) { return read_problem(j, ""); }
 
 Rejection rejection_from_json(const json& j) { return read_rejection(j, ""); }
+
+ChoiceOutcome choice_outcome_from_json(const json& j) { return read_choice_outcome(j, ""); }
 
 TuningRecord record_from_json(const json& j) {
   expect_object(j, "");

@@ -20,6 +20,7 @@ namespace gemmtune::store {
 
 nlohmann::json to_json(const Problem&);
 nlohmann::json to_json(const Rejection&);
+nlohmann::json to_json(const ChoiceOutcome&);
 nlohmann::json to_json(const TuningRecord&);
 
 // Validate every field and throw StoreError naming the path of the first
@@ -28,6 +29,7 @@ nlohmann::json to_json(const TuningRecord&);
 // relative to the object passed in.
 Problem problem_from_json(const nlohmann::json&);
 Rejection rejection_from_json(const nlohmann::json&);
+ChoiceOutcome choice_outcome_from_json(const nlohmann::json&);
 TuningRecord record_from_json(const nlohmann::json&);
 
 // A key cut to its first 48 characters ("v1|op=mm;batch=1;m=64;n=64;..."):

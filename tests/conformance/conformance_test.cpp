@@ -19,6 +19,7 @@
 #include "measure/inputs.h"
 #include "measure/verify.h"
 #include "runtime/device_runtime.h"
+#include "testing/problem_specs.h"
 
 namespace gemmtune::conformance {
 namespace {
@@ -120,7 +121,8 @@ TEST_P(Conformance, ServesOrRejectsAsUnsupportedAndMatchesReference) {
   ASSERT_NO_THROW(validate(p)) << "the conformance table holds an invalid problem: " << c.name;
   SCOPED_TRACE(param.backend + " on " + describe(p));
 
-  const TuningContext ctx{param.search_space, test_threads()};
+  runtime::DeviceRuntime& rt = runtime::runtime_for(p.device);
+  const TuningContext ctx{param.search_space, test_threads(), 1, &rt};
   auto enumerated = backend->enumerate(p, ctx);
   if (!enumerated) {
     const Rejection& r = enumerated.error();
@@ -143,7 +145,6 @@ TEST_P(Conformance, ServesOrRejectsAsUnsupportedAndMatchesReference) {
     EXPECT_TRUE(names.insert(choice.name).second) << "duplicate choice name " << choice.name;
   }
 
-  runtime::DeviceRuntime& rt = runtime::runtime_for(p.device);
   ASSERT_TRUE(rt.availability().available) << rt.availability().why;
   const std::uint64_t seed = fresh_seed();
   SCOPED_TRACE("input seed " + std::to_string(seed));
@@ -168,8 +169,9 @@ TEST_P(Conformance, ServesOrRejectsAsUnsupportedAndMatchesReference) {
 
   for (const Choice& choice : sample(choices)) {
     SCOPED_TRACE("choice " + choice.name + " (" + choice.description + ")");
-    auto kernel = backend->build(p, choice, ctx);
-    ASSERT_TRUE(kernel) << "an offered choice failed to build: " << kernel.error().to_string();
+    // From the name alone, as a measuring worker or a later process builds it.
+    auto kernel = backend->build(p, Choice{choice.name, {}}, ctx);
+    ASSERT_TRUE(kernel) << "an offered choice failed to build from its name: " << kernel.error().to_string();
     for (Inputs& in : inputs) {
       ASSERT_TRUE(measure::poison_output(rt, in.set));
       Status status = kernel.value()->run(in.set.args(), RunContext{rt.stream()});
@@ -182,6 +184,28 @@ TEST_P(Conformance, ServesOrRejectsAsUnsupportedAndMatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, Conformance, ::testing::ValuesIn(all_params()), param_name);
+
+// A name a backend never made (a damaged record, another version's name) is
+// a rejection at build, never a crash or another choice's kernel.
+class ForeignChoiceName : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ForeignChoiceName, IsRejectedAtBuild) {
+  std::shared_ptr<Backend> backend = find_backend(GetParam());
+  if (!backend) GTEST_SKIP() << GetParam() << " is not registered in this build";
+  if (!backend->availability().available) GTEST_SKIP() << GetParam() << ": " << backend->availability().why;
+  Problem p = make_problem(::gemmtune::testing::spec(Op::mm, 8, 8, 8, DType::f32, "nn"));
+  p.device = Device{backend->device_kind(), 0};
+  runtime::DeviceRuntime& rt = runtime::runtime_for(p.device);
+  const TuningContext ctx{SearchSpace::standard, 1, 1, &rt};
+  for (const std::string name : {"", "no_such_choice", "cpp_avx2_f32_mr6_nr16_kc256_mc96_nc2048_t1x1_extra",
+                                 "cuda_skinny_kmajor_bf16_m1_t1_w8_u2_s0", "onednn_plainx"}) {
+    auto kernel = backend->build(p, Choice{name, {}}, ctx);
+    EXPECT_FALSE(kernel.ok()) << GetParam() << " built a kernel from the foreign name '" << name << "'";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, ForeignChoiceName, ::testing::ValuesIn(presence_params()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 // Backends whose per-case tests did not run here, and why: a must-serve
 // backend that is missing or unavailable is skipped, never silently absent.

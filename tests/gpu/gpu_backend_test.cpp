@@ -256,7 +256,7 @@ std::vector<Choice> sample(const std::vector<Choice>& all, std::size_t most) {
 // reference (full check for small problems, a sample for large ones).
 void check_choice(Backend& backend, const Problem& p, const Choice& choice, std::uint64_t seed) {
   auto& rt = gpu_testing::device();
-  TuningContext ctx;
+  TuningContext ctx = gpu_testing::context();
   ctx.compile_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto kernel = backend.build(p, choice, ctx);
   ASSERT_TRUE(kernel.ok()) << choice.name << ": " << kernel.error().to_string();
@@ -296,7 +296,7 @@ TEST_P(GpuConformance, ServesCorrectlyOrRejectsAsUnsupported) {
   auto backend = make(GetParam().backend);
   ASSERT_TRUE(backend->availability().available) << backend->availability().why;
   for (SearchSpace space : {SearchSpace::standard, SearchSpace::exhaustive}) {
-    TuningContext ctx;
+    TuningContext ctx = gpu_testing::context();
     ctx.search_space = space;
     auto choices = backend->enumerate(c.problem, ctx);
     if (!choices) {
@@ -343,7 +343,7 @@ TEST(Cublas, OffersOnlyTheDefaultAlgorithmWhereCublasIgnoresTheOthers) {
   GEMMTUNE_REQUIRE_GPU();
   if (gpu_testing::device().info().sm() < 80) GTEST_SKIP() << "pre-Ampere GPU: explicit algorithms are honoured";
   auto backend = backends::make_cublas_backend();
-  TuningContext ctx;
+  TuningContext ctx = gpu_testing::context();
   ctx.search_space = SearchSpace::exhaustive;
   auto choices = backend->enumerate(gpu_problem(Op::mm, DType::f32, {1, 64, 64, 64}), ctx);
   ASSERT_TRUE(choices.ok()) << choices.error().to_string();
@@ -356,8 +356,8 @@ TEST(CublasLt, ExhaustiveOffersMoreThanDefaultUnderStableNames) {
   GEMMTUNE_REQUIRE_GPU();
   auto backend = backends::make_cublaslt_backend();
   const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 1024, 1024, 1024}, "nt");
-  auto standard = backend->enumerate(p, TuningContext{});
-  TuningContext ex;
+  auto standard = backend->enumerate(p, gpu_testing::context());
+  TuningContext ex = gpu_testing::context();
   ex.search_space = SearchSpace::exhaustive;
   auto exhaustive = backend->enumerate(p, ex);
   ASSERT_TRUE(standard.ok()) << standard.error().to_string();
@@ -369,7 +369,7 @@ TEST(CublasLt, ExhaustiveOffersMoreThanDefaultUnderStableNames) {
   for (const auto& c : exhaustive.value())
     EXPECT_TRUE(backends::cublaslt::parse_algo_name(c.name).has_value()) << c.name;
   // Same library, same problem: the same names again (no list positions).
-  auto again = backend->enumerate(p, TuningContext{});
+  auto again = backend->enumerate(p, gpu_testing::context());
   ASSERT_TRUE(again.ok());
   ASSERT_EQ(again.value().size(), standard.value().size());
   for (std::size_t i = 0; i < again.value().size(); ++i) EXPECT_EQ(again.value()[i].name, standard.value()[i].name);
@@ -380,11 +380,11 @@ TEST(CublasLt, ChoiceRebuiltFromItsNameAloneComputesCorrectly) {
   auto backend = backends::make_cublaslt_backend();
   Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 256, 512, 128}, "nt");
   p.activation = Activation::relu;
-  auto choices = backend->enumerate(p, TuningContext{});
+  auto choices = backend->enumerate(p, gpu_testing::context());
   ASSERT_TRUE(choices.ok()) << choices.error().to_string();
   for (const auto& c : sample(choices.value(), 3)) {
     std::cout << "[ rebuild  ] " << c.name << "\n";
-    check_choice(*backend, p, Choice{c.name, "", nullptr}, 5);
+    check_choice(*backend, p, Choice{c.name, ""}, 5);
     if (HasFatalFailure()) return;
   }
 }
@@ -393,11 +393,11 @@ TEST(CublasLt, ReportsTheWorkspaceItsAlgorithmUses) {
   GEMMTUNE_REQUIRE_GPU();
   auto backend = backends::make_cublaslt_backend();
   const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 16, 4096, 4096}, "nt");
-  auto choices = backend->enumerate(p, TuningContext{});
+  auto choices = backend->enumerate(p, gpu_testing::context());
   ASSERT_TRUE(choices.ok()) << choices.error().to_string();
   std::size_t most = 0;
   for (const auto& c : choices.value()) {
-    auto kernel = backend->build(p, c, TuningContext{});
+    auto kernel = backend->build(p, c, gpu_testing::context());
     ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
     EXPECT_LE(kernel.value()->workspace_bytes(), backends::cublaslt::kDefaultWorkspaceBytes);
     most = std::max(most, kernel.value()->workspace_bytes());
@@ -410,7 +410,7 @@ TEST(CublasLt, GeluIsNotFusedBecauseCublasLtsGeluIsTheTanhForm) {
   auto backend = backends::make_cublaslt_backend();
   Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 64, 64}, "nt");
   p.activation = Activation::gelu;
-  auto choices = backend->enumerate(p, TuningContext{});
+  auto choices = backend->enumerate(p, gpu_testing::context());
   ASSERT_TRUE(choices.ok()) << choices.error().to_string();
   for (const auto& c : choices.value()) {
     EXPECT_TRUE(c.name.ends_with("_ebias_f32out_pgelu")) << c.name;
@@ -581,9 +581,9 @@ TEST(CudaRuntimeOnGpu, GraphTimingReplaysACapturedRun) {
     auto backend = make(which);
     Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 256, 256}, "nt");
     p.activation = Activation::gelu;  // GEMM plus an elementwise kernel in the graph
-    auto choices = backend->enumerate(p, TuningContext{});
+    auto choices = backend->enumerate(p, gpu_testing::context());
     ASSERT_TRUE(choices.ok()) << choices.error().to_string();
-    auto kernel = backend->build(p, choices.value().front(), TuningContext{});
+    auto kernel = backend->build(p, choices.value().front(), gpu_testing::context());
     ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
     const measure::HostData host = measure::make_host_data(p, 8);
     auto set = measure::upload(rt, host);
@@ -653,7 +653,7 @@ TEST(CudaSkinny, EveryDefaultChoiceComputesCorrectlyIncludingSplitK) {
   for (const Problem& p : {gpu_problem(Op::mm, DType::bf16, {1, 1, 2048, 4096}, "nt"),
                            gpu_problem(Op::mm, DType::bf16, {1, 16, 1024, 3072}, "nn"),
                            gpu_problem(Op::mm, DType::f16, {1, 24, 520, 1000}, "nt")}) {
-    auto choices = backend->enumerate(p, TuningContext{});
+    auto choices = backend->enumerate(p, gpu_testing::context());
     ASSERT_TRUE(choices.ok()) << describe(p) << ": " << choices.error().to_string();
     std::cout << "[ offers   ] CUDA " << describe(p) << ": " << choices.value().size() << " choices\n";
     std::uint64_t seed = 5;
@@ -672,7 +672,7 @@ TEST(CudaSkinny, SplitKScratchIsCleanForTheNextRun) {
   GEMMTUNE_REQUIRE_GPU();
   auto backend = backends::make_cuda_backend();
   const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 4, 256, 8192}, "nt");
-  TuningContext ctx;
+  TuningContext ctx = gpu_testing::context();
   ctx.search_space = SearchSpace::exhaustive;
   auto choices = backend->enumerate(p, ctx);
   ASSERT_TRUE(choices.ok()) << choices.error().to_string();

@@ -14,6 +14,14 @@ namespace gemmtune::gpu_testing {
 
 inline cuda::CudaRuntime& device() { return cuda::cuda_device(0); }
 
+// What the tuner hands a backend for a problem on cuda:0.
+inline TuningContext context(SearchSpace space = SearchSpace::standard) {
+  TuningContext ctx;
+  ctx.search_space = space;
+  ctx.device = &device();
+  return ctx;
+}
+
 // Skips the test (printing the reason) unless cuda:0 is usable.
 #define GEMMTUNE_REQUIRE_GPU()                                                             \
   do {                                                                                     \

@@ -12,6 +12,7 @@
 
 #include "backends/cublas/cublas_backend.h"
 #include "backends/cublaslt/cublaslt_backend.h"
+#include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/skinny_kernels.h"
 #include "gemmtune/tuner.h"
 #include "gpu/gpu_testing.h"
@@ -150,12 +151,31 @@ TEST(GpuBackendsWithoutGpu, EnumerateAndBuildRejectInsteadOfCrashing) {
   if (gpu_present()) GTEST_SKIP() << "a GPU is present here";
   const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 64, 64, 64});
   for (const auto& backend : {backends::make_cublas_backend(), backends::make_cublaslt_backend()}) {
-    auto choices = backend->enumerate(p, TuningContext{});
+    // The context holds the device as the tuner would hand it over.
+    auto choices = backend->enumerate(p, gpu_testing::context());
     ASSERT_FALSE(choices.ok()) << backend->name();
     EXPECT_EQ(choices.error().reason, Reason::unavailable) << backend->name();
-    auto kernel = backend->build(p, Choice{"cublas_default", "", nullptr}, TuningContext{});
+    auto kernel = backend->build(p, Choice{"cublas_default", ""}, gpu_testing::context());
     ASSERT_FALSE(kernel.ok()) << backend->name();
     EXPECT_EQ(kernel.error().reason, Reason::unavailable) << backend->name();
+  }
+}
+
+// The device comes from the tuning context, never from a global: a context
+// without one, or with a device that is not CUDA (a CPU runtime, a fake),
+// is refused by name on any machine, GPU or not.
+TEST(GpuBackends, TakeTheirDeviceFromTheContextAndRefuseAnyOther) {
+  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 16, 64, 64});
+  TuningContext cpu_device;
+  cpu_device.device = &runtime::cpu_runtime();
+  for (const auto& backend :
+       {backends::make_cublas_backend(), backends::make_cublaslt_backend(), backends::make_cuda_backend()}) {
+    auto none = backend->enumerate(p, TuningContext{});
+    ASSERT_FALSE(none.ok()) << backend->name();
+    EXPECT_NE(none.error().message.find("no device runtime"), std::string::npos) << none.error().to_string();
+    auto wrong = backend->build(p, Choice{"cublas_default", ""}, cpu_device);
+    ASSERT_FALSE(wrong.ok()) << backend->name();
+    EXPECT_NE(wrong.error().message.find("not a CUDA device"), std::string::npos) << wrong.error().to_string();
   }
 }
 

@@ -61,7 +61,7 @@ Expected<std::vector<Choice>> FakeBackend::enumerate(const Problem& problem, con
     return reject(Reason::unsupported_op, std::string(to_string(problem.op)) + " not served by this fake");
   std::vector<Choice> out;
   for (const auto& c : spec_.choices)
-    out.push_back(Choice{c.name, "fake, " + std::to_string(c.time_us) + " us", std::make_shared<FakeChoice>(c)});
+    out.push_back(Choice{c.name, "fake, " + std::to_string(c.time_us) + " us"});
   if (out.empty()) return reject(Reason::unsupported_shape, "fake backend has no choices configured");
   return out;
 }
@@ -70,8 +70,10 @@ Expected<std::unique_ptr<Kernel>> FakeBackend::build(const Problem& problem, con
                                                      const TuningContext& ctx) const {
   ++*builds_;
   *compile_threads_ = ctx.compile_threads;
-  auto config = std::static_pointer_cast<const FakeChoice>(choice.config);
-  if (!config) return reject(Reason::internal_error, "choice without a fake config");
+  // From the name alone, as every backend builds.
+  auto config = std::find_if(spec_.choices.begin(), spec_.choices.end(),
+                             [&](const FakeChoice& c) { return c.name == choice.name; });
+  if (config == spec_.choices.end()) return reject(Reason::internal_error, "no fake choice named " + choice.name);
   if (config->behavior == FakeBehavior::build_fails)
     return reject(Reason::compile_error, "fake compile error on purpose");
   return std::unique_ptr<Kernel>(std::make_unique<FakeKernel>(problem, *config, clock_, runs_, fail_runs_));

@@ -1,11 +1,16 @@
 // gemmtune: the command-line tool. Everything lives in run_cli so that the
 // tests can reach the same code; main only adapts argv and the streams.
+// The same binary is its own measuring worker (a hidden mode the tuner
+// starts with --gemmtune-worker): choices are measured in child processes of
+// this program, so a choice that crashes or hangs is rejected, not fatal.
 #include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "cli.h"
+#include "isolation/worker_locator.h"
+#include "isolation/worker_main.h"
 #include "progress.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +18,8 @@ int main(int argc, char** argv) {
   // the write fails with EFBIG like on a full disk, and is reported as such
   // with the old file left whole.
   std::signal(SIGXFSZ, SIG_IGN);
+  if (auto code = gemmtune::isolation::serve_if_worker(argc, argv)) return *code;
+  gemmtune::isolation::use_this_program_as_worker();
   std::vector<std::string> args(argv + 1, argv + argc);
   gemmtune::cli::Io io{std::cout, std::cerr, gemmtune::cli::stderr_is_terminal()};
   int code = gemmtune::cli::run_cli(args, io);

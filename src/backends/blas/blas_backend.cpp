@@ -503,7 +503,7 @@ class BlasBackend final : public Backend {
     // problem, so the choice needs no config of its own.
     auto plan = make_plan(problem);
     if (!plan) return plan.error();
-    return std::vector<Choice>{Choice{plan.value().choice, plan.value().description, nullptr}};
+    return std::vector<Choice>{Choice{plan.value().choice, plan.value().description}};
   }
 
   Expected<std::unique_ptr<Kernel>> build(const Problem& problem, const Choice& choice,

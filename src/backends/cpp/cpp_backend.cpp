@@ -38,11 +38,10 @@ class CppBackend final : public Backend {
       return reject(Reason::wrong_device, "CPP runs on the CPU, not " + to_string(problem.device));
     auto configs = cpp::search_space(problem, ctx, cpu_);
     if (!configs) return configs.error();
-    // No parsed config rides along: build() reads everything from the name.
     std::vector<Choice> out;
     out.reserve(configs.value().size());
     for (const KernelConfig& c : configs.value())
-      out.push_back(Choice{cpp::config_name(c), cpp::describe_config(c), nullptr});
+      out.push_back(Choice{cpp::config_name(c), cpp::describe_config(c)});
     return out;
   }
 

@@ -1,5 +1,6 @@
 #include "backends/cublas/cublas_backend.h"
 
+#include <charconv>
 #include <climits>
 #include <map>
 #include <mutex>
@@ -156,8 +157,31 @@ class CublasKernel final : public Kernel {
   cuda::LibraryEpilogue epilogue_;
 };
 
-Choice make_choice(std::string name, std::string description, CublasConfig config) {
-  return Choice{std::move(name), std::move(description), std::make_shared<const CublasConfig>(config)};
+constexpr std::string_view kAlgoPrefix = "cublas_algo";
+
+// The configuration a choice name stands for on this problem (`base` is the
+// problem's compute type): the inverse of the names enumerate() gives.
+Expected<CublasConfig> parse_choice(const std::string& name, const Problem& p, cublasComputeType_t base) {
+  if (name == cublas::kDefaultChoice) return CublasConfig{base, CUBLAS_GEMM_DEFAULT, CUBLAS_DEFAULT_MATH};
+  if (name == cublas::kTf32Choice) {
+    if (!(p.a.dtype == DType::f32 && p.allow_tf32 && p.op != Op::int_mm))
+      return reject(Reason::unsupported_dtype, name + " needs an f32 problem that allows tf32");
+    return CublasConfig{CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT, CUBLAS_DEFAULT_MATH};
+  }
+  if (name == cublas::kStrictReductionChoice) {
+    if (p.a.dtype != DType::f16 && p.a.dtype != DType::bf16)
+      return reject(Reason::unsupported_dtype, name + " applies to f16 and bf16 problems only");
+    return CublasConfig{base, CUBLAS_GEMM_DEFAULT, CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION};
+  }
+  if (name.rfind(kAlgoPrefix, 0) == 0) {
+    const std::string digits = name.substr(kAlgoPrefix.size());
+    int algo = -1;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), algo);
+    if (ec == std::errc() && end == digits.data() + digits.size() && !digits.empty() &&
+        std::to_string(algo) == digits && algo >= CUBLAS_GEMM_ALGO0 && algo <= CUBLAS_GEMM_ALGO23)
+      return CublasConfig{base, static_cast<cublasGemmAlgo_t>(algo), CUBLAS_DEFAULT_MATH};
+  }
+  return reject(Reason::internal_error, "'" + name + "' is not a CUBLAS choice name");
 }
 
 class CublasBackend final : public Backend {
@@ -182,8 +206,9 @@ class CublasBackend final : public Backend {
   }
 
   Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
-    CudaRuntime& rt = cuda::cuda_device(p.device.index);
-    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+    auto device = cuda::runtime_of(ctx, p);
+    if (!device) return device.error();
+    CudaRuntime& rt = *device.value();
     auto compute = compute_type(p);
     if (!compute) return compute.error();
     auto plan = make_plan(p);
@@ -220,46 +245,42 @@ class CublasBackend final : public Backend {
         sm >= 80 ? "; CUBLAS_GEMM_DEFAULT only: cuBLAS documents CUBLAS_GEMM_ALGO0..23 as having no effect on sm_80 "
                    "and newer, so no algorithm variants are offered"
                  : std::string();
-    CublasConfig base{compute.value(), CUBLAS_GEMM_DEFAULT, CUBLAS_DEFAULT_MATH};
-    out.push_back(make_choice(cublas::kDefaultChoice,
-                              "cublasGemmEx, " + std::string(compute_name(base.compute)) + algo_note + epilogue,
-                              base));
-    if (p.a.dtype == DType::f32 && p.allow_tf32 && p.op != Op::int_mm) {
-      CublasConfig tf32{CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT, CUBLAS_DEFAULT_MATH};
-      out.push_back(make_choice(cublas::kTf32Choice,
-                                "cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_TF32 (the problem allows tf32)" + epilogue,
-                                tf32));
-    }
+    // Names only: build() parses them back (parse_choice).
+    out.push_back(Choice{cublas::kDefaultChoice,
+                         "cublasGemmEx, " + std::string(compute_name(compute.value())) + algo_note + epilogue});
+    if (p.a.dtype == DType::f32 && p.allow_tf32 && p.op != Op::int_mm)
+      out.push_back(Choice{cublas::kTf32Choice,
+                           "cublasGemmEx, CUBLAS_COMPUTE_32F_FAST_TF32 (the problem allows tf32)" + epilogue});
     if (ctx.search_space == SearchSpace::exhaustive && (p.a.dtype == DType::f16 || p.a.dtype == DType::bf16)) {
       // A math mode cuBLAS honours: no reduced-precision reductions in
       // split-K, which changes which kernels it may pick.
-      CublasConfig strict{base.compute, CUBLAS_GEMM_DEFAULT, CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION};
-      out.push_back(make_choice(cublas::kStrictReductionChoice,
-                                "cublasGemmEx, CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION" + epilogue, strict));
+      out.push_back(Choice{cublas::kStrictReductionChoice,
+                           "cublasGemmEx, CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION" + epilogue});
     }
     if (ctx.search_space == SearchSpace::exhaustive && sm < 80) {
       // Before Ampere the explicit algorithms are honoured.
-      for (int algo = CUBLAS_GEMM_ALGO0; algo <= CUBLAS_GEMM_ALGO23; ++algo) {
-        CublasConfig c{base.compute, static_cast<cublasGemmAlgo_t>(algo), CUBLAS_DEFAULT_MATH};
-        out.push_back(make_choice("cublas_algo" + std::to_string(algo),
-                                  "cublasGemmEx, CUBLAS_GEMM_ALGO" + std::to_string(algo) + epilogue, c));
-      }
+      for (int algo = CUBLAS_GEMM_ALGO0; algo <= CUBLAS_GEMM_ALGO23; ++algo)
+        out.push_back(Choice{std::string(kAlgoPrefix) + std::to_string(algo),
+                             "cublasGemmEx, CUBLAS_GEMM_ALGO" + std::to_string(algo) + epilogue});
     }
     return out;
   }
 
   Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
-                                          const TuningContext&) const override {
-    CudaRuntime& rt = cuda::cuda_device(p.device.index);
-    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
-    auto config = std::static_pointer_cast<const CublasConfig>(choice.config);
-    if (!config) return reject(Reason::internal_error, "choice " + choice.name + " carries no cuBLAS configuration");
+                                          const TuningContext& ctx) const override {
+    auto device = cuda::runtime_of(ctx, p);
+    if (!device) return device.error();
+    CudaRuntime& rt = *device.value();
+    auto compute = compute_type(p);
+    if (!compute) return compute.error();
+    auto config = parse_choice(choice.name, p, compute.value());
+    if (!config) return config.error();
     auto plan = make_plan(p);
     if (!plan) return plan.error();
     auto epilogue = cuda::LibraryEpilogue::make(rt, p, plan.value().around);
     if (!epilogue) return epilogue.error();
     return std::unique_ptr<Kernel>(
-        std::make_unique<CublasKernel>(p, *config, plan.value(), rt, std::move(epilogue.value())));
+        std::make_unique<CublasKernel>(p, config.value(), plan.value(), rt, std::move(epilogue.value())));
   }
 
  private:

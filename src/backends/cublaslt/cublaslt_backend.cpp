@@ -144,8 +144,9 @@ class CublasLtBackend final : public Backend {
   }
 
   Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
-    CudaRuntime& rt = cuda::cuda_device(p.device.index);
-    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+    auto device = cuda::runtime_of(ctx, p);
+    if (!device) return device.error();
+    CudaRuntime& rt = *device.value();
     if (Status st = rt.make_current(); !st) return st.error();
     auto handle = lt_handle();
     if (!handle) return handle.error();
@@ -158,8 +159,7 @@ class CublasLtBackend final : public Backend {
       return std::vector<Choice>{
           Choice{empty ? kEmptyChoice : kNoProductChoice,
                  empty ? "empty output: nothing to compute, no cuBLASLt call"
-                       : "no cuBLASLt call" + cuda::describe(cuda::without_product(p), p),
-                 nullptr}};
+                       : "no cuBLASLt call" + cuda::describe(cuda::without_product(p), p)}};
     }
 
     std::vector<std::pair<bool, bool>> modes{{false, false}};  // (tf32, fast_accum)
@@ -219,8 +219,9 @@ class CublasLtBackend final : public Backend {
         for (const Candidate& c : candidates) {
           std::string name = algo_name(c.config) + setup.value().tag;
           if (!names.insert(name).second) continue;
-          auto config = std::make_shared<LtChoiceConfig>(LtChoiceConfig{v, c.config, c.algo});
-          out.push_back(Choice{std::move(name), describe_candidate(c, setup.value(), p), std::move(config)});
+          // The name carries the variant (its tags) and the algorithm's
+          // configuration: build() rebuilds both from it.
+          out.push_back(Choice{std::move(name), describe_candidate(c, setup.value(), p)});
         }
         // The most fused variant that works is the one offered; except that
         // cuBLASLt's GELU is its own tanh evaluation, whose accuracy only
@@ -235,9 +236,10 @@ class CublasLtBackend final : public Backend {
   }
 
   Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
-                                          const TuningContext&) const override {
-    CudaRuntime& rt = cuda::cuda_device(p.device.index);
-    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+                                          const TuningContext& ctx) const override {
+    auto device = cuda::runtime_of(ctx, p);
+    if (!device) return device.error();
+    CudaRuntime& rt = *device.value();
     if (Status st = rt.make_current(); !st) return st.error();
     auto handle = lt_handle();
     if (!handle) return handle.error();
@@ -252,39 +254,32 @@ class CublasLtBackend final : public Backend {
       return std::unique_ptr<Kernel>(std::make_unique<NoProductKernel>(p, rt, std::move(epilogue.value())));
     }
     if (!has_product(p)) return reject(Reason::internal_error, choice.name + " needs a product to compute");
-    // The choice's own configuration, or (from a bare name) the variant
-    // whose tags the name carries and the algorithm its fields describe.
-    std::optional<LtChoiceConfig> config;
-    if (auto stored = std::static_pointer_cast<const LtChoiceConfig>(choice.config)) config = *stored;
+    // From the name alone: the variant whose tags the name carries and the
+    // algorithm its fields describe.
+    std::string tags;
+    auto parsed = parse_algo_name(choice.name, &tags);
+    if (!parsed) return reject(Reason::internal_error, "not a CUBLASLT choice name: " + choice.name);
+    const bool tf32 = tags.find("_tf32") != std::string::npos;
+    const bool fast = tags.find("_fastacc") != std::string::npos;
     std::optional<Setup> setup;
-    if (config) {
-      auto made = make_setup(p, rt.info().sm(), config->variant);
+    std::optional<cublasLtMatmulAlgo_t> algo;
+    for (const Variant& v : variant_order(tf32, fast)) {
+      auto made = make_setup(p, rt.info().sm(), v);
       if (!made) return made.error();
+      if (made.value().tag != tags) continue;
       setup = std::move(made.value());
-    } else {
-      std::string tags;
-      auto parsed = parse_algo_name(choice.name, &tags);
-      if (!parsed) return reject(Reason::internal_error, "not a CUBLASLT choice name: " + choice.name);
-      const bool tf32 = tags.find("_tf32") != std::string::npos;
-      const bool fast = tags.find("_fastacc") != std::string::npos;
-      for (const Variant& v : variant_order(tf32, fast)) {
-        auto made = make_setup(p, rt.info().sm(), v);
-        if (!made) return made.error();
-        if (made.value().tag != tags) continue;
-        setup = std::move(made.value());
-        auto algo = algo_from_config(handle.value(), *setup, *parsed);
-        if (!algo) return algo.error();
-        config = LtChoiceConfig{v, *parsed, algo.value()};
-        break;
-      }
-      if (!setup) return reject(Reason::internal_error, "no way of running this problem matches " + choice.name);
+      auto found = algo_from_config(handle.value(), *setup, *parsed);
+      if (!found) return found.error();
+      algo = found.value();
+      break;
     }
+    if (!setup) return reject(Reason::internal_error, "no way of running this problem matches " + choice.name);
 
     auto descs = make_descs(p, *setup, max_workspace_);
     if (!descs) return descs.error();
     const Descs& d = descs.value();
     cublasLtMatmulHeuristicResult_t result{};
-    if (cublasStatus_t st = lt().cublasLtMatmulAlgoCheck(handle.value(), d.op, d.x, d.y, d.c, d.d, &config->algo,
+    if (cublasStatus_t st = lt().cublasLtMatmulAlgoCheck(handle.value(), d.op, d.x, d.y, d.c, d.d, &*algo,
                                                          &result);
         st != CUBLAS_STATUS_SUCCESS || result.state != CUBLAS_STATUS_SUCCESS)
       return reject(Reason::unsupported_shape, "cublasLtMatmulAlgoCheck refuses " + choice.name + " for " +
@@ -303,7 +298,7 @@ class CublasLtBackend final : public Backend {
     auto epilogue = cuda::LibraryEpilogue::make(rt, p, setup->around);
     if (!epilogue) return epilogue.error();
     return std::unique_ptr<Kernel>(std::make_unique<LtKernel>(p, std::move(*setup), std::move(descs.value()),
-                                                              config->algo, handle.value(), rt, std::move(workspace),
+                                                              *algo, handle.value(), rt, std::move(workspace),
                                                               std::move(epilogue.value())));
   }
 

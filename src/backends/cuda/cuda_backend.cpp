@@ -1,6 +1,7 @@
 #include "backends/cuda/cuda_backend.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -23,11 +24,6 @@ using cuda_skinny::SkinnyParams;
 struct Family {
   std::vector<SkinnyConfig> configs;
   std::string key;  // its kernels' names: the identity of the compiled modules
-};
-
-struct ChoiceConfig {
-  SkinnyConfig config;
-  std::shared_ptr<const Family> family;
 };
 
 // A family's kernels, compiled on first use: NVRTC takes about a second per
@@ -167,6 +163,39 @@ std::string choice_name(const SkinnyConfig& c) {
   return "cuda" + cuda_skinny::skinny_kernel_name(c).substr(2) + "_s" + std::to_string(c.split_k);
 }
 
+// The inverse of choice_name: "cuda_skinny_kmajor_bf16_m1_t2_w8_u2_s4" back
+// to its configuration; nullopt for any other text.
+std::optional<SkinnyConfig> parse_choice_name(const std::string& name) {
+  SkinnyConfig c;
+  char layout[8] = {}, dtype[8] = {};
+  int used = 0;
+  if (std::sscanf(name.c_str(), "cuda_skinny_%6[a-z]_%4[a-z0-9]_m%d_t%d_w%d_u%d_s%d%n", layout, dtype, &c.m_tiles,
+                  &c.n_tiles, &c.warps, &c.unroll, &c.split_k, &used) != 7 ||
+      static_cast<std::size_t>(used) != name.size())
+    return std::nullopt;
+  if (std::string_view(layout) == "kmajor") c.layout = BLayout::k_major;
+  else if (std::string_view(layout) == "nmajor") c.layout = BLayout::n_major;
+  else return std::nullopt;
+  if (std::string_view(dtype) == "bf16") c.bf16 = true;
+  else if (std::string_view(dtype) == "f16") c.bf16 = false;
+  else return std::nullopt;
+  if (c.split_k < 1 || choice_name(c) != name) return std::nullopt;  // one spelling per configuration
+  return c;
+}
+
+// The family (the kernels compiled together) of a problem's shape.
+std::shared_ptr<Family> make_family(const Shape& s, bool exhaustive) {
+  auto family = std::make_shared<Family>();
+  family->configs = cuda_skinny::skinny_family(s.layout, s.bf16, s.m_tiles, exhaustive);
+  for (const SkinnyConfig& c : family->configs) family->key += cuda_skinny::skinny_kernel_name(c) + ';';
+  return family;
+}
+
+bool same_tiling(const SkinnyConfig& a, const SkinnyConfig& b) {
+  return a.layout == b.layout && a.bf16 == b.bf16 && a.m_tiles == b.m_tiles && a.n_tiles == b.n_tiles &&
+         a.warps == b.warps && a.unroll == b.unroll;
+}
+
 std::string describe_config(const SkinnyConfig& c, const Problem& p) {
   std::string d = "skinny tensor-core GEMM (mma.sync m16n8k16, f32 accumulation): " +
                   std::to_string(16 * c.m_tiles) + " rows x " + std::to_string(c.columns_per_cta()) +
@@ -298,8 +327,9 @@ class CudaBackend final : public Backend {
   }
 
   Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
-    CudaRuntime& rt = cuda::cuda_device(p.device.index);
-    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
+    auto device = cuda::runtime_of(ctx, p);
+    if (!device) return device.error();
+    CudaRuntime& rt = *device.value();
     if (std::string why = cuda::nvrtc_unavailable_reason(); !why.empty()) return reject(Reason::unavailable, why);
     if (rt.info().sm() < 80)
       return reject(Reason::missing_isa, "the CUDA backend's kernels use bf16/f16 mma.sync m16n8k16 (sm_80 and "
@@ -307,17 +337,13 @@ class CudaBackend final : public Backend {
     auto shape = check_problem(p);
     if (!shape) return shape.error();
     const bool exhaustive = ctx.search_space == SearchSpace::exhaustive;
-    const Shape& s = shape.value();
-    auto family = std::make_shared<Family>();
-    family->configs = cuda_skinny::skinny_family(s.layout, s.bf16, s.m_tiles, exhaustive);
-    for (const SkinnyConfig& c : family->configs) family->key += cuda_skinny::skinny_kernel_name(c) + ';';
+    auto family = make_family(shape.value(), exhaustive);
     std::vector<Choice> out;
     for (const SkinnyConfig& base : family->configs) {
       for (int sk : splits(p, base, rt.info().sm_count, exhaustive)) {
         SkinnyConfig c = base;
         c.split_k = sk;
-        out.push_back(Choice{choice_name(c), describe_config(c, p),
-                             std::make_shared<const ChoiceConfig>(ChoiceConfig{c, family})});
+        out.push_back(Choice{choice_name(c), describe_config(c, p)});  // build() parses the name back
       }
     }
     return out;
@@ -325,16 +351,33 @@ class CudaBackend final : public Backend {
 
   Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
                                           const TuningContext& ctx) const override {
-    CudaRuntime& rt = cuda::cuda_device(p.device.index);
-    if (!rt.availability().available) return reject(Reason::unavailable, rt.availability().why);
-    auto config = std::static_pointer_cast<const ChoiceConfig>(choice.config);
-    if (!config || !config->family)
-      return reject(Reason::internal_error, "choice " + choice.name + " carries no CUDA kernel configuration");
-    if (Status s = rt.make_current(); !s) return s.error();
-    auto fn = kernel_function(rt, *config->family, cuda_skinny::skinny_kernel_name(config->config),
-                              ctx.compile_threads);
+    auto device = cuda::runtime_of(ctx, p);
+    if (!device) return device.error();
+    CudaRuntime& rt = *device.value();
+    const std::optional<SkinnyConfig> config = parse_choice_name(choice.name);
+    if (!config) return reject(Reason::internal_error, "'" + choice.name + "' is not a CUDA choice name");
+    auto shape = check_problem(p);
+    if (!shape) return shape.error();
+    const Shape& s = shape.value();
+    if (config->layout != s.layout || config->bf16 != s.bf16 || config->m_tiles != s.m_tiles)
+      return reject(Reason::internal_error, "choice " + choice.name + " was made for another layout, dtype or M");
+    // The family this tiling is compiled with: the context's search space
+    // first, then the other one (a name from an exhaustive tuning).
+    const bool exhaustive = ctx.search_space == SearchSpace::exhaustive;
+    std::shared_ptr<Family> family;
+    for (bool space : {exhaustive, !exhaustive}) {
+      auto candidate = make_family(s, space);
+      if (std::any_of(candidate->configs.begin(), candidate->configs.end(),
+                      [&](const SkinnyConfig& c) { return same_tiling(c, *config); })) {
+        family = std::move(candidate);
+        break;
+      }
+    }
+    if (!family) return reject(Reason::internal_error, "no CUDA kernel family holds the tiling of " + choice.name);
+    if (Status st = rt.make_current(); !st) return st.error();
+    auto fn = kernel_function(rt, *family, cuda_skinny::skinny_kernel_name(*config), ctx.compile_threads);
     if (!fn) return fn.error();
-    return std::unique_ptr<Kernel>(std::make_unique<SkinnyKernel>(p, config->config, fn.value(), rt));
+    return std::unique_ptr<Kernel>(std::make_unique<SkinnyKernel>(p, *config, fn.value(), rt));
   }
 };
 

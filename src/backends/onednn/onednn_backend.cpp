@@ -34,11 +34,6 @@ enum class Variant : std::uint8_t {
 // binary post-op between scale = alpha/beta and a final linear *beta.
 enum class BiasForm : std::uint8_t { none, matmul_arg, binary_post_op };
 
-struct ChoiceConfig {
-  Variant variant = Variant::plain;
-  BiasForm bias_form = BiasForm::none;
-};
-
 // int_mm post-ops run in f32 inside oneDNN: exact only below 2^24.
 constexpr double kExactF32Integer = 16777216.0;
 
@@ -49,6 +44,13 @@ const char* variant_name(Variant v) {
     case Variant::runtime_dims: return onednn::kRuntimeDimsChoice;
   }
   return "?";
+}
+
+// The variant a choice name stands for: the inverse of variant_name.
+std::optional<Variant> parse_variant_name(const std::string& name) {
+  for (Variant v : {Variant::plain, Variant::packed_b, Variant::runtime_dims})
+    if (name == variant_name(v)) return v;
+  return std::nullopt;
 }
 
 std::string isa_name(dnnl::cpu_isa isa) {
@@ -574,12 +576,11 @@ class OneDnnBackend final : public Backend {
   Expected<std::vector<Choice>> enumerate(const Problem& p, const TuningContext& ctx) const override {
     if (auto rejection = reject_upfront(p)) return *rejection;
     if (is_degenerate(p)) {
-      auto config = std::make_shared<ChoiceConfig>();
       const bool empty = p.batch == 0 || p.m == 0 || p.n == 0;
       const char* what = empty         ? "empty output: nothing to compute"
                          : p.k == 0    ? "K=0: no matmul call; C = act(beta*bias) or act(0)"
                                        : "alpha=0: no matmul call, A and B not read; C = act(beta*bias) or act(0)";
-      return std::vector<Choice>{Choice{onednn::kPlainChoice, what, std::move(config)}};
+      return std::vector<Choice>{Choice{onednn::kPlainChoice, what}};
     }
     if (auto too_big = size_problem(p)) return reject(Reason::unsupported_shape, *too_big);
     const bool batched = is_batched(p.op);
@@ -615,8 +616,9 @@ class OneDnnBackend final : public Backend {
           case Variant::runtime_dims: description += "; M as a run-time dimension"; break;
         }
         description += epilogue_text(p, found->created, found->bias_form);
-        choices.push_back(Choice{variant_name(variant), std::move(description),
-                                 std::make_shared<ChoiceConfig>(ChoiceConfig{variant, found->bias_form})});
+        // The name is the variant; build() finds the same bias form again
+        // (create_any_form is deterministic for a problem and thread count).
+        choices.push_back(Choice{variant_name(variant), std::move(description)});
       }
       if (choices.empty()) return diagnose(p, any_created);
       return choices;
@@ -630,17 +632,29 @@ class OneDnnBackend final : public Backend {
   Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
                                           const TuningContext& ctx) const override {
     if (auto rejection = reject_upfront(p)) return *rejection;
-    if (is_degenerate(p)) return std::unique_ptr<Kernel>(std::make_unique<DegenerateKernel>(p));
-    const auto* config = static_cast<const ChoiceConfig*>(choice.config.get());
-    if (config == nullptr || choice.name != variant_name(config->variant))
-      return reject(Reason::internal_error, "choice " + choice.name + " was not made by ONEDNN's enumerate");
+    const std::optional<Variant> variant = parse_variant_name(choice.name);
+    if (!variant) return reject(Reason::internal_error, "'" + choice.name + "' is not a ONEDNN choice name");
+    if (is_degenerate(p)) {
+      if (*variant != Variant::plain)
+        return reject(Reason::internal_error, "an empty output or K = 0 is served by " +
+                                                  std::string(onednn::kPlainChoice) + " only, not " + choice.name);
+      return std::unique_ptr<Kernel>(std::make_unique<DegenerateKernel>(p));
+    }
     try {
       OmpThreadsScope threads(ctx.threads);
-      std::optional<Created> created = create(p, config->variant, config->bias_form, Attempt{});
-      if (!created)
-        return reject(Reason::internal_error, "choice " + choice.name + " does not fit this problem's epilogue");
-      return std::unique_ptr<Kernel>(
-          std::make_unique<OneDnnKernel>(p, config->variant, config->bias_form, std::move(*created), ctx.threads));
+      std::optional<Found> found = create_any_form(p, *variant);
+      if (!found) {
+        // Every bias form failed: create the first one again, outside
+        // create_any_form's catch, so that oneDNN's own error (out of
+        // memory, ...) is what the rejection reports.
+        const BiasForm first = has_bias(p) ? BiasForm::matmul_arg : BiasForm::none;
+        if (auto created = create(p, *variant, first, Attempt{}))
+          found = Found{std::move(*created), first};
+        else
+          return reject(Reason::unsupported_shape, "oneDNN has no " + choice.name + " primitive for " + describe(p));
+      }
+      return std::unique_ptr<Kernel>(std::make_unique<OneDnnKernel>(p, *variant, found->bias_form,
+                                                                    std::move(found->created), ctx.threads));
     } catch (const dnnl::error& e) {
       const Reason reason = e.status == dnnl_out_of_memory ? Reason::out_of_resources : Reason::internal_error;
       return reject(reason, std::string("oneDNN could not build ") + choice.name + ": " + e.what());

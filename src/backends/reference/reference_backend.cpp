@@ -20,6 +20,8 @@ class ReferenceKernel final : public Kernel {
 
 class ReferenceBackend final : public Backend {
  public:
+  static constexpr const char* kChoice = "reference_exact";
+
   std::string_view name() const override { return "REFERENCE"; }
   DeviceKind device_kind() const override { return DeviceKind::cpu; }
   std::string version() const override { return "reference-1"; }
@@ -30,11 +32,13 @@ class ReferenceBackend final : public Backend {
   bool may_be_inexact() const override { return false; }
 
   Expected<std::vector<Choice>> enumerate(const Problem&, const TuningContext&) const override {
-    return std::vector<Choice>{Choice{"reference_exact", "double/int64 accumulation, one element at a time", nullptr}};
+    return std::vector<Choice>{Choice{kChoice, "double/int64 accumulation, one element at a time"}};
   }
 
-  Expected<std::unique_ptr<Kernel>> build(const Problem& problem, const Choice&,
+  Expected<std::unique_ptr<Kernel>> build(const Problem& problem, const Choice& choice,
                                           const TuningContext& ctx) const override {
+    if (choice.name != kChoice)
+      return reject(Reason::internal_error, "'" + choice.name + "' is not a REFERENCE choice name");
     return std::unique_ptr<Kernel>(std::make_unique<ReferenceKernel>(problem, ctx.threads));
   }
 };

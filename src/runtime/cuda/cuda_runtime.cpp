@@ -411,6 +411,18 @@ CudaRuntime& cuda_device(int index) {
   return *it->second;
 }
 
+Expected<CudaRuntime*> runtime_of(const TuningContext& ctx, const Problem& p) {
+  if (ctx.device == nullptr)
+    return reject(Reason::internal_error, "no device runtime in the tuning context for " + to_string(p.device));
+  auto* rt = dynamic_cast<CudaRuntime*>(ctx.device);
+  if (rt == nullptr) return reject(Reason::internal_error, "the tuning context's device runtime is not a CUDA device");
+  if (rt->index() != p.device.index)
+    return reject(Reason::internal_error, "the tuning context holds cuda:" + std::to_string(rt->index()) +
+                                              ", the problem is on " + to_string(p.device));
+  if (!rt->availability().available) return reject(Reason::unavailable, rt->availability().why);
+  return rt;
+}
+
 }  // namespace gemmtune::cuda
 
 namespace gemmtune::runtime {

@@ -111,8 +111,15 @@ class CudaRuntime final : public runtime::DeviceRuntime {
 };
 
 // The process-wide runtime of device `index` (cuda:N). An index the machine
-// does not have gives a runtime that is unavailable and says so.
+// does not have gives a runtime that is unavailable and says so. Backends do
+// not call this: they take their device from the TuningContext
+// (runtime_of), which the tuner fills from here.
 CudaRuntime& cuda_device(int index);
+
+// The CUDA device a backend was given for a problem on cuda:N, or why it
+// cannot use it: no runtime in the context, a runtime of another kind (a
+// CPU runtime, a test fake), another index, or an unavailable device.
+Expected<CudaRuntime*> runtime_of(const TuningContext&, const Problem&);
 
 // Why NVRTC cannot compile for this machine, or empty when it can.
 std::string nvrtc_unavailable_reason();

@@ -286,7 +286,7 @@ TEST(BlasBackend, IsAvailableAndDescribesItsLimits) {
 
 TEST(BlasBackend, BuildRejectsAChoiceItDidNotOffer) {
   Problem p = make_problem(spec(Op::mm, DType::f32, 4, 4, 4));
-  auto kernel = make_blas_backend()->build(p, Choice{"blas_dgemm", "", nullptr}, kCtx);
+  auto kernel = make_blas_backend()->build(p, Choice{"blas_dgemm", ""}, kCtx);
   ASSERT_FALSE(kernel);
   EXPECT_EQ(kernel.error().reason, Reason::internal_error);
 }

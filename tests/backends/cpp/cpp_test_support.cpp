@@ -40,7 +40,7 @@ TuningContext context(int threads, SearchSpace space) {
   return ::testing::AssertionSuccess();
 }
 
-Choice choice_named(const std::string& name) { return Choice{name, "", nullptr}; }
+Choice choice_named(const std::string& name) { return Choice{name, ""}; }
 
 Problem problem_of(const ProblemSpec& spec) {
   Problem p = make_problem(spec);
