@@ -99,6 +99,11 @@ using WarningSink = std::function<void(const std::string&)>;
 std::string db_path_for(const TuneOptions&);
 // db_path_for(TuneOptions{}): where a tuner without options keeps its results.
 std::string default_db_path();
+// The cache folder of options already filled from the environment
+// (option_table::with_environment): the cache_dir option, else
+// $XDG_CACHE_HOME/gemmtune, else ~/.cache/gemmtune; nullopt when none.
+// The results database and the compiled GPU kernels live under it.
+std::optional<std::string> cache_dir_for(const TuneOptions& resolved);
 
 // The SQLite file at `db_path` (opened as Store::open does; StoreError when
 // it cannot be), layered over `remote` when given. Nothing is connected to
