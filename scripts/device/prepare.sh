@@ -13,7 +13,7 @@ jobs=${JOBS:-2}
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DGEMMTUNE_WITH_ONEDNN=OFF -DGEMMTUNE_WITH_CUDA=ON -DGEMMTUNE_BUILD_BENCH=OFF >/dev/null
-targets=(gemmtune_gpu_tests gemmtune_c_api_tests gemmtune_c)
+targets=(gemmtune_gpu_tests gemmtune_c_api_tests gemmtune_c cuda_probe)
 # The CLI too, when its sources are complete (useful for ad-hoc runs there).
 if cmake --build "$build" --target help | grep -q '^gemmtune_cli:'; then targets+=(gemmtune_cli); fi
 cmake --build "$build" --target "${targets[@]}" -j"$jobs"
@@ -21,7 +21,7 @@ cmake --build "$build" --target "${targets[@]}" -j"$jobs"
 stage=$root/.device
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib"
-cp "$build/tests/gpu/gemmtune_gpu_tests" "$build/tests/gpu/gemmtune_c_api_tests" "$stage/bin/"
+cp "$build/tests/gpu/gemmtune_gpu_tests" "$build/tests/gpu/gemmtune_c_api_tests" "$build/tests/gpu/cuda_probe" "$stage/bin/"
 [ -x "$build/tools/gemmtune/gemmtune" ] && cp "$build/tools/gemmtune/gemmtune" "$stage/bin/"
 cp "$build/src/capi/libgemmtune_c.so" "$stage/lib/"
 strip --strip-unneeded "$stage"/bin/* "$stage"/lib/*.so

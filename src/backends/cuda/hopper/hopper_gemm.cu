@@ -289,10 +289,9 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
   const int clusters = gridDim.x / GT_CLUSTER_M;
 
   if (warpgroup == 0) {
-    // ---------------- producer
-#if GT_CONSUMERS == 2 && GT_MIN_BLOCKS == 1
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
-#endif
+    // ---------------- producer (the register budget of 168 per thread that
+    // __launch_bounds__ leaves holds the consumers' 128 accumulators without
+    // spills, so no setmaxnreg rebalancing is needed)
     if (tid == 0) {
       int stage = 0;
       gt_u32 phase = 0;
@@ -338,9 +337,6 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
     }
   } else {
     // ---------------- consumers
-#if GT_CONSUMERS == 2 && GT_MIN_BLOCKS == 1
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
-#endif
     const int c = warpgroup - 1;
     const int warp = tid / 32, lane = tid % 32;
     float acc[GT_MI][GT_ACC];
