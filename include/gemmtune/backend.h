@@ -26,6 +26,9 @@ struct TuningContext {
   SearchSpace search_space = SearchSpace::standard;
   int threads = 1;  // CPU worker threads the kernel may use (>= 1)
   int compile_threads = 1;  // threads a backend may compile its kernels with (>= 1)
+  // gemmtune's cache folder (the cache_dir option, else the XDG/HOME default;
+  // empty when there is none): backends keep compiled kernels under it.
+  std::string cache_dir;
 };
 
 // One concrete kernel configuration. `name` is procedural and stable across

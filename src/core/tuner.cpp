@@ -70,6 +70,7 @@ class ProblemTuning {
     ctx_.search_space = impl.search_space;
     ctx_.threads = impl.threads;
     ctx_.compile_threads = impl.compile_threads;
+    ctx_.cache_dir = impl.cache_dir;
   }
 
   const TuningContext& context() const { return ctx_; }
@@ -232,6 +233,7 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
     db_path = store::db_path_for(options);
     remote = store::resolve_remote(options);
   }
+  cache_dir = store::cache_dir_for(option_table::with_environment(options)).value_or("");
   if (!options.on_warning) options.on_warning = default_warning;
   if (!services.open_cache) services.open_cache = [this](const std::string& path, store::WarningSink warn) {
     return store::open_tuning_cache(path, remote, std::move(warn));
@@ -402,7 +404,7 @@ std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem
 Expected<std::shared_ptr<Kernel>> build_winner(Tuner::Impl& impl, const TuningRecord& record) {
   Backend* backend = impl.find_backend(record.winner->backend);
   if (!backend) return reject(Reason::unavailable, "backend " + record.winner->backend + " is not registered");
-  TuningContext ctx{impl.search_space, impl.threads, impl.compile_threads};
+  TuningContext ctx{impl.search_space, impl.threads, impl.compile_threads, impl.cache_dir};
   auto choices = guarded(Stage::enumerate, [&] { return backend->enumerate(record.problem, ctx); });
   if (!choices) return choices.error();
   for (const auto& choice : choices.value()) {

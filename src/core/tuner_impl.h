@@ -33,6 +33,7 @@ struct Tuner::Impl {
   VerifyMode verify = VerifyMode::automatic;
   int threads = 1;
   int compile_threads = 1;
+  std::string cache_dir;  // backends' compiled kernels live under it ("" = none)
   std::string db_path;  // empty when the cache is off
   std::optional<store::RemoteSettings> remote;  // the fleet's shared cache, if any
   std::unique_ptr<store::TuningCache> cache;  // opened on first use

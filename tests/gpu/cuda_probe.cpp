@@ -93,6 +93,8 @@ int main(int argc, char** argv) {
   s.device = Device{DeviceKind::cuda, 0};
   TuningContext ctx;
   ctx.compile_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The tuner's cache folder, so that one process's compiled kernels serve the next.
+  if (const char* dir = std::getenv("GEMMTUNE_CACHE_DIR")) ctx.cache_dir = dir;
   std::string mode = "--all", choice;
   for (int i = 5; i < argc; ++i) {
     const std::string a = argv[i];

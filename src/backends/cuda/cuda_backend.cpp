@@ -113,6 +113,7 @@ class CudaBackend final : public Backend {
     const FamilyContext fctx{rt.info(), ctx.search_space};
     auto source = family->source(p, choice.name, fctx);
     if (!source) return source.error();
+    const std::string folder = cuda_kernels::disk::folder_for(ctx.cache_dir);
     // NVRTC takes a second or more per kernel: compile every choice this
     // problem offers together, compile_threads at a time, on the first build.
     if (auto siblings = enumerate(p, ctx)) {
@@ -120,9 +121,9 @@ class CudaBackend final : public Backend {
       for (const Choice& c : siblings.value())
         if (const TemplateFamily* f = cuda_kernels::owner(c.name))
           if (auto s = f->source(p, c.name, fctx)) all.push_back(std::move(s.value()));
-      KernelCache::instance().prepare(rt, all, ctx.compile_threads);
+      KernelCache::instance().prepare(rt, all, ctx.compile_threads, folder);
     }
-    auto fn = KernelCache::instance().function(rt, source.value());
+    auto fn = KernelCache::instance().function(rt, source.value(), folder);
     if (!fn) return fn.error();
     return family->make_kernel(p, choice.name, fn.value(), rt);
   }

@@ -17,8 +17,6 @@
 #include <thread>
 
 #include "backends/cuda/framework/embedded.h"
-#include "util/env.h"
-#include "util/log.h"
 
 namespace gemmtune::backends::cuda_kernels {
 
@@ -128,19 +126,7 @@ Expected<std::vector<char>> compile(const KernelSource& s) {
 
 namespace disk {
 
-std::string folder() {
-  static const std::string path = []() -> std::string {
-    try {
-      if (auto on = env::get_bool("GEMMTUNE_KERNEL_CACHE"); on && !*on) return {};
-    } catch (const std::exception& e) {
-      log::write(log::Level::warn, std::string(e.what()) + "; the compiled-kernel cache stays on");
-    }
-    auto dir = env::cache_dir();
-    if (!dir) return {};
-    return *dir + "/kernels";
-  }();
-  return path;
-}
+std::string folder_for(const std::string& cache_dir) { return cache_dir.empty() ? std::string() : cache_dir + "/kernels"; }
 
 std::optional<std::vector<char>> read(const std::string& folder, const std::string& digest,
                                       const std::string& identity) {
@@ -289,7 +275,8 @@ KernelCache::Stats KernelCache::stats() const {
   return state().stats;
 }
 
-void KernelCache::prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>& sources, int threads) {
+void KernelCache::prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>& sources, int threads,
+                          const std::string& folder) {
   State& st = state();
   struct Need {
     const KernelSource* source;
@@ -307,9 +294,8 @@ void KernelCache::prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>
       auto it = st.cubins.find(digest);
       if (it == st.cubins.end()) {
         // Produced by the tasks below: from disk, else NVRTC (then stored).
-        std::packaged_task<CubinResult()> task([this, s, digest]() -> CubinResult {
+        std::packaged_task<CubinResult()> task([this, s, digest, folder]() -> CubinResult {
           const std::string id = identity(s);
-          const std::string folder = disk::folder();
           if (auto cubin = disk::read(folder, digest, id)) {
             std::lock_guard<std::mutex> lock(state().mutex);
             ++state().stats.disk_hits;
@@ -389,7 +375,8 @@ void KernelCache::prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>
   }
 }
 
-Expected<CUfunction> KernelCache::function(cuda::CudaRuntime& rt, const KernelSource& source) {
+Expected<CUfunction> KernelCache::function(cuda::CudaRuntime& rt, const KernelSource& source,
+                                          const std::string& folder) {
   const std::string digest = source.digest();
   {
     std::lock_guard<std::mutex> lock(state().mutex);
@@ -399,7 +386,7 @@ Expected<CUfunction> KernelCache::function(cuda::CudaRuntime& rt, const KernelSo
       return it->second;
     }
   }
-  prepare(rt, {source}, 1);
+  prepare(rt, {source}, 1, folder);
   std::lock_guard<std::mutex> lock(state().mutex);
   auto it = state().loaded.find({rt.index(), digest});
   if (it == state().loaded.end()) return reject(Reason::internal_error, "kernel " + source.entry + " was not loaded");

@@ -6,13 +6,14 @@
 // the main file and every header it can include, the defines, the target
 // architecture and the NVRTC version: a change to any of them is a different
 // kernel. Lookups go memory -> disk -> NVRTC. The disk cache lives under
-// <cache dir>/kernels (env::cache_dir(): GEMMTUNE_CACHE_DIR, XDG, HOME),
-// one file per kernel named by its digest, written to a private temporary
+// <cache dir>/kernels (TuningContext::cache_dir: the cache_dir option or
+// GEMMTUNE_CACHE_DIR, else XDG, else HOME), one file per kernel named by its
+// digest, written to a private temporary
 // file and renamed into place (atomic; concurrent writers of one kernel write
 // the same bytes), validated when read (magic, identity, length, checksum: a
 // damaged or foreign file is a miss and is removed only if its name is one of
-// ours), and bounded in size (least recently used files go first).
-// GEMMTUNE_KERNEL_CACHE=off disables the disk cache.
+// ours), and bounded in size (least recently used files go first). Without
+// a cache folder only the memory cache is used.
 #pragma once
 
 #include <cstdint>
@@ -50,12 +51,13 @@ class KernelCache {
   // The kernel's function on `rt`'s device: loaded, else read from disk,
   // else compiled (and written to disk). A compile error or a module the
   // driver refuses comes back as a rejection and is remembered.
-  Expected<CUfunction> function(cuda::CudaRuntime& rt, const KernelSource&);
+  // `folder` is the disk cache's folder ("" = none: disk::folder_for()).
+  Expected<CUfunction> function(cuda::CudaRuntime& rt, const KernelSource&, const std::string& folder);
 
   // Brings every source not yet loaded on `rt`'s device in, compiling the
   // misses up to `threads` at a time. Failures are remembered for
   // function() to report; nothing here fails.
-  void prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>&, int threads);
+  void prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>&, int threads, const std::string& folder);
 
   // Counters, for tests and `--verbose` style reports.
   struct Stats {
@@ -73,8 +75,8 @@ class KernelCache {
 
 // Disk cache plumbing, exposed for tests.
 namespace disk {
-// The folder in use ("" when the disk cache is off or no cache folder is set).
-std::string folder();
+// The kernels' folder under a cache folder ("" for none).
+std::string folder_for(const std::string& cache_dir);
 // Reads the cubin stored for `digest` with identity text `identity`; nullopt
 // when absent, foreign or damaged.
 std::optional<std::vector<char>> read(const std::string& folder, const std::string& digest,
