@@ -14,15 +14,10 @@ mkdir -p "$out"
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-probe-XXXXXX)}
 limit=${CUDA_PROBE_TIMEOUT:-30}
 default_problems="mm 1x4096x4096x4096 nt bf16
-mm 1x4096x4096x4096 nn bf16
-mm 1x8192x8192x8192 nt bf16
-mm 1x1024x4096x4096 nt bf16
+mm 1x1024x4096x4096 nn bf16
 mm 1x128x4096x4096 nt bf16
-mm 1x16x4096x4096 nt bf16
-mm 1x200x328x136 tt f16
-mm 1x200x328x136 tn bf16 --out-f32
+mm 1x200x328x136 tt f16 --out-f32
 addmm 1x2048x14336x4096 nt bf16 --act gelu
-addmm 1x300x264x512 nn f16 --bias full --act silu --alpha 0.5 --beta 2
 bmm 6x260x200x136 tn bf16"
 problems=${CUDA_PROBE_PROBLEMS:+$(cat "$CUDA_PROBE_PROBLEMS")}
 problems=${problems:-$default_problems}
