@@ -187,6 +187,16 @@ __device__ __forceinline__ gt_u64 gt_desc(gt_u32 addr, gt_u32 lbo) {
          ((gt_u64)1 << 62);
 }
 
+// A consumer warp hands a stage back: to its own CTA's producer and, in a
+// cluster, to every peer's (their multicasts write into this CTA's stage).
+__device__ __forceinline__ void gt_release(gt_u32 empty_bar) {
+#if GT_CLUSTER_M > 1
+  for (int r = 0; r < GT_CLUSTER_M; ++r) gt_mbar_arrive_cluster(empty_bar, (gt_u32)r);
+#else
+  gt_mbar_arrive(empty_bar);
+#endif
+}
+
 // The consumer-only barrier (id 1): the producer warpgroup never joins it.
 __device__ __forceinline__ void gt_consumer_sync() {
   asm volatile("bar.sync 1, %0;" ::"n"(GT_CONSUMERS * 128) : "memory");
@@ -379,13 +389,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
         // The previous stage's multiplies are done once at most this
         // stage's group is in flight: hand it back to the producer(s).
         gt_wgmma_wait<1>();
-        if (prev >= 0 && lane == 0) {
-#if GT_CLUSTER_M > 1
-          for (int r = 0; r < GT_CLUSTER_M; ++r) gt_mbar_arrive_cluster(GT_EMPTY(prev), (gt_u32)r);
-#else
-          gt_mbar_arrive(GT_EMPTY(prev));
-#endif
-        }
+        if (prev >= 0 && lane == 0) gt_release(GT_EMPTY(prev));
         prev = stage;
         if (++stage == GT_STAGES) {
           stage = 0;
@@ -397,13 +401,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
       for (int mi = 0; mi < GT_MI; ++mi)
 #pragma unroll
         for (int j = 0; j < GT_ACC; ++j) gt_fence_reg(acc[mi][j]);
-      if (prev >= 0 && lane == 0) {
-#if GT_CLUSTER_M > 1
-        for (int r = 0; r < GT_CLUSTER_M; ++r) gt_mbar_arrive_cluster(GT_EMPTY(prev), (gt_u32)r);
-#else
-        gt_mbar_arrive(GT_EMPTY(prev));
-#endif
-      }
+      if (prev >= 0 && lane == 0) gt_release(GT_EMPTY(prev));
 
 #if GT_SPLIT
       if (p.splits > 1) {
