@@ -39,6 +39,9 @@ struct TuningContext {
   // need a device reject a context without one (CPU backends ignore it).
   // Not owned; it outlives every kernel built with it.
   runtime::DeviceRuntime* device = nullptr;
+  // gemmtune's cache folder (the cache_dir option, else the XDG/HOME default;
+  // empty when there is none): backends keep compiled kernels under it.
+  std::string cache_dir;
 };
 
 // One concrete kernel configuration, as a portable value. `name` is

@@ -16,13 +16,13 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
 # The CLI always: `gemmtune` on the GPU machine, as the README says. (Asking
 # `--target help | grep -q` first failed under pipefail: grep exits at the
 # first match and cmake dies of SIGPIPE, so the CLI was never staged.)
-targets=(gemmtune_gpu_tests gemmtune_c_api_tests gemmtune_c gemmtune_cli gemmtune_worker)
+targets=(gemmtune_gpu_tests gemmtune_c_api_tests gemmtune_c gemmtune_cli gemmtune_worker cuda_probe)
 cmake --build "$build" --target "${targets[@]}" -j"$jobs"
 
 stage=$root/.device
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib"
-cp "$build/tests/gpu/gemmtune_gpu_tests" "$build/tests/gpu/gemmtune_c_api_tests" "$stage/bin/"
+cp "$build/tests/gpu/gemmtune_gpu_tests" "$build/tests/gpu/gemmtune_c_api_tests" "$build/tests/gpu/cuda_probe" "$stage/bin/"
 [ -x "$build/tools/gemmtune/gemmtune" ] && cp "$build/tools/gemmtune/gemmtune" "$stage/bin/"
 # The library under its SONAME (what the tests' NEEDED entry names) and the
 # plain name that Python's ctypes loader is given.

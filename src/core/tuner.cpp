@@ -146,6 +146,7 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
     db_path = db_path_for(options);
     remote = store::resolve_remote(options);
   }
+  cache_dir = store::cache_dir_for(option_table::with_environment(options)).value_or("");
   if (!options.on_warning) options.on_warning = default_warning;
   if (!services.open_cache) services.open_cache = [this](const std::string& path, store::WarningSink warn) {
     return store::open_tuning_cache(path, remote, std::move(warn));
@@ -191,12 +192,15 @@ void Tuner::Impl::choose_measurer(bool custom_runtime) {
 }
 
 TuningContext Tuner::Impl::context_for(const Problem& problem) const {
-  return TuningContext{search_space, threads, compile_threads, &services.runtime_for(problem.device)};
+  TuningContext ctx{search_space, threads, compile_threads, &services.runtime_for(problem.device)};
+  ctx.cache_dir = cache_dir;
+  return ctx;
 }
 
 measure::MeasureSettings Tuner::Impl::settings_for(const Problem& problem) const {
   measure::MeasureSettings settings;
   settings.context = TuningContext{search_space, threads, compile_threads, nullptr};
+  settings.context.cache_dir = cache_dir;
   settings.verify = verify;
   settings.options = options.measure;
   settings.options.choice_timeout_ms =

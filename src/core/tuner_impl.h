@@ -44,6 +44,7 @@ struct __attribute__((visibility("hidden"))) Tuner::Impl {
   Isolation isolation = Isolation::process;  // as used (after any fallback)
   std::optional<double> choice_timeout_ms;   // from the option or environment; unset: the device's default
   std::shared_ptr<const measure::Failpoints> failpoints;  // null: none
+  std::string cache_dir;  // backends' compiled kernels live under it ("" = none)
   std::string db_path;  // empty when the cache is off
   std::optional<store::RemoteSettings> remote;  // the fleet's shared cache, if any
   std::unique_ptr<store::TuningCache> cache;  // opened on first use

@@ -66,12 +66,37 @@ Io read_all(int fd, char* data, std::size_t size, Deadline deadline) {
   return Io::ok;
 }
 
+std::string to_hex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+std::string from_hex(const std::string& hex) {
+  auto value = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    throw std::runtime_error("cache_dir_hex holds a character that is not a lowercase hex digit");
+  };
+  if (hex.size() % 2 != 0 || hex.size() > 8192) throw std::runtime_error("cache_dir_hex has a bad length");
+  std::string out;
+  for (std::size_t i = 0; i < hex.size(); i += 2) out += static_cast<char>(value(hex[i]) * 16 + value(hex[i + 1]));
+  return out;
+}
+
 json settings_json(const measure::MeasureSettings& s) {
   const MeasureOptions& o = s.options;
   return json{{"context",
                {{"search_space", std::string(to_string(s.context.search_space))},
                 {"threads", s.context.threads},
-                {"compile_threads", s.context.compile_threads}}},
+                {"compile_threads", s.context.compile_threads},
+                // In hex: a path is bytes, and JSON text must be UTF-8.
+                {"cache_dir_hex", to_hex(s.context.cache_dir)}}},
               {"verify", std::string(to_string(s.verify))},
               {"measure",
                {{"warmup_runs", o.warmup_runs},
@@ -101,6 +126,7 @@ measure::MeasureSettings settings_from_json(const json& j) {
   s.context.threads = c.at("threads").get<int>();
   s.context.compile_threads = c.at("compile_threads").get<int>();
   if (s.context.threads < 1 || s.context.compile_threads < 1) throw std::runtime_error("thread counts must be >= 1");
+  s.context.cache_dir = from_hex(c.at("cache_dir_hex").get<std::string>());
   const std::string verify = j.at("verify").get<std::string>();
   s.verify = enum_or_throw(parse_verify_mode(verify), "verify mode", verify);
   const json& m = j.at("measure");

@@ -902,18 +902,22 @@ std::unique_ptr<Catalogue> Catalogue::open(const std::string& path, const Warn& 
 }
 
 std::string db_path_for(const TuneOptions& given) {
-  namespace fs = std::filesystem;
   const TuneOptions options = option_table::with_environment(given);
   if (options.db_path) return *options.db_path;
-  if (options.cache_dir) return (fs::path(*options.cache_dir) / "tuning.db").string();
-  // XDG says relative values are invalid and must be ignored.
-  if (auto xdg = env::get("XDG_CACHE_HOME"); xdg && xdg->front() == '/')
-    return (fs::path(*xdg) / "gemmtune" / "tuning.db").string();
-  if (auto home = env::get("HOME")) return (fs::path(*home) / ".cache" / "gemmtune" / "tuning.db").string();
+  if (auto dir = store::cache_dir_for(options)) return (fs::path(*dir) / "tuning.db").string();
   throw StoreInputError(
       "cannot place the results database: HOME is not set; set GEMMTUNE_CACHE_DIR to a folder (or pass --db)");
 }
 
 std::string default_db_path() { return db_path_for(TuneOptions{}); }
+
+namespace store {
+
+std::optional<std::string> cache_dir_for(const TuneOptions& resolved) {
+  if (resolved.cache_dir) return *resolved.cache_dir;
+  return env::default_cache_dir();
+}
+
+}  // namespace store
 
 }  // namespace gemmtune

@@ -92,6 +92,12 @@ inline constexpr std::size_t kMaxRemoteRecordBytes = 4u << 20;
 
 using WarningSink = std::function<void(const std::string&)>;
 
+// The cache folder of options already filled from the environment
+// (option_table::with_environment): the cache_dir option, else
+// $XDG_CACHE_HOME/gemmtune, else ~/.cache/gemmtune; nullopt when none.
+// The results database and the compiled GPU kernels live under it.
+std::optional<std::string> cache_dir_for(const TuneOptions& resolved);
+
 // The SQLite file at `db_path` (opened as Store::open does; StoreError when
 // it cannot be), layered over `remote` when given. Nothing is connected to
 // Redis before the first lookup. `warn` receives every warning, always on

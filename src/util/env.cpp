@@ -44,4 +44,10 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+std::optional<std::string> default_cache_dir() {
+  if (auto xdg = get("XDG_CACHE_HOME"); xdg && xdg->front() == '/') return *xdg + "/gemmtune";
+  if (auto home = get("HOME")) return *home + "/.cache/gemmtune";
+  return std::nullopt;
+}
+
 }  // namespace gemmtune::env

@@ -18,4 +18,9 @@ std::optional<bool> get_bool(const char* name);
 // Comma- or space-separated list, empty items dropped.
 std::vector<std::string> split_list(const std::string& text);
 
+// The default cache folder when GEMMTUNE_CACHE_DIR (the cache_dir option)
+// is not set: $XDG_CACHE_HOME/gemmtune (absolute values only, as XDG says),
+// else $HOME/.cache/gemmtune; nullopt when neither is set.
+std::optional<std::string> default_cache_dir();
+
 }  // namespace gemmtune::env

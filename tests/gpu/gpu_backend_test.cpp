@@ -52,13 +52,13 @@ std::vector<GpuCase> make_gpu_cases() {
     add("mm_f32_tf32_nt", p, M, M);
   }
   add("mm_f64_nt_odd", gpu_problem(Op::mm, DType::f64, {1, 33, 31, 17}, "nt"), M, Y);
-  add("mm_f16_tn_odd", gpu_problem(Op::mm, DType::f16, {1, 37, 29, 23}, "tn"), M, Y);
-  add("mm_bf16_nt", gpu_problem(Op::mm, DType::bf16, {1, 128, 256, 64}, "nt"), M, M);
-  add("mm_bf16_tt", gpu_problem(Op::mm, DType::bf16, {1, 64, 72, 96}, "tt"), M, M);
+  add("mm_f16_tn_odd", gpu_problem(Op::mm, DType::f16, {1, 37, 29, 23}, "tn"), M, Y, M);
+  add("mm_bf16_nt", gpu_problem(Op::mm, DType::bf16, {1, 128, 256, 64}, "nt"), M, M, M);
+  add("mm_bf16_tt", gpu_problem(Op::mm, DType::bf16, {1, 64, 72, 96}, "tt"), M, M, M);
   {
     Problem p = gpu_problem(Op::mm, DType::bf16, {1, 48, 40, 64}, "nt");
     p.c.dtype = DType::f32;
-    add("mm_bf16_out_f32", p, M, M);
+    add("mm_bf16_out_f32", p, M, M, M);
   }
   add("mm_bf16_m1_gemv", gpu_problem(Op::mm, DType::bf16, {1, 1, 4096, 4096}, "nt"), M, M, M);
   // Skinny shapes, the CUDA backend's: K and N tails, two row tiles, split-K.
@@ -90,18 +90,18 @@ std::vector<GpuCase> make_gpu_cases() {
     p.c = MatrixDesc::col_major(DType::bf16, 4, 64);
     add("skinny_bf16_padded_a_colmajor_c", p, M, M, M);
   }
-  add("skinny_bf16_tn_rejected_by_cuda", gpu_problem(Op::mm, DType::bf16, {1, 8, 64, 64}, "tn"), M, M, N);
-  add("skinny_bf16_m33_rejected_by_cuda", gpu_problem(Op::mm, DType::bf16, {1, 33, 64, 64}, "nt"), M, M, N);
-  add("mm_bf16_large_sampled", gpu_problem(Op::mm, DType::bf16, {1, 512, 1024, 2048}, "nt"), M, M);
+  add("skinny_bf16_tn_served_by_templates", gpu_problem(Op::mm, DType::bf16, {1, 8, 64, 64}, "tn"), M, M, M);
+  add("mm_bf16_m33_served_by_templates", gpu_problem(Op::mm, DType::bf16, {1, 33, 64, 64}, "nt"), M, M, M);
+  add("mm_bf16_large_sampled", gpu_problem(Op::mm, DType::bf16, {1, 512, 1024, 2048}, "nt"), M, M, M);
   {
     Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 128, 64}, "nt");
     p.activation = Activation::relu;
-    add("addmm_bf16_rowbias_relu", p, M, M);
+    add("addmm_bf16_rowbias_relu", p, M, M, M);
   }
   {
     Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 128, 64}, "nt");
     p.activation = Activation::gelu;
-    add("addmm_bf16_rowbias_gelu", p, M, M);
+    add("addmm_bf16_rowbias_gelu", p, M, M, M);
   }
   {
     Problem p = gpu_problem(Op::addmm, DType::f32, {1, 40, 24, 56});
@@ -115,17 +115,17 @@ std::vector<GpuCase> make_gpu_cases() {
   {
     Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 32, 64, 128}, "nt");
     p.bias_desc.dtype = DType::f32;
-    add("addmm_bf16_f32_rowbias", p, M, M);
+    add("addmm_bf16_f32_rowbias", p, M, M, M);
   }
   {
     Problem p = gpu_problem(Op::addmm, DType::f16, {1, 32, 48, 64});
     p.beta = 0.5;
-    add("addmm_f16_rowbias_beta_half", p, M, M);
+    add("addmm_f16_rowbias_beta_half", p, M, M, M);
   }
   {
     Problem p = gpu_problem(Op::bmm, DType::bf16, {4, 32, 48, 64}, "nt");
     p.b.batch_stride = 0;
-    add("bmm_bf16_broadcast_b", p, M, Y);
+    add("bmm_bf16_broadcast_b", p, M, Y, M);
   }
   {
     Problem p = gpu_problem(Op::baddbmm, DType::f32, {3, 24, 40, 16});
@@ -134,6 +134,70 @@ std::vector<GpuCase> make_gpu_cases() {
     p.bias_desc.batch_stride = 24 * 40;
     add("baddbmm_f32_fullbias", p, M, M);
   }
+  // The CUDA backend's templates: every layout with M, N and K tails,
+  // split-K, batches, padded and unaligned strides, every epilogue.
+  for (const char* layout : {"nn", "nt", "tn", "tt"})
+    add(std::string("tmpl_bf16_tails_") + layout, gpu_problem(Op::mm, DType::bf16, {1, 200, 328, 136}, layout), M, M, M);
+  add("tmpl_f16_tt_k_tail", gpu_problem(Op::mm, DType::f16, {1, 130, 264, 100}, "tt"), M, M, M);
+  add("tmpl_bf16_large_nn", gpu_problem(Op::mm, DType::bf16, {1, 1024, 2048, 1024}, "nn"), M, M, M);
+  add("tmpl_bf16_split_k_nt", gpu_problem(Op::mm, DType::bf16, {1, 128, 1024, 8192}, "nt"), M, M, M);
+  add("tmpl_f16_split_k_tn", gpu_problem(Op::mm, DType::f16, {1, 96, 512, 4096}, "tn"), M, M, M);
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 200, 136, 72}, "nt");
+    p.bias = BiasKind::full;
+    p.bias_desc = MatrixDesc::row_major(DType::f32, 200, 136);
+    p.c.dtype = DType::f32;
+    p.alpha = 0.5;
+    p.beta = 2.0;
+    p.activation = Activation::silu;
+    add("tmpl_addmm_bf16_fullbias_f32_out_silu", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::f16, {1, 300, 264, 512}, "nn");
+    p.activation = Activation::relu;
+    add("tmpl_addmm_f16_rowbias_relu_nn", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 512, 768, 256}, "nt");
+    p.activation = Activation::gelu;
+    p.beta = 0.25;
+    add("tmpl_addmm_bf16_gelu_beta", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::baddbmm, DType::bf16, {3, 96, 80, 64}, "nn");
+    p.bias = BiasKind::full;
+    p.bias_desc = MatrixDesc::row_major(DType::bf16, 96, 80);
+    p.bias_desc.batch_stride = 96 * 80;
+    add("tmpl_baddbmm_bf16_fullbias_batched", p, M, Y, M);
+  }
+  {
+    Problem p = gpu_problem(Op::bmm, DType::f16, {5, 72, 136, 88}, "tn");
+    add("tmpl_bmm_f16_tn", p, M, Y, M);
+  }
+  {
+    Problem p = gpu_problem(Op::mm, DType::bf16, {1, 192, 200, 96}, "nt");
+    p.a.row_stride = 104;  // padded, still 16-byte rows: TMA
+    p.b.col_stride = 112;
+    p.c.row_stride = 208;
+    add("tmpl_bf16_padded_tma", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::mm, DType::bf16, {1, 100, 60, 36}, "nn");
+    p.a.row_stride = 37;  // rows not 16-byte aligned: element-wise loads
+    add("tmpl_bf16_unaligned_rows", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::mm, DType::f16, {1, 64, 64, 64}, "nt");
+    p.alignment = 8;  // pointers only 8-byte aligned
+    add("tmpl_f16_alignment_8", p, M, M, M);
+  }
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 40, 56, 0}, "nt");
+    p.beta = 2.0;
+    p.activation = Activation::gelu;
+    add("tmpl_addmm_bf16_k0", p, M, M, M);
+  }
+  add("tmpl_bf16_m0", gpu_problem(Op::mm, DType::bf16, {1, 0, 64, 64}, "nt"), M, M, M);
   add("int_mm_i8_nt", gpu_problem(Op::int_mm, DType::i8, {1, 64, 32, 64}, "nt"), M, Y);
   add("int_mm_i8_nn", gpu_problem(Op::int_mm, DType::i8, {1, 48, 64, 32}, "nn"), N, Y);
   add("int_mm_u8_rejected", gpu_problem(Op::int_mm, DType::u8, {1, 64, 32, 64}, "nt"), N, N);
@@ -167,7 +231,7 @@ std::vector<GpuCase> make_gpu_cases() {
     Problem p = gpu_problem(Op::mm, DType::bf16, {1, 40, 56, 24});
     p.a.row_stride = 32;  // padded rows
     p.c.row_stride = 64;
-    add("mm_bf16_padded_strides", p, M, M);
+    add("mm_bf16_padded_strides", p, M, M, M);
   }
   {
     Problem p = gpu_problem(Op::mm, DType::f32, {1, 16, 16, 16});
@@ -430,7 +494,7 @@ TEST(CublasLt, GeluTanhIsFusedWithTheUnfusedVariantStandingBy) {
     p.c.dtype = out;
     p.bias_desc.dtype = out;
     p.activation = Activation::gelu_tanh;
-    auto choices = backend->enumerate(p, TuningContext{});
+    auto choices = backend->enumerate(p, gpu_testing::context());
     ASSERT_TRUE(choices.ok()) << choices.error().to_string();
     int fused = 0, unfused = 0;
     for (const auto& c : choices.value()) {
@@ -448,7 +512,7 @@ TEST(CublasLt, GeluTanhIsFusedWithTheUnfusedVariantStandingBy) {
     auto ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, 3);
     ASSERT_TRUE(ref.ok());
     for (const auto& c : sample(choices.value(), 4)) {
-      auto kernel = backend->build(p, c, TuningContext{});
+      auto kernel = backend->build(p, c, gpu_testing::context());
       ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
       ASSERT_TRUE(measure::poison_output(rt, set.value()).ok());
       ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
@@ -475,7 +539,7 @@ TEST(LibraryEpilogues, ReluKeepsNanThroughEveryChoice) {
       p.bias_desc.dtype = out;
       p.activation = Activation::relu;
       auto backend = make(which);
-      auto choices = backend->enumerate(p, TuningContext{});
+      auto choices = backend->enumerate(p, gpu_testing::context());
       ASSERT_TRUE(choices.ok()) << choices.error().to_string();
       measure::HostData host = measure::make_host_data(p, 9);
       static_cast<std::uint16_t*>(host.a.data())[0] = 0x7fc0;  // bf16 NaN at A[0][0]
@@ -483,7 +547,7 @@ TEST(LibraryEpilogues, ReluKeepsNanThroughEveryChoice) {
       ASSERT_TRUE(set.ok());
       for (const auto& c : sample(choices.value(), 6)) {
         SCOPED_TRACE(std::string(which) + " " + c.name);
-        auto kernel = backend->build(p, c, TuningContext{});
+        auto kernel = backend->build(p, c, gpu_testing::context());
         ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
         ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
         std::vector<unsigned char> got(set.value().c.bytes());
@@ -644,74 +708,111 @@ TEST(TunerOnGpu, SelectsAVerifiedKernelAmongCublasAndCublasLt) {
   EXPECT_TRUE(verified.ok()) << verified.error().to_string();
 }
 
-// ---- CUDA: gemmtune's own skinny kernels ----
+// ---- CUDA: gemmtune's own kernels ----
 
-TEST(CudaSkinny, EveryDefaultChoiceComputesCorrectlyIncludingSplitK) {
+// Every choice of the standard space (not a sample): these are the kernels a
+// user gets by default, on shapes that reach every family and path.
+TEST(CudaTemplates, EveryStandardChoiceComputesCorrectly) {
   GEMMTUNE_REQUIRE_GPU();
   auto backend = backends::make_cuda_backend();
-  int split = 0;
-  for (const Problem& p : {gpu_problem(Op::mm, DType::bf16, {1, 1, 2048, 4096}, "nt"),
-                           gpu_problem(Op::mm, DType::bf16, {1, 16, 1024, 3072}, "nn"),
-                           gpu_problem(Op::mm, DType::f16, {1, 24, 520, 1000}, "nt")}) {
-    auto choices = backend->enumerate(p, gpu_testing::context());
+  std::vector<Problem> problems = {
+      gpu_problem(Op::mm, DType::bf16, {1, 1, 2048, 4096}, "nt"),
+      gpu_problem(Op::mm, DType::bf16, {1, 16, 1024, 3072}, "nn"),
+      gpu_problem(Op::mm, DType::f16, {1, 24, 520, 1000}, "nt"),
+      gpu_problem(Op::mm, DType::bf16, {1, 1000, 1500, 700}, "nt"),
+      gpu_problem(Op::mm, DType::bf16, {1, 1000, 1500, 700}, "nn"),
+      gpu_problem(Op::mm, DType::f16, {1, 520, 1032, 264}, "tt"),
+      gpu_problem(Op::mm, DType::bf16, {1, 128, 2048, 8192}, "nt"),
+      gpu_problem(Op::bmm, DType::bf16, {6, 260, 200, 136}, "tn"),
+  };
+  {
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 700, 900, 520}, "nt");
+    p.activation = Activation::gelu;
+    p.bias_desc.dtype = DType::f32;
+    problems.push_back(p);
+  }
+  int split = 0, hopper = 0, cluster = 0;
+  for (const Problem& p : problems) {
+    TuningContext ctx = gpu_testing::context();
+    ctx.compile_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    auto choices = backend->enumerate(p, ctx);
     ASSERT_TRUE(choices.ok()) << describe(p) << ": " << choices.error().to_string();
     std::cout << "[ offers   ] CUDA " << describe(p) << ": " << choices.value().size() << " choices\n";
     std::uint64_t seed = 5;
     for (const auto& choice : choices.value()) {
-      split += choice.name.find("_s1") == std::string::npos;
+      split += (choice.name.starts_with("cuda_skinny_") && !choice.name.ends_with("_s1")) ||
+               (choice.name.starts_with("cuda_sm90_") && !choice.name.ends_with("_k1"));
+      hopper += choice.name.starts_with("cuda_sm90_");
+      cluster += choice.name.find("_c2_") != std::string::npos;
       check_choice(*backend, p, choice, ++seed);
       if (HasFatalFailure()) return;
     }
   }
   EXPECT_GT(split, 0) << "no split-K choice was offered, so none was checked";
-}
-
-// Split-K leaves its scratch zero for the next run: three runs in a row on
-// fresh inputs must each be right.
-TEST(CudaSkinny, SplitKScratchIsCleanForTheNextRun) {
-  GEMMTUNE_REQUIRE_GPU();
-  auto backend = backends::make_cuda_backend();
-  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 4, 256, 8192}, "nt");
-  TuningContext ctx = gpu_testing::context();
-  ctx.search_space = SearchSpace::exhaustive;
-  auto choices = backend->enumerate(p, ctx);
-  ASSERT_TRUE(choices.ok()) << choices.error().to_string();
-  auto it = std::find_if(choices.value().begin(), choices.value().end(),
-                         [](const Choice& c) { return c.name.ends_with("_s8"); });
-  ASSERT_NE(it, choices.value().end());
-  ctx.compile_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto kernel = backend->build(p, *it, ctx);
-  ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
-  EXPECT_GE(kernel.value()->workspace_bytes(), std::size_t{4 * 256 * 4});
-  auto& rt = gpu_testing::device();
-  for (std::uint64_t seed : {1, 2, 3}) {
-    const measure::HostData host = measure::make_host_data(p, seed);
-    auto set = measure::upload(rt, host);
-    ASSERT_TRUE(set.ok());
-    auto ref = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, seed);
-    ASSERT_TRUE(ref.ok());
-    ASSERT_TRUE(measure::poison_output(rt, set.value()).ok());
-    ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
-    ASSERT_TRUE(rt.synchronize().ok());
-    auto verified = measure::verify_output(rt, p, set.value(), ref.value());
-    EXPECT_TRUE(verified.ok()) << "run " << seed << ": " << verified.error().to_string();
+  if (gpu_testing::device().info().sm() == 90) {
+    EXPECT_GT(hopper, 0);
+    EXPECT_GT(cluster, 0) << "no cluster choice was offered, so none was checked";
   }
 }
 
-// The enabled list is law: CUDA alone cannot serve M = 64, and the error
-// says why and which disabled backend would have.
-TEST(CudaSkinny, AloneItSaysWhyItCannotServeLargeMAndHintsTheLibraries) {
+// Split-K leaves its scratch zero (tickets) for the next run: three runs in a
+// row on fresh inputs must each be right, for the skinny and the Hopper kind.
+TEST(CudaTemplates, SplitKScratchIsCleanForTheNextRun) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto backend = backends::make_cuda_backend();
+  struct Case {
+    Problem p;
+    std::string suffix;
+  };
+  std::vector<Case> cases = {{gpu_problem(Op::mm, DType::bf16, {1, 4, 256, 8192}, "nt"), "_s8"}};
+  if (gpu_testing::device().info().sm() == 90)
+    cases.push_back({gpu_problem(Op::mm, DType::bf16, {1, 256, 512, 8192}, "nt"), "_k4"});
+  for (const Case& c : cases) {
+    TuningContext ctx = gpu_testing::context();
+    ctx.search_space = SearchSpace::exhaustive;
+    ctx.compile_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    auto choices = backend->enumerate(c.p, ctx);
+    ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+    auto it = std::find_if(choices.value().begin(), choices.value().end(),
+                           [&](const Choice& ch) { return ch.name.ends_with(c.suffix); });
+    ASSERT_NE(it, choices.value().end()) << c.suffix;
+    auto kernel = backend->build(c.p, Choice{it->name, ""}, ctx);  // from the name alone
+    ASSERT_TRUE(kernel.ok()) << kernel.error().to_string();
+    EXPECT_GE(kernel.value()->workspace_bytes(), static_cast<std::size_t>(c.p.m * c.p.n * 4));
+    auto& rt = gpu_testing::device();
+    for (std::uint64_t seed : {1, 2, 3}) {
+      const measure::HostData host = measure::make_host_data(c.p, seed);
+      auto set = measure::upload(rt, host);
+      ASSERT_TRUE(set.ok());
+      auto ref = measure::make_reference(rt, c.p, set.value().args(), VerifyMode::full, seed);
+      ASSERT_TRUE(ref.ok());
+      ASSERT_TRUE(measure::poison_output(rt, set.value()).ok());
+      ASSERT_TRUE(kernel.value()->run(set.value().args(), RunContext{rt.stream()}).ok());
+      ASSERT_TRUE(rt.synchronize().ok());
+      auto verified = measure::verify_output(rt, c.p, set.value(), ref.value());
+      EXPECT_TRUE(verified.ok()) << it->name << " run " << seed << ": " << verified.error().to_string();
+    }
+  }
+}
+
+// The enabled list is law: CUDA alone serves every bf16/f16 GEMM (here one
+// that needs the Hopper or portable templates), and says why it cannot serve
+// f32, naming the disabled backends that would.
+TEST(CudaTemplates, AloneItServesLargeShapesAndExplainsWhatItCannot) {
   GEMMTUNE_REQUIRE_GPU();
   TuneOptions options;
   options.backends = std::vector<std::string>{"CUDA"};
   options.use_cache = false;
+  options.measure.budget_ms = 5;
   Tuner tuner(options);
+  Selection s = tuner.select(gpu_problem(Op::mm, DType::bf16, {1, 512, 1024, 1024}, "nt"));
+  EXPECT_EQ(s.backend(), "CUDA");
   try {
-    tuner.select(gpu_problem(Op::mm, DType::bf16, {1, 64, 256, 256}, "nt"));
-    FAIL() << "CUDA served M = 64";
+    tuner.select(gpu_problem(Op::mm, DType::f32, {1, 64, 256, 256}, "nt"));
+    FAIL() << "CUDA served f32";
   } catch (const NoValidChoicesError& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("M <= 32"), std::string::npos) << what;
+    EXPECT_NE(what.find("bf16 or f16"), std::string::npos) << what;
     EXPECT_NE(what.find("CUBLAS"), std::string::npos) << what;
   }
 }

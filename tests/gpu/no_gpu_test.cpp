@@ -13,7 +13,6 @@
 #include "backends/cublas/cublas_backend.h"
 #include "backends/cublaslt/cublaslt_backend.h"
 #include "backends/cuda/cuda_backend.h"
-#include "backends/cuda/skinny_kernels.h"
 #include "gemmtune/tuner.h"
 #include "gpu/gpu_testing.h"
 #include "runtime/cuda/blas_common.h"
@@ -214,50 +213,6 @@ TEST(DeviceKernels, NvrtcCompileErrorsComeBackWithTheLog) {
   ASSERT_FALSE(cubin.ok());
   EXPECT_EQ(cubin.error().reason, Reason::compile_error);
   EXPECT_NE(cubin.error().message.find("sm_not_an_arch"), std::string::npos) << cubin.error().message;
-}
-
-// Every kernel the CUDA backend can offer compiles: the exhaustive families
-// in bf16 (which contain the default ones) and the default families in f16
-// (the same code with the f16 MMA and conversions), for Hopper; one for
-// Ampere. NVRTC takes about a second per kernel, so the list is compiled in
-// parallel parts.
-TEST(CudaSkinnyKernels, EveryOfferedConfigurationCompilesWithNvrtc) {
-  const std::string why = cuda::nvrtc_unavailable_reason();
-  if (!why.empty()) GTEST_SKIP() << why;
-  using backends::cuda_skinny::BLayout;
-  using backends::cuda_skinny::skinny_family;
-  std::vector<backends::cuda_skinny::SkinnyConfig> all;
-  for (BLayout layout : {BLayout::k_major, BLayout::n_major})
-    for (int m_tiles : {1, 2}) {
-      auto defaults = skinny_family(layout, true, m_tiles, false);
-      auto exhaustive = skinny_family(layout, true, m_tiles, true);
-      for (const auto& c : defaults) {
-        const auto name = backends::cuda_skinny::skinny_kernel_name(c);
-        EXPECT_TRUE(std::any_of(exhaustive.begin(), exhaustive.end(), [&](const auto& e) {
-          return backends::cuda_skinny::skinny_kernel_name(e) == name;
-        })) << name << " is offered by default but not in the exhaustive space";
-      }
-      all.insert(all.end(), exhaustive.begin(), exhaustive.end());
-      auto f16 = skinny_family(layout, false, m_tiles, false);
-      all.insert(all.end(), f16.begin(), f16.end());
-    }
-  const std::size_t parts = std::max(2u, std::thread::hardware_concurrency());
-  std::vector<std::vector<backends::cuda_skinny::SkinnyConfig>> split(parts);
-  for (std::size_t i = 0; i < all.size(); ++i) split[i % parts].push_back(all[i]);
-  std::vector<std::optional<Expected<std::vector<char>>>> cubins(parts);
-  std::vector<std::thread> workers;
-  for (std::size_t i = 0; i < parts; ++i)
-    workers.emplace_back([&, i] {
-      cubins[i] = cuda::compile_source_for(backends::cuda_skinny::skinny_module_source(split[i]), "sm_90", {});
-    });
-  for (auto& w : workers) w.join();
-  for (std::size_t i = 0; i < parts; ++i) {
-    ASSERT_TRUE(cubins[i]->ok()) << "part " << i << ": " << cubins[i]->error().message;
-    EXPECT_GT(cubins[i]->value().size(), 10000u);
-  }
-  auto ampere = cuda::compile_source_for(backends::cuda_skinny::skinny_module_source({all.front()}), "sm_80", {});
-  ASSERT_TRUE(ampere.ok()) << ampere.error().message;
-  std::cout << "[ compiled ] " << all.size() << " skinny kernels for sm_90 in " << parts << " parts\n";
 }
 
 TEST(CublasLtNames, AlgorithmNameRoundTripsAndKeepsTheTags) {

@@ -40,7 +40,7 @@ TEST_P(GpuSpecialValues, EveryChoiceGivesTheReferenceNaNForNaN) {
   if (!backend->availability().available) GTEST_SKIP() << backend->availability().why;
   Problem p = c.problem;
   p.device = Device{DeviceKind::cuda, 0};
-  const TuningContext ctx{SearchSpace::standard, 1};
+  const TuningContext ctx = gpu_testing::context();
   auto choices = backend->enumerate(p, ctx);
   if (!choices) {
     EXPECT_TRUE(is_unsupported(choices.error().reason)) << choices.error().to_string();

@@ -1,22 +1,31 @@
 // CUDA: gemmtune's own GPU kernels, compiled at run time by NVRTC for the
-// device at hand. Today one family: skinny GEMMs (M <= 32 rows of A, the
-// decode-time projections y = x.W^T) on tensor cores, which stream B at
-// close to the memory's bandwidth where library kernels, tiled for large
-// M, leave most SMs waiting. mm and addmm (row bias), bf16/f16 in, the
-// input dtype or f32 out, alpha/beta/relu/gelu/silu fused. Anything else is
-// rejected with the reason; the libraries serve it.
+// device at hand from the .cu sources embedded in the library. Three template
+// families (one folder each, README.md beside this file):
+//   skinny   M <= 32: a stream over B on mma.sync (decode-time projections)
+//   hopper   sm_90a: persistent warp-specialized TMA + wgmma, split-K, clusters
+//   portable sm_80+: mma.sync + cp.async / element-wise loads, any layout
+// Together they serve every bf16/f16 mm, addmm, bmm and baddbmm with f32 or
+// input-dtype output and every fused epilogue on any sm_80+ card; anything
+// else is rejected with the reason.
 #pragma once
 
 #include <memory>
 
+#include "backends/cuda/framework/family.h"
 #include "gemmtune/backend.h"
 
 namespace gemmtune::backends {
 
-namespace cuda_backend {
-inline constexpr std::int64_t kMaxRows = 32;  // M served (two 16-row MMA tiles)
-}
-
 std::shared_ptr<Backend> make_cuda_backend();
+
+namespace cuda_kernels {
+// The families in the order they are asked.
+const std::vector<const TemplateFamily*>& families();
+// The family that made a choice name; null for names of no family.
+const TemplateFamily* owner(std::string_view choice);
+// What the backend offers on a device (no GPU needed: tests pass the
+// description of one), after check_common().
+Expected<std::vector<Choice>> offer(const Problem&, const FamilyContext&);
+}  // namespace cuda_kernels
 
 }  // namespace gemmtune::backends

@@ -62,6 +62,11 @@ namespace gemmtune::cuda {
   X(cuModuleLoadData)                     \
   X(cuModuleUnload)                       \
   X(cuModuleGetFunction)                  \
+  X(cuFuncSetAttribute)                   \
+  X(cuFuncGetAttribute)                   \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor) \
+  X(cuOccupancyMaxActiveClusters)         \
+  X(cuTensorMapEncodeTiled)               \
   X(cuLaunchKernel)
 
 #define GEMMTUNE_NVRTC_FUNCTIONS(X) \

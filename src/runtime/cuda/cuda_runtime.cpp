@@ -13,13 +13,24 @@ namespace {
 
 std::string sm_name(int major, int minor) { return "sm_" + std::to_string(major) + std::to_string(minor); }
 
+const std::vector<std::string> kKernelOptions{"--fmad=false"};
+
+}  // namespace
+
 // NVRTC for one architecture; the log is part of the message on failure.
 Expected<std::vector<char>> nvrtc_compile(const std::string& source, const std::string& arch,
-                                          const std::vector<std::string>& extra) {
+                                          const std::vector<std::string>& extra,
+                                          const std::vector<NvrtcHeader>& headers, const std::string& name) {
   const NvrtcApi& api = nvrtc_api();
   if (!api.loaded) return reject(Reason::unavailable, "no NVRTC (" + api.error + ")");
+  std::vector<const char*> header_texts, header_names;
+  for (const NvrtcHeader& h : headers) {
+    header_texts.push_back(h.text.c_str());
+    header_names.push_back(h.name.c_str());
+  }
   nvrtcProgram program = nullptr;
-  if (nvrtcResult r = api.nvrtcCreateProgram(&program, source.c_str(), "gemmtune_kernels.cu", 0, nullptr, nullptr);
+  if (nvrtcResult r = api.nvrtcCreateProgram(&program, source.c_str(), name.c_str(), static_cast<int>(headers.size()),
+                                             header_texts.data(), header_names.data());
       r != NVRTC_SUCCESS)
     return reject(Reason::compile_error, "nvrtcCreateProgram failed: " + nvrtc_error_text(r));
   std::vector<std::string> options{"--gpu-architecture=" + arch, "-std=c++17"};
@@ -53,10 +64,6 @@ Expected<std::vector<char>> nvrtc_compile(const std::string& source, const std::
   api.nvrtcDestroyProgram(&program);
   return out;
 }
-
-const std::vector<std::string> kKernelOptions{"--fmad=false"};
-
-}  // namespace
 
 std::string nvrtc_unavailable_reason() {
   const NvrtcApi& api = nvrtc_api();

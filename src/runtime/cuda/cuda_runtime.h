@@ -124,6 +124,19 @@ Expected<CudaRuntime*> runtime_of(const TuningContext&, const Problem&);
 // Why NVRTC cannot compile for this machine, or empty when it can.
 std::string nvrtc_unavailable_reason();
 
+// A header a source may #include "name" (NVRTC reads no files).
+struct NvrtcHeader {
+  std::string name;
+  std::string text;
+};
+// NVRTC to a cubin for `arch` ("sm_90", "sm_90a"); options after the
+// architecture and -std=c++17. A compile error comes back as a rejection
+// (compile_error) that carries NVRTC's log.
+Expected<std::vector<char>> nvrtc_compile(const std::string& source, const std::string& arch,
+                                          const std::vector<std::string>& options,
+                                          const std::vector<NvrtcHeader>& headers = {},
+                                          const std::string& name = "gemmtune_kernels.cu");
+
 // Compiles the kernels in device_kernels.h for an architecture ("sm_90")
 // without a GPU: lets machines without a GPU check the device code.
 Expected<std::vector<char>> compile_kernels_for(const std::string& arch);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Run ON the GPU machine after scripts/device/prepare.sh staged .device/:
+# every choice of the CUDA backend for a list of problems, each choice in its
+# own process under a time limit (a template that hangs or faults costs one
+# line), with the compiled-kernel cache shared through GEMMTUNE_CACHE_DIR.
+#   CUDA_PROBE_PROBLEMS  file with one "OP BxMxNxK LAYOUT DTYPE [flags]" per line
+#                        (default: the list below)
+#   CUDA_PROBE_TIMEOUT   seconds per choice (default 30)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=$root/.device/bin
+out=${OUT:-$root/.device-out}
+mkdir -p "$out"
+export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-probe-XXXXXX)}
+limit=${CUDA_PROBE_TIMEOUT:-30}
+default_problems="mm 1x4096x4096x4096 nt bf16
+mm 1x1024x4096x4096 nn bf16
+mm 1x128x4096x4096 nt bf16
+mm 1x200x328x136 tt f16 --out-f32
+addmm 1x2048x14336x4096 nt bf16 --act gelu
+bmm 6x260x200x136 tn bf16"
+problems=${CUDA_PROBE_PROBLEMS:+$(cat "$CUDA_PROBE_PROBLEMS")}
+problems=${problems:-$default_problems}
+fails=0
+while IFS= read -r line; do
+  [ -z "$line" ] && continue
+  echo "== $line"
+  # shellcheck disable=SC2086
+  timeout 300 "$bin/cuda_probe" $line --prepare
+  # shellcheck disable=SC2086
+  names=$(timeout 60 "$bin/cuda_probe" $line --list) || { echo "   list failed"; fails=$((fails + 1)); continue; }
+  for name in $names; do
+    # shellcheck disable=SC2086
+    timeout "$limit" "$bin/cuda_probe" $line --choice "$name"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+      fails=$((fails + 1))
+      [ $rc -eq 124 ] && echo "$name HANG (killed after ${limit}s)"
+      [ $rc -gt 128 ] && [ $rc -ne 124 ] && echo "$name CRASH (exit $rc)"
+    fi
+  done
+done <<< "$problems" 2>&1 | tee "$out/cuda_probe.log"
+echo "probe: $(grep -c ' ok ' "$out/cuda_probe.log") ok, $(grep -cE 'WRONG|HANG|CRASH|BUILD|RUN |TIMING' "$out/cuda_probe.log") failed"

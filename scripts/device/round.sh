@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Run ON the GPU machine after scripts/device/prepare.sh staged .device/ and
+# the call carried it: every GPU check of the project in one call, in
+# priority order, each step under its own time limit inside a total budget
+# (device time is scarce: one call should bring back everything). Full logs
+# under $OUT; a summary is printed last.
+#
+#   ROUND_SECONDS   total budget (default 560)
+#   ROUND_STEPS     space-separated subset of: probe tests capi bench epilogue python
+#   ROUND_BENCH     arguments of bench_vs_torch.py (default: quick suite, nt and nn, CUDA alone)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+out=${OUT:-$root/.device-out}
+mkdir -p "$out"
+export LD_LIBRARY_PATH=$root/.device/lib:${LD_LIBRARY_PATH:-}
+export PYTHONUNBUFFERED=1
+export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-round-XXXXXX)}
+export GEMMTUNE_C_LIB=$root/.device/lib/libgemmtune_c.so
+budget=${ROUND_SECONDS:-560}
+steps=${ROUND_STEPS:-probe tests capi bench epilogue python}
+start=$SECONDS
+summary=()
+
+run_step() {  # name limit command...
+  local name=$1 limit=$2
+  shift 2
+  case " $steps " in *" $name "*) ;; *) return ;; esac
+  local left=$((budget - (SECONDS - start)))
+  if [ "$left" -lt 20 ]; then
+    summary+=("$name: skipped, the budget is spent")
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "== $name (limit ${limit}s)"
+  local t0=$SECONDS
+  timeout "$limit" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  summary+=("$name: exit $rc in $((SECONDS - t0)) s$([ $rc -eq 124 ] && echo ' (TIMED OUT)')")
+}
+
+{
+  git rev-parse --short HEAD 2>/dev/null || cat .device/commit
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader
+} 2>&1 | tee "$out/gpu.txt"
+
+CUDA_PROBE_TIMEOUT=20 run_step probe 150 scripts/device/cuda_probe.sh
+run_step tests 170 .device/bin/gemmtune_gpu_tests --gtest_brief=1
+run_step capi 30 .device/bin/gemmtune_c_api_tests --gtest_brief=1
+# shellcheck disable=SC2086
+run_step bench 110 python3 bench/gpu/bench_vs_torch.py --out "$out" \
+  ${ROUND_BENCH:---suite quick --layouts nt,nn --backends CUDA --reps 30 --max-reps 80 --no-control}
+if [ -f bench/gpu/bench_epilogue.py ]; then
+  run_step epilogue 60 python3 bench/gpu/bench_epilogue.py --out "$out/epilogue" --suite quick \
+    --shapes 2048x14336x4096 --acts bias,gelu,gelu_tanh --reps 30
+fi
+[ -x scripts/device/python_suite.sh ] && run_step python 70 scripts/device/python_suite.sh
+
+echo
+echo "===== summary ($((SECONDS - start)) s) ====="
+printf '%s\n' "${summary[@]}"
+[ -f "$out/probe.log" ] && grep -E "^probe:|prepared" "$out/probe.log" | tail -12
+[ -f "$out/probe.log" ] && grep -E "WRONG|HANG|CRASH|BUILD|RUN |TIMING" "$out/probe.log" | head -12
+[ -f "$out/tests.log" ] && grep -E "^\[  (PASSED|FAILED) |FAILED TEST|tests ran" "$out/tests.log" | head -25
+[ -f "$out/capi.log" ] && grep -E "^\[  (PASSED|FAILED) " "$out/capi.log"
+[ -f "$out/bench.log" ] && grep -E "^ *[0-9]+x|^card |^below|WRONG" "$out/bench.log" | cut -c1-160
+[ -f "$out/epilogue.log" ] && grep -E "^epilogue|WRONG|x[0-9]" "$out/epilogue.log" | tail -12 | cut -c1-160
+[ -f "$out/python.log" ] && tail -8 "$out/python.log"

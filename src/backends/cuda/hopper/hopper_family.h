@@ -1,0 +1,59 @@
+// The Hopper family (hopper_gemm.cu): persistent warp-specialized TMA +
+// wgmma kernels for sm_90a (H100, H200). Serves mm/addmm/bmm/baddbmm in
+// bf16/f16 whenever TMA can read A and B: 16-byte aligned data, one unit
+// stride per operand and leading/batch strides that are multiples of 16
+// bytes. Everything else goes to the portable family.
+//
+// Choice names: cuda_sm90_<BM>x<BN>_s<stages>_c<cluster>_k<splits>,
+// e.g. cuda_sm90_128x256_s4_c2_k1 (the layouts and the epilogue come from the
+// problem, not the name).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "backends/cuda/framework/family.h"
+
+namespace gemmtune::backends::cuda_kernels::hopper {
+
+struct Config {
+  int bm = 128;      // tile rows: 64 (one consumer warpgroup), 128 or 256 (two)
+  int bn = 256;      // tile columns: 64, 128, 192 or 256
+  int stages = 4;    // shared-memory ring depth
+  int cluster = 1;   // CTAs along M sharing B by TMA multicast: 1 or 2
+  int splits = 1;    // split-K factor (1..16)
+
+  int consumers() const { return bm == 64 ? 1 : 2; }
+  int threads() const { return 128 * (consumers() + 1); }
+  // f32 accumulators per consumer thread.
+  int accumulators() const { return bm / (64 * consumers()) * bn / 2; }
+  // Two CTAs per SM fit (registers and shared memory) for small one-consumer tiles.
+  int min_blocks() const;
+  std::size_t stage_bytes() const { return static_cast<std::size_t>(bm + bn) * 64 * 2; }
+  // Dynamic shared memory asked for (the kernel aligns its base to 1 KiB).
+  std::size_t smem_bytes() const { return stages * stage_bytes() + 16 * stages + 16 + 1024; }
+  // Why this configuration cannot exist, or empty.
+  std::string invalid() const;
+
+  friend bool operator==(const Config&, const Config&) = default;
+};
+
+std::string name(const Config&);
+// Round trip of name(); nullopt for anything that is not a valid name.
+std::optional<Config> parse(std::string_view);
+
+class HopperFamily final : public TemplateFamily {
+ public:
+  std::string_view prefix() const override { return "cuda_sm90_"; }
+  Expected<std::vector<Choice>> enumerate(const Problem&, const FamilyContext&) const override;
+  Expected<KernelSource> source(const Problem&, std::string_view name, const FamilyContext&) const override;
+  Expected<std::unique_ptr<Kernel>> make_kernel(const Problem&, std::string_view name, CUfunction,
+                                                cuda::CudaRuntime&) const override;
+};
+
+// The configurations enumerate() would offer on a device with `sm_count`
+// SMs, before the problem checks (tests and the cost model's report).
+std::vector<Config> candidates(const Problem&, int sm_count, SearchSpace);
+
+}  // namespace gemmtune::backends::cuda_kernels::hopper

@@ -1,0 +1,476 @@
+// Hopper (sm_90a) GEMM: a persistent, warp-specialized kernel.
+//
+//   C[b] = act(alpha * A[b] . B[b] + beta * bias[b]),  A: M x K, B: K x N, f32 accumulation.
+//
+// One producer warpgroup (a single thread issues TMA loads) fills a ring of
+// GT_STAGES shared-memory stages, each holding a BM x 64 slice of A and a
+// 64 x BN slice of B, 128-byte swizzled; full/empty mbarriers pace the ring.
+// GT_CONSUMERS warpgroups multiply with wgmma (operands straight from shared
+// memory through matrix descriptors), each owning BM / GT_CONSUMERS rows of
+// the tile, and apply the fused epilogue to their accumulators before the one
+// store of C. The grid is persistent: each CTA walks work units (tile, K split)
+// in an L2-friendly grouped order while the producer already loads the next
+// unit's stages during the consumers' epilogue.
+//
+// Layouts come through the tensor maps: an operand whose K is contiguous is
+// loaded as rows of 64 K values (K-major); one whose M or N is contiguous as
+// 64 x 64 boxes (MN-major), read by wgmma with its transpose bit.
+// Clusters of GT_CLUSTER_M CTAs along M share B: each CTA loads 1/GT_CLUSTER_M
+// of the B stage and multicasts it to both. GT_SPLIT compiles split-K: the
+// units of one tile add their f32 partials in a fixed order (deterministic),
+// the last to arrive (a ticket per tile) writes C.
+//
+// Configuration (set by the host with -D; defaults only for standalone checks):
+#include "gt_common.cuh"
+#include "wgmma_ops.cuh"
+
+#ifndef GT_BM
+#define GT_BM 128          // tile rows: 64 * GT_CONSUMERS * (1 or 2)
+#endif
+#ifndef GT_BN
+#define GT_BN 256          // tile columns: 64, 128, 192 or 256
+#endif
+#ifndef GT_STAGES
+#define GT_STAGES 4
+#endif
+#ifndef GT_CONSUMERS
+#define GT_CONSUMERS 2     // consumer warpgroups
+#endif
+#ifndef GT_A_KMAJOR
+#define GT_A_KMAJOR 1      // 1: A's K is contiguous (row-major A); 0: M is
+#endif
+#ifndef GT_B_KMAJOR
+#define GT_B_KMAJOR 1      // 1: B's K is contiguous (nn.Linear's W); 0: N is
+#endif
+#ifndef GT_CLUSTER_M
+#define GT_CLUSTER_M 1     // CTAs per cluster along M, sharing B by multicast
+#endif
+#ifndef GT_SPLIT
+#define GT_SPLIT 0         // 1: split-K across units with a fixed-order reduction
+#endif
+#ifndef GT_MIN_BLOCKS
+#define GT_MIN_BLOCKS 1    // CTAs per SM the register budget is cut for
+#endif
+
+#define GT_BK 64
+#define GT_MI (GT_BM / (64 * GT_CONSUMERS))  // m64 wgmma rows per consumer
+#define GT_THREADS (128 * (GT_CONSUMERS + 1))
+#define GT_A_BYTES (GT_BM * GT_BK * 2)
+#define GT_B_BYTES (GT_BN * GT_BK * 2)
+#define GT_STAGE_BYTES (GT_A_BYTES + GT_B_BYTES)
+#define GT_B_ROWS_PER_CTA (GT_BN / GT_CLUSTER_M)  // K-major B rows each cluster CTA loads
+#define GT_ACC (GT_BN / 2)                        // f32 accumulators per thread per m64
+
+#if GT_MI < 1 || GT_MI > 2 || GT_BM != 64 * GT_CONSUMERS * GT_MI
+#error "GT_BM must be 64 * GT_CONSUMERS * (1 or 2)"
+#endif
+#if GT_BN % 64 != 0 || GT_BN > 256
+#error "GT_BN must be 64, 128, 192 or 256"
+#endif
+
+// Shared memory after the stages: full[GT_STAGES], empty[GT_STAGES] mbarriers, the split-K flag.
+#define GT_SMEM_BYTES (GT_STAGES * GT_STAGE_BYTES + 16 * GT_STAGES + 16)
+
+struct __align__(64) GtTensorMap {
+  gt_u64 opaque[16];
+};
+
+struct GtHopperParams {
+  GtEpilogue ep;
+  float* work;        // split-K partials: units x BM x BN f32
+  unsigned* tickets;  // split-K: one counter per tile, zero between launches
+  int k_blocks;       // ceil(K / 64)
+  int kb_per_split;   // K blocks per split (the last split may have fewer)
+  int splits;
+  int m_tiles;        // tiles along M per batch (a multiple of GT_CLUSTER_M)
+  int n_tiles;
+  int batch;
+  int group_m;        // tile rows walked together (L2 reuse of B)
+  int units;          // batch * m_tiles / GT_CLUSTER_M * n_tiles * splits
+  int a_batched;      // 1: A's tensor map has a batch dimension
+  int b_batched;
+};
+
+// ---------------------------------------------------------------- PTX helpers
+
+__device__ __forceinline__ void gt_mbar_init(gt_u32 bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void gt_mbar_expect_tx(gt_u32 bar, gt_u32 bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void gt_mbar_arrive(gt_u32 bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+// Arrives on the barrier at the same offset in CTA `rank` of the cluster.
+__device__ __forceinline__ void gt_mbar_arrive_cluster(gt_u32 bar, gt_u32 rank) {
+  asm volatile(
+      "{\n.reg .b32 remote;\n"
+      "mapa.shared::cluster.u32 remote, %0, %1;\n"
+      "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n}\n" ::"r"(bar),
+      "r"(rank)
+      : "memory");
+}
+__device__ __forceinline__ void gt_mbar_wait(gt_u32 bar, gt_u32 parity) {
+  asm volatile(
+      "{\n.reg .pred done;\n"
+      "WAIT_%=:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT_%=;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+
+__device__ __forceinline__ void gt_tma_load(const GtTensorMap* map, gt_u32 dst, gt_u32 bar, int c0, int c1, int c2,
+                                            bool three_d) {
+  const gt_u64 m = (gt_u64)map;
+  if (three_d)
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];" ::
+            "r"(dst),
+        "l"(m), "r"(bar), "r"(c0), "r"(c1), "r"(c2)
+        : "memory");
+  else
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];" ::"r"(
+            dst),
+        "l"(m), "r"(bar), "r"(c0), "r"(c1)
+        : "memory");
+}
+
+#if GT_CLUSTER_M > 1
+// Writes the box into every CTA of the cluster at the same offset and
+// completes the bytes on each one's barrier at `bar`'s offset.
+__device__ __forceinline__ void gt_tma_load_multicast(const GtTensorMap* map, gt_u32 dst, gt_u32 bar, int c0, int c1,
+                                                      int c2, bool three_d) {
+  const gt_u64 m = (gt_u64)map;
+  const unsigned short mask = (unsigned short)((1u << GT_CLUSTER_M) - 1u);
+  if (three_d)
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster "
+        "[%0], [%1, {%3, %4, %5}], [%2], %6;" ::"r"(dst),
+        "l"(m), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "h"(mask)
+        : "memory");
+  else
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster "
+        "[%0], [%1, {%3, %4}], [%2], %5;" ::"r"(dst),
+        "l"(m), "r"(bar), "r"(c0), "r"(c1), "h"(mask)
+        : "memory");
+}
+
+__device__ __forceinline__ gt_u32 gt_cluster_rank() {
+  gt_u32 r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ void gt_cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+#endif
+
+__device__ __forceinline__ void gt_wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void gt_wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void gt_wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving reads of the accumulators across the
+// asynchronous wgmma (it cannot see that wait_group completes them).
+__device__ __forceinline__ void gt_fence_reg(float& r) { asm volatile("" : "+f"(r)::"memory"); }
+
+// Shared-memory matrix descriptor for a 128-byte-swizzled operand: start
+// address, leading byte offset (between 64-element MN chunks; unused for
+// K-major), stride byte offset (between 8-row groups: 8 x 128 bytes).
+__device__ __forceinline__ gt_u64 gt_desc(gt_u32 addr, gt_u32 lbo) {
+  return (gt_u64)((addr & 0x3FFFF) >> 4) | ((gt_u64)(lbo >> 4) << 16) | ((gt_u64)(1024 >> 4) << 32) |
+         ((gt_u64)1 << 62);
+}
+
+// A consumer warp hands a stage back: to its own CTA's producer and, in a
+// cluster, to every peer's (their multicasts write into this CTA's stage).
+__device__ __forceinline__ void gt_release(gt_u32 empty_bar) {
+#if GT_CLUSTER_M > 1
+  for (int r = 0; r < GT_CLUSTER_M; ++r) gt_mbar_arrive_cluster(empty_bar, (gt_u32)r);
+#else
+  gt_mbar_arrive(empty_bar);
+#endif
+}
+
+// The consumer-only barrier (id 1): the producer warpgroup never joins it.
+__device__ __forceinline__ void gt_consumer_sync() {
+  asm volatile("bar.sync 1, %0;" ::"n"(GT_CONSUMERS * 128) : "memory");
+}
+
+template <int N>
+__device__ __forceinline__ void gt_mma(float (&d)[N / 2], gt_u64 da, gt_u64 db) {
+  constexpr int TA = GT_A_KMAJOR ? 0 : 1;
+  constexpr int TB = GT_B_KMAJOR ? 0 : 1;
+#if GT_BF16
+  if constexpr (N == 64) gt_wgmma_bf16_n64<TA, TB>(d, da, db, 1);
+  else if constexpr (N == 128) gt_wgmma_bf16_n128<TA, TB>(d, da, db, 1);
+  else if constexpr (N == 192) gt_wgmma_bf16_n192<TA, TB>(d, da, db, 1);
+  else gt_wgmma_bf16_n256<TA, TB>(d, da, db, 1);
+#else
+  if constexpr (N == 64) gt_wgmma_f16_n64<TA, TB>(d, da, db, 1);
+  else if constexpr (N == 128) gt_wgmma_f16_n128<TA, TB>(d, da, db, 1);
+  else if constexpr (N == 192) gt_wgmma_f16_n192<TA, TB>(d, da, db, 1);
+  else gt_wgmma_f16_n256<TA, TB>(d, da, db, 1);
+#endif
+}
+
+// ---------------------------------------------------------------- work units
+
+struct GtUnit {
+  int batch, m0, n0, kb0, kb1, tile, split;
+};
+
+// Unit u -> (split, tile). Splits of one tile are adjacent so they run at the
+// same time; tiles are walked in groups of group_m cluster rows so that the
+// CTAs running together share columns of B in L2.
+__device__ __forceinline__ GtUnit gt_unit(const GtHopperParams& p, int u, int rank) {
+  GtUnit w;
+  w.split = u % p.splits;
+  const int t = u / p.splits;
+  const int rows = p.m_tiles / GT_CLUSTER_M;  // cluster rows per batch
+  const int per_batch = rows * p.n_tiles;
+  w.batch = t / per_batch;
+  const int r = t - w.batch * per_batch;
+  const int width = p.group_m * p.n_tiles;
+  const int group = r / width;
+  const int first = group * p.group_m;
+  const int size = min(rows - first, p.group_m);
+  const int in_group = r - group * width;
+  const int mt = (first + in_group % size) * GT_CLUSTER_M + rank;
+  const int nt = in_group / size;
+  w.m0 = mt * GT_BM;
+  w.n0 = nt * GT_BN;
+  w.tile = (w.batch * p.m_tiles + mt) * p.n_tiles + nt;
+  w.kb0 = w.split * p.kb_per_split;
+  w.kb1 = min(p.k_blocks, w.kb0 + p.kb_per_split);
+  return w;
+}
+
+// ---------------------------------------------------------------- kernel
+
+#if GT_CLUSTER_M > 1
+#define GT_CLUSTER_ATTR __cluster_dims__(GT_CLUSTER_M, 1, 1)
+#else
+#define GT_CLUSTER_ATTR
+#endif
+
+extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_BLOCKS)
+    gt_hopper_gemm(const __grid_constant__ GtTensorMap tma_a, const __grid_constant__ GtTensorMap tma_b,
+                   const GtHopperParams p) {
+  extern __shared__ unsigned char gt_smem_raw[];
+  // Swizzled stages must start on 1024-byte boundaries; the host asks for
+  // 1 KiB more than GT_SMEM_BYTES.
+  const gt_u32 raw = gt_smem_addr(gt_smem_raw);
+  const gt_u32 base = (raw + 1023u) & ~1023u;
+  const gt_u32 bars = base + GT_STAGES * GT_STAGE_BYTES;
+  int* split_flag = (int*)(gt_smem_raw + (bars - raw) + 16 * GT_STAGES);
+#define GT_FULL(s) (bars + 8u * (gt_u32)(s))
+#define GT_EMPTY(s) (bars + 8u * (gt_u32)(GT_STAGES + (s)))
+
+#if GT_CLUSTER_M > 1
+  const int rank = (int)gt_cluster_rank();
+#else
+  const int rank = 0;
+#endif
+  const int warpgroup = threadIdx.x / 128;
+  const int tid = threadIdx.x % 128;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < GT_STAGES; ++s) {
+      gt_mbar_init(GT_FULL(s), 1);
+      // Every consumer warp of every CTA in the cluster frees a stage.
+      gt_mbar_init(GT_EMPTY(s), GT_CONSUMERS * 4 * GT_CLUSTER_M);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("prefetch.tensormap [%0];" ::"l"((gt_u64)&tma_a) : "memory");
+    asm volatile("prefetch.tensormap [%0];" ::"l"((gt_u64)&tma_b) : "memory");
+  }
+#if GT_CLUSTER_M > 1
+  gt_cluster_sync();
+#else
+  __syncthreads();
+#endif
+  const int cluster_id = blockIdx.x / GT_CLUSTER_M;
+  const int clusters = gridDim.x / GT_CLUSTER_M;
+
+  if (warpgroup == 0) {
+    // ---------------- producer (the register budget of 168 per thread that
+    // __launch_bounds__ leaves holds the consumers' 128 accumulators without
+    // spills, so no setmaxnreg rebalancing is needed)
+    if (tid == 0) {
+      int stage = 0;
+      gt_u32 phase = 0;
+      for (int u = cluster_id; u < p.units; u += clusters) {
+        const GtUnit w = gt_unit(p, u, rank);
+        for (int kb = w.kb0; kb < w.kb1; ++kb) {
+          gt_mbar_wait(GT_EMPTY(stage), phase ^ 1u);
+          gt_mbar_expect_tx(GT_FULL(stage), GT_STAGE_BYTES);
+          const gt_u32 sa = base + stage * GT_STAGE_BYTES;
+          const gt_u32 sb = sa + GT_A_BYTES;
+          const int k0 = kb * GT_BK;
+#if GT_A_KMAJOR
+          gt_tma_load(&tma_a, sa, GT_FULL(stage), k0, w.m0, w.batch, p.a_batched);
+#else
+#pragma unroll
+          for (int j = 0; j < GT_BM / 64; ++j)
+            gt_tma_load(&tma_a, sa + j * 8192, GT_FULL(stage), w.m0 + 64 * j, k0, w.batch, p.a_batched);
+#endif
+#if GT_B_KMAJOR
+#if GT_CLUSTER_M > 1
+          gt_tma_load_multicast(&tma_b, sb + rank * (GT_B_ROWS_PER_CTA * 128), GT_FULL(stage), k0,
+                                w.n0 + rank * GT_B_ROWS_PER_CTA, w.batch, p.b_batched);
+#else
+          gt_tma_load(&tma_b, sb, GT_FULL(stage), k0, w.n0, w.batch, p.b_batched);
+#endif
+#else
+#pragma unroll
+          for (int j = 0; j < GT_BN / 64; ++j) {
+#if GT_CLUSTER_M > 1
+            if (j % GT_CLUSTER_M == rank)
+              gt_tma_load_multicast(&tma_b, sb + j * 8192, GT_FULL(stage), w.n0 + 64 * j, k0, w.batch, p.b_batched);
+#else
+            gt_tma_load(&tma_b, sb + j * 8192, GT_FULL(stage), w.n0 + 64 * j, k0, w.batch, p.b_batched);
+#endif
+          }
+#endif
+          if (++stage == GT_STAGES) {
+            stage = 0;
+            phase ^= 1u;
+          }
+        }
+      }
+    }
+  } else {
+    // ---------------- consumers
+    const int c = warpgroup - 1;
+    const int warp = tid / 32, lane = tid % 32;
+    float acc[GT_MI][GT_ACC];
+    int stage = 0;
+    gt_u32 phase = 0;
+    for (int u = cluster_id; u < p.units; u += clusters) {
+      const GtUnit w = gt_unit(p, u, rank);
+#pragma unroll
+      for (int mi = 0; mi < GT_MI; ++mi)
+#pragma unroll
+        for (int j = 0; j < GT_ACC; ++j) {
+          acc[mi][j] = 0.f;
+          gt_fence_reg(acc[mi][j]);
+        }
+      int prev = -1;
+      for (int kb = w.kb0; kb < w.kb1; ++kb) {
+        gt_mbar_wait(GT_FULL(stage), phase);
+        gt_wgmma_fence();
+        const gt_u32 sa = base + stage * GT_STAGE_BYTES;
+        const gt_u32 sb = sa + GT_A_BYTES;
+#pragma unroll
+        for (int ks = 0; ks < GT_BK / 16; ++ks) {
+#if GT_B_KMAJOR
+          const gt_u64 db = gt_desc(sb + 32 * ks, 16);
+#else
+          const gt_u64 db = gt_desc(sb + 2048 * ks, 8192);
+#endif
+#pragma unroll
+          for (int mi = 0; mi < GT_MI; ++mi) {
+            const int slice = c * GT_MI + mi;  // which 64 rows of the tile
+#if GT_A_KMAJOR
+            const gt_u64 da = gt_desc(sa + slice * 8192 + 32 * ks, 16);
+#else
+            const gt_u64 da = gt_desc(sa + slice * 8192 + 2048 * ks, 8192);
+#endif
+            gt_mma<GT_BN>(acc[mi], da, db);
+          }
+        }
+        gt_wgmma_commit();
+        // The previous stage's multiplies are done once at most this
+        // stage's group is in flight: hand it back to the producer(s).
+        gt_wgmma_wait<1>();
+        if (prev >= 0 && lane == 0) gt_release(GT_EMPTY(prev));
+        prev = stage;
+        if (++stage == GT_STAGES) {
+          stage = 0;
+          phase ^= 1u;
+        }
+      }
+      gt_wgmma_wait<0>();
+#pragma unroll
+      for (int mi = 0; mi < GT_MI; ++mi)
+#pragma unroll
+        for (int j = 0; j < GT_ACC; ++j) gt_fence_reg(acc[mi][j]);
+      if (prev >= 0 && lane == 0) gt_release(GT_EMPTY(prev));
+
+#if GT_SPLIT
+      if (p.splits > 1) {
+        // Every unit writes its partial (fragment order, 16-byte stores), then
+        // takes a ticket; the last of the tile's units adds all partials in
+        // split order (so the sum does not depend on who came last) and
+        // writes C.
+        const gt_i64 unit_floats = (gt_i64)GT_BM * GT_BN;
+        float* mine = p.work + ((gt_i64)w.tile * p.splits + w.split) * unit_floats;
+#pragma unroll
+        for (int mi = 0; mi < GT_MI; ++mi)
+#pragma unroll
+          for (int j = 0; j < GT_ACC; j += 4) {
+            const gt_i64 at = ((gt_i64)((c * GT_MI + mi) * (GT_ACC / 4) + j / 4) * 128 + tid) * 4;
+            __stcg((float4*)(mine + at), make_float4(acc[mi][j], acc[mi][j + 1], acc[mi][j + 2], acc[mi][j + 3]));
+          }
+        __threadfence();
+        gt_consumer_sync();
+        if (c == 0 && tid == 0) {
+          const unsigned old = atomicAdd(p.tickets + w.tile, 1u);
+          const int last = old == (unsigned)(p.splits - 1);
+          if (last) p.tickets[w.tile] = 0u;  // every other unit of the tile has arrived
+          *split_flag = last;
+        }
+        gt_consumer_sync();
+        if (!*split_flag) continue;
+        __threadfence();
+        const float* all = p.work + (gt_i64)w.tile * p.splits * unit_floats;
+#pragma unroll
+        for (int mi = 0; mi < GT_MI; ++mi)
+#pragma unroll
+          for (int j = 0; j < GT_ACC; j += 4) {
+            const gt_i64 at = ((gt_i64)((c * GT_MI + mi) * (GT_ACC / 4) + j / 4) * 128 + tid) * 4;
+            float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+            for (int s = 0; s < p.splits; ++s) {
+              float4 v;
+              if (s == w.split) v = make_float4(acc[mi][j], acc[mi][j + 1], acc[mi][j + 2], acc[mi][j + 3]);
+              else v = __ldcg((const float4*)(all + s * unit_floats + at));
+              sum.x += v.x;
+              sum.y += v.y;
+              sum.z += v.z;
+              sum.w += v.w;
+            }
+            acc[mi][j] = sum.x;
+            acc[mi][j + 1] = sum.y;
+            acc[mi][j + 2] = sum.z;
+            acc[mi][j + 3] = sum.w;
+          }
+      }
+#endif
+
+      // Fused epilogue: fragment (mi, j) of thread (warp, lane) is row
+      // 16 * warp + lane / 4 (+ 8 for j % 4 >= 2) of the consumer's m64
+      // slice, column 8 * (j / 4) + 2 * (lane % 4) (+ 1 for odd j).
+#pragma unroll
+      for (int mi = 0; mi < GT_MI; ++mi) {
+        const int row = w.m0 + (c * GT_MI + mi) * 64 + 16 * warp + lane / 4;
+#pragma unroll
+        for (int j = 0; j < GT_ACC; j += 4) {
+          const int col = w.n0 + 2 * j + 2 * (lane % 4);
+          gt_store_pair(p.ep, w.batch, row, col, acc[mi][j], acc[mi][j + 1]);
+          gt_store_pair(p.ep, w.batch, row + 8, col, acc[mi][j + 2], acc[mi][j + 3]);
+        }
+      }
+    }
+  }
+#if GT_CLUSTER_M > 1
+  // No CTA may leave while its peer can still multicast into it or arrive
+  // on its barriers.
+  gt_cluster_sync();
+#endif
+}
