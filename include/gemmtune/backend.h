@@ -12,13 +12,16 @@
 #include "gemmtune/problem.h"
 #include "gemmtune/types.h"
 
+// Declared before the export region: the device runtime is gemmtune's own
+// (src/runtime/device_runtime.h), not part of libgemmtune.so's API; a
+// backend outside gemmtune only passes the pointer on.
+namespace gemmtune::runtime {
+class DeviceRuntime;
+}
+
 #pragma GCC visibility push(default)  // declared here = exported by libgemmtune.so
 
 namespace gemmtune {
-
-namespace runtime {
-class DeviceRuntime;  // src/runtime/device_runtime.h
-}
 
 struct Availability {
   bool available = false;

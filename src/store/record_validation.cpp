@@ -8,6 +8,7 @@
 #include "core/key.h"
 #include "core/policy.h"
 #include "gemmtune/errors.h"
+#include "gemmtune/tuner.h"
 
 namespace gemmtune::store {
 namespace {
@@ -90,7 +91,7 @@ void validate_record(const TuningRecord& r) {
   if (core::make_key(r.problem, context) != r.key)
     fail("key", "does not match its problem and context (the record was edited, or made for another problem)");
 
-  const std::string library = core::library_backend(r.problem.device.kind);
+  const std::string library = library_backend(r.problem.device.kind);
   auto may_appear = [&](const std::string& backend) {
     return contains(r.enabled, backend) || (r.fallback && backend == library);
   };

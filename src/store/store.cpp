@@ -25,6 +25,7 @@
 #include "store/record_json.h"
 #include "store/record_validation.h"
 #include "store/sqlite_db.h"
+#include "store/tuning_cache.h"
 #include "util/env.h"
 #include "util/files.h"
 #include "util/log.h"
@@ -904,7 +905,7 @@ std::unique_ptr<Catalogue> Catalogue::open(const std::string& path, const Warn& 
 std::string db_path_for(const TuneOptions& given) {
   const TuneOptions options = option_table::with_environment(given);
   if (options.db_path) return *options.db_path;
-  if (auto dir = store::cache_dir_for(options)) return (fs::path(*dir) / "tuning.db").string();
+  if (auto dir = store::cache_dir_for(options)) return (std::filesystem::path(*dir) / "tuning.db").string();
   throw StoreInputError(
       "cannot place the results database: HOME is not set; set GEMMTUNE_CACHE_DIR to a folder (or pass --db)");
 }

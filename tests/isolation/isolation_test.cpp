@@ -48,7 +48,7 @@ TuneOptions options(std::optional<std::string> failpoints = std::nullopt, double
 runtime::DeviceRuntime& world_runtime(Device) { return isolation_testing::fake_runtime(); }
 
 Tuner isolated_tuner(TuneOptions o, std::shared_ptr<WorkerPool> pool) {
-  return make_tuner(std::move(o), TunerServices{isolation_testing::world_backends(), world_runtime,
+  return make_tuner(std::move(o), TunerServices{isolation_testing::world_backends(), world_runtime, {},
                                                 isolation::make_worker_measurer(std::move(pool))});
 }
 

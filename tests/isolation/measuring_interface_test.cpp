@@ -65,7 +65,7 @@ Tuner tuner(std::shared_ptr<Script> script, TuneOptions o = {}) {
   o.use_cache = false;
   o.threads = 1;
   o.on_warning = [](const std::string&) {};
-  return make_tuner(std::move(o), TunerServices{isolation_testing::world_backends(), world_runtime,
+  return make_tuner(std::move(o), TunerServices{isolation_testing::world_backends(), world_runtime, {},
                                                 std::make_shared<FakeMeasurer>(std::move(script))});
 }
 

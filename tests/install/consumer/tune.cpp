@@ -88,7 +88,7 @@ class NaiveBackend final : public gemmtune::Backend {
                                                               const gemmtune::TuningContext&) const override {
     if (p.op != gemmtune::Op::mm || p.a.dtype != gemmtune::DType::f32)
       return gemmtune::reject(gemmtune::Reason::unsupported_op, "NAIVE only does f32 mm");
-    return std::vector<gemmtune::Choice>{{"naive_f32", "one loop nest", nullptr}};
+    return std::vector<gemmtune::Choice>{{"naive_f32", "one loop nest"}};
   }
   gemmtune::Expected<std::unique_ptr<gemmtune::Kernel>> build(const gemmtune::Problem& p, const gemmtune::Choice&,
                                                               const gemmtune::TuningContext&) const override {
