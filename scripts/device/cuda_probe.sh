@@ -5,14 +5,18 @@
 # line), with the compiled-kernel cache shared through GEMMTUNE_CACHE_DIR.
 #   CUDA_PROBE_PROBLEMS  file with one "OP BxMxNxK LAYOUT DTYPE [flags]" per line
 #                        (default: the list below)
-#   CUDA_PROBE_TIMEOUT   seconds per choice (default 30)
+#   CUDA_PROBE_TIMEOUT   seconds per choice (default 10; kernels are compiled
+#                        beforehand by --prepare, so a choice needs well under 1 s)
+# After two hangs or crashes of one family (the name's first two fields) on a
+# problem, that family's other choices on that problem are skipped, so a
+# broken template costs seconds, not its whole search space in timeouts.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$root/.device/bin
 out=${OUT:-$root/.device-out}
 mkdir -p "$out"
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-probe-XXXXXX)}
-limit=${CUDA_PROBE_TIMEOUT:-30}
+limit=${CUDA_PROBE_TIMEOUT:-10}
 default_problems="mm 1x4096x4096x4096 nt bf16
 mm 1x1024x4096x4096 nn bf16
 mm 1x128x4096x4096 nt bf16
@@ -29,15 +33,25 @@ while IFS= read -r line; do
   timeout 300 "$bin/cuda_probe" $line --prepare
   # shellcheck disable=SC2086
   names=$(timeout 60 "$bin/cuda_probe" $line --list) || { echo "   list failed"; fails=$((fails + 1)); continue; }
+  declare -A broken=()
   for name in $names; do
+    family=$(echo "$name" | cut -d_ -f1-2)
+    if [ "${broken[$family]:-0}" -ge 2 ]; then
+      echo "$name SKIPPED (family $family hung or crashed twice on this problem)"
+      continue
+    fi
     # shellcheck disable=SC2086
     timeout "$limit" "$bin/cuda_probe" $line --choice "$name"
     rc=$?
     if [ $rc -ne 0 ]; then
       fails=$((fails + 1))
-      [ $rc -eq 124 ] && echo "$name HANG (killed after ${limit}s)"
-      [ $rc -gt 128 ] && [ $rc -ne 124 ] && echo "$name CRASH (exit $rc)"
+      if [ $rc -eq 124 ] || [ $rc -gt 128 ]; then
+        broken[$family]=$(( ${broken[$family]:-0} + 1 ))
+        [ $rc -eq 124 ] && echo "$name HANG (killed after ${limit}s)"
+        [ $rc -gt 128 ] && echo "$name CRASH (exit $rc)"
+      fi
     fi
   done
+  unset broken
 done <<< "$problems" 2>&1 | tee "$out/cuda_probe.log"
-echo "probe: $(grep -c ' ok ' "$out/cuda_probe.log") ok, $(grep -cE 'WRONG|HANG|CRASH|BUILD|RUN |TIMING' "$out/cuda_probe.log") failed"
+echo "probe: $(grep -c ' ok ' "$out/cuda_probe.log") ok, $(grep -cE 'WRONG|HANG|CRASH|BUILD|RUN |TIMING' "$out/cuda_probe.log") failed, $(grep -c SKIPPED "$out/cuda_probe.log") skipped"

@@ -29,6 +29,10 @@ cp "$build/tests/gpu/gemmtune_gpu_tests" "$build/tests/gpu/gemmtune_c_api_tests"
 soname=$(objdump -p "$build/src/capi/libgemmtune_c.so" | awk '$1 == "SONAME" { print $2 }')
 cp -L "$build/src/capi/libgemmtune_c.so" "$stage/lib/$soname"
 ln -s "$soname" "$stage/lib/libgemmtune_c.so"
+# hiredis (the remote cache's client) is not on the GPU machine: its
+# library travels with ours (the binaries' RUNPATH does not matter, the
+# device scripts set LD_LIBRARY_PATH to .device/lib).
+cp -L "$(ldd "$build/src/capi/libgemmtune_c.so" | awk '$1 ~ /^libhiredis/ { print $3 }')" "$stage/lib/"
 # The measuring worker, beside the library that looks for it there.
 cp "$build/src/capi/gemmtune-worker" "$stage/lib/"
 strip --strip-unneeded "$stage"/bin/* "$stage/lib/$soname" "$stage/lib/gemmtune-worker"

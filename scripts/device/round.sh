@@ -44,8 +44,8 @@ run_step() {  # name limit command...
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader
 } 2>&1 | tee "$out/gpu.txt"
 
-CUDA_PROBE_TIMEOUT=20 run_step probe 150 scripts/device/cuda_probe.sh
-run_step tests 170 .device/bin/gemmtune_gpu_tests --gtest_brief=1
+CUDA_PROBE_TIMEOUT=20 run_step probe 230 scripts/device/cuda_probe.sh
+run_step tests 150 .device/bin/gemmtune_gpu_tests --gtest_brief=1
 run_step capi 30 .device/bin/gemmtune_c_api_tests --gtest_brief=1
 # shellcheck disable=SC2086
 run_step bench 110 python3 bench/gpu/bench_vs_torch.py --out "$out" \
