@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "backends/cuda/framework/gemm_problem.h"
+#include "util/log.h"
 
 namespace gemmtune::backends::cuda_kernels::hopper {
 namespace {
@@ -398,8 +399,11 @@ Expected<std::unique_ptr<Kernel>> HopperFamily::make_kernel(const Problem& p, st
     config.blockDimY = config.blockDimZ = 1;
     config.sharedMemBytes = static_cast<unsigned>(c->smem_bytes());
     int clusters = 0;
-    if (api.cuOccupancyMaxActiveClusters(&clusters, fn, &config) == CUDA_SUCCESS && clusters > 0)
-      slots = static_cast<std::int64_t>(clusters) * c->cluster;
+    const CUresult r = api.cuOccupancyMaxActiveClusters(&clusters, fn, &config);
+    log::debug("CUDA " + name(*c) + ": cuOccupancyMaxActiveClusters = " + std::to_string(clusters) + " (result " +
+               std::to_string(static_cast<int>(r)) + ") for " + std::to_string(slots) + " resident CTAs");
+    if (r == CUDA_SUCCESS && clusters > 0)
+      slots = std::min<std::int64_t>(slots, static_cast<std::int64_t>(clusters) * c->cluster);
     else
       slots = slots / c->cluster * c->cluster;
   }
@@ -407,6 +411,8 @@ Expected<std::unique_ptr<Kernel>> HopperFamily::make_kernel(const Problem& p, st
   const std::int64_t tiles = p.batch * m_tiles * ceil_div(p.n, c->bn);
   const std::int64_t units = tiles / c->cluster * c->splits;
   const std::int64_t grid = std::max<std::int64_t>(c->cluster, std::min(slots, units * c->cluster));
+  log::debug("CUDA " + name(*c) + ": " + std::to_string(per_sm) + " CTA(s) per SM, grid " + std::to_string(grid) +
+             " CTAs for " + std::to_string(units) + " units");
   std::size_t scratch = 0;
   if (c->splits > 1) {
     const std::size_t tickets = (static_cast<std::size_t>(tiles) * sizeof(unsigned) + 255) / 256 * 256;

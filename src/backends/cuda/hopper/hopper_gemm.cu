@@ -455,15 +455,21 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
 
       // Fused epilogue: fragment (mi, j) of thread (warp, lane) is row
       // 16 * warp + lane / 4 (+ 8 for j % 4 >= 2) of the consumer's m64
-      // slice, column 8 * (j / 4) + 2 * (lane % 4) (+ 1 for odd j).
+      // slice, column 8 * (j / 4) + 2 * (lane % 4) (+ 1 for odd j). A row
+      // bias is read once per column pair and serves all 2 * GT_MI rows.
+      const bool row_bias = gt_row_bias(p.ep);
 #pragma unroll
-      for (int mi = 0; mi < GT_MI; ++mi) {
-        const int row = w.m0 + (c * GT_MI + mi) * 64 + 16 * warp + lane / 4;
+      for (int j = 0; j < GT_ACC; j += 4) {
+        const int col = w.n0 + 2 * j + 2 * (lane % 4);
+        const int row0 = w.m0 + c * GT_MI * 64 + 16 * warp + lane / 4;
+        const GtBias2 shared_bias = row_bias ? gt_bias_pair(p.ep, w.batch, row0, col) : GtBias2{0.f, 0.f};
 #pragma unroll
-        for (int j = 0; j < GT_ACC; j += 4) {
-          const int col = w.n0 + 2 * j + 2 * (lane % 4);
-          gt_store_pair(p.ep, w.batch, row, col, acc[mi][j], acc[mi][j + 1]);
-          gt_store_pair(p.ep, w.batch, row + 8, col, acc[mi][j + 2], acc[mi][j + 3]);
+        for (int mi = 0; mi < GT_MI; ++mi) {
+          const int row = row0 + mi * 64;
+          const GtBias2 top = row_bias ? shared_bias : gt_bias_pair(p.ep, w.batch, row, col);
+          const GtBias2 bottom = row_bias ? shared_bias : gt_bias_pair(p.ep, w.batch, row + 8, col);
+          gt_store_pair_biased(p.ep, w.batch, row, col, acc[mi][j], acc[mi][j + 1], top);
+          gt_store_pair_biased(p.ep, w.batch, row + 8, col, acc[mi][j + 2], acc[mi][j + 3], bottom);
         }
       }
     }

@@ -96,24 +96,44 @@ __device__ __forceinline__ float gt_bias(const GtEpilogue& e, gt_i64 batch, int 
 }
 #endif
 
-// C(m, n) = act(alpha * acc + beta * bias). A zero alpha ignores the product
-// and a zero beta the bias (NaN/Inf in them do not propagate), as in BLAS and
-// PyTorch.
-__device__ __forceinline__ float gt_epilogue_value(const GtEpilogue& e, gt_i64 batch, int m, int n, float acc) {
-  float x = e.alpha == 0.f ? 0.f : e.alpha * acc;
+// beta * bias(m, n) and beta * bias(m, n + 1) of one batch: zero without a
+// bias, with beta = 0 (NaN/Inf in the bias do not propagate, as in BLAS and
+// PyTorch) and outside the m x n output (nothing is read there).
+struct GtBias2 {
+  float b0, b1;
+};
+
+__device__ __forceinline__ GtBias2 gt_bias_pair(const GtEpilogue& e, gt_i64 batch, int m, int n) {
+  GtBias2 b{0.f, 0.f};
 #if GT_BIAS
-  if (e.beta != 0.f) x += e.beta * gt_bias(e, batch, m, n);
+  if (e.beta != 0.f && m < e.m && n < e.n) {
+    b.b0 = e.beta * gt_bias(e, batch, m, n);
+    if (n + 1 < e.n) b.b1 = e.beta * gt_bias(e, batch, m, n + 1);
+  }
 #endif
+  return b;
+}
+
+// Whether the bias is one value per column (the same for every row), so
+// that one gt_bias_pair serves every row of a column pair.
+__device__ __forceinline__ bool gt_row_bias(const GtEpilogue& e) { return e.bias_rs == 0; }
+
+// C(m, n) = act(alpha * acc + beta * bias) with beta * bias given. A zero
+// alpha ignores the product (NaN/Inf in A and B do not propagate).
+__device__ __forceinline__ float gt_epilogue_value(const GtEpilogue& e, float acc, float scaled_bias) {
+  const float x = (e.alpha == 0.f ? 0.f : e.alpha * acc) + scaled_bias;
   return gt_activate(x);
 }
 
-// Stores C(m, n) and C(m, n + 1) (n even) of one batch, skipping what lies
-// outside the m x n output.
-__device__ __forceinline__ void gt_store_pair(const GtEpilogue& e, gt_i64 batch, int m, int n, float a0, float a1) {
+// Stores C(m, n) and C(m, n + 1) (n even) of one batch, with
+// b = gt_bias_pair(e, batch, m, n), skipping what lies outside the m x n
+// output.
+__device__ __forceinline__ void gt_store_pair_biased(const GtEpilogue& e, gt_i64 batch, int m, int n, float a0,
+                                                     float a1, GtBias2 b) {
   if (m >= e.m || n >= e.n) return;
   const bool both = n + 1 < e.n;
-  const float v0 = gt_epilogue_value(e, batch, m, n, a0);
-  const float v1 = both ? gt_epilogue_value(e, batch, m, n + 1, a1) : 0.f;
+  const float v0 = gt_epilogue_value(e, a0, b.b0);
+  const float v1 = both ? gt_epilogue_value(e, a1, b.b1) : 0.f;
   const gt_i64 at = batch * e.c_bs + (gt_i64)m * e.c_rs + (gt_i64)n * e.c_cs;
 #if GT_OUT_F32
   float* c = (float*)e.c + at;
@@ -134,12 +154,16 @@ __device__ __forceinline__ void gt_store_pair(const GtEpilogue& e, gt_i64 batch,
 #endif
 }
 
+__device__ __forceinline__ void gt_store_pair(const GtEpilogue& e, gt_i64 batch, int m, int n, float a0, float a1) {
+  gt_store_pair_biased(e, batch, m, n, a0, a1, gt_bias_pair(e, batch, m, n));
+}
+
 __device__ __forceinline__ gt_u32 gt_smem_addr(const void* p) { return (gt_u32)__cvta_generic_to_shared(p); }
 
 // Stores C(m, n) alone (families whose fragments do not pair columns).
 __device__ __forceinline__ void gt_store_one(const GtEpilogue& e, gt_i64 batch, int m, int n, float a) {
   if (m >= e.m || n >= e.n) return;
-  const float v = gt_epilogue_value(e, batch, m, n, a);
+  const float v = gt_epilogue_value(e, a, gt_bias_pair(e, batch, m, n).b0);
   const gt_i64 at = batch * e.c_bs + (gt_i64)m * e.c_rs + (gt_i64)n * e.c_cs;
 #if GT_OUT_F32
   ((float*)e.c)[at] = v;
