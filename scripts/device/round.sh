@@ -6,7 +6,7 @@
 # under $OUT; a summary is printed last.
 #
 #   ROUND_SECONDS   total budget (default 560)
-#   ROUND_STEPS     space-separated subset of: probe tests capi bench epilogue python
+#   ROUND_STEPS     space-separated subset of: bench epilogue tests probe isolation python capi
 #   ROUND_BENCH     arguments of bench_vs_torch.py (default: quick suite, nt and nn, CUDA alone)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,7 +18,7 @@ export PYTHONUNBUFFERED=1
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-round-XXXXXX)}
 export GEMMTUNE_C_LIB=$root/.device/lib/libgemmtune_c.so
 budget=${ROUND_SECONDS:-560}
-steps=${ROUND_STEPS:-probe tests capi bench epilogue python}
+steps=${ROUND_STEPS:-bench epilogue tests probe isolation python capi}
 start=$SECONDS
 summary=()
 
@@ -44,9 +44,8 @@ run_step() {  # name limit command...
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader
 } 2>&1 | tee "$out/gpu.txt"
 
-CUDA_PROBE_TIMEOUT=20 run_step probe 230 scripts/device/cuda_probe.sh
-run_step tests 150 .device/bin/gemmtune_gpu_tests --gtest_brief=1
-run_step capi 30 .device/bin/gemmtune_c_api_tests --gtest_brief=1
+# Most wanted first: the benchmarks against torch, then correctness, then
+# the probe's per-choice detail.
 # shellcheck disable=SC2086
 run_step bench 110 python3 bench/gpu/bench_vs_torch.py --out "$out" \
   ${ROUND_BENCH:---suite quick --layouts nt,nn --backends CUDA --reps 30 --max-reps 80 --no-control}
@@ -54,8 +53,12 @@ if [ -f bench/gpu/bench_epilogue.py ]; then
   run_step epilogue 60 python3 bench/gpu/bench_epilogue.py --out "$out/epilogue" --suite quick \
     --shapes 2048x14336x4096 --acts bias,gelu,gelu_tanh --reps 30
 fi
-[ -x scripts/device/python_suite.sh ] && run_step python 70 scripts/device/python_suite.sh
-
+run_step tests 150 .device/bin/gemmtune_gpu_tests --gtest_brief=1
+CUDA_PROBE_TIMEOUT=20 run_step probe 70 scripts/device/cuda_probe.sh
+[ -x scripts/device/isolation_gpu.sh ] &&
+  GEMMTUNE_ISOLATION_SUITE=quick GEMMTUNE_BENCH_TIMEOUT=60 run_step isolation 100 scripts/device/isolation_gpu.sh
+[ -x scripts/device/python_suite.sh ] && run_step python 60 scripts/device/python_suite.sh
+run_step capi 20 .device/bin/gemmtune_c_api_tests --gtest_brief=1
 echo
 echo "===== summary ($((SECONDS - start)) s) ====="
 printf '%s\n' "${summary[@]}"
@@ -65,4 +68,5 @@ printf '%s\n' "${summary[@]}"
 [ -f "$out/capi.log" ] && grep -E "^\[  (PASSED|FAILED) " "$out/capi.log"
 [ -f "$out/bench.log" ] && grep -E "^ *[0-9]+x|^card |^below|WRONG" "$out/bench.log" | cut -c1-160
 [ -f "$out/epilogue.log" ] && grep -E "^epilogue|WRONG|x[0-9]" "$out/epilogue.log" | tail -12 | cut -c1-160
+[ -f "$out/isolation.log" ] && grep -E "ok:|FAILED|overhead|agree|summary|fault" "$out/isolation.log" | head -14
 [ -f "$out/python.log" ] && tail -8 "$out/python.log"

@@ -63,7 +63,7 @@ std::vector<Problem> representative_problems() {
   out.push_back(gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 14336}, "nt"));  // split-K
   out.push_back(gpu_problem(Op::mm, DType::bf16, {1, 16, 4096, 4096}, "nt"));    // skinny
   out.push_back(gpu_problem(Op::mm, DType::bf16, {1, 24, 4096, 4096}, "nn"));    // skinny, two row tiles
-  for (Activation act : {Activation::relu, Activation::gelu, Activation::silu}) {
+  for (Activation act : {Activation::relu, Activation::gelu, Activation::silu, Activation::gelu_tanh}) {
     Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 2048, 14336, 4096}, "nt");
     p.activation = act;
     out.push_back(p);

@@ -194,7 +194,9 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   if (exhaustive) return all;
 
   // Standard space: the best estimates, at most one split factor per tile
-  // shape besides 1, then the two best with a cluster of two (B shared).
+  // shape besides 1, then the best with a cluster of two (B shared). Only
+  // one: on the H100 (round 1, NOTES.md) every cluster choice measured ran
+  // 1.5-2.3x slower than the same tile alone, until that is explained.
   std::vector<Estimate> ranked;
   for (const Config& c : all) ranked.push_back({c, estimate(p, c, sms)});
   std::stable_sort(ranked.begin(), ranked.end(),
@@ -209,7 +211,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   }
   if (p.m > 64) {
     const std::size_t base = out.size();
-    for (std::size_t i = 0; i < base && i < 2; ++i) {
+    for (std::size_t i = 0; i < base && i < 1; ++i) {
       Config c = out[i];
       c.cluster = 2;
       if (c.invalid().empty() && ceil_div(p.m, c.bm) >= 2) out.push_back(c);
