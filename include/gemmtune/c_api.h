@@ -159,6 +159,20 @@ GEMMTUNE_C_EXPORT const char* gemmtune_tuner_db_path(const gemmtune_tuner* tuner
  * function on this thread. */
 GEMMTUNE_C_EXPORT int gemmtune_explain(gemmtune_tuner* tuner, const gemmtune_problem* problem, const char** json_out);
 
+/* Tunes each of `count` problems once, spread over `devices` ("cuda:0,cuda:1",
+ * or "all" for every available GPU), one tuner with `options` (NULL: none
+ * set) and one measuring worker per device, all at once; each problem is
+ * tuned on whichever device takes it (its device field is overridden).
+ * Identical devices share stored results. A device that fails is listed and
+ * its problems go to the others. *json_out is {"results": [{"device",
+ * "tuned", "cache_hit", "error", "record"}, ...] in the problems' order,
+ * "failed_devices": ["cuda:1 failed: ...", ...]}, valid until the next call
+ * of this function on this thread. Returns GEMMTUNE_OK when every problem
+ * got a winner, GEMMTUNE_NO_VALID_CHOICES when some did not (see the JSON),
+ * GEMMTUNE_INVALID for a bad device list, option or problem. */
+GEMMTUNE_C_EXPORT int gemmtune_tune_on_devices(const gemmtune_options* options, const gemmtune_problem* problems,
+                                               size_t count, const char* devices, const char** json_out);
+
 /* Every record of a results database, newest first, as the JSON export
  * file's form ({"format", "version", "records": [...]}); valid until the
  * next call of this function on this thread. A path that does not exist is

@@ -79,6 +79,20 @@ class KernelRunError : public Error {
   using Error::Error;
 };
 
+// A device could not be used for tuning: its measuring worker could not be
+// started, died or hung twice while making a problem's inputs and exact
+// reference, or found the device gone. Not a choice's fault. A tuning over
+// several devices retires the device and gives its problems to the others;
+// a tuning on one device stops with this error.
+class DeviceFailedError : public Error {
+ public:
+  DeviceFailedError(Device device, const std::string& message);
+  Device device() const { return device_; }
+
+ private:
+  Device device_;
+};
+
 // The readable multi-line report used by NoValidChoicesError::what().
 std::string format_no_valid_choices(const TuningRecord&,
                                     const std::vector<DisabledBackendHint>&);

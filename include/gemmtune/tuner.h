@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gemmtune/backend.h"
@@ -107,6 +108,37 @@ class Tuner {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// One problem of tune_on_devices().
+struct DeviceTuneResult {
+  Device device;             // where it was tuned (or last tried)
+  bool tuned = false;        // a winner was found: record.winner is set
+  TuningRecord record;       // what was measured (also when nothing verified)
+  bool cache_hit = false;
+  std::string error;         // why there is no winner ("" when tuned)
+  std::vector<DisabledBackendHint> hints;  // with no valid choices: disabled backends that would serve
+};
+
+struct DevicesTuneReport {
+  std::vector<DeviceTuneResult> results;  // one per problem, in the order given
+  std::vector<std::string> failed_devices;  // "cuda:1 failed: ...", in the order they failed
+};
+
+// Tunes each problem once, spread over `devices` (one Tuner with `options`
+// and one measuring worker per device, all at once); a problem is tuned on
+// whichever device takes it next, its device set to that one; the list
+// holds GPUs (cuda:N), each once. Identical devices share stored results (the
+// results key names the device's model, not its index). A device that fails
+// (DeviceFailedError) is reported in failed_devices and its problem goes to
+// another. Callbacks in `options` are called from several threads at once.
+// Throws ConfigError, before any work, for an empty list, one naming the
+// CPU, a repeated or unavailable device, and what Tuner's constructor throws.
+DevicesTuneReport tune_on_devices(const std::vector<Problem>& problems, const std::vector<Device>& devices,
+                                  const TuneOptions& options = {});
+
+// "cuda:0,cuda:1" or "all" (every available CUDA device) into devices;
+// ConfigError names a malformed, repeated, unavailable or non-GPU one.
+std::vector<Device> parse_devices(std::string_view list);
 
 // The built-in backends in their one explicit registration order. Backends
 // compiled out or unavailable here are still listed and say why.

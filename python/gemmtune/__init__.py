@@ -25,12 +25,12 @@ from ._capture import Capture as capture
 from .errors import (BackendUnavailableError, ConfigError, Error, InvalidProblemError, KernelRunError,
                      NoValidChoicesError, Rejection, StoreError)
 from .ops import addmm, baddbmm, bmm, configure, default_tuner, linear, mm
-from .tuner import Problem, Report, Selection, Tuner, backends, version
+from .tuner import Problem, Report, Selection, Tuner, backends, tune_on_devices, version
 
 __version__ = version()
 
 __all__ = [
-    "Tuner", "Selection", "Problem", "Report", "mm", "addmm", "bmm", "baddbmm", "linear", "configure",
+    "Tuner", "Selection", "Problem", "Report", "tune_on_devices", "mm", "addmm", "bmm", "baddbmm", "linear", "configure",
     "default_tuner", "capture", "backends", "version", "options", "Error", "ConfigError", "InvalidProblemError",
     "NoValidChoicesError", "KernelRunError", "StoreError", "BackendUnavailableError", "Rejection",
 ]

@@ -110,6 +110,7 @@ def _declare(lib):
         "gemmtune_select": (c_int, [c_void_p, P(Problem), P(c_void_p)]),
         "gemmtune_explain": (c_int, [c_void_p, P(Problem), P(c_char_p)]),
         "gemmtune_database_records": (c_int, [c_char_p, P(c_char_p)]),
+        "gemmtune_tune_on_devices": (c_int, [c_void_p, c_void_p, ctypes.c_size_t, c_char_p, P(c_char_p)]),
         "gemmtune_selection_run": (c_int, [c_void_p] * 8),
         "gemmtune_selection_backend": (c_char_p, [c_void_p]),
         "gemmtune_selection_choice": (c_char_p, [c_void_p]),

@@ -10,6 +10,7 @@ Keywords of Tuner are the option names of the one option table (gemmtune.options
 the same names as the CLI flags (with dashes) and the GEMMTUNE_* variables.
 """
 
+import contextlib
 import ctypes
 import json
 import threading
@@ -421,6 +422,22 @@ def _execute(selection, plan, op, operands, out):
     return result
 
 
+@contextlib.contextmanager
+def _options_handle(options_by_name):
+    """A gemmtune_options handle with these options set (None: left unset)."""
+    lib = _capi.lib
+    handle = lib.gemmtune_options_create()
+    if not handle:
+        raise _capi.last_error()
+    try:
+        for name, value in options_by_name.items():
+            if value is not None:
+                _capi.check(lib.gemmtune_options_set(handle, name.encode(), options.to_text(name, value).encode()))
+        yield handle
+    finally:
+        lib.gemmtune_options_destroy(handle)
+
+
 class Tuner:
     """A gemmtune tuner. Keywords are the option table's names (gemmtune.options):
 
@@ -438,18 +455,8 @@ class Tuner:
         if backends is not None:
             options_by_name["backends"] = backends
         lib = _capi.lib
-        handle = lib.gemmtune_options_create()
-        if not handle:
-            raise _capi.last_error()
-        try:
-            for name, value in options_by_name.items():
-                if value is None:
-                    continue
-                text = options.to_text(name, value)
-                _capi.check(lib.gemmtune_options_set(handle, name.encode(), text.encode()))
+        with _options_handle(options_by_name) as handle:
             tuner = lib.gemmtune_tuner_create_with_options(handle)
-        finally:
-            lib.gemmtune_options_destroy(handle)
         if not tuner:
             raise _capi.last_error()
         self._c_tuner = _CTuner(tuner)
@@ -520,6 +527,27 @@ class Tuner:
 
     def __repr__(self):
         return f"<gemmtune.Tuner enabled={','.join(self.enabled)} db={self.db_path or '(no cache)'}>"
+
+
+def tune_on_devices(problems, devices, backends=None, **options_by_name):
+    """Tunes each Problem once, spread over `devices` ("cuda:0,cuda:1", a list of
+    them, or "all"), one tuner and one measuring worker per device, all at once;
+    a problem is tuned on whichever device takes it. Identical GPUs share stored
+    results. Keywords as for Tuner. Returns {"results": [{"device", "tuned",
+    "cache_hit", "error", "record"}, ...] in the problems' order, "failed_devices":
+    [...]}; a device that fails is listed there and its problems go to the others."""
+    if backends is not None:
+        options_by_name["backends"] = backends
+    if not isinstance(devices, str):
+        devices = ",".join(devices)
+    array = (_capi.Problem * len(problems))(*[p._struct for p in problems])
+    text = ctypes.c_char_p()
+    with _options_handle(options_by_name) as handle:
+        status = _capi.lib.gemmtune_tune_on_devices(handle, ctypes.cast(array, ctypes.c_void_p), len(problems),
+                                                    devices.encode(), ctypes.byref(text))
+    if status not in (_capi.OK, _capi.NO_VALID_CHOICES):
+        raise _capi.last_error()
+    return json.loads(text.value.decode())
 
 
 _supported_activations = {}

@@ -145,6 +145,20 @@ def test_backends_lists_every_builtin_backend_with_availability():
     assert names["BLAS"] is True and "CUBLAS" in names
 
 
+# The spreading itself needs GPUs: tests/core/multi_device_test.cpp runs it on
+# fake ones, scripts/device/multi_gpu.sh on real ones. Here: the refusals,
+# each before any work.
+@pytest.mark.parametrize("devices, needle", [
+    ("cuda:7", "cuda:7 is not available"),
+    (["cuda:0", "cuda:0"], "cuda:0 is listed twice"),
+    ("cpu", "cpu is not a GPU"),
+    ("cuda:0,tpu:1", "'tpu:1' is not a GPU"),
+])
+def test_tune_on_devices_refuses_a_bad_device_list(gemmtune_module, devices, needle):
+    with pytest.raises(gemmtune.ConfigError, match=needle):
+        gemmtune.tune_on_devices([gemmtune.Problem.dense("mm", 1, 1, 1)], devices, backends="BLAS", cache=False)
+
+
 def test_a_selection_outlives_its_tuner():
     import gc
 

@@ -325,6 +325,32 @@ int gemmtune_explain(gemmtune_tuner* tuner, const gemmtune_problem* problem, con
   });
 }
 
+int gemmtune_tune_on_devices(const gemmtune_options* options, const gemmtune_problem* problems, size_t count,
+                             const char* devices, const char** json_out) {
+  if (!json_out || !devices || (!problems && count > 0))
+    return fail(GEMMTUNE_INVALID, "devices and json_out must not be NULL, nor problems when count > 0");
+  static thread_local std::string result;
+  return guarded([&] {
+    std::vector<Problem> list;
+    for (size_t i = 0; i < count; ++i) list.push_back(to_problem(problems[i]));
+    const DevicesTuneReport report =
+        tune_on_devices(list, parse_devices(devices), options ? options->options : TuneOptions{});
+    nlohmann::json results = nlohmann::json::array();
+    bool all_tuned = true;
+    for (const auto& r : report.results) {
+      all_tuned &= r.tuned;
+      results.push_back({{"device", to_string(r.device)},
+                         {"tuned", r.tuned},
+                         {"cache_hit", r.cache_hit},
+                         {"error", r.error},
+                         {"record", r.record.key.empty() ? nlohmann::json(nullptr) : store::to_json(r.record)}});
+    }
+    result = nlohmann::json{{"results", std::move(results)}, {"failed_devices", report.failed_devices}}.dump();
+    *json_out = result.c_str();
+    return all_tuned ? GEMMTUNE_OK : GEMMTUNE_NO_VALID_CHOICES;
+  });
+}
+
 int gemmtune_database_records(const char* db_path, const char** json_out) {
   if (!db_path || !json_out) return fail(GEMMTUNE_INVALID, "db_path and json_out must not be NULL");
   static thread_local std::string records;

@@ -8,6 +8,9 @@ namespace gemmtune {
 InvalidProblemError::InvalidProblemError(std::string field, const std::string& message)
     : Error("invalid problem: " + field + ": " + message), field_(std::move(field)) {}
 
+DeviceFailedError::DeviceFailedError(Device device, const std::string& message)
+    : Error(to_string(device) + " failed: " + message), device_(device) {}
+
 NoValidChoicesError::NoValidChoicesError(TuningRecord record, std::vector<DisabledBackendHint> hints)
     : Error(format_no_valid_choices(record, hints)), record_(std::move(record)), hints_(std::move(hints)) {}
 

@@ -1,7 +1,10 @@
 // Store keys. A key has a functional part (what is computed: op, dtypes,
 // strides, alignment, epilogue, shape, device kind) and the context part
 // that makes a stored result valid (machine fingerprint, threads, enabled
-// set, backend versions, search space, schema version).
+// set, backend versions, search space, schema version). A device's index is
+// in neither: the fingerprint names the device's model and properties, so
+// identical GPUs (cuda:0 and cuda:1 of one host) share records and
+// different ones never do.
 #pragma once
 
 #include <map>

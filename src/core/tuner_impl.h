@@ -63,4 +63,10 @@ struct __attribute__((visibility("hidden"))) Tuner::Impl {
 
 Tuner make_tuner(TuneOptions options, TunerServices services);
 
+// tune_on_devices() over tuners of the caller's making (tests inject fake
+// devices): `make_tuner(device)` is called once per device, on that device's
+// thread.
+DevicesTuneReport tune_on_devices(const std::vector<Problem>& problems, const std::vector<Device>& devices,
+                                  const std::function<Tuner(Device)>& make_tuner);
+
 }  // namespace gemmtune

@@ -59,52 +59,77 @@ class WorkerProblem final : public measure::ProblemMeasurer {
     request.failpoints_text = failpoints_text_;
     const std::string payload = to_json(request).dump();
 
-    WorkerPool::Lease lease = pool_->acquire(problem_.device);
-    told_worker_ = true;
-    // A worker that died while idle is only noticed when the request does
-    // not go through: start a fresh one once, the choice is not to blame.
-    Io sent = write_frame(lease.worker().socket(), payload, Deadline::after(10));
-    if (sent != Io::ok) {
-      log::info("the measuring worker could not take a request (it " + lease.retire(1.0).text +
-                "); starting another");
-      sent = write_frame(lease.restart().socket(), payload, Deadline::after(10));
+    // A worker lost while making the problem's inputs and reference is not
+    // the choice's fault: a fresh worker tries once more; lost again, the
+    // device is taken to be failing.
+    for (int attempt = 1;; ++attempt) {
+      WorkerPool::Lease lease = pool_->acquire(problem_.device);
+      told_worker_ = true;
+      // A worker that died while idle is only noticed when the request does
+      // not go through: start a fresh one once, the choice is not to blame.
+      Io sent = write_frame(lease.worker().socket(), payload, Deadline::after(10));
       if (sent != Io::ok) {
-        out.rejection = Rejection{Stage::crash, Reason::crashed,
-                                  "the measuring worker " + lease.retire(1.0).text + " before taking the request"};
-        return out;
+        log::info("the measuring worker could not take a request (it " + lease.retire(1.0).text +
+                  "); starting another");
+        sent = write_frame(lease.restart().socket(), payload, Deadline::after(10));
+        if (sent != Io::ok)
+          throw DeviceFailedError(problem_.device, "its new measuring worker " + lease.retire(1.0).text +
+                                                       " before taking a request");
       }
+      Exchange exchange = await_result(lease, request.id, out);
+      if (!exchange.lost_preparing) return exchange.outcome;
+      if (attempt == 2)
+        throw DeviceFailedError(problem_.device, "its measuring worker was lost twice before measuring a choice of " +
+                                                     describe(problem_) + " (the second time: " +
+                                                     exchange.outcome.rejection->to_string() + ")");
+      log::info("the measuring worker for " + to_string(problem_.device) + " was lost preparing " +
+                describe(problem_) + "; trying once more");
     }
-    return await_result(lease, request.id, std::move(out));
   }
 
  private:
-  ChoiceOutcome await_result(WorkerPool::Lease& lease, std::uint64_t id, ChoiceOutcome out) {
+  struct Exchange {
+    ChoiceOutcome outcome;
+    bool lost_preparing = false;  // the worker died or hung before the choice was built
+  };
+
+  Exchange await_result(WorkerPool::Lease& lease, std::uint64_t id, ChoiceOutcome out) {
     std::optional<measure::Phase> phase;
+    const auto preparing = [&] { return !phase || *phase == measure::Phase::prepare; };
+    // Died or hung: maybe the device, maybe chance; the caller retries once.
+    const auto lost = [&](Rejection r) {
+      out.rejection = std::move(r);
+      return Exchange{out, preparing()};
+    };
+    // Broke the protocol: the worker's own fault, and the next one would
+    // break it the same way, so no retry, and while preparing it is the
+    // rejection of every choice of the problem.
+    const auto broke = [&](Rejection r) {
+      out.rejection = std::move(r);
+      if (preparing()) problem_failure_ = out.rejection;
+      return Exchange{out, false};
+    };
     Deadline deadline = Deadline::after(limit_seconds_ + kDeadlineSlackSeconds);
     std::string payload;
     for (;;) {
       const Io io = read_frame(lease.worker().socket(), payload, deadline);
       if (io == Io::timeout) {
         lease.retire(0);
-        out.rejection = Rejection{Stage::timeout, Reason::timed_out,
-                                  "no answer within " + seconds_text(limit_seconds_) + " s " + during(phase) +
-                                      " (the per-choice limit: --choice-timeout, GEMMTUNE_CHOICE_TIMEOUT); the "
-                                      "measuring worker was killed and is replaced"};
-        return fail_problem_if_preparing(phase, std::move(out));
+        return lost(Rejection{Stage::timeout, Reason::timed_out,
+                              "no answer within " + seconds_text(limit_seconds_) + " s " + during(phase) +
+                                  " (the per-choice limit: --choice-timeout, GEMMTUNE_CHOICE_TIMEOUT); the "
+                                  "measuring worker was killed and is replaced"});
       }
       if (io != Io::ok) {
         const Ending ending = lease.retire(1.0);
-        if (io == Io::closed) {
-          out.rejection = Rejection{Stage::crash, Reason::crashed,
-                                    "the measuring worker " + ending.text + " " + during(phase) +
-                                        "; a new worker measures the next choice"};
-        } else {
-          out.rejection = Rejection{Stage::crash, Reason::internal_error,
-                                    std::string("the measuring worker broke the protocol (") +
-                                        (io == Io::too_large ? "a message over the size limit" : "a socket error") +
-                                        ") " + during(phase) + "; it was killed and is replaced"};
-        }
-        return fail_problem_if_preparing(phase, std::move(out));
+        if (io == Io::closed)
+          return lost(Rejection{Stage::crash, Reason::crashed,
+                                "the measuring worker " + ending.text + " " + during(phase) +
+                                    "; a new worker measures the next choice"});
+        return broke(Rejection{Stage::crash, Reason::internal_error,
+                              std::string("the measuring worker broke the protocol (") +
+                                  (io == Io::too_large ? "a message over the size limit" : "a socket error") + ") " +
+                                  during(phase) + "; it was killed and is replaced"});
       }
       try {
         const json message = json::parse(payload);
@@ -130,23 +155,22 @@ class WorkerProblem final : public measure::ProblemMeasurer {
           lease.retire(1.0);
           if (out.rejection) out.rejection->message += "; the device context was lost, so the worker was replaced";
         }
-        if (out.rejection && phase == measure::Phase::prepare) problem_failure_ = out.rejection;
-        return out;
+        if (out.rejection && phase == measure::Phase::prepare) {
+          // The worker could not use the device at all: no choice can run.
+          if (out.rejection->reason == Reason::unavailable)
+            throw DeviceFailedError(problem_.device, "the measuring worker cannot use it: " + out.rejection->message);
+          problem_failure_ = out.rejection;  // e.g. the inputs do not fit: the same for every choice
+        }
+        return Exchange{out, false};
+      } catch (const DeviceFailedError&) {
+        throw;
       } catch (const std::exception& e) {
         lease.retire(0);
-        out.rejection = Rejection{Stage::crash, Reason::internal_error,
-                                  std::string("the measuring worker sent a malformed message (") + e.what() + ") " +
-                                      during(phase) + "; it was killed and is replaced"};
-        return fail_problem_if_preparing(phase, std::move(out));
+        return broke(Rejection{Stage::crash, Reason::internal_error,
+                              std::string("the measuring worker sent a malformed message (") + e.what() + ") " +
+                                  during(phase) + "; it was killed and is replaced"});
       }
     }
-  }
-
-  // A worker lost while making the inputs or the reference: not this
-  // choice's fault, and the next worker would fail the same way.
-  ChoiceOutcome fail_problem_if_preparing(std::optional<measure::Phase> phase, ChoiceOutcome out) {
-    if (!phase || *phase == measure::Phase::prepare) problem_failure_ = out.rejection;
-    return out;
   }
 
   static std::string seconds_text(double s) {

@@ -6,9 +6,13 @@
 //   no answer within the choice's limit         stage timeout (worker killed)
 //   the device context is lost (illegal address) stage run, as the worker
 //                                                 reported it; worker replaced
-// The worker is replaced and tuning goes on. A worker that dies while making
-// a problem's inputs or reference fails that problem's remaining choices
-// with the same rejection instead of being restarted for each.
+// The worker is replaced and tuning goes on. A worker lost while making a
+// problem's inputs and reference (before any choice was built) is not the
+// choice's fault: a fresh worker tries once more, and a second loss, or a
+// worker that cannot start or finds the device unavailable, is a
+// DeviceFailedError (a tuning over several devices gives the problem to
+// another). A preparation that fails cleanly (the inputs do not fit) is the
+// rejection of every choice of that problem.
 #pragma once
 
 #include <memory>

@@ -57,13 +57,13 @@ std::unique_ptr<WorkerProcess> WorkerProcess::start(const WorkerCommand& command
                                                      double start_seconds) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
-    throw WorkerStartError("could not create the measuring worker's socket: " + errno_text(errno));
+    throw WorkerStartError(device, "could not create the measuring worker's socket: " + errno_text(errno));
   Fd parent{pair[0]}, child{pair[1]};
   // posix_spawn's dup2 onto the same number would keep close-on-exec on
   // some C libraries: make sure the child's end is not already fd 3.
   if (child.fd <= kWorkerSocketFd) {
     Fd moved{::fcntl(child.fd, F_DUPFD_CLOEXEC, kWorkerSocketFd + 1)};
-    if (moved.fd < 0) throw WorkerStartError("could not set up the measuring worker's socket: " + errno_text(errno));
+    if (moved.fd < 0) throw WorkerStartError(device, "could not set up the measuring worker's socket: " + errno_text(errno));
     std::swap(child.fd, moved.fd);
   }
 
@@ -101,7 +101,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::start(const WorkerCommand& command
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (spawned != 0)
-    throw WorkerStartError("could not start the measuring worker " + command.executable + " (" + command.origin +
+    throw WorkerStartError(device, "could not start the measuring worker " + command.executable + " (" + command.origin +
                            "): " + errno_text(spawned));
   std::unique_ptr<WorkerProcess> worker(new WorkerProcess(pid, parent.release()));
   child.reset();  // only the worker holds its end now: its death closes the socket
@@ -128,7 +128,7 @@ std::unique_ptr<WorkerProcess> WorkerProcess::start(const WorkerCommand& command
     problem = "it " + worker->finish(1.0).text + " before answering";
   }
   if (!problem.empty())
-    throw WorkerStartError("the measuring worker " + command.executable + " (" + command.origin +
+    throw WorkerStartError(device, "the measuring worker " + command.executable + " (" + command.origin +
                            ") is not usable: " + problem +
                            "; point GEMMTUNE_WORKER at this gemmtune's worker, or measure in process with "
                            "--isolation none (GEMMTUNE_ISOLATION=none)");

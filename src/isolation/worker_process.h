@@ -28,10 +28,11 @@ struct WorkerCommand {
 
 // A worker could not be started or did not introduce itself properly (a
 // missing executable, another gemmtune version). Not a choice's fault: the
-// tuning stops with this error.
-class WorkerStartError : public Error {
+// device cannot be tuned on (a tuning over several devices goes on with the
+// others).
+class WorkerStartError : public DeviceFailedError {
  public:
-  using Error::Error;
+  using DeviceFailedError::DeviceFailedError;
 };
 
 // How a worker process ended.

@@ -12,7 +12,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <optional>
+#include <sstream>
 #include <set>
 #include <thread>
 
@@ -41,28 +42,35 @@ int count_of(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// Processes whose parent is this test process, other than zombies we
-// already reaped. With this process a subreaper, a worker orphaned by
-// gemmtune would land here.
-std::vector<pid_t> children_of_this_process() {
+// The parent of a live process, from /proc/PID/stat; nullopt when it is gone.
+std::optional<pid_t> parent_of(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return std::nullopt;
+  // pid (comm) state ppid ...: comm may hold spaces, so read after ')'.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(line.substr(close + 2));
+  char state = 0;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// The processes whose parent is `parent` (zombies included).
+std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> out;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    // pid (comm) state ppid ...: comm may hold spaces, so read after ')'.
-    const auto close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == ::getpid()) out.push_back(static_cast<pid_t>(std::stol(name)));
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    if (parent_of(pid) == parent) out.push_back(pid);
   }
   return out;
 }
+
+// With this process a subreaper, a worker orphaned by gemmtune lands here.
+std::vector<pid_t> children_of_this_process() { return children_of(::getpid()); }
 
 class CliIsolation : public CliTest {
  protected:
@@ -238,18 +246,7 @@ TEST_F(CliIsolation, KillingGemmtuneMidTuneTakesItsWorkerDownToo) {
   std::vector<pid_t> grandchildren;
   for (int i = 0; i < 200 && grandchildren.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-      std::ifstream stat(entry.path() / "stat");
-      std::string line;
-      if (!std::getline(stat, line)) continue;
-      const auto close = line.rfind(')');
-      if (close == std::string::npos) continue;
-      std::istringstream rest(line.substr(close + 2));
-      char state = 0;
-      pid_t ppid = 0;
-      rest >> state >> ppid;
-      if (ppid == pid) grandchildren.push_back(static_cast<pid_t>(std::stol(entry.path().filename())));
-    }
+    grandchildren = children_of(pid);
   }
   ASSERT_FALSE(grandchildren.empty()) << "gemmtune started no worker";
   ::kill(pid, SIGKILL);
@@ -285,6 +282,57 @@ TEST_F(CliIsolation, WithoutIsolationACrashTakesGemmtuneDown) {
                                 {{"GEMMTUNE_FAILPOINTS", "BLAS/*=crash"}, {"GEMMTUNE_CACHE_DIR", path("cache")}}, dir());
   EXPECT_TRUE(r.signaled);
   EXPECT_EQ(r.exit_code, 128 + SIGSEGV);
+}
+
+// --devices (issue 12) as far as a machine without GPUs allows: every
+// refusal comes before any work (no worker started). The spreading itself is
+// tested on fake GPUs (tests/core/multi_device_test.cpp) and on real ones by
+// scripts/device/multi_gpu.sh.
+TEST_F(CliIsolation, BadDeviceListsExit2BeforeAnyWork) {
+  write("work.txt", "mm 16x16x16\nmm 32x16x16\n");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"cuda:57", "cuda:57 is not available"},
+      {"cuda:0,cuda:0", "cuda:0 is listed twice"},
+      {"cuda:0,banana", "'banana' is not a GPU"},
+      {"cuda:0,,cuda:1", "'' is not a GPU"},
+      {"cpu", "cpu is not a GPU"},
+      {"all,cuda:0", "'all' is not a GPU"},
+  };
+  for (const auto& [devices, needle] : cases) {
+    ProcessResult r = gemmtune({"tune", "--workload", "work.txt", "--devices", devices, "--no-cache"},
+                               {{"GEMMTUNE_LOG", "info"}});
+    EXPECT_EQ(r.exit_code, 2) << devices << "\n" << r.err;
+    EXPECT_CONTAINS(r.err, needle);
+    EXPECT_EQ(count_of(r.err, "started measuring worker"), 0) << devices;
+  }
+}
+
+TEST_F(CliIsolation, DevicesRefuseAProblemThatNamesTheCpuOrASingleProblem) {
+  write("work.txt", "mm 16x16x16\nmm 32x16x16 --device cpu\n");
+  ProcessResult line = gemmtune({"tune", "--workload", "work.txt", "--devices", "cuda:0", "--no-cache"});
+  EXPECT_EQ(line.exit_code, 2) << line.err;
+  EXPECT_CONTAINS(line.err, "work.txt:2: --device cpu");
+  EXPECT_CONTAINS(line.err, "--device cpu contradicts --devices cuda:0");
+
+  write("plain.txt", "mm 16x16x16\n");
+  ProcessResult everywhere =
+      gemmtune({"tune", "--workload", "plain.txt", "--device", "cpu", "--devices", "all", "--no-cache"});
+  EXPECT_EQ(everywhere.exit_code, 2) << everywhere.err;
+  EXPECT_CONTAINS(everywhere.err, "--device cpu contradicts --devices all");
+
+  ProcessResult one = gemmtune({"tune", "mm", "8x8x8", "--devices", "cuda:0"});
+  EXPECT_EQ(one.exit_code, 2);
+  EXPECT_CONTAINS(one.err, "--devices spreads the problems of a workload");
+
+  ProcessResult empty = gemmtune({"tune", "--workload", "plain.txt", "--devices", ""});
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_CONTAINS(empty.err, "--devices expects");
+
+  // Not a flag a line may set: the spreading is the whole run's.
+  write("bad_line.txt", "mm 16x16x16 --devices cuda:0\n");
+  ProcessResult on_line = gemmtune({"tune", "--workload", "bad_line.txt", "--no-cache"});
+  EXPECT_EQ(on_line.exit_code, 2) << on_line.err;
+  EXPECT_CONTAINS(on_line.err, "--devices");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -179,6 +180,49 @@ TEST(CApi, DatabaseRecordsOfAMissingFileIsAnErrorThatCreatesNothing) {
   FILE* f = std::fopen(path.c_str(), "r");
   EXPECT_EQ(f, nullptr);
   if (f) std::fclose(f);
+}
+
+// Several devices (issue 12): a bad list is refused before any work; on a
+// GPU machine, a workload over cuda:0 comes back in the problems' order.
+TEST(CApi, TuneOnDevicesRefusesABadDeviceListNamingIt) {
+  gemmtune_problem p;
+  gemmtune_problem_init(&p);
+  p.m = p.n = p.k = 8;
+  ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+  const char* json = nullptr;
+  EXPECT_EQ(gemmtune_tune_on_devices(nullptr, &p, 1, nullptr, &json), GEMMTUNE_INVALID);
+  EXPECT_NE(std::string(gemmtune_last_error()).find("devices"), std::string::npos) << gemmtune_last_error();
+  for (const auto& [devices, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"cpu", "cpu is not a GPU"}, {"cuda:0,cuda:0", "listed twice"}, {"cuda:99", "cuda:99 is not available"},
+           {"", "'' is not a GPU"}}) {
+    EXPECT_EQ(gemmtune_tune_on_devices(nullptr, &p, 1, devices.c_str(), &json), GEMMTUNE_INVALID) << devices;
+    EXPECT_NE(std::string(gemmtune_last_error()).find(needle), std::string::npos) << gemmtune_last_error();
+  }
+}
+
+TEST(CApi, TuneOnDevicesTunesEachProblemOnAGpu) {
+  if (!backend_available("CUBLAS")) GTEST_SKIP() << "needs a GPU (CUBLAS is not available here)";
+  gemmtune_options* o = gemmtune_options_create();
+  ASSERT_EQ(gemmtune_options_set(o, "backends", "CUBLAS"), GEMMTUNE_OK);
+  ASSERT_EQ(gemmtune_options_set(o, "cache", "0"), GEMMTUNE_OK);
+  std::vector<gemmtune_problem> problems(3);
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    gemmtune_problem_init(&problems[i]);
+    problems[i].m = 64 << i;
+    problems[i].n = problems[i].k = 128;
+    ASSERT_EQ(gemmtune_problem_dense(&problems[i], "f16", "nn"), GEMMTUNE_OK);
+  }
+  const char* json = nullptr;
+  ASSERT_EQ(gemmtune_tune_on_devices(o, problems.data(), problems.size(), "all", &json), GEMMTUNE_OK)
+      << gemmtune_last_error();
+  gemmtune_options_destroy(o);
+  const std::string text = json;
+  EXPECT_NE(text.find("\"failed_devices\":[]"), std::string::npos) << text;
+  std::size_t at = 0;
+  for (const char* m : {"\"m\":64,", "\"m\":128,", "\"m\":256,"}) {
+    at = text.find(m, at);
+    EXPECT_NE(at, std::string::npos) << m << " not in the problems' order: " << text;
+  }
 }
 
 }  // namespace

@@ -22,7 +22,8 @@ std::vector<std::shared_ptr<Backend>> world_backends();
 
 // GEMMTUNE_TEST_WORKER_MISBEHAVE selects how the test worker breaks the
 // protocol: "silent" (never says hello), "oversized" (answers with a frame
-// over the size limit), "garbage" (answers with text that is not JSON).
+// over the size limit), "garbage" (answers with text that is not JSON),
+// "die_on_request" (killed as soon as a request arrives).
 inline constexpr const char* kMisbehaveVariable = "GEMMTUNE_TEST_WORKER_MISBEHAVE";
 
 }  // namespace gemmtune::isolation_testing

@@ -21,6 +21,7 @@
 #include "isolation/worker_measurer.h"
 #include "isolation/worker_pool.h"
 #include "testing/problem_specs.h"
+#include "testing/scoped_env.h"
 
 namespace gemmtune {
 namespace {
@@ -199,14 +200,7 @@ TEST(WorkerIsolation, AWorkerThatDiedWhileIdleIsReplacedWithoutBlamingAChoice) {
   EXPECT_EQ(pool->started(Device{}), 2);
 }
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
+using testing::ScopedEnv;
 
 TEST(WorkerIsolation, ASilentWorkerIsAStartErrorWithinItsDeadline) {
   ScopedEnv silent(isolation_testing::kMisbehaveVariable, "silent");
@@ -240,6 +234,22 @@ TEST(WorkerIsolation, AnOversizedOrGarbledAnswerIsACrashRejectionNotAHang) {
       EXPECT_EQ(first.rejection->reason, Reason::internal_error) << how << ": " << first.rejection->message;
     }
   }
+}
+
+TEST(WorkerIsolation, AWorkerLostTwiceBeforeMeasuringIsADeviceFailureNotAChoiceRejection) {
+  ScopedEnv die(isolation_testing::kMisbehaveVariable, "die_on_request");
+  auto pool = std::make_shared<WorkerPool>(test_worker());
+  Tuner tuner = isolated_tuner(options(), pool);
+  try {
+    tuner.tune(problem());
+    FAIL() << "expected DeviceFailedError";
+  } catch (const DeviceFailedError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("cpu failed"), std::string::npos) << what;
+    EXPECT_NE(what.find("lost twice"), std::string::npos) << what;
+    EXPECT_NE(what.find("SIGKILL"), std::string::npos) << what;
+  }
+  EXPECT_EQ(pool->started(Device{}), 2) << "one fresh worker tries again before the device is blamed";
 }
 
 // ---- the protocol on its own ----

@@ -13,6 +13,7 @@
 #include "isolation/fake_world.h"
 #include "isolation/worker_process.h"
 #include "testing/problem_specs.h"
+#include "testing/scoped_env.h"
 
 namespace gemmtune {
 namespace {
@@ -42,7 +43,7 @@ class FakeMeasurer final : public measure::Measurer {
     explicit Problem_(std::shared_ptr<Script> script) : script_(std::move(script)) {}
     ChoiceOutcome measure(const Backend& backend, const Choice& choice) override {
       ++script_->measures;
-      if (script_->fail_to_start) throw isolation::WorkerStartError("the fake worker cannot start");
+      if (script_->fail_to_start) throw isolation::WorkerStartError(Device{}, "the fake worker cannot start");
       ChoiceOutcome out = measure::outcome_for(backend.name(), choice);
       if (auto it = script_->rejections.find(choice.name); it != script_->rejections.end()) {
         out.rejection = it->second;
@@ -138,22 +139,7 @@ TEST(MeasuringInterface, AWorkerThatCannotStartStopsTheTuningWithItsReason) {
   }
 }
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) setenv(name, value, 1);
-    else unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 // Without a worker executable beside this test binary, an explicit request
 // for isolation is an error found before any work; the default measures in

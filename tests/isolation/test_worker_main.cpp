@@ -38,6 +38,7 @@ int misbehave(const std::string& how, int fd) {
   isolation::write_frame(fd, hello, isolation::Deadline::never());
   std::string request;
   isolation::read_frame(fd, request, isolation::Deadline::never());
+  if (how == "die_on_request") std::raise(SIGKILL);  // lost before any phase: the parent blames the device
   if (how == "oversized") {
     const unsigned char header[4] = {0xff, 0xff, 0xff, 0x7f};  // ~2 GiB claimed
     (void)!::write(fd, header, 4);

@@ -39,6 +39,7 @@ constexpr Flag kFlags[] = {
     {"--csv", false, kTune | kRun},
     {"--quiet", false, kTune | kRun},
     {"--workload", false, kTune},  // its value is optional: handled specially
+    {"--devices", true, kTune},
     {"--dtype", true, kProblemOrRun},
     {"--out-dtype", true, kProblemOrRun},
     {"--layout", true, kProblemFlag},
@@ -157,6 +158,9 @@ void apply_flag(Invocation& inv, std::string_view flag, const std::string& value
     inv.format = f;
   } else if (flag == "--quiet") {
     inv.quiet = true;
+  } else if (flag == "--devices") {
+    if (value.empty()) usage_fail("--devices expects a list of devices (cuda:0,cuda:1) or the word all", cmd);
+    inv.devices = value;
   } else if (flag == "--dtype" || flag == "--out-dtype") {
     auto d = parse_dtype(value);
     if (!d) usage_fail(std::string(flag) + " expects a dtype (" + dtype_names() + "), got '" + value + "'", cmd);
@@ -197,6 +201,7 @@ void apply_flag(Invocation& inv, std::string_view flag, const std::string& value
     auto d = parse_device(value);
     if (!d) usage_fail("--device expects cpu, cuda or cuda:N, got '" + value + "'", cmd);
     p.device = *d;
+    p.device_given = true;
   } else if (flag == "--broadcast-b") {
     p.broadcast_b = true;
   } else if (flag == "--allow-tf32") {
@@ -499,6 +504,10 @@ Invocation parse_command_line(const std::vector<std::string>& args) {
                      cmd);
       } else {
         take_op_and_shape(inv, positionals, "tune");
+        if (!inv.devices.empty())
+          usage_fail("--devices spreads the problems of a workload over devices (tune --workload FILE --devices "
+                     "LIST); one problem takes --device",
+                     cmd);
       }
       break;
     case Command::explain:
@@ -669,7 +678,7 @@ std::string help_text(std::optional<Command> topic) {
 usage:
   gemmtune backends [--json]
   gemmtune tune OP SHAPE [problem options] [tuning options]
-  gemmtune tune --workload [FILE|default] [options]
+  gemmtune tune --workload [FILE|default] [--devices LIST|all] [options]
   gemmtune run OP --a A.npy --b B.npy [--bias BIAS.npy] --out C.npy [options]
   gemmtune explain OP SHAPE [problem options] [--backends LIST]
   gemmtune cache list|show ID|export FILE|import FILE|clear|stats|push|pull [--db PATH] [--json]
@@ -705,7 +714,13 @@ exit codes: 0 success, 2 bad usage or an invalid problem, 3 no valid choices
              "# starts a comment). Options on the command line apply to every line; a line\n"
              "may override them. --workload alone (or `--workload default`) runs a built-in\n"
              "preset of transformer projections. A summary table ends the run. With --json\n"
-             "a workload prints one JSON array of result objects.\n\n";
+             "a workload prints one JSON array of result objects.\n\n"
+             "--devices cuda:0,cuda:1 (or --devices all) spreads a workload's problems over\n"
+             "those devices, one measuring worker each, all at once; every problem is tuned\n"
+             "once, on whichever device takes it (it overrides a line's --device cuda:N;\n"
+             "a problem on --device cpu is refused).\n"
+             "Identical GPUs share stored results. A device that fails is reported and its\n"
+             "problems go to the others.\n\n";
       out += kProblemHelp;
       out += tuning_help();
       break;

@@ -57,6 +57,7 @@ struct ProblemArgs {
   double beta = 1.0;
   Activation activation = Activation::none;
   Device device;
+  bool device_given = false;  // --device was on the command line or the line: --devices may not contradict it
   std::optional<ScaleKind> scale_a, scale_b;
   bool broadcast_b = false;
   bool allow_tf32 = false;
@@ -102,6 +103,7 @@ struct Invocation {
   bool quiet = false;
   bool workload = false;          // tune --workload
   std::string workload_file;      // "" or "default": the built-in preset
+  std::string devices;            // tune --workload --devices LIST|all ("" = each line's --device)
   CacheAction cache_action = CacheAction::list;
   std::string cache_argument;     // show ID, export FILE, import FILE
 };

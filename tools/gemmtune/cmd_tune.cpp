@@ -1,11 +1,15 @@
 // `gemmtune tune` (one problem or a workload) and `gemmtune explain`.
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "commands.h"
+#include "core/device_scheduler.h"
 #include "format.h"
 #include "measure/inputs.h"
 #include "store/store.h"
@@ -65,6 +69,96 @@ std::optional<ResultView> tune_one(Tuner& tuner, const Task& task, bool wait) {
   return view;
 }
 
+// Several devices at once: one thread per device, each with tuners of its
+// own (Tuner is not thread-safe) and so one measuring worker, taking the next
+// problem from a shared queue (core/device_scheduler.h). Progress and
+// warnings from the threads go through one lock, tagged with the device.
+// report(i, view) is called under that lock as each problem ends.
+void tune_on_devices(const std::vector<Task>& tasks, const std::vector<Device>& devices, ProgressDisplay& display,
+                     const std::function<void(std::size_t, ResultView)>& report) {
+  std::mutex display_mutex;
+  std::map<int, std::vector<std::pair<TuneArgs, std::unique_ptr<Tuner>>>> tuners;  // by device index
+  std::mutex tuners_mutex;
+  auto tuner_for = [&](Device d, const TuneArgs& args) -> Tuner& {
+    std::vector<std::pair<TuneArgs, std::unique_ptr<Tuner>>>* mine = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(tuners_mutex);
+      mine = &tuners[d.index];  // a std::map's elements stay put as it grows
+    }
+    for (auto& [flags, tuner] : *mine)
+      if (flags == args) return *tuner;
+    TuneOptions options = to_tune_options(args);
+    const std::string tag = "[" + to_string(d) + "] ";
+    options.on_progress = [&, tag](const ProgressEvent& e) {
+      std::lock_guard<std::mutex> lock(display_mutex);
+      display.set_prefix(tag);
+      display.on_progress(e);
+    };
+    options.on_warning = [&, tag](const std::string& message) {
+      std::lock_guard<std::mutex> lock(display_mutex);
+      display.warning(tag + message);
+    };
+    mine->emplace_back(args, std::make_unique<Tuner>(std::move(options)));
+    return *mine->back().second;
+  };
+  auto run = [&](std::size_t i, Device d, const std::function<void(std::size_t, ResultView)>& report) {
+    Task task = tasks[i];
+    task.problem.device = d;
+    // wait: the other devices of this run are not "elsewhere"; a fleet's
+    // remote cache still gives one process each problem. DeviceFailedError
+    // goes to the scheduler, which gives the problem to another device.
+    ResultView view = *tune_one(tuner_for(d, task.invocation.tune), task, /*wait=*/true);
+    view.label = view.label.empty() ? to_string(d) : view.label + " on " + to_string(d);
+    std::lock_guard<std::mutex> lock(display_mutex);
+    report(i, std::move(view));
+  };
+  auto failed = [&](const core::ScheduleReport::Failure& f) {
+    std::lock_guard<std::mutex> lock(display_mutex);
+    display.warning(f.message + "; its problems go to the other devices");
+  };
+  // A line repeated (the same problem and tuning flags) is tuned once and
+  // reported on each of its lines.
+  const std::vector<std::size_t> first = core::first_of_same(
+      tasks, [](const Task& a, const Task& b) { return a.problem == b.problem && a.invocation.tune == b.invocation.tune; });
+  std::vector<std::size_t> distinct;
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    if (first[i] == i) distinct.push_back(i);
+  std::vector<ResultView> done(tasks.size());
+  auto keep = [&](std::size_t i, ResultView view) {  // under display_mutex
+    done[i] = view;
+    report(i, std::move(view));
+  };
+  auto run_distinct = [&](std::size_t k, Device d) { run(distinct[k], d, keep); };
+  const core::ScheduleReport schedule = core::run_on_devices(distinct.size(), devices, run_distinct, failed);
+  for (std::size_t k = 0; k < distinct.size(); ++k)
+    if (!schedule.ran_on[k]) {
+      ResultView view;
+      view.label = tasks[distinct[k]].label;
+      view.record.problem = tasks[distinct[k]].problem;
+      view.error = "not tuned: " + schedule.unfinished_why[k] + "\n";
+      keep(distinct[k], std::move(view));
+    }
+  for (std::size_t i = 0; i < tasks.size(); ++i)
+    if (first[i] != i) {
+      ResultView view = done[first[i]];
+      view.label = tasks[i].label + (view.label.empty() ? "" : " (as " + view.label + ")");
+      report(i, std::move(view));
+    }
+  tuners.clear();  // the tuners and their workers end on this thread
+}
+
+// --devices: a list of GPUs, each available, checked before any work. A
+// problem that names the CPU cannot be spread over GPUs.
+std::vector<Device> devices_to_spread_over(const Invocation& inv, const std::vector<Task>& tasks) {
+  for (const Task& task : tasks)
+    if (task.invocation.problem.device_given && task.invocation.problem.device.kind != DeviceKind::cuda)
+      throw UsageError((task.label.empty() ? std::string() : task.label + ": ") + "--device " +
+                           to_string(task.invocation.problem.device) + " contradicts --devices " + inv.devices +
+                           " (which spreads the problems over GPUs)",
+                       usage_hint(Command::tune));
+  return parse_devices(inv.devices);
+}
+
 }  // namespace
 
 int cmd_tune(const Invocation& inv, Io& io) {
@@ -86,7 +180,16 @@ int cmd_tune(const Invocation& inv, Io& io) {
     measure::check_fits_in_memory(tasks.back().problem, 2);
   }
 
-  ProgressDisplay display(io.err, io.err_is_terminal, inv.quiet);
+  // Every problem goes to whichever of the devices takes it.
+  std::vector<Device> devices;
+  if (!inv.devices.empty()) {
+    devices = devices_to_spread_over(inv, tasks);
+    for (Task& task : tasks) task.problem.device = devices.front();
+  }
+
+  // One progress line cannot follow several devices at once: with --devices
+  // the display prints warnings only.
+  ProgressDisplay display(io.err, io.err_is_terminal && devices.empty(), inv.quiet);
   TunerPool pool(display);
   // Tuners resolve their options (backend names, GEMMTUNE_* values) when
   // made: make them all now so a bad --backends on a late line fails first.
@@ -147,7 +250,8 @@ int cmd_tune(const Invocation& inv, Io& io) {
   // tuning for a second pass, which waits for their results. Without a
   // remote cache nothing is claimed elsewhere and the first pass does all.
   std::vector<std::size_t> claimed_elsewhere;
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
+  if (!devices.empty()) tune_on_devices(tasks, devices, display, report);
+  for (std::size_t i = 0; i < tasks.size() && devices.empty(); ++i) {
     progress_prefix(i);
     std::optional<ResultView> view = tune_one(*tasks[i].tuner, tasks[i], /*wait=*/tasks.size() == 1);
     display.clear();

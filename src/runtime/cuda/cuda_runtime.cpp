@@ -126,6 +126,14 @@ std::string CudaRuntime::open() {
       return failed("cuDeviceGetAttribute", r);
   }
   info_.l2_bytes = static_cast<std::size_t>(l2);
+  // Clocks tell apart boards of one model run at other clocks (a power-capped
+  // part, an SXM and a PCIe card). Newer drivers may drop these attributes;
+  // then they stay 0 rather than making the device unusable.
+  if (api.cuDeviceGetAttribute(&info_.clock_khz, CU_DEVICE_ATTRIBUTE_CLOCK_RATE, device_) != CUDA_SUCCESS)
+    info_.clock_khz = 0;
+  if (api.cuDeviceGetAttribute(&info_.memory_clock_khz, CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE, device_) !=
+      CUDA_SUCCESS)
+    info_.memory_clock_khz = 0;
   if (CUresult r = api.cuDeviceTotalMem(&info_.memory_bytes, device_); r != CUDA_SUCCESS)
     return failed("cuDeviceTotalMem", r);
   if (CUresult r = api.cuDriverGetVersion(&info_.driver_version); r != CUDA_SUCCESS)
@@ -165,7 +173,8 @@ std::string CudaRuntime::fingerprint() const {
   if (!availability_.available) return "cuda=unavailable";
   std::ostringstream out;
   out << "gpu=" << info_.name << ";sm=" << info_.sm_major << info_.sm_minor << ";sms=" << info_.sm_count
-      << ";l2=" << info_.l2_bytes << ";driver=" << info_.driver_version << ";cublas=";
+      << ";l2=" << info_.l2_bytes << ";mem=" << info_.memory_bytes << ";clock=" << info_.clock_khz
+      << ";memclock=" << info_.memory_clock_khz << ";driver=" << info_.driver_version << ";cublas=";
   const std::string blas = cublas_version();
   out << (blas.empty() ? "none" : blas);
   return out.str();

@@ -28,6 +28,8 @@ struct DeviceInfo {
   int sm_count = 0;
   std::size_t l2_bytes = 0;
   std::size_t memory_bytes = 0;
+  int clock_khz = 0;         // peak SM clock; 0 when the driver does not say
+  int memory_clock_khz = 0;  // peak memory clock; 0 when the driver does not say
   int driver_version = 0;   // 13000 for CUDA 13.0
   int sm() const { return sm_major * 10 + sm_minor; }
 };
@@ -43,7 +45,9 @@ class CudaRuntime final : public runtime::DeviceRuntime {
 
   DeviceKind kind() const override { return DeviceKind::cuda; }
   Availability availability() const override { return availability_; }
-  // "gpu=<name>;sm=<major><minor>;sms=<count>;l2=<bytes>;driver=<version>;cublas=<version>"
+  // "gpu=<name>;sm=<major><minor>;sms=<count>;l2=<bytes>;mem=<bytes>;clock=<kHz>;memclock=<kHz>;
+  //  driver=<version>;cublas=<version>": the model and what makes its
+  // timings differ, never the index, so identical GPUs share records.
   std::string fingerprint() const override;
   std::size_t last_level_cache_bytes() const override { return info_.l2_bytes; }
 
