@@ -6,7 +6,7 @@
 # under $OUT; a summary is printed last.
 #
 #   ROUND_SECONDS   total budget (default 560)
-#   ROUND_STEPS     space-separated subset of: bench epilogue tests probe isolation python capi
+#   ROUND_STEPS     space-separated subset of: bench epilogue tests probe isolation python multi capi
 #   ROUND_BENCH     arguments of bench_vs_torch.py (default: quick suite, nt and nn, CUDA alone)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,7 +18,7 @@ export PYTHONUNBUFFERED=1
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-round-XXXXXX)}
 export GEMMTUNE_C_LIB=$root/.device/lib/libgemmtune_c.so
 budget=${ROUND_SECONDS:-560}
-steps=${ROUND_STEPS:-bench epilogue tests probe isolation python capi}
+steps=${ROUND_STEPS:-bench epilogue tests probe isolation python multi capi}
 start=$SECONDS
 summary=()
 
@@ -54,10 +54,11 @@ if [ -f bench/gpu/bench_epilogue.py ]; then
     --shapes 2048x14336x4096 --acts bias,gelu,gelu_tanh --reps 30
 fi
 run_step tests 150 .device/bin/gemmtune_gpu_tests --gtest_brief=1
-CUDA_PROBE_TIMEOUT=20 run_step probe 70 scripts/device/cuda_probe.sh
+CUDA_PROBE_TIMEOUT=20 run_step probe 50 scripts/device/cuda_probe.sh
 [ -x scripts/device/isolation_gpu.sh ] &&
-  GEMMTUNE_ISOLATION_SUITE=quick GEMMTUNE_BENCH_TIMEOUT=60 run_step isolation 100 scripts/device/isolation_gpu.sh
+  GEMMTUNE_ISOLATION_SUITE=quick GEMMTUNE_BENCH_TIMEOUT=60 run_step isolation 80 scripts/device/isolation_gpu.sh
 [ -x scripts/device/python_suite.sh ] && run_step python 60 scripts/device/python_suite.sh
+[ -x scripts/device/multi_gpu.sh ] && run_step multi 60 scripts/device/multi_gpu.sh
 run_step capi 20 .device/bin/gemmtune_c_api_tests --gtest_brief=1
 echo
 echo "===== summary ($((SECONDS - start)) s) ====="
@@ -70,3 +71,4 @@ printf '%s\n' "${summary[@]}"
 [ -f "$out/epilogue.log" ] && grep -E "^epilogue|WRONG|x[0-9]" "$out/epilogue.log" | tail -12 | cut -c1-160
 [ -f "$out/isolation.log" ] && grep -E "ok:|FAILED|overhead|agree|summary|fault" "$out/isolation.log" | head -14
 [ -f "$out/python.log" ] && tail -8 "$out/python.log"
+[ -f "$out/multi.log" ] && tail -6 "$out/multi.log"
