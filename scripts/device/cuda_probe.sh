@@ -5,6 +5,7 @@
 # line), with the compiled-kernel cache shared through GEMMTUNE_CACHE_DIR.
 #   CUDA_PROBE_PROBLEMS  file with one "OP BxMxNxK LAYOUT DTYPE [flags]" per line
 #                        (default: the list below)
+#   CUDA_PROBE_LOG       a GEMMTUNE_LOG level for the probe's processes
 #   CUDA_PROBE_TIMEOUT   seconds per choice (default 10; kernels are compiled
 #                        beforehand by --prepare, so a choice needs well under 1 s)
 # After two hangs or crashes of one family (the name's first two fields) on a
@@ -17,6 +18,8 @@ out=${OUT:-$root/.device-out}
 mkdir -p "$out"
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-probe-XXXXXX)}
 limit=${CUDA_PROBE_TIMEOUT:-10}
+# CUDA_PROBE_LOG=debug: the backend's debug lines (grids, occupancy) beside each choice.
+[ -n "${CUDA_PROBE_LOG:-}" ] && export GEMMTUNE_LOG=$CUDA_PROBE_LOG
 default_problems="mm 1x4096x4096x4096 nt bf16
 mm 1x1024x4096x4096 nn bf16
 mm 1x128x4096x4096 nt bf16
