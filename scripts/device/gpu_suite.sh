@@ -12,13 +12,8 @@
 #                         activation vs torch, and the epilogue passes' bandwidth
 #                         vs a copy), logs and epilogue.json/.md in $OUT/epilogue
 #   GEMMTUNE_EPILOGUE_BENCH_ARGS  its arguments (default: --suite quick)
-set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${OUT:-$root/.device-out}
-mkdir -p "$out"
-export LD_LIBRARY_PATH=$root/.device/lib:${LD_LIBRARY_PATH:-}
-export PYTHONUNBUFFERED=1
+# shellcheck source=scripts/device/device_env.sh
+source "$(dirname "$0")/device_env.sh"
 bin=$root/.device/bin
 [ -x "$bin/gemmtune_gpu_tests" ] || { echo "no .device/bin: run scripts/device/prepare.sh here and carry .device"; exit 2; }
 

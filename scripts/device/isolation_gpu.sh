@@ -14,13 +14,8 @@
 #      agreement and the selections.
 # Logs go to $OUT; a summary is printed last.
 #   GEMMTUNE_ISOLATION_SUITE  all (default) or quick
-set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${OUT:-$root/.device-out}
-mkdir -p "$out"
-export LD_LIBRARY_PATH=$root/.device/lib:${LD_LIBRARY_PATH:-}
-export PYTHONUNBUFFERED=1
+# shellcheck source=scripts/device/device_env.sh
+source "$(dirname "$0")/device_env.sh"
 gemmtune=$root/.device/bin/gemmtune
 [ -x "$gemmtune" ] || { echo "no .device/bin/gemmtune: run scripts/device/prepare.sh here and carry .device"; exit 2; }
 [ -x "$root/.device/lib/gemmtune-worker" ] || echo "WARNING: no .device/lib/gemmtune-worker: the C API measures in process"

@@ -25,12 +25,8 @@
 #      the other GPUs (exit 0).
 # MULTI_GPU_BACKENDS (default CUBLAS,CUBLASLT) picks the backends of parts
 # 1-4. Exit 0 when every check that ran passed.
-set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${OUT:-$root/.device-out}
-mkdir -p "$out"
-export LD_LIBRARY_PATH=$root/.device/lib:${LD_LIBRARY_PATH:-}
+# shellcheck source=scripts/device/device_env.sh
+source "$(dirname "$0")/device_env.sh"
 gemmtune=$root/.device/bin/gemmtune
 [ -x "$gemmtune" ] || { echo "no .device/bin/gemmtune: run scripts/device/prepare.sh here and carry .device"; exit 2; }
 nvidia-smi -L | tee "$out/multi_gpu.txt"

@@ -8,13 +8,8 @@
 #   ROUND_SECONDS   total budget (default 560)
 #   ROUND_STEPS     space-separated subset of: bench epilogue tests probe isolation python multi capi
 #   ROUND_BENCH     arguments of bench_vs_torch.py (default: quick suite, nt and nn, CUDA alone)
-set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-out=${OUT:-$root/.device-out}
-mkdir -p "$out"
-export LD_LIBRARY_PATH=$root/.device/lib:${LD_LIBRARY_PATH:-}
-export PYTHONUNBUFFERED=1
+# shellcheck source=scripts/device/device_env.sh
+source "$(dirname "$0")/device_env.sh"
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-round-XXXXXX)}
 export GEMMTUNE_C_LIB=$root/.device/lib/libgemmtune_c.so
 budget=${ROUND_SECONDS:-560}
