@@ -7,6 +7,7 @@
 #
 #   ROUND_SECONDS   total budget (default 560)
 #   ROUND_STEPS     space-separated subset of: bench epilogue tests probe isolation python multi capi
+#   ROUND_TEST_FILTER  a gtest filter for the GPU tests (default: all)
 #   ROUND_BENCH     arguments of bench_vs_torch.py (default: quick suite, nt and nn, CUDA alone)
 # shellcheck source=scripts/device/device_env.sh
 source "$(dirname "$0")/device_env.sh"
@@ -48,7 +49,8 @@ if [ -f bench/gpu/bench_epilogue.py ]; then
   run_step epilogue 60 python3 bench/gpu/bench_epilogue.py --out "$out/epilogue" --suite quick \
     --shapes 2048x14336x4096 --acts bias,gelu,gelu_tanh --reps 30
 fi
-run_step tests 150 .device/bin/gemmtune_gpu_tests --gtest_brief=1
+# shellcheck disable=SC2086
+run_step tests 150 .device/bin/gemmtune_gpu_tests --gtest_brief=1 ${ROUND_TEST_FILTER:+--gtest_filter=$ROUND_TEST_FILTER}
 CUDA_PROBE_TIMEOUT=20 run_step probe 50 scripts/device/cuda_probe.sh
 [ -x scripts/device/isolation_gpu.sh ] &&
   GEMMTUNE_ISOLATION_SUITE=quick GEMMTUNE_BENCH_TIMEOUT=60 run_step isolation 80 scripts/device/isolation_gpu.sh
