@@ -28,6 +28,10 @@ set_target_properties(gemmtune PROPERTIES EXPORT_NAME gemmtune_static)
 
 install(TARGETS gemmtune_cli
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+# The measuring worker that programs embedding the library start (isolation):
+# PREFIX/LIBEXECDIR/gemmtune, where util/install_layout.h finds it.
+install(TARGETS gemmtune_worker
+  RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/gemmtune COMPONENT runtime)
 install(TARGETS gemmtune_shared gemmtune_c EXPORT gemmtuneTargets
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT development
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

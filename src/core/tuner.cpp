@@ -163,6 +163,21 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
   choose_measurer(custom_runtime);
 }
 
+namespace {
+
+// The first backend a measuring worker could not build (the worker knows
+// gemmtune's own backends only: a program's own Backend lives in the
+// program), or nullopt when there is none.
+std::optional<std::string> backend_unknown_to_workers(const std::vector<std::shared_ptr<Backend>>& backends) {
+  std::vector<std::string> known;
+  for (const auto& b : builtin_backends()) known.emplace_back(b->name());
+  for (const auto& b : backends)
+    if (std::find(known.begin(), known.end(), b->name()) == known.end()) return std::string(b->name());
+  return std::nullopt;
+}
+
+}  // namespace
+
 void Tuner::Impl::choose_measurer(bool custom_runtime) {
   const core::IsolationSetting setting = core::resolve_isolation(options);
   isolation = setting.isolation;
@@ -170,6 +185,16 @@ void Tuner::Impl::choose_measurer(bool custom_runtime) {
   if (isolation == Isolation::process && !custom_runtime) {
     std::string looked;
     if (auto command = isolation::locate_worker(&looked)) {
+      if (auto foreign = backend_unknown_to_workers(services.backends)) {
+        // Measured here, not refused: the program chose to run its own code.
+        if (!setting.source.empty())
+          warn("isolation is process (from " + setting.source + ") but backend " + *foreign +
+               " is this program's own, which a measuring worker cannot build: choices are measured in this "
+               "process");
+        services.measurer = measure::make_in_process_measurer(services.runtime_for);
+        isolation = Isolation::none;
+        return;
+      }
       services.measurer = isolation::make_worker_measurer(isolation::WorkerPool::shared(*command));
       return;
     }

@@ -11,6 +11,7 @@
 #include "gemmtune/errors.h"
 #include "isolation/worker_main.h"
 #include "util/env.h"
+#include "util/install_layout.h"
 
 namespace gemmtune::isolation {
 namespace {
@@ -63,6 +64,14 @@ std::optional<WorkerCommand> locate_worker(std::string* looked) {
       tried.push_back(path);
       if (is_executable_file(path)) return WorkerCommand{path, {kWorkerModeFlag}, "found beside " + binary};
     }
+  }
+  // An installed tree (cmake --install, the .deb): PREFIX/LIBEXECDIR/gemmtune,
+  // wherever LIBDIR is (lib/x86_64-linux-gnu under /usr).
+  for (const auto& dir : install_layout::helper_dirs()) {
+    const std::string path = (dir / kWorkerExecutableName).lexically_normal().string();
+    if (std::find(tried.begin(), tried.end(), path) != tried.end()) continue;
+    tried.push_back(path);
+    if (is_executable_file(path)) return WorkerCommand{path, {kWorkerModeFlag}, "installed in " + dir.string()};
   }
   if (looked) {
     looked->clear();

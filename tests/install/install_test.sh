@@ -62,7 +62,8 @@ prefix)
            cmake/gemmtune/gemmtuneConfigVersion.cmake pkgconfig/gemmtune.pc pkgconfig/gemmtune-c.pc; do
     [ -f "$lib/$f" ] || fail "$lib/$f is not installed"
   done
-  ok "layout: bin, $(realpath --relative-to="$prefix" "$lib"), include/gemmtune, man page, docs"
+  [ -x "$prefix/libexec/gemmtune/gemmtune-worker" ] || fail "libexec/gemmtune/gemmtune-worker is not installed"
+  ok "layout: bin, $(realpath --relative-to="$prefix" "$lib"), libexec/gemmtune, include/gemmtune, man page, docs"
   for name in gemmtune gemmtune_c; do
     soname=$(readelf -d "$lib/lib$name.so.$v" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
     [ "$soname" = "lib$name.so.$so" ] || fail "lib$name's SONAME is '$soname', expected lib$name.so.$so"
@@ -71,7 +72,8 @@ prefix)
     ok "lib$name.so.$v: SONAME $soname and its links"
   done
   src=$(cd "$here/../.." && pwd)
-  for f in "$prefix/bin/gemmtune" "$lib/libgemmtune.so.$v" "$lib/libgemmtune_c.so.$v"; do
+  for f in "$prefix/bin/gemmtune" "$prefix/libexec/gemmtune/gemmtune-worker" "$lib/libgemmtune.so.$v" \
+           "$lib/libgemmtune_c.so.$v"; do
     paths=$(readelf -d "$f" | grep -E 'R(UN)?PATH' || true)
     [ -z "$paths" ] || fail "$f keeps a run path: $paths"
     ! grep -qa -- "$build" "$f" || fail "$f contains the build folder's path"
@@ -147,6 +149,13 @@ cmake_consumer)
   rm -rf "${work:?}/cache_cmake/"*
   run_program "C++ program via find_package(gemmtune) and gemmtune::gemmtune" "$work/cmake_consumer/tune_cpp" "$work/cache_cmake"
   run_program "C program via gemmtune::c" "$work/cmake_consumer/tune_c"
+  # The moved prefix's worker measured the choices (isolation, the default):
+  # the library found it in PREFIX/libexec/gemmtune from where it was loaded.
+  if grep -q "without isolation" "$work/cmake_consumer.run.log" 2>/dev/null ||
+     grep -q "without isolation" "$work/$check.run.log"; then
+    cat "$work/$check.run.log"; fail "the installed library did not find its measuring worker"
+  fi
+  ok "the installed library found its measuring worker (no in-process fallback warning)"
   ;;
 
 static_consumer)

@@ -169,6 +169,22 @@ TEST(IsolationSetting, DefaultIsolationWithoutAWorkerMeasuresInProcess) {
   EXPECT_TRUE(t.tune(problem()).record.winner);
 }
 
+// A program's own backend cannot be built by a measuring worker (the worker
+// knows gemmtune's backends only): its choices are measured in process, even
+// where a worker exists. /bin/true as the worker would fail any measuring.
+TEST(IsolationSetting, ProgramsOwnBackendIsMeasuredInProcessEvenWhereAWorkerExists) {
+  ScopedEnv worker("GEMMTUNE_WORKER", "/bin/true");
+  ScopedEnv isolation("GEMMTUNE_ISOLATION", nullptr);
+  TuneOptions o;
+  o.use_cache = false;
+  o.backends = std::vector<std::string>{"FAKE"};
+  std::vector<std::string> warnings;
+  o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  Tuner t(o, isolation_testing::fake_backends(std::make_shared<testing::FakeClock>()));
+  EXPECT_TRUE(t.tune(problem()).record.winner);
+  EXPECT_TRUE(warnings.empty()) << "the default needs no warning: " << warnings.front();
+}
+
 TEST(IsolationSetting, MalformedSettingsAreConfigErrorsNamingTheVariable) {
   {
     ScopedEnv bad("GEMMTUNE_ISOLATION", "sometimes");
