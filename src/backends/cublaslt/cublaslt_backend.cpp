@@ -111,14 +111,8 @@ class NoProductKernel final : public Kernel {
   cuda::LibraryEpilogue epilogue_;
 };
 
-bool has_product(const Problem& p) { return !cuda::output_is_empty(p) && p.k > 0 && p.alpha != 0.0; }
-
-// What a CUBLASLT choice carries: how to rebuild it exactly.
-struct LtChoiceConfig {
-  Variant variant;
-  AlgoConfig config;
-  cublasLtMatmulAlgo_t algo;  // the full descriptor as the library gave it
-};
+// K = 0 and alpha = 0 drop the product (problem.h's rule for every backend).
+bool has_product(const Problem& p) { return !cuda::output_is_empty(p) && !product_term_absent(p); }
 
 class CublasLtBackend final : public Backend {
  public:

@@ -82,7 +82,7 @@ BlasScalars::BlasScalars(cudaDataType scale_type, double alpha, double beta)
   }
 }
 
-bool has_bias(const Problem& p) { return p.bias != BiasKind::none && p.beta != 0.0; }
+bool has_bias(const Problem& p) { return !bias_term_absent(p); }
 
 bool is_smooth(Activation a) { return a != Activation::none && a != Activation::relu; }
 
@@ -138,7 +138,7 @@ AroundCall without_product(const Problem& p) {
 }
 
 AroundCall plain_library_call(const Problem& p) {
-  if (p.k == 0 || p.alpha == 0.0) return without_product(p);
+  if (product_term_absent(p)) return without_product(p);
   AroundCall plan;
   plan.staged = needs_f32_staging(p);
   if (!plan.staged && has_bias(p) && p.activation == Activation::none) {

@@ -87,16 +87,6 @@ __device__ double activate(int act, double x) {
   return x;
 }
 
-__device__ float activate_f(int act, float x) {
-  switch (act) {
-    case 1: return x < 0.0f ? 0.0f : x;  // keeps NaN
-    case 2: return 0.5f * x * (1.0f + erff(x * 0.70710678f));
-    case 3: return x / (1.0f + expf(-x));
-    case 4: return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
-  }
-  return x;
-}
-
 __device__ double scale_value(int kind, const float* scales, i64 index) {
   if (kind == 1) return (double)scales[0];
   if (kind == 2) return (double)scales[index];
@@ -244,19 +234,14 @@ template <> struct Elem<3> {
   }
 };
 
-// relu keeps NaN (x < 0 is false for it); gelu is the exact erf form.
-template <int ACT> __device__ __forceinline__ float activate(float x) {
-  if constexpr (ACT == 1) return x < 0.0f ? 0.0f : x;
-  else if constexpr (ACT == 2) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-  else if constexpr (ACT == 3) return x / (1.0f + expf(-x));
-  else if constexpr (ACT == 4) return 0.5f * x * (1.0f + tanhf(0.79788456080286535588f * (x + 0.044715f * x * x * x)));
-  else return x;
-}
-template <int ACT> __device__ __forceinline__ double activate(double x) {
-  if constexpr (ACT == 1) return x < 0.0 ? 0.0 : x;
-  else if constexpr (ACT == 2) return 0.5 * x * (1.0 + erf(x * 0.70710678118654752440));
-  else if constexpr (ACT == 3) return x / (1.0 + exp(-x));
-  else if constexpr (ACT == 4) return 0.5 * x * (1.0 + tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+// relu keeps NaN (x < 0 is false for it); gelu is the exact erf form. T is
+// float (erf, exp and tanh resolve to erff, expf, tanhf) or double.
+template <int ACT, class T> __device__ __forceinline__ T activate(T x) {
+  const T half = T(0.5), one = T(1);
+  if constexpr (ACT == 1) return x < T(0) ? T(0) : x;
+  else if constexpr (ACT == 2) return half * x * (one + erf(x * T(0.70710678118654752440)));
+  else if constexpr (ACT == 3) return x / (one + exp(-x));
+  else if constexpr (ACT == 4) return half * x * (one + tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
   else return x;
 }
 template <int ACT> __device__ __forceinline__ int activate(int x) {
