@@ -169,8 +169,11 @@ namespace {
 // gemmtune's own backends only: a program's own Backend lives in the
 // program), or nullopt when there is none.
 std::optional<std::string> backend_unknown_to_workers(const std::vector<std::shared_ptr<Backend>>& backends) {
-  std::vector<std::string> known;
-  for (const auto& b : builtin_backends()) known.emplace_back(b->name());
+  static const std::vector<std::string> known = [] {
+    std::vector<std::string> names;
+    for (const auto& b : builtin_backends()) names.emplace_back(b->name());
+    return names;
+  }();
   for (const auto& b : backends)
     if (std::find(known.begin(), known.end(), b->name()) == known.end()) return std::string(b->name());
   return std::nullopt;
@@ -216,16 +219,18 @@ void Tuner::Impl::choose_measurer(bool custom_runtime) {
   services.measurer = measure::make_in_process_measurer(services.runtime_for);
 }
 
-TuningContext Tuner::Impl::context_for(const Problem& problem) const {
-  TuningContext ctx{search_space, threads, compile_threads, &services.runtime_for(problem.device)};
+TuningContext Tuner::Impl::context_for(const Problem& problem, bool with_device) const {
+  TuningContext ctx{search_space, threads, compile_threads,
+                    with_device ? &services.runtime_for(problem.device) : nullptr};
   ctx.cache_dir = cache_dir;
   return ctx;
 }
 
 measure::MeasureSettings Tuner::Impl::settings_for(const Problem& problem) const {
   measure::MeasureSettings settings;
-  settings.context = TuningContext{search_space, threads, compile_threads, nullptr};
-  settings.context.cache_dir = cache_dir;
+  // No device: the measurer brings its own (a worker opens the device in its
+  // process; the tuner's process need not touch it).
+  settings.context = context_for(problem, /*with_device=*/false);
   settings.verify = verify;
   settings.options = options.measure;
   settings.options.choice_timeout_ms =

@@ -53,7 +53,7 @@ struct __attribute__((visibility("hidden"))) Tuner::Impl {
   store::TuningCache* open_cache();
   Backend* find_backend(const std::string& name) const;
   // What the tuner hands a backend for a problem (its device included).
-  TuningContext context_for(const Problem&) const;
+  TuningContext context_for(const Problem&, bool with_device = true) const;
   // How every choice of `problem` is measured (fresh seeds each call).
   measure::MeasureSettings settings_for(const Problem&) const;
 
