@@ -16,6 +16,7 @@
 #include "core/guarded.h"
 #include "gemmtune/tuner.h"
 #include "isolation/worker_measurer.h"
+#include "testing/problem_specs.h"
 #include "isolation/worker_pool.h"
 #include "measure/measurer.h"
 #include "util/cpu_info.h"
@@ -30,15 +31,9 @@ struct Case {
   ProblemSpec spec;
 };
 
+// A dense mm with B stored transposed (nn.Linear's weight).
 ProblemSpec make(Op op, DType dtype, std::int64_t m, std::int64_t n, std::int64_t k, bool nt) {
-  ProblemSpec s;
-  s.op = op;
-  s.dtype = dtype;
-  s.m = m;
-  s.n = n;
-  s.k = k;
-  s.transpose_b = nt;
-  return s;
+  return testing::spec(op, m, n, k, dtype, nt ? "nt" : "nn");
 }
 
 // Shapes of the built-in workload (small to large) for the CPU; the GPU

@@ -11,11 +11,9 @@
 # After two hangs or crashes of one family (the name's first two fields) on a
 # problem, that family's other choices on that problem are skipped, so a
 # broken template costs seconds, not its whole search space in timeouts.
-set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/device/device_env.sh
+source "$(dirname "$0")/device_env.sh"
 bin=$root/.device/bin
-out=${OUT:-$root/.device-out}
-mkdir -p "$out"
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-probe-XXXXXX)}
 limit=${CUDA_PROBE_TIMEOUT:-10}
 # CUDA_PROBE_LOG=debug: the backend's debug lines (grids, occupancy) beside each choice.
