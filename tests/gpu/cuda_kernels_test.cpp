@@ -329,6 +329,19 @@ TEST_F(KernelDiskCache, WrittenKernelIsReadBackOnlyUnderItsIdentity) {
   EXPECT_EQ(files, 1);
 }
 
+// has() is what lets a rebuilt winner skip compiling its siblings: true only
+// for a stored file, never for a planted link or another digest.
+TEST_F(KernelDiskCache, HasSeesOnlyAStoredKernelFile) {
+  EXPECT_FALSE(ck::disk::has(folder_, digest_));
+  EXPECT_FALSE(ck::disk::has("", digest_));
+  ASSERT_TRUE(ck::disk::write(folder_, digest_, "id", cubin_));
+  EXPECT_TRUE(ck::disk::has(folder_, digest_));
+  EXPECT_FALSE(ck::disk::has(folder_, std::string(digest_.size(), '0')));
+  const std::string other(digest_.size(), '1');
+  std::filesystem::create_symlink(folder_ + "/" + digest_ + ".cubin", folder_ + "/" + other + ".cubin");
+  EXPECT_FALSE(ck::disk::has(folder_, other));
+}
+
 TEST_F(KernelDiskCache, TornOrDamagedFileIsAMissAndIsRemoved) {
   ASSERT_TRUE(ck::disk::write(folder_, digest_, "id", cubin_));
   std::filesystem::resize_file(path(digest_), 100);  // torn write

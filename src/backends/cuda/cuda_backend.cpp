@@ -105,6 +105,17 @@ class CudaBackend final : public Backend {
     return cuda_kernels::offer(p, FamilyContext{rt.info(), ctx.search_space});
   }
 
+  // The kernels of every choice this problem offers.
+  std::vector<KernelSource> sibling_sources(const Problem& p, const TuningContext& ctx,
+                                            const FamilyContext& fctx) const {
+    std::vector<KernelSource> all;
+    if (auto siblings = enumerate(p, ctx))
+      for (const Choice& c : siblings.value())
+        if (const TemplateFamily* f = cuda_kernels::owner(c.name))
+          if (auto s = f->source(p, c.name, fctx)) all.push_back(std::move(s.value()));
+    return all;
+  }
+
   Expected<std::unique_ptr<Kernel>> build(const Problem& p, const Choice& choice,
                                           const TuningContext& ctx) const override {
     auto device = cuda::runtime_of(ctx, p);
@@ -116,16 +127,14 @@ class CudaBackend final : public Backend {
     auto source = family->source(p, choice.name, fctx);
     if (!source) return source.error();
     const std::string folder = cuda_kernels::disk::folder_for(ctx.cache_dir);
-    // NVRTC takes a second or more per kernel: compile every choice this
-    // problem offers together, compile_threads at a time, on the first build.
-    if (auto siblings = enumerate(p, ctx)) {
-      std::vector<KernelSource> all;
-      for (const Choice& c : siblings.value())
-        if (const TemplateFamily* f = cuda_kernels::owner(c.name))
-          if (auto s = f->source(p, c.name, fctx)) all.push_back(std::move(s.value()));
-      KernelCache::instance().prepare(rt, all, ctx.compile_threads, folder);
-    }
-    auto fn = KernelCache::instance().function(rt, source.value(), folder);
+    // NVRTC takes a second or more per kernel: when this one must be
+    // compiled, compile every choice this problem offers together,
+    // compile_threads at a time (tuning builds them all next). A kernel
+    // already compiled (a stored winner rebuilt, a warm disk cache) is
+    // loaded alone.
+    auto& cache = KernelCache::instance();
+    if (!cache.ready(rt, source.value(), folder)) cache.prepare(rt, sibling_sources(p, ctx, fctx), ctx.compile_threads, folder);
+    auto fn = cache.function(rt, source.value(), folder);
     if (!fn) return fn.error();
     return family->make_kernel(p, choice.name, fn.value(), rt);
   }

@@ -128,6 +128,12 @@ namespace disk {
 
 std::string folder_for(const std::string& cache_dir) { return cache_dir.empty() ? std::string() : cache_dir + "/kernels"; }
 
+bool has(const std::string& folder, const std::string& digest) {
+  if (folder.empty()) return false;
+  struct stat st {};
+  return ::lstat((folder + "/" + digest + ".cubin").c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 std::optional<std::vector<char>> read(const std::string& folder, const std::string& digest,
                                       const std::string& identity) {
   if (folder.empty()) return std::nullopt;
@@ -373,6 +379,15 @@ void KernelCache::prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>
     st.loaded.emplace(key, std::move(fn));
     st.cubins.erase(n.digest);  // loaded: the bytes are no longer needed here
   }
+}
+
+bool KernelCache::ready(cuda::CudaRuntime& rt, const KernelSource& source, const std::string& folder) const {
+  const std::string digest = source.digest();
+  {
+    std::lock_guard<std::mutex> lock(state().mutex);
+    if (state().loaded.count({rt.index(), digest}) || state().cubins.count(digest)) return true;
+  }
+  return disk::has(folder, digest);
 }
 
 Expected<CUfunction> KernelCache::function(cuda::CudaRuntime& rt, const KernelSource& source,

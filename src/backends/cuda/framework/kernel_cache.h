@@ -59,6 +59,11 @@ class KernelCache {
   // function() to report; nothing here fails.
   void prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>&, int threads, const std::string& folder);
 
+  // Whether function() can have this kernel without compiling it: loaded on
+  // `rt`'s device, its cubin in memory, or a file for it in `folder` (not
+  // read here: a damaged file is still compiled over by function()).
+  bool ready(cuda::CudaRuntime& rt, const KernelSource&, const std::string& folder) const;
+
   // Counters, for tests and `--verbose` style reports.
   struct Stats {
     std::uint64_t compiled = 0;   // NVRTC runs
@@ -81,6 +86,8 @@ std::string folder_for(const std::string& cache_dir);
 // when absent, foreign or damaged.
 std::optional<std::vector<char>> read(const std::string& folder, const std::string& digest,
                                       const std::string& identity);
+// Whether a file for `digest` is in `folder` (a regular file; not read).
+bool has(const std::string& folder, const std::string& digest);
 // Stores it atomically; false (and nothing changed) when it cannot.
 bool write(const std::string& folder, const std::string& digest, const std::string& identity,
            const std::vector<char>& cubin);
