@@ -69,3 +69,7 @@ printf '%s\n' "${summary[@]}"
 [ -f "$out/isolation.log" ] && grep -E "ok:|FAILED|overhead|agree|summary|fault" "$out/isolation.log" | head -14
 [ -f "$out/python.log" ] && tail -8 "$out/python.log"
 [ -f "$out/multi.log" ] && tail -6 "$out/multi.log"
+# The device tool brings back at most 8 files: pack every log and output into
+# one archive beside the summary.
+printf '%s\n' "${summary[@]}" >"$out/summary.txt"
+tar czf /tmp/round.tgz -C "$out" . && find "$out" -mindepth 1 -delete && mv /tmp/round.tgz "$out/round.tgz"
