@@ -228,6 +228,103 @@ class LeaseRenewer {
   std::thread thread_;
 };
 
+// Copies records taken from Redis into the local file on a thread of its
+// own, with a connection of its own: a remote hit returns as soon as it is
+// validated, and the copy's write (and now and then a WAL checkpoint's
+// fsync, milliseconds) stays off the lookup's path. WAL lets the tuner's
+// connection read while this one writes. The queue is drained before the
+// cache closes; a process killed first loses only copies of records that
+// Redis still holds.
+class LocalCopier {
+ public:
+  explicit LocalCopier(std::string path) : path_(std::move(path)) {
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  ~LocalCopier() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  void add(const TuningRecord& record) {
+    {
+      std::lock_guard lock(mutex_);
+      queued_[record.key] = record;
+    }
+    wake_.notify_all();
+  }
+
+  // A record taken from Redis whose copy has not been written yet.
+  std::optional<TuningRecord> queued(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto it = queued_.find(key);
+    if (it != queued_.end()) return it->second;
+    return std::nullopt;
+  }
+
+  // Drops a queued copy of `key` and waits out one being written, so a
+  // result saved afterwards is not overwritten by an older remote one.
+  void cancel(const std::string& key) {
+    std::unique_lock lock(mutex_);
+    queued_.erase(key);
+    idle_.wait(lock, [this] { return !writing_; });
+  }
+
+  // Returns once every record queued so far is written (or failed to be).
+  void drain() {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return queued_.empty() && !writing_; });
+  }
+
+  // Warnings from the copying thread, given on the tuner's thread.
+  std::vector<std::string> take_warnings() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(warnings_, {});
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
+      if (queued_.empty()) break;  // stopping, and everything is written
+      auto node = queued_.extract(queued_.begin());
+      writing_ = true;
+      lock.unlock();
+      std::vector<std::string> warnings;
+      try {
+        if (!store_)
+          store_ = Store::open(path_, [&](const std::string& m) { warnings.push_back(m); });
+        store_->save(node.mapped());
+      } catch (const std::exception& e) {
+        warnings.push_back("could not copy the remote result " + short_key(node.key()) + " into " + path_ + ": " +
+                           e.what() + " (it stays in the remote cache)");
+      }
+      lock.lock();
+      writing_ = false;
+      for (auto& w : warnings) warnings_.push_back(std::move(w));
+      idle_.notify_all();
+    }
+    writing_ = false;
+    idle_.notify_all();
+  }
+
+  std::string path_;
+  std::unique_ptr<Store> store_;  // used by the copying thread alone
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  bool stopping_ = false;
+  bool writing_ = false;
+  std::map<std::string, TuningRecord> queued_;
+  std::vector<std::string> warnings_;
+  std::thread thread_;
+};
+
 std::string random_hex() {
   std::random_device device;
   std::uint64_t value = (static_cast<std::uint64_t>(device()) << 32) ^ device();
@@ -251,6 +348,11 @@ class LayeredCache final : public TuningCache {
 
   ~LayeredCache() override {
     renewer_.reset();
+    if (copier_) {
+      copier_->drain();
+      flush_warnings();
+      copier_.reset();
+    }
     // A last chance for results saved while Redis was away.
     if (!pending_.empty()) {
       try_flush_pending();
@@ -290,6 +392,8 @@ class LayeredCache final : public TuningCache {
   void flush_warnings() {
     if (renewer_)
       for (auto& w : renewer_->take_warnings()) warnings_.push_back(std::move(w));
+    if (copier_)
+      for (auto& w : copier_->take_warnings()) warnings_.push_back(std::move(w));
     for (const auto& w : std::exchange(warnings_, {})) warn_(w);
   }
   void warn_once(const std::string& key, const std::string& message) {
@@ -312,6 +416,7 @@ class LayeredCache final : public TuningCache {
   RemoteHealth health_;
   RemoteLink link_;
   std::unique_ptr<LeaseRenewer> renewer_;
+  std::unique_ptr<LocalCopier> copier_;  // started by the first remote hit
   std::vector<std::string> warnings_;
   std::set<std::string> warned_keys_;
   // Results saved while Redis was away, sent when it is back.
@@ -344,7 +449,8 @@ std::optional<TuningRecord> LayeredCache::take_remote(const RemoteText& text, co
     warn_once(key, not_used_message(record, "remote", *why));
     return std::nullopt;
   }
-  local_->save(record);
+  if (!copier_) copier_ = std::make_unique<LocalCopier>(local_->path());
+  copier_->add(record);
   return record;
 }
 
@@ -362,6 +468,13 @@ Lookup LayeredCache::lookup(const std::string& key, const RecordCheck& usable, W
       return out;
     }
   }
+  // Taken from Redis a moment ago, its local copy not written yet: as good
+  // as a local hit (Redis is not asked again).
+  if (copier_)
+    if (auto record = copier_->queued(key); record && !usable(*record)) {
+      out.record = std::move(record);
+      return out;
+    }
   out.origin = RecordOrigin::remote;
   bool refused = false;
   auto fetched = remote([&](RedisRecords& r) { return r.fetch(key); });
@@ -424,6 +537,7 @@ void LayeredCache::release(const std::string& key) {
 }
 
 void LayeredCache::save(const TuningRecord& record) {
+  if (copier_) copier_->cancel(record.key);
   local_->save(record);
   std::string text = record_text(record);
   if (text.size() > kMaxRemoteRecordBytes) {

@@ -63,7 +63,9 @@ class TuningCache {
   // The usable stored record for `key`, or the right to tune it. A record
   // that `usable` refuses is reported through the warning sink and passed
   // over. Never throws for trouble with the remote (it degrades to local,
-  // with one warning); throws StoreError when the local file fails.
+  // with one warning); throws StoreError when the local file fails. A
+  // remote hit is copied into the local file on a thread of the cache's own
+  // (off the lookup's path), all copies written before the cache closes.
   virtual Lookup lookup(const std::string& key, const RecordCheck& usable, Waiting waiting) = 0;
   // Stores a new result: locally first (never lost), then remotely.
   virtual void save(const TuningRecord& record) = 0;

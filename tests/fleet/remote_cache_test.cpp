@@ -141,6 +141,20 @@ TEST_F(RemoteCacheTest, SecondMachineTakesTheRemoteResultAndKeepsALocalCopy) {
   EXPECT_TRUE(b->warnings().empty()) << "a local hit must not touch Redis: " << all(b->warnings());
 }
 
+TEST_F(RemoteCacheTest, EveryRemoteHitIsInTheLocalFileOnceTheTunerCloses) {
+  auto a = member("a", redis_.url());
+  constexpr int kProblems = 12;
+  for (int m = 1; m <= kProblems; ++m) a->tuner.tune(problem(m));
+  {
+    auto b = member("b", redis_.url());
+    for (int m = 1; m <= kProblems; ++m)
+      EXPECT_EQ(b->tuner.tune(problem(m)).source, ResultSource::remote_cache) << "m=" << m;
+    EXPECT_TRUE(b->warnings().empty()) << all(b->warnings());
+  }  // the copies are written on their own thread; closing waits for them
+  auto local = store::Store::open(dir_.file("b.db"), {});
+  EXPECT_EQ(local->list().size(), static_cast<std::size_t>(kProblems));
+}
+
 TEST_F(RemoteCacheTest, RemoteRecordWhoseWinnerIsDisabledIsNotUsed) {
   TuningRecord record = record_for();
   record.winner->backend = "BLAS";  // in Redis under this key, but BLAS is not enabled here
