@@ -7,9 +7,11 @@
 #     by 4 processes sharing the Redis, each with its own local cache folder
 #     (as on separate machines), side by side in one run, twice:
 #       budget: REFERENCE with --budget-ms 500 (REMOTE_BENCH_BUDGET_MS)
-#               --threads 1: each problem's tuning lasts about its time
-#               budget (the kernel is re-run until that much run time is
-#               spent), as a GPU tuning does;
+#               --threads 1 and no practical repeat cap: each problem's
+#               tuning lasts its time budget and a little more (the kernel
+#               is re-run until that much run time is spent; the default
+#               1000-repeat cap would end these small problems first), as
+#               a GPU tuning does;
 #       work:   REFERENCE with a budget it never reaches, so each problem
 #               runs its kernel the maximum 1000 times: a fixed amount of
 #               single-threaded CPU work per problem.
@@ -87,7 +89,7 @@ for variant in budget work; do
   : >"$tmp/$variant.txt"
   for i in $(seq 0 $((problems - 1))); do
     if [ $variant = budget ]; then
-      echo "mm $((32 + i))x32x32 --backends REFERENCE --budget-ms ${REMOTE_BENCH_BUDGET_MS:-500} --threads 1" >>"$tmp/$variant.txt"
+      echo "mm $((32 + i))x32x32 --backends REFERENCE --budget-ms ${REMOTE_BENCH_BUDGET_MS:-500} --max-repeats 1000000 --threads 1" >>"$tmp/$variant.txt"
     else
       echo "mm 26x26x$((26 + i)) --backends REFERENCE --budget-ms 1000000 --threads 1" >>"$tmp/$variant.txt"
     fi
