@@ -163,6 +163,30 @@ TEST(CudaTemplates, OtherDtypesAndOpsAreRejectedWithTheReason) {
   EXPECT_EQ(int8.error().reason, Reason::unsupported_op);
 }
 
+TEST(CudaTemplates, PingPongTilesAreOfferedWhereEveryCtaGetsTwoTilesToAlternate) {
+  const ck::FamilyContext ctx{h100(), SearchSpace::standard};
+  auto names = [&](const Problem& p) {
+    auto choices = ck::offer(p, ctx);
+    EXPECT_TRUE(choices.ok());
+    std::set<std::string> out;
+    if (choices.ok())
+      for (const Choice& c : choices.value()) out.insert(c.name);
+    return out;
+  };
+  // 16 x 112 tiles of 128 x 128 on 132 SMs: more than two per CTA.
+  auto big = names(gpu_problem(Op::mm, DType::bf16, {1, 2048, 14336, 4096}, "nt"));
+  EXPECT_TRUE(big.count("cuda_sm90_128x128_s6_c1_k1_pp")) << "no ping-pong 128x128 for a large problem";
+  EXPECT_TRUE(big.count("cuda_sm90_64x256_s5_c1_k1_pp")) << "no ping-pong 64x256 for a large problem";
+  // 1 x 32 tiles: a CTA would have one tile and one consumer idle.
+  for (const std::string& n : names(gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 4096}, "nt")))
+    EXPECT_FALSE(n.ends_with("_pp")) << n;
+  auto parsed = ck::hopper::parse("cuda_sm90_128x128_s6_c1_k1_pp");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_TRUE(parsed->pingpong);
+  EXPECT_EQ(parsed->consumers(), 2);
+  EXPECT_EQ(parsed->accumulators(), 128);
+}
+
 TEST(CudaTemplateNames, EveryOfferedNameParsesBackToItsConfiguration) {
   std::size_t checked = 0;
   for (const cuda::DeviceInfo& device : {h100(), a100()})
@@ -198,7 +222,11 @@ TEST(CudaTemplateNames, MalformedOrImpossibleNamesAreNotParsed) {
                           "cuda_sm90_256x256_s4_c1_k1",  // 256 accumulators per thread
                           "cuda_sm90_128x256_s4_c3_k1", "cuda_sm90_128x256_s04_c1_k1", "cuda_sm90_128x256_s9_c1_k1",
                           "cuda_sm90_128x256_s4_c1_k2",  // split-K needs <= 64 accumulators
-                          "cuda_sm90_128x-256_s4_c1_k1", "cuda_sm90_128x256_s4_c1_k99999999999"})
+                          "cuda_sm90_128x-256_s4_c1_k1", "cuda_sm90_128x256_s4_c1_k99999999999",
+                          "cuda_sm90_128x128_s6_c1_k1_p", "cuda_sm90_128x128_s6_c1_k1_pp_pp",
+                          "cuda_sm90_128x256_s4_c1_k1_pp",  // 256 accumulators per thread
+                          "cuda_sm90_256x128_s4_c1_k1_pp", "cuda_sm90_128x128_s6_c2_k1_pp",
+                          "cuda_sm90_64x128_s4_c1_k2_pp"})
     EXPECT_FALSE(ck::hopper::parse(bad).has_value()) << bad;
   for (const char* bad : {"cuda_mma_128x128_w2x4", "cuda_mma_96x128_w2x4_s3", "cuda_mma_128x128_w4x2_s3",
                           "cuda_mma_128x128_w2x4_s5"})

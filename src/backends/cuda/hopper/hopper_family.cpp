@@ -22,8 +22,8 @@ constexpr std::pair<int, int> kTiles[] = {{128, 256}, {256, 128}, {128, 192}, {1
 int ceil_div(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
 // The deepest ring that fits (two CTAs per SM for the small one-consumer tiles).
-int default_stages(int bm, int bn) {
-  Config c{bm, bn, 2, 1, 1};
+int default_stages(int bm, int bn, bool pingpong = false) {
+  Config c{bm, bn, 2, 1, 1, pingpong};
   const bool pair = c.consumers() == 1 && c.accumulators() <= 64;
   const std::size_t budget = pair ? kSmPerSm / 2 - 1024 : kMaxBlockSmem;
   int stages = 2;
@@ -41,7 +41,7 @@ int default_stages(int bm, int bn) {
 double tile_efficiency(const Config& c) {
   const double area = static_cast<double>(c.bm) * c.bn;
   double e = area >= 32768 ? 0.92 : area >= 24576 ? 0.88 : area >= 16384 ? 0.8 : area >= 8192 ? 0.62 : 0.42;
-  if (c.bm == 64) e *= 0.9;  // one consumer warpgroup issues all the wgmma
+  if (c.consumers() == 1) e *= 0.9;  // one consumer warpgroup issues all the wgmma
   if (c.min_blocks() == 2) e *= 1.25;  // a second CTA hides the first one's waits
   if (c.cluster == 2) e *= 1.02;  // half the B traffic from L2
   return std::min(e, 0.95);
@@ -101,7 +101,8 @@ std::vector<int> split_options(const Problem& p, const Config& c, int sms, bool 
 std::string describe(const Config& c) {
   std::ostringstream d;
   d << "Hopper TMA + wgmma, " << c.bm << "x" << c.bn << " tile, " << c.stages << "-stage ring, " << c.consumers()
-    << " consumer warpgroup" << (c.consumers() > 1 ? "s" : "") << ", persistent";
+    << " consumer warpgroup" << (c.consumers() > 1 ? "s" : "")
+    << (c.pingpong ? " taking turns (one's epilogue overlaps the other's multiplies)" : "") << ", persistent";
   if (c.cluster > 1) d << ", cluster " << c.cluster << "x1 sharing B by multicast";
   if (c.splits > 1) d << ", split-K " << c.splits << " (fixed-order f32 reduction)";
   d << ", fused epilogue";
@@ -151,23 +152,25 @@ std::string Config::invalid() const {
   if (cluster != 1 && cluster != 2) return "clusters of 1 or 2";
   if (splits < 1 || splits > 16) return "split-K of 1 to 16";
   if (splits > 1 && accumulators() > 64) return "split-K only for tiles of at most 64 accumulators per thread";
+  if (pingpong && bm == 256) return "ping-pong tiles have 64 or 128 rows";
+  if (pingpong && (splits > 1 || cluster > 1)) return "ping-pong without split-K or cluster";
   return {};
 }
 
 std::string name(const Config& c) {
   return "cuda_sm90_" + std::to_string(c.bm) + "x" + std::to_string(c.bn) + "_s" + std::to_string(c.stages) + "_c" +
-         std::to_string(c.cluster) + "_k" + std::to_string(c.splits);
+         std::to_string(c.cluster) + "_k" + std::to_string(c.splits) + (c.pingpong ? "_pp" : "");
 }
 
 std::optional<Config> parse(std::string_view text) {
   auto f = split_name(text);
-  if (f.size() != 6 || f[0] != "cuda" || f[1] != "sm90") return std::nullopt;
+  if ((f.size() != 6 && !(f.size() == 7 && f[6] == "pp")) || f[0] != "cuda" || f[1] != "sm90") return std::nullopt;
   auto tile = int_pair(f[2]);
   auto stages = tagged_int(f[3], "s");
   auto cluster = tagged_int(f[4], "c");
   auto splits = tagged_int(f[5], "k");
   if (!tile || !stages || !cluster || !splits) return std::nullopt;
-  Config c{tile->first, tile->second, *stages, *cluster, *splits};
+  Config c{tile->first, tile->second, *stages, *cluster, *splits, f.size() == 7};
   if (!c.invalid().empty() || name(c) != text) return std::nullopt;
   return c;
 }
@@ -190,6 +193,25 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
           if (cluster == 2 && (!exhaustive || p.m <= bm)) continue;
           all.push_back(c);
         }
+  }
+  // Ping-pong variants (whole tiles per consumer, turns): worth it when
+  // every CTA gets at least two tiles to alternate.
+  auto pingpong_fits = [&](int bm, int bn) {
+    const std::int64_t tiles = p.batch * static_cast<std::int64_t>(ceil_div(p.m, bm)) * ceil_div(p.n, bn);
+    return tiles >= 2 * static_cast<std::int64_t>(sms);
+  };
+  std::vector<Config> pingpong;
+  for (auto [bm, bn] : kTiles) {
+    Config c{bm, bn, default_stages(bm, bn, true), 1, 1, true};
+    if (!c.invalid().empty() || c.accumulators() < 64) continue;
+    if (exhaustive) {
+      for (int s = 3; s <= kMaxStages; ++s) {
+        c.stages = s;
+        if (c.invalid().empty()) all.push_back(c);
+      }
+    } else if (pingpong_fits(bm, bn) && c.accumulators() == 128) {
+      pingpong.push_back(c);
+    }
   }
   if (exhaustive) return all;
 
@@ -217,6 +239,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
       if (c.invalid().empty() && ceil_div(p.m, c.bm) >= 2) out.push_back(c);
     }
   }
+  out.insert(out.end(), pingpong.begin(), pingpong.end());
   return out;
 }
 
@@ -253,6 +276,7 @@ Expected<KernelSource> HopperFamily::source(const Problem& p, std::string_view c
       {"GT_CLUSTER_M", std::to_string(c->cluster)},
       {"GT_SPLIT", c->splits > 1 ? "1" : "0"},
       {"GT_MIN_BLOCKS", std::to_string(c->min_blocks())},
+      {"GT_PINGPONG", c->pingpong ? "1" : "0"},
   };
   s.defines.insert(s.defines.end(), config.begin(), config.end());
   return s;

@@ -4,9 +4,9 @@
 // stride per operand and leading/batch strides that are multiples of 16
 // bytes. Everything else goes to the portable family.
 //
-// Choice names: cuda_sm90_<BM>x<BN>_s<stages>_c<cluster>_k<splits>,
-// e.g. cuda_sm90_128x256_s4_c2_k1 (the layouts and the epilogue come from the
-// problem, not the name).
+// Choice names: cuda_sm90_<BM>x<BN>_s<stages>_c<cluster>_k<splits>[_pp],
+// e.g. cuda_sm90_128x256_s4_c2_k1 or cuda_sm90_128x128_s6_c1_k1_pp (the
+// layouts and the epilogue come from the problem, not the name).
 #pragma once
 
 #include <memory>
@@ -23,11 +23,17 @@ struct Config {
   int stages = 4;    // shared-memory ring depth
   int cluster = 1;   // CTAs along M sharing B by TMA multicast: 1 or 2
   int splits = 1;    // split-K factor (1..16)
+  // Ping-pong: two consumer warpgroups each own whole tiles and take turns,
+  // one's epilogue overlapping the other's multiplies (tiles of 64 or 128
+  // rows, no split-K, no cluster).
+  bool pingpong = false;
 
-  int consumers() const { return bm == 64 ? 1 : 2; }
+  int consumers() const { return pingpong || bm != 64 ? 2 : 1; }
   int threads() const { return 128 * (consumers() + 1); }
+  // Consumer warpgroups sharing one tile.
+  int tile_consumers() const { return pingpong ? 1 : consumers(); }
   // f32 accumulators per consumer thread.
-  int accumulators() const { return bm / (64 * consumers()) * bn / 2; }
+  int accumulators() const { return bm / (64 * tile_consumers()) * bn / 2; }
   // Two CTAs per SM fit (registers and shared memory) for small one-consumer tiles.
   int min_blocks() const;
   std::size_t stage_bytes() const { return static_cast<std::size_t>(bm + bn) * 64 * 2; }

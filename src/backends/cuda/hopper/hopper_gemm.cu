@@ -12,6 +12,11 @@
 // in an L2-friendly grouped order while the producer already loads the next
 // unit's stages during the consumers' epilogue.
 //
+// GT_PINGPONG: the two consumer warpgroups take turns instead: each owns
+// whole tiles (every other unit of the CTA), so one's epilogue (activation,
+// rounding, stores) runs while the other multiplies, and the tensor cores do
+// not wait for the epilogue. The ring then serves one warpgroup per stage.
+//
 // Layouts come through the tensor maps: an operand whose K is contiguous is
 // loaded as rows of 64 K values (K-major); one whose M or N is contiguous as
 // 64 x 64 boxes (MN-major), read by wgmma with its transpose bit.
@@ -48,12 +53,21 @@
 #ifndef GT_SPLIT
 #define GT_SPLIT 0         // 1: split-K across units with a fixed-order reduction
 #endif
+#ifndef GT_PINGPONG
+#define GT_PINGPONG 0      // 1: the consumers alternate whole tiles (needs 2 consumers, no split-K, no cluster)
+#endif
 #ifndef GT_MIN_BLOCKS
 #define GT_MIN_BLOCKS 1    // CTAs per SM the register budget is cut for
 #endif
 
 #define GT_BK 64
+#if GT_PINGPONG
+#define GT_MI (GT_BM / 64)  // each consumer owns the whole tile
+#define GT_TILE_CONSUMERS 1  // consumer warpgroups working on one stage
+#else
 #define GT_MI (GT_BM / (64 * GT_CONSUMERS))  // m64 wgmma rows per consumer
+#define GT_TILE_CONSUMERS GT_CONSUMERS
+#endif
 #define GT_THREADS (128 * (GT_CONSUMERS + 1))
 #define GT_A_BYTES (GT_BM * GT_BK * 2)
 #define GT_B_BYTES (GT_BN * GT_BK * 2)
@@ -61,8 +75,11 @@
 #define GT_B_ROWS_PER_CTA (GT_BN / GT_CLUSTER_M)  // K-major B rows each cluster CTA loads
 #define GT_ACC (GT_BN / 2)                        // f32 accumulators per thread per m64
 
-#if GT_MI < 1 || GT_MI > 2 || GT_BM != 64 * GT_CONSUMERS * GT_MI
-#error "GT_BM must be 64 * GT_CONSUMERS * (1 or 2)"
+#if GT_MI < 1 || GT_MI > 2 || GT_BM != 64 * GT_TILE_CONSUMERS * GT_MI
+#error "GT_BM must be 64 * GT_CONSUMERS * (1 or 2), or 64 or 128 with GT_PINGPONG"
+#endif
+#if GT_PINGPONG && (GT_CONSUMERS != 2 || GT_SPLIT || GT_CLUSTER_M != 1)
+#error "GT_PINGPONG needs two consumers, no split-K and no cluster"
 #endif
 #if GT_BN % 64 != 0 || GT_BN > 256
 #error "GT_BN must be 64, 128, 192 or 256"
@@ -283,8 +300,8 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
   if (threadIdx.x == 0) {
     for (int s = 0; s < GT_STAGES; ++s) {
       gt_mbar_init(GT_FULL(s), 1);
-      // Every consumer warp of every CTA in the cluster frees a stage.
-      gt_mbar_init(GT_EMPTY(s), GT_CONSUMERS * 4 * GT_CLUSTER_M);
+      // Every consumer warp using the stage, of every CTA in the cluster, frees it.
+      gt_mbar_init(GT_EMPTY(s), GT_TILE_CONSUMERS * 4 * GT_CLUSTER_M);
     }
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     asm volatile("prefetch.tensormap [%0];" ::"l"((gt_u64)&tma_a) : "memory");
@@ -352,8 +369,20 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
     float acc[GT_MI][GT_ACC];
     int stage = 0;
     gt_u32 phase = 0;
+#if GT_PINGPONG
+    int turn = 0;
+#endif
     for (int u = cluster_id; u < p.units; u += clusters) {
       const GtUnit w = gt_unit(p, u, rank);
+#if GT_PINGPONG
+      // The other consumer's unit: step over the stages the producer fills for it.
+      if ((turn++ & 1) != c) {
+        const int skip = w.kb1 - w.kb0;
+        phase ^= (gt_u32)(((stage + skip) / GT_STAGES) & 1);
+        stage = (stage + skip) % GT_STAGES;
+        continue;
+      }
+#endif
 #pragma unroll
       for (int mi = 0; mi < GT_MI; ++mi)
 #pragma unroll
@@ -376,7 +405,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
 #endif
 #pragma unroll
           for (int mi = 0; mi < GT_MI; ++mi) {
-            const int slice = c * GT_MI + mi;  // which 64 rows of the tile
+            const int slice = (GT_PINGPONG ? 0 : c * GT_MI) + mi;  // which 64 rows of the tile
 #if GT_A_KMAJOR
             const gt_u64 da = gt_desc(sa + slice * 8192 + 32 * ks, 16);
 #else
@@ -461,7 +490,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
 #pragma unroll
       for (int j = 0; j < GT_ACC; j += 4) {
         const int col = w.n0 + 2 * j + 2 * (lane % 4);
-        const int row0 = w.m0 + c * GT_MI * 64 + 16 * warp + lane / 4;
+        const int row0 = w.m0 + (GT_PINGPONG ? 0 : c * GT_MI * 64) + 16 * warp + lane / 4;
         const GtBias2 shared_bias = row_bias ? gt_bias_pair(p.ep, w.batch, row0, col) : GtBias2{0.f, 0.f};
 #pragma unroll
         for (int mi = 0; mi < GT_MI; ++mi) {
