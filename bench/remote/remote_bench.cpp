@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
       local_us.push_back(us_since(start));
     }
     Summary hits = summarize(hit_us);
-    print_row("remote hit (lookup, validate, copy locally)", hits);
+    print_row("remote hit (lookup, validate; local copy queued)", hits);
     print_row("local hit (for comparison)", summarize(local_us));
 
     // The parts of a remote hit, measured apart.
