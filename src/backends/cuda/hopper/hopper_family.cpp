@@ -339,19 +339,22 @@ class HopperKernel final : public Kernel {
   Status run(const GemmArgs& args, const RunContext& ctx) override {
     if (p_.m == 0 || p_.n == 0) return Status::success();
     if (Status s = rt_.make_current(); !s) return s;
-    if (args.a != map_a_data_ || args.b != map_b_data_) {
-      // Tensor maps hold the addresses: encoded again only when they move.
+    // Tensor maps hold the addresses: each is encoded again only when its
+    // operand moves (a layer's weights stay put while its activations move).
+    if (args.a != map_a_data_) {
       const OperandLayout& la = layouts_.a;
-      const OperandLayout& lb = layouts_.b;
       auto a = la.k_major ? tensor_map(rt_, args.a, p_.a.dtype, p_.k, p_.m, la, p_.batch, c_.bm)
                           : tensor_map(rt_, args.a, p_.a.dtype, p_.m, p_.k, la, p_.batch, 64);
       if (!a) return a.error();
+      map_a_ = a.value();
+      map_a_data_ = args.a;
+    }
+    if (args.b != map_b_data_) {
+      const OperandLayout& lb = layouts_.b;
       auto b = lb.k_major ? tensor_map(rt_, args.b, p_.b.dtype, p_.k, p_.n, lb, p_.batch, c_.bn / c_.cluster)
                           : tensor_map(rt_, args.b, p_.b.dtype, p_.n, p_.k, lb, p_.batch, 64);
       if (!b) return b.error();
-      map_a_ = a.value();
       map_b_ = b.value();
-      map_a_data_ = args.a;
       map_b_data_ = args.b;
     }
     HopperParams params = params_;
