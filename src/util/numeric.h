@@ -171,10 +171,11 @@ inline double activate(Activation act, double x) {
   switch (act) {
     case Activation::none: return x;
     case Activation::relu: return x < 0 ? 0.0 : x;  // keeps NaN, as PyTorch does
-    case Activation::gelu: return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440));
+    // The gelus without the cancellation of 1 + erf(u) and 1 + tanh(u) for
+    // negative u: 1 + erf(u) = erfc(-u); 0.5 x (1 + tanh(u)) = x / (1 + e^-2u).
+    case Activation::gelu: return 0.5 * x * std::erfc(x * -0.70710678118654752440);
     case Activation::silu: return x / (1.0 + std::exp(-x));
-    case Activation::gelu_tanh:
-      return 0.5 * x * (1.0 + std::tanh(0.79788456080286535588 * (x + 0.044715 * x * x * x)));
+    case Activation::gelu_tanh: return x / (1.0 + std::exp(-1.5957691216057307118 * (x + 0.044715 * x * x * x)));
   }
   return x;
 }

@@ -173,6 +173,17 @@ TEST(CublasLtEpilogue, GeluTanhWithARowBiasIsOneFusedCallWithNoPass) {
   EXPECT_EQ(u.value().tag, "_pbias_f32out_pgelu_tanh");
 }
 
+TEST(CublasLtEpilogue, GeluTanhIsNotFusedForAnF16OutputWhereCublasLtsGeluMissesByAnUlp) {
+  Problem p = gpu_problem(Op::mm, DType::f16, {1, 64, 64, 64}, "nt");
+  p.activation = Activation::gelu_tanh;
+  auto s = make_setup(p, 90, Variant{});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s.value().epilogue, CUBLASLT_EPILOGUE_DEFAULT);
+  EXPECT_TRUE(s.value().staged());
+  EXPECT_EQ(s.value().around.pass_act, Activation::gelu_tanh);
+  EXPECT_EQ(s.value().tag, "_f32out_pgelu_tanh");
+}
+
 TEST(CublasLtEpilogue, ExactGeluKeepsTheBiasFusedAndRoundsOnceAfterThePass) {
   Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 64, 64}, "nt");
   p.activation = Activation::gelu;

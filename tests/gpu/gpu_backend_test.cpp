@@ -476,8 +476,12 @@ TEST(CublasLt, GeluIsNotFusedBecauseCublasLtsGeluIsTheTanhForm) {
   p.activation = Activation::gelu;
   auto choices = backend->enumerate(p, gpu_testing::context());
   ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+  // The bias in cuBLASLt's BIAS epilogue where it takes this bias and f32
+  // output (on an H100 with CUDA 13.0 it took none for a bf16
+  // bias with f32 D: every choice offered was the unfused variant's, whose
+  // pass adds the bias), gelu in the pass.
   for (const auto& c : choices.value()) {
-    EXPECT_TRUE(c.name.ends_with("_ebias_f32out_pgelu")) << c.name;
+    EXPECT_TRUE(c.name.ends_with("_ebias_f32out_pgelu") || c.name.ends_with("_pbias_f32out_pgelu")) << c.name;
     EXPECT_NE(c.description.find("tanh form"), std::string::npos) << c.description;
   }
 }

@@ -244,7 +244,7 @@ inline float erf_f32(float x) {
 }
 
 inline float gelu(float x) { return 0.5f * x * (1.0f + erf_f32(x * 0.70710678118654752f)); }
-inline double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x * 0.70710678118654752440)); }
+inline double gelu(double x) { return numeric::activate(Activation::gelu, x); }
 
 // gelu_tanh in f32 through the shared branch-free tanh (util/vector_math.h),
 // one lane at a time, which vectorizes (see CMakeLists.txt); f64 keeps the

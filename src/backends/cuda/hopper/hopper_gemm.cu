@@ -214,6 +214,22 @@ __device__ __forceinline__ void gt_release(gt_u32 empty_bar) {
 #endif
 }
 
+#if GT_PINGPONG
+// Ping-pong turns: turn t's multiplies start once turn t - 1's are all
+// issued (named barrier 2 or 3 by parity, the two consumers: 128 threads
+// pass, 128 wait). Without it a consumer would wait on a stage more than one
+// ring lap ahead of the producer, and an mbarrier's parity cannot tell that
+// lap from an earlier one (round 3 on the H100: launch failures).
+__device__ __forceinline__ void gt_turn_wait(int turn) {
+  if (turn & 1) asm volatile("bar.sync 3, 256;" ::: "memory");
+  else asm volatile("bar.sync 2, 256;" ::: "memory");
+}
+__device__ __forceinline__ void gt_turn_pass(int turn) {
+  if (turn & 1) asm volatile("bar.arrive 3, 256;" ::: "memory");
+  else asm volatile("bar.arrive 2, 256;" ::: "memory");
+}
+#endif
+
 // The consumer-only barrier (id 1): the producer warpgroup never joins it.
 __device__ __forceinline__ void gt_consumer_sync() {
   asm volatile("bar.sync 1, %0;" ::"n"(GT_CONSUMERS * 128) : "memory");
@@ -370,18 +386,19 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
     int stage = 0;
     gt_u32 phase = 0;
 #if GT_PINGPONG
-    int turn = 0;
+    int turn = -1;
 #endif
     for (int u = cluster_id; u < p.units; u += clusters) {
       const GtUnit w = gt_unit(p, u, rank);
 #if GT_PINGPONG
       // The other consumer's unit: step over the stages the producer fills for it.
-      if ((turn++ & 1) != c) {
+      if ((++turn & 1) != c) {
         const int skip = w.kb1 - w.kb0;
         phase ^= (gt_u32)(((stage + skip) / GT_STAGES) & 1);
         stage = (stage + skip) % GT_STAGES;
         continue;
       }
+      if (turn > 0) gt_turn_wait(turn);
 #endif
 #pragma unroll
       for (int mi = 0; mi < GT_MI; ++mi)
@@ -425,6 +442,10 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
           phase ^= 1u;
         }
       }
+#if GT_PINGPONG
+      // Every stage of this turn has been waited for: the next turn's may start.
+      if (u + clusters < p.units) gt_turn_pass(turn + 1);
+#endif
       gt_wgmma_wait<0>();
 #pragma unroll
       for (int mi = 0; mi < GT_MI; ++mi)

@@ -70,16 +70,18 @@ __device__ __forceinline__ gt_u32 gt_pack2(float lo, float hi) {
 
 __device__ __forceinline__ gt_u16 gt_round(float v) { return (gt_u16)(gt_pack2(v, 0.f) & 0xffffu); }
 
-// PyTorch's definitions; relu keeps NaN (NaN < 0 is false).
+// PyTorch's definitions; relu keeps NaN (NaN < 0 is false). The gelus
+// avoid the cancellation of 1 + erf(u) and 1 + tanh(u) for negative u:
+// 1 + erf(u) = erfc(-u); 0.5 * v * (1 + tanh(u)) = v / (1 + exp(-2u)).
 __device__ __forceinline__ float gt_activate(float v) {
 #if GT_ACT == 1
   return v < 0.f ? 0.f : v;
 #elif GT_ACT == 2
-  return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
+  return 0.5f * v * erfcf(v * -0.70710678118654752f);
 #elif GT_ACT == 3
   return v / (1.f + expf(-v));
 #elif GT_ACT == 4
-  return 0.5f * v * (1.f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+  return v / (1.f + expf(-1.5957691216057307f * (v + 0.044715f * v * v * v)));
 #else
   return v;
 #endif
