@@ -350,7 +350,9 @@ void SqliteStore::connect(Origin origin) {
   // Say plainly what is wrong instead of sqlite's "unable to open database
   // file" or "attempt to write a readonly database" later. WAL also needs to
   // create -wal and -shm files beside the database, hence the folder check.
-  if (::access(path_.c_str(), F_OK) == 0 && ::access(path_.c_str(), W_OK) != 0)
+  // (ENOENT: the file went away meanwhile -- another process set it aside --
+  // which is not a read-only file.)
+  if (::access(path_.c_str(), W_OK) != 0 && errno != ENOENT)
     refuse("the file is read-only (" + std::string(std::strerror(errno)) + "); gemmtune needs to write to it");
   std::string folder = parent_folder(path_);
   if (::access(folder.c_str(), W_OK) != 0)
@@ -807,6 +809,18 @@ std::unique_ptr<Store> Store::open(const std::string& path, const Warn& warn) {
       if (!moved.empty() && warn)
         warn("results database " + path + " was damaged (" + damaged.why + "); moved aside to " + moved +
              "; starting a new one");
+    } catch (const StoreError& e) {
+      // Another process set the damaged file aside while this one was
+      // opening it: the file moved (SQLite fails reading it, e.g.
+      // IOERR_FSTAT), or, on the fresh file that took its place, the
+      // set-aside moved this process's -journal (IOERR_DELETE_NOENT). Start
+      // again on whatever is at the path now. A failure that persists (or
+      // any other, with the file in place) is the caller's to see.
+      const auto* sqlite = dynamic_cast<const SqliteError*>(&e);
+      const bool io_error = sqlite && sqlite->primary() == SQLITE_IOERR;
+      if (attempt + 1 >= kAttempts || (file_id(path) == checked && !io_error)) throw;
+      store.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1 + attempt * 5));
     }
   }
   throw StoreError("results database " + path + " is damaged (" + last_why +
