@@ -234,10 +234,12 @@ class LeaseRenewer {
 // fsync, milliseconds) stays off the lookup's path. WAL lets the tuner's
 // connection read while this one writes. The queue is drained before the
 // cache closes; a process killed first loses only copies of records that
-// Redis still holds.
+// Redis still holds. One per local file and process (shared_copier), as the
+// tuner's connection is one per file (open_shared): a workload of many
+// tuners starts one thread and one more connection, not one each.
 class LocalCopier {
  public:
-  explicit LocalCopier(std::string path) : path_(std::move(path)) {
+  explicit LocalCopier(std::string path) : path_(std::move(path)), pid_(::getpid()) {
     thread_ = std::thread([this] { loop(); });
   }
 
@@ -266,21 +268,24 @@ class LocalCopier {
     return std::nullopt;
   }
 
-  // Drops a queued copy of `key` and waits out one being written, so a
-  // result saved afterwards is not overwritten by an older remote one.
+  // Drops a queued copy of `key` and waits out its write if under way, so
+  // a result saved afterwards is not overwritten by an older remote one.
   void cancel(const std::string& key) {
     std::unique_lock lock(mutex_);
     queued_.erase(key);
-    idle_.wait(lock, [this] { return !writing_; });
+    idle_.wait(lock, [&] { return writing_ != key; });
   }
 
   // Returns once every record queued so far is written (or failed to be).
   void drain() {
     std::unique_lock lock(mutex_);
-    idle_.wait(lock, [this] { return queued_.empty() && !writing_; });
+    idle_.wait(lock, [this] { return queued_.empty() && writing_.empty(); });
   }
 
-  // Warnings from the copying thread, given on the tuner's thread.
+  pid_t pid() const { return pid_; }
+
+  // Warnings from the copying thread, given on a tuner's thread (whichever
+  // cache on this file asks next).
   std::vector<std::string> take_warnings() {
     std::lock_guard lock(mutex_);
     return std::exchange(warnings_, {});
@@ -293,7 +298,7 @@ class LocalCopier {
       wake_.wait(lock, [this] { return stopping_ || !queued_.empty(); });
       if (queued_.empty()) break;  // stopping, and everything is written
       auto node = queued_.extract(queued_.begin());
-      writing_ = true;
+      writing_ = node.key();
       lock.unlock();
       std::vector<std::string> warnings;
       try {
@@ -305,25 +310,38 @@ class LocalCopier {
                            e.what() + " (it stays in the remote cache)");
       }
       lock.lock();
-      writing_ = false;
+      writing_.clear();
       for (auto& w : warnings) warnings_.push_back(std::move(w));
       idle_.notify_all();
     }
-    writing_ = false;
     idle_.notify_all();
   }
 
   std::string path_;
+  pid_t pid_;
   std::unique_ptr<Store> store_;  // used by the copying thread alone
   std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;
   bool stopping_ = false;
-  bool writing_ = false;
+  std::string writing_;  // the key being written, empty when idle
   std::map<std::string, TuningRecord> queued_;
   std::vector<std::string> warnings_;
   std::thread thread_;
 };
+
+// The copier of the local file at `path` in this process, started on first use.
+std::shared_ptr<LocalCopier> shared_copier(const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<LocalCopier>> registry;
+  std::lock_guard lock(registry_mutex);
+  std::shared_ptr<LocalCopier> copier = registry[path].lock();
+  if (!copier || copier->pid() != ::getpid()) {
+    copier = std::make_shared<LocalCopier>(path);
+    registry[path] = copier;
+  }
+  return copier;
+}
 
 std::string random_hex() {
   std::random_device device;
@@ -416,7 +434,7 @@ class LayeredCache final : public TuningCache {
   RemoteHealth health_;
   RemoteLink link_;
   std::unique_ptr<LeaseRenewer> renewer_;
-  std::unique_ptr<LocalCopier> copier_;  // started by the first remote hit
+  std::shared_ptr<LocalCopier> copier_;  // taken at the first remote hit
   std::vector<std::string> warnings_;
   std::set<std::string> warned_keys_;
   // Results saved while Redis was away, sent when it is back.
@@ -449,7 +467,7 @@ std::optional<TuningRecord> LayeredCache::take_remote(const RemoteText& text, co
     warn_once(key, not_used_message(record, "remote", *why));
     return std::nullopt;
   }
-  if (!copier_) copier_ = std::make_unique<LocalCopier>(local_->path());
+  if (!copier_) copier_ = shared_copier(local_->path());
   copier_->add(record);
   return record;
 }
