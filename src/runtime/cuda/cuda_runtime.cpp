@@ -71,7 +71,7 @@ std::string nvrtc_unavailable_reason() {
 }
 
 Expected<std::vector<char>> compile_kernels_for(const std::string& arch) {
-  return nvrtc_compile(kKernelSource, arch, kKernelOptions);
+  return nvrtc_compile(reference_kernel_source(), arch, kKernelOptions);
 }
 
 Expected<std::vector<char>> compile_source_for(const std::string& source, const std::string& arch,
@@ -332,7 +332,7 @@ Expected<std::vector<char>> CudaRuntime::compile(const std::string& source,
 Status CudaRuntime::ensure_module() {
   if (module_) return Status::success();
   if (!module_error_.empty()) return reject(Reason::compile_error, module_error_);
-  auto cubin = compile(kKernelSource, kKernelOptions);
+  auto cubin = compile(reference_kernel_source(), kKernelOptions);
   if (!cubin) {
     if (cubin.error().reason == Reason::compile_error) module_error_ = cubin.error().message;
     return cubin.error();

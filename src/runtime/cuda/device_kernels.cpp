@@ -2,6 +2,33 @@
 
 namespace gemmtune::cuda {
 
+namespace {
+
+// The activations as every GPU program of the runtime computes them (the
+// reference in double, the epilogue pass in float or double), the same
+// formulas as numeric::activate on the host; prepended to both sources.
+const char* const kActivationSource = R"CUDA(
+// relu keeps NaN (x < 0 is false for it); gelu is the exact erf form. T is
+// float (erfc and exp resolve to erfcf and expf) or double. The gelus are
+// written without the cancellation of 1 + erf(u) and 1 + tanh(u) for
+// negative u (a float 1 + erf(-2.12) keeps ~2e-5 of relative precision):
+// 1 + erf(u) = erfc(-u), and 0.5 * x * (1 + tanh(u)) = x / (1 + exp(-2u)).
+template <int ACT, class T> __device__ __forceinline__ T activate(T x) {
+  const T half = T(0.5), one = T(1);
+  if constexpr (ACT == 1) return x < T(0) ? T(0) : x;
+  else if constexpr (ACT == 2) return half * x * erfc(x * T(-0.70710678118654752440));
+  else if constexpr (ACT == 3) return x / (one + exp(-x));
+  else if constexpr (ACT == 4) return x / (one + exp(T(-1.5957691216057307118) * (x + T(0.044715) * x * x * x)));
+  else return x;
+}
+template <int ACT> __device__ __forceinline__ int activate(int x) {
+  if constexpr (ACT == 1) return x < 0 ? 0 : x;
+  else return x;
+}
+)CUDA";
+
+}  // namespace
+
 // Compiled with --fmad=false so that the reference rounds exactly as the
 // host reference does (a separate multiply and add at every step).
 // DType codes: f32 0, f64 1, f16 2, bf16 3, i8 4, u8 5, i32 6, e4m3 7, e5m2 8.
@@ -79,10 +106,10 @@ __device__ double load(const void* data, int dtype, i64 index) {
 
 __device__ double activate(int act, double x) {
   switch (act) {
-    case 1: return x < 0 ? 0.0 : x;  // keeps NaN
-    case 2: return 0.5 * x * erfc(x * -0.70710678118654752440);  // as numeric::activate
-    case 3: return x / (1.0 + exp(-x));
-    case 4: return x / (1.0 + exp(-1.5957691216057307118 * (x + 0.044715 * x * x * x)));
+    case 1: return activate<1>(x);
+    case 2: return activate<2>(x);
+    case 3: return activate<3>(x);
+    case 4: return activate<4>(x);
   }
   return x;
 }
@@ -234,24 +261,6 @@ template <> struct Elem<3> {
   }
 };
 
-// relu keeps NaN (x < 0 is false for it); gelu is the exact erf form. T is
-// float (erfc and exp resolve to erfcf and expf) or double. The gelus are
-// written without the cancellation of 1 + erf(u) and 1 + tanh(u) for
-// negative u (a float 1 + erf(-2.12) keeps ~2e-5 of relative precision):
-// 1 + erf(u) = erfc(-u), and 0.5 * x * (1 + tanh(u)) = x / (1 + exp(-2u)).
-template <int ACT, class T> __device__ __forceinline__ T activate(T x) {
-  const T half = T(0.5), one = T(1);
-  if constexpr (ACT == 1) return x < T(0) ? T(0) : x;
-  else if constexpr (ACT == 2) return half * x * erfc(x * T(-0.70710678118654752440));
-  else if constexpr (ACT == 3) return x / (one + exp(-x));
-  else if constexpr (ACT == 4) return x / (one + exp(T(-1.5957691216057307118) * (x + T(0.044715) * x * x * x)));
-  else return x;
-}
-template <int ACT> __device__ __forceinline__ int activate(int x) {
-  if constexpr (ACT == 1) return x < 0 ? 0 : x;
-  else return x;
-}
-
 // V elements of dtype DT at base[index] (16-byte aligned), as C.
 template <int DT, int V, class C>
 __device__ __forceinline__ void load_vector(const void* base, i64 index, C (&out)[V]) {
@@ -354,5 +363,9 @@ __device__ __forceinline__ void epilogue(const EpilogueParams& p) {
   }
 }
 )CUDA";
+
+std::string reference_kernel_source() { return std::string(kActivationSource) + kKernelSource; }
+
+std::string epilogue_template_source() { return std::string(kActivationSource) + kEpilogueSource; }
 
 }  // namespace gemmtune::cuda

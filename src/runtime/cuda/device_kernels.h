@@ -9,6 +9,8 @@
 // alignment so no compiler inserts padding differently; sizes are asserted).
 #pragma once
 
+#include <string>
+
 #include <cstdint>
 
 namespace gemmtune::cuda {
@@ -68,5 +70,9 @@ extern const char* const kKernelSource;
 // The epilogue pass template, without instantiations (epilogue_pass.cpp adds
 // the extern "C" kernels it compiles).
 extern const char* const kEpilogueSource;
+
+// What NVRTC compiles: each source above after the activations they share.
+std::string reference_kernel_source();
+std::string epilogue_template_source();
 
 }  // namespace gemmtune::cuda

@@ -116,7 +116,7 @@ Expected<EpilogueKernel> epilogue_kernel_for(DType out, std::optional<DType> src
 }
 
 std::string epilogue_source(const std::vector<EpilogueKernel>& kernels) {
-  std::string source = kEpilogueSource;
+  std::string source = epilogue_template_source();
   for (const EpilogueKernel& k : kernels) {
     source += "extern \"C\" __global__ void __launch_bounds__(" + std::to_string(kThreads) + ") " +
               kernel_name(k) + "(EpilogueParams p) { epilogue<" + std::to_string(static_cast<int>(k.out)) + ", " +

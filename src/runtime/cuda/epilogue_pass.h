@@ -3,7 +3,7 @@
 //   dst = act(src + beta * bias), rounded once to dst's dtype,
 // with src the library's output (C itself, or an f32 staging buffer), or no
 // src at all when there is no product (K = 0, alpha = 0). One kernel
-// template (device_kernels.cpp's kEpilogueSource) instantiated per
+// template (device_kernels.cpp's epilogue_template_source()) instantiated per
 // (output, input, bias) dtype and activation; each instantiation is compiled
 // by NVRTC on first use on a device (at build, so that a compile error is a
 // build rejection) and kept for the process.
@@ -53,7 +53,7 @@ const std::vector<EpilogueKernel>& all_epilogue_kernels();
 Expected<EpilogueKernel> epilogue_kernel_for(DType out, std::optional<DType> src, std::optional<DType> bias,
                                              Activation);
 
-// kEpilogueSource followed by the extern "C" kernels of `kernels`.
+// epilogue_template_source() followed by the extern "C" kernels of `kernels`.
 std::string epilogue_source(const std::vector<EpilogueKernel>& kernels);
 
 // What one pass reads and writes. Every matrix has the problem's shape
