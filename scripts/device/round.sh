@@ -10,6 +10,7 @@
 #                   (all of them need two calls: round 3 on an H100 found bench ~200 s, epilogue
 #                   > 60 s, tests > 120 s; see src/backends/cuda/NOTES.md for the split)
 #   ROUND_TEST_FILTER  a gtest filter for the GPU tests (default: all)
+#   ROUND_LIMITS    per-step limits that replace the defaults, e.g. "tests=240 python=200"
 #   ROUND_BENCH     arguments of bench_vs_torch.py (default: quick suite, nt and nn, CUDA alone)
 # shellcheck source=scripts/device/device_env.sh
 source "$(dirname "$0")/device_env.sh"
@@ -21,9 +22,12 @@ start=$SECONDS
 summary=()
 
 run_step() {  # name limit command...
-  local name=$1 limit=$2
+  local name=$1 limit=$2 pair
   shift 2
   case " $steps " in *" $name "*) ;; *) return ;; esac
+  for pair in ${ROUND_LIMITS:-}; do
+    [ "${pair%%=*}" = "$name" ] && limit=${pair#*=}
+  done
   local left=$((budget - (SECONDS - start)))
   if [ "$left" -lt 20 ]; then
     summary+=("$name: skipped, the budget is spent")
