@@ -190,6 +190,36 @@ TEST(CudaTemplates, PingPongTilesAreOfferedOnlyExhaustivelyAndWhereEveryCtaGetsT
   EXPECT_EQ(parsed->accumulators(), 128);
 }
 
+TEST(CudaTemplates, TheStagedEpilogueIsTheStandardOneAndTheDirectOneIsOfferedExhaustivelyBesideIt) {
+  const Problem big = gpu_problem(Op::addmm, DType::bf16, {1, 2048, 14336, 4096}, "nt");
+  auto standard = ck::offer(big, ck::FamilyContext{h100(), SearchSpace::standard});
+  auto exhaustive = ck::offer(big, ck::FamilyContext{h100(), SearchSpace::exhaustive});
+  ASSERT_TRUE(standard.ok() && exhaustive.ok());
+  std::set<std::string> all;
+  for (const Choice& c : exhaustive.value()) all.insert(c.name);
+  std::size_t hopper = 0;
+  for (const Choice& c : standard.value()) {
+    if (!c.name.starts_with("cuda_sm90_")) continue;
+    ++hopper;
+    EXPECT_FALSE(c.name.ends_with("_direct")) << c.name;
+    EXPECT_NE(c.description.find("staged through shared memory"), std::string::npos) << c.description;
+    // Each standard choice can be compared with the same tile's direct epilogue.
+    if (!c.name.ends_with("_pp")) {
+      EXPECT_TRUE(all.count(c.name + "_direct")) << c.name;
+    }
+  }
+  EXPECT_GT(hopper, 0u);
+  auto staged = ck::hopper::parse("cuda_sm90_128x256_s4_c1_k1");
+  auto direct = ck::hopper::parse("cuda_sm90_128x256_s4_c1_k1_direct");
+  ASSERT_TRUE(staged && direct);
+  EXPECT_FALSE(staged->direct);
+  EXPECT_TRUE(direct->direct);
+  // The staged chunks (16 x 40 f32 per consumer warp) are in the shared
+  // memory the launch asks for, and still fit beside a 4-stage 128x256 ring.
+  EXPECT_EQ(staged->smem_bytes() - direct->smem_bytes(), 2u * 4 * 16 * 40 * 4);
+  EXPECT_TRUE(staged->invalid().empty()) << staged->invalid();
+}
+
 TEST(CudaTemplateNames, EveryOfferedNameParsesBackToItsConfiguration) {
   std::size_t checked = 0;
   for (const cuda::DeviceInfo& device : {h100(), a100()})
@@ -229,7 +259,8 @@ TEST(CudaTemplateNames, MalformedOrImpossibleNamesAreNotParsed) {
                           "cuda_sm90_128x128_s6_c1_k1_p", "cuda_sm90_128x128_s6_c1_k1_pp_pp",
                           "cuda_sm90_128x256_s4_c1_k1_pp",  // 256 accumulators per thread
                           "cuda_sm90_256x128_s4_c1_k1_pp", "cuda_sm90_128x128_s6_c2_k1_pp",
-                          "cuda_sm90_64x128_s4_c1_k2_pp"})
+                          "cuda_sm90_64x128_s4_c1_k2_pp", "cuda_sm90_128x128_s6_c1_k1_direct_pp",
+                          "cuda_sm90_128x128_s6_c1_k1_direct_direct", "cuda_sm90_128x128_s6_c1_k1_direct_"})
     EXPECT_FALSE(ck::hopper::parse(bad).has_value()) << bad;
   for (const char* bad : {"cuda_mma_128x128_w2x4", "cuda_mma_96x128_w2x4_s3", "cuda_mma_128x128_w4x2_s3",
                           "cuda_mma_128x128_w2x4_s5"})

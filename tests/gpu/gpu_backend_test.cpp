@@ -735,6 +735,22 @@ TEST(CudaTemplates, EveryStandardChoiceComputesCorrectly) {
     p.bias_desc.dtype = DType::f32;
     problems.push_back(p);
   }
+  {
+    // A full f32 bias and an f32 C: the staged epilogue's per-element bias
+    // and 32-byte stores.
+    Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 300, 520, 264}, "nt");
+    p.bias = BiasKind::full;
+    p.bias_desc = MatrixDesc::row_major(DType::f32, 300, 520);
+    p.c = MatrixDesc::row_major(DType::f32, 300, 520);
+    p.activation = Activation::gelu_tanh;
+    problems.push_back(p);
+  }
+  {
+    // C's rows 1003 elements apart: no 16-byte (nor pair) stores, element by element.
+    Problem p = gpu_problem(Op::mm, DType::bf16, {1, 1000, 1001, 512}, "nt");
+    p.c.row_stride = 1003;
+    problems.push_back(p);
+  }
   int split = 0, hopper = 0, cluster = 0;
   for (const Problem& p : problems) {
     TuningContext ctx = gpu_testing::context();

@@ -82,6 +82,10 @@ EpilogueParams epilogue_params(const Problem& p) {
   const std::int64_t elem = static_cast<std::int64_t>(dtype_size(p.c.dtype));
   e.pair_store = p.c.col_stride == 1 && (p.c.row_stride * elem) % pair_bytes == 0 &&
                  (p.c.batch_stride * elem) % pair_bytes == 0 && p.alignment >= pair_bytes;
+  // Runs of 8 columns (whose first column is a multiple of 8) as 16- or
+  // 32-byte stores, under the same conditions for 16 bytes.
+  e.vec_store = p.c.col_stride == 1 && (p.c.row_stride * elem) % 16 == 0 && (p.c.batch_stride * elem) % 16 == 0 &&
+                p.alignment >= 16;
   return e;
 }
 

@@ -27,7 +27,7 @@ struct EpilogueParams {
   float alpha = 1, beta = 1;
   std::int32_t m = 0, n = 0;
   std::int32_t pair_store = 0;
-  std::int32_t pad = 0;
+  std::int32_t vec_store = 0;
 };
 static_assert(sizeof(EpilogueParams) == 2 * 8 + 6 * 8 + 2 * 4 + 4 * 4);
 

@@ -105,7 +105,7 @@ std::string describe(const Config& c) {
     << (c.pingpong ? " taking turns (one's epilogue overlaps the other's multiplies)" : "") << ", persistent";
   if (c.cluster > 1) d << ", cluster " << c.cluster << "x1 sharing B by multicast";
   if (c.splits > 1) d << ", split-K " << c.splits << " (fixed-order f32 reduction)";
-  d << ", fused epilogue";
+  d << (c.direct ? ", fused epilogue stored from registers" : ", fused epilogue staged through shared memory");
   return d.str();
 }
 
@@ -159,18 +159,25 @@ std::string Config::invalid() const {
 
 std::string name(const Config& c) {
   return "cuda_sm90_" + std::to_string(c.bm) + "x" + std::to_string(c.bn) + "_s" + std::to_string(c.stages) + "_c" +
-         std::to_string(c.cluster) + "_k" + std::to_string(c.splits) + (c.pingpong ? "_pp" : "");
+         std::to_string(c.cluster) + "_k" + std::to_string(c.splits) + (c.pingpong ? "_pp" : "") +
+         (c.direct ? "_direct" : "");
 }
 
 std::optional<Config> parse(std::string_view text) {
   auto f = split_name(text);
-  if ((f.size() != 6 && !(f.size() == 7 && f[6] == "pp")) || f[0] != "cuda" || f[1] != "sm90") return std::nullopt;
+  if (f.size() < 6 || f.size() > 8 || f[0] != "cuda" || f[1] != "sm90") return std::nullopt;
   auto tile = int_pair(f[2]);
   auto stages = tagged_int(f[3], "s");
   auto cluster = tagged_int(f[4], "c");
   auto splits = tagged_int(f[5], "k");
   if (!tile || !stages || !cluster || !splits) return std::nullopt;
-  Config c{tile->first, tile->second, *stages, *cluster, *splits, f.size() == 7};
+  Config c{tile->first, tile->second, *stages, *cluster, *splits};
+  // Optional tags, in name()'s order; the round trip below rejects any other order or repeat.
+  for (std::size_t i = 6; i < f.size(); ++i) {
+    if (f[i] == "pp") c.pingpong = true;
+    else if (f[i] == "direct") c.direct = true;
+    else return std::nullopt;
+  }
   if (!c.invalid().empty() || name(c) != text) return std::nullopt;
   return c;
 }
@@ -186,13 +193,16 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
         if (s != base.stages) stage_options.push_back(s);
     for (int stages : stage_options)
       for (int splits : split_options(p, base, sms, exhaustive))
-        for (int cluster : {1, 2}) {
-          Config c{bm, bn, stages, cluster, splits};
-          if (!c.invalid().empty()) continue;
-          // The standard space adds clusters below, for its best tiles only.
-          if (cluster == 2 && (!exhaustive || p.m <= bm)) continue;
-          all.push_back(c);
-        }
+        for (int cluster : {1, 2})
+          for (bool direct : {false, true}) {
+            Config c{bm, bn, stages, cluster, splits, false, direct};
+            if (!c.invalid().empty()) continue;
+            // The standard space adds clusters below, for its best tiles only,
+            // and keeps the staged epilogue alone.
+            if (cluster == 2 && (!exhaustive || p.m <= bm)) continue;
+            if (direct && !exhaustive) continue;
+            all.push_back(c);
+          }
   }
   // Ping-pong variants (whole tiles per consumer, turns), in the
   // exhaustive space only until they are verified on a GPU: round 3 ran
@@ -274,6 +284,7 @@ Expected<KernelSource> HopperFamily::source(const Problem& p, std::string_view c
       {"GT_SPLIT", c->splits > 1 ? "1" : "0"},
       {"GT_MIN_BLOCKS", std::to_string(c->min_blocks())},
       {"GT_PINGPONG", c->pingpong ? "1" : "0"},
+      {"GT_EP_DIRECT", c->direct ? "1" : "0"},
   };
   s.defines.insert(s.defines.end(), config.begin(), config.end());
   return s;

@@ -4,7 +4,7 @@
 // stride per operand and leading/batch strides that are multiples of 16
 // bytes. Everything else goes to the portable family.
 //
-// Choice names: cuda_sm90_<BM>x<BN>_s<stages>_c<cluster>_k<splits>[_pp],
+// Choice names: cuda_sm90_<BM>x<BN>_s<stages>_c<cluster>_k<splits>[_pp][_direct],
 // e.g. cuda_sm90_128x256_s4_c2_k1 or cuda_sm90_128x128_s6_c1_k1_pp (the
 // layouts and the epilogue come from the problem, not the name).
 #pragma once
@@ -27,6 +27,11 @@ struct Config {
   // one's epilogue overlapping the other's multiplies (tiles of 64 or 128
   // rows, no split-K, no cluster).
   bool pingpong = false;
+  // The epilogue: staged through shared memory (a rolled loop, 16-byte
+  // stores; the default) or direct (each thread stores its accumulator pairs
+  // from registers, fully unrolled: the exhaustive space keeps it so the two
+  // can be compared by measurement).
+  bool direct = false;
 
   int consumers() const { return pingpong || bm != 64 ? 2 : 1; }
   int threads() const { return 128 * (consumers() + 1); }
@@ -37,8 +42,11 @@ struct Config {
   // Two CTAs per SM fit (registers and shared memory) for small one-consumer tiles.
   int min_blocks() const;
   std::size_t stage_bytes() const { return static_cast<std::size_t>(bm + bn) * 64 * 2; }
-  // Dynamic shared memory asked for (the kernel aligns its base to 1 KiB).
-  std::size_t smem_bytes() const { return stages * stage_bytes() + 16 * stages + 16 + 1024; }
+  // Shared memory of the staged epilogue: a 16 x 40 f32 chunk per consumer warp.
+  std::size_t epilogue_bytes() const { return direct ? 0 : static_cast<std::size_t>(consumers()) * 4 * 16 * 40 * 4; }
+  // Dynamic shared memory asked for (the kernel aligns its base to 1 KiB):
+  // the ring, its barriers, the split-K flag, the epilogue's chunks.
+  std::size_t smem_bytes() const { return stages * stage_bytes() + 16 * stages + 16 + epilogue_bytes() + 1024; }
   // Why this configuration cannot exist, or empty.
   std::string invalid() const;
 

@@ -56,6 +56,9 @@
 #ifndef GT_PINGPONG
 #define GT_PINGPONG 0      // 1: the consumers alternate whole tiles (needs 2 consumers, no split-K, no cluster)
 #endif
+#ifndef GT_EP_DIRECT
+#define GT_EP_DIRECT 0     // 1: each thread stores its accumulator pairs straight to C (the unrolled epilogue)
+#endif
 #ifndef GT_MIN_BLOCKS
 #define GT_MIN_BLOCKS 1    // CTAs per SM the register budget is cut for
 #endif
@@ -85,8 +88,27 @@
 #error "GT_BN must be 64, 128, 192 or 256"
 #endif
 
-// Shared memory after the stages: full[GT_STAGES], empty[GT_STAGES] mbarriers, the split-K flag.
-#define GT_SMEM_BYTES (GT_STAGES * GT_STAGE_BYTES + 16 * GT_STAGES + 16)
+// The staged epilogue (GT_EP_DIRECT 0): each consumer warp moves its
+// accumulators through a 16 x 32 f32 chunk of shared memory of its own, and
+// a rolled loop finishes 8 consecutive outputs per lane (bias, activation,
+// rounding) with one 16-byte store. The activation's code then appears once,
+// not once per accumulator pair (round 3: the unrolled epilogue of 128
+// accumulators made a 200 KB kernel that lost ~60 us per tile epilogue), and
+// every store writes whole 32-byte sectors. A row of the chunk is
+// GT_EP_STRIDE floats: 8 (mod 32) words apart, so that neither the
+// fragments' 8-byte writes nor the rows' 16-byte reads meet in a bank.
+#define GT_EP_COLS 32
+#define GT_EP_STRIDE 40
+#define GT_EP_CHUNKS (GT_MI * GT_BN / GT_EP_COLS)  // chunks per consumer warp and tile
+#if GT_EP_DIRECT
+#define GT_EP_BYTES 0
+#else
+#define GT_EP_BYTES (GT_CONSUMERS * 4 * 16 * GT_EP_STRIDE * 4)
+#endif
+
+// Shared memory after the stages: full[GT_STAGES], empty[GT_STAGES] mbarriers,
+// the split-K flag, then the epilogue's chunks (mirrored by Config::smem_bytes).
+#define GT_SMEM_BYTES (GT_STAGES * GT_STAGE_BYTES + 16 * GT_STAGES + 16 + GT_EP_BYTES)
 
 struct __align__(64) GtTensorMap {
   gt_u64 opaque[16];
@@ -230,6 +252,20 @@ __device__ __forceinline__ void gt_turn_pass(int turn) {
 }
 #endif
 
+// Register rebalancing between the warpgroups (two consumers, one CTA per
+// SM): __launch_bounds__ gives every thread 168 registers (65536 / 384); the
+// producer, which only issues TMA loads, gives back 128 per thread and each
+// consumer thread takes 64 more (128 * 40 + 256 * 232 = 384 * 168), so that
+// 128 accumulators and the staged epilogue's loop live without spills (ptxas
+// spilled 28-44 bytes per thread at 168 for 128x256 and 256x128). With
+// setmaxnreg present ptxas allocates exactly the launch bound, which is what
+// makes the two counts add up; fewer would leave the consumers' inc waiting.
+#define GT_REBALANCE (GT_CONSUMERS == 2 && GT_MIN_BLOCKS == 1)
+#if GT_REBALANCE
+__device__ __forceinline__ void gt_setmaxnreg_dec() { asm volatile("setmaxnreg.dec.sync.aligned.u32 40;" ::: "memory"); }
+__device__ __forceinline__ void gt_setmaxnreg_inc() { asm volatile("setmaxnreg.inc.sync.aligned.u32 232;" ::: "memory"); }
+#endif
+
 // The consumer-only barrier (id 1): the producer warpgroup never joins it.
 __device__ __forceinline__ void gt_consumer_sync() {
   asm volatile("bar.sync 1, %0;" ::"n"(GT_CONSUMERS * 128) : "memory");
@@ -284,6 +320,85 @@ __device__ __forceinline__ GtUnit gt_unit(const GtHopperParams& p, int u, int ra
   return w;
 }
 
+// ---------------------------------------------------------------- staged epilogue
+
+#if !GT_EP_DIRECT
+// Writes chunk CH of the warp's accumulators (m64 slice CH / (GT_BN / 32),
+// columns 32 * (CH % (GT_BN / 32)) on) into the warp's 16 x 32 chunk:
+// fragment (j, j + 1) of lane l is row l / 4, columns 8 * (j / 4) + 2 * (l % 4)
+// of the slice; (j + 2, j + 3) is 8 rows lower.
+template <int CH>
+__device__ __forceinline__ void gt_stage_chunk(const float (&acc)[GT_MI][GT_ACC], float* s, int lane) {
+  constexpr int mi = CH / (GT_BN / GT_EP_COLS);
+  constexpr int g0 = (CH % (GT_BN / GT_EP_COLS)) * (GT_EP_COLS / 8);
+  float* at = s + (lane / 4) * GT_EP_STRIDE + 2 * (lane % 4);
+#pragma unroll
+  for (int g = 0; g < GT_EP_COLS / 8; ++g) {
+    const int j = 4 * (g0 + g);
+    *(float2*)(at + 8 * g) = make_float2(acc[mi][j], acc[mi][j + 1]);
+    *(float2*)(at + 8 * GT_EP_STRIDE + 8 * g) = make_float2(acc[mi][j + 2], acc[mi][j + 3]);
+  }
+}
+
+// Chunk `ch` (a run-time index, so the loop over chunks stays rolled) to its
+// compile-time writer: registers cannot be indexed at run time.
+template <int CH>
+__device__ __forceinline__ void gt_stage_select(int ch, const float (&acc)[GT_MI][GT_ACC], float* s, int lane) {
+  if constexpr (CH < GT_EP_CHUNKS) {
+    if (ch == CH) gt_stage_chunk<CH>(acc, s, lane);
+    else gt_stage_select<CH + 1>(ch, acc, s, lane);
+  }
+}
+
+// Finishes a staged chunk whose first output is C(m0, n0) of `batch`: lane l
+// takes 8 consecutive columns (n0 + 8 * (l % 4)) of rows l / 4 and 8 + l / 4.
+__device__ __forceinline__ void gt_finish_chunk(const GtEpilogue& e, int batch, int m0, int n0, const float* s,
+                                                int lane) {
+  const int q = lane % 4;
+  const int n = n0 + 8 * q;
+  if (n >= e.n) return;
+  // Lanes of odd q read their second half first: a quarter warp's 16-byte
+  // reads then cover all 32 banks once.
+  const int h0 = q & 1;
+#pragma unroll 1
+  for (int step = 0; step < 2; ++step) {
+    const int r = 8 * step + lane / 4;
+    const int m = m0 + r;
+    if (m >= e.m) break;
+    const float4 first = *(const float4*)(s + r * GT_EP_STRIDE + 8 * q + 4 * h0);
+    const float4 second = *(const float4*)(s + r * GT_EP_STRIDE + 8 * q + 4 * (h0 ^ 1));
+    const float4 lo = h0 ? second : first;
+    const float4 hi = h0 ? first : second;
+    const float x[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      v[i] = gt_epilogue_value(e, x[i], gt_bias_pair(e, batch, m, n + i).b0);
+    const gt_i64 at = (gt_i64)batch * e.c_bs + (gt_i64)m * e.c_rs + (gt_i64)n * e.c_cs;
+    if (e.vec_store && n + 8 <= e.n) {
+#if GT_OUT_F32
+      float4* c = (float4*)((float*)e.c + at);
+      c[0] = make_float4(v[0], v[1], v[2], v[3]);
+      c[1] = make_float4(v[4], v[5], v[6], v[7]);
+#else
+      *(uint4*)((gt_u16*)e.c + at) =
+          make_uint4(gt_pack2(v[0], v[1]), gt_pack2(v[2], v[3]), gt_pack2(v[4], v[5]), gt_pack2(v[6], v[7]));
+#endif
+    } else {
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        if (n + i >= e.n) break;
+#if GT_OUT_F32
+        ((float*)e.c)[at + i * e.c_cs] = v[i];
+#else
+        ((gt_u16*)e.c)[at + i * e.c_cs] = gt_round(v[i]);
+#endif
+      }
+    }
+  }
+}
+#endif
+
 // ---------------------------------------------------------------- kernel
 
 #if GT_CLUSTER_M > 1
@@ -332,9 +447,10 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
   const int clusters = gridDim.x / GT_CLUSTER_M;
 
   if (warpgroup == 0) {
-    // ---------------- producer (the register budget of 168 per thread that
-    // __launch_bounds__ leaves holds the consumers' 128 accumulators without
-    // spills, so no setmaxnreg rebalancing is needed)
+    // ---------------- producer (one thread issues every TMA load)
+#if GT_REBALANCE
+    gt_setmaxnreg_dec();
+#endif
     if (tid == 0) {
       int stage = 0;
       gt_u32 phase = 0;
@@ -380,6 +496,9 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
     }
   } else {
     // ---------------- consumers
+#if GT_REBALANCE
+    gt_setmaxnreg_inc();
+#endif
     const int c = warpgroup - 1;
     const int warp = tid / 32, lane = tid % 32;
     float acc[GT_MI][GT_ACC];
@@ -503,6 +622,20 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
       }
 #endif
 
+#if !GT_EP_DIRECT
+      {
+        float* chunk = (float*)(gt_smem_raw + (bars - raw) + 16 * GT_STAGES + 16) + (c * 4 + warp) * 16 * GT_EP_STRIDE;
+        const int row0 = w.m0 + (GT_PINGPONG ? 0 : c * GT_MI * 64) + 16 * warp;
+#pragma unroll 1
+        for (int ch = 0; ch < GT_EP_CHUNKS; ++ch) {
+          __syncwarp();  // the previous chunk's reads are done
+          gt_stage_select<0>(ch, acc, chunk, lane);
+          __syncwarp();
+          gt_finish_chunk(p.ep, w.batch, row0 + 64 * (ch / (GT_BN / GT_EP_COLS)),
+                          w.n0 + GT_EP_COLS * (ch % (GT_BN / GT_EP_COLS)), chunk, lane);
+        }
+      }
+#else
       // Fused epilogue: fragment (mi, j) of thread (warp, lane) is row
       // 16 * warp + lane / 4 (+ 8 for j % 4 >= 2) of the consumer's m64
       // slice, column 8 * (j / 4) + 2 * (lane % 4) (+ 1 for odd j). A row
@@ -522,6 +655,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
           gt_store_pair_biased(p.ep, w.batch, row + 8, col, acc[mi][j + 2], acc[mi][j + 3], bottom);
         }
       }
+#endif
     }
   }
 #if GT_CLUSTER_M > 1

@@ -44,7 +44,7 @@ struct GtEpilogue {
   float alpha, beta;
   int m, n;
   int pair_store;  // 1: C's columns are contiguous and every even column 2-element aligned
-  int pad;
+  int vec_store;   // 1: C's columns are contiguous and every 8th column 16-byte aligned
 };
 
 __device__ __forceinline__ float gt_to_float(gt_u16 h) {
