@@ -22,6 +22,7 @@
 
 #include "core/option_table.h"
 #include "gemmtune/errors.h"
+#include "store/file_lock.h"
 #include "store/record_json.h"
 #include "store/record_validation.h"
 #include "store/sqlite_db.h"
@@ -45,6 +46,14 @@ using sqlite::Statement;
 using sqlite::WriteTransaction;
 
 constexpr int kBusyTimeoutMs = 30000;
+
+// How long open() waits for the file while another process makes it a
+// database or sets it aside (both take milliseconds).
+constexpr std::chrono::milliseconds kLockWait{30000};
+// How long a damaged file waits for the other connections on it to close
+// before it is left where it is: they found the damage too and are letting
+// go, or one of them is a long-lived process that must not lose its file.
+constexpr std::chrono::milliseconds kSetAsideWait{5000};
 
 // Columns the records table must have; checked on open so that a foreign
 // table that happens to be called `records` is not mistaken for ours.
@@ -136,16 +145,16 @@ bool made_by_older_gemmtune(const std::string& path) {
   return ours;
 }
 
-Inspection inspect(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return {};  // missing: connect() reports any other trouble
+// Judges the held file (which `path` names) through the hold's descriptor:
+// opening and closing one of our own would drop the fcntl() locks of
+// SQLite connections of this process on the file.
+Inspection inspect(const FileHold& hold, const std::string& path) {
   struct stat st {};
   unsigned char header[100];
   ssize_t got = 0;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) got = ::pread(fd, header, sizeof header, 0);
-  ::close(fd);
-  if (!S_ISREG(st.st_mode)) return {Origin::foreign, "not a regular file"};
+  if (::fstat(hold.fd(), &st) != 0) return {Origin::foreign, std::string("unreadable: ") + std::strerror(errno)};
   if (st.st_size == 0) return {};
+  got = ::pread(hold.fd(), header, sizeof header, 0);
   if (got != static_cast<ssize_t>(sizeof header) || std::memcmp(header, "SQLite format 3", 16) != 0)
     return {Origin::foreign, "not an SQLite database"};
   const std::uint32_t id = (std::uint32_t{header[68]} << 24) | (std::uint32_t{header[69]} << 16) |
@@ -171,19 +180,6 @@ std::string json_text(const json& j, int indent = -1) {
   // Strings from compilers and drivers may hold invalid UTF-8; replace such
   // bytes rather than refuse to store the record.
   return j.dump(indent, ' ', false, json::error_handler_t::replace);
-}
-
-struct FileId {
-  bool exists = false;
-  dev_t dev = 0;
-  ino_t ino = 0;
-  friend bool operator==(const FileId&, const FileId&) = default;
-};
-
-FileId file_id(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {};
-  return {true, st.st_dev, st.st_ino};
 }
 
 std::int64_t file_size(const std::string& path) {
@@ -219,9 +215,9 @@ int rename_no_replace(const std::string& from, const std::string& to) {
   return 0;
 }
 
-// Holds an exclusive flock() on a folder: serialises setting aside among
-// gemmtune processes. Best effort: without it the identity check below
-// still catches all but a microsecond-wide race.
+// Holds an exclusive flock() on a folder: two set-asides in one folder
+// never pick the same name. Held only for a few renames, and taken after the
+// file's own lock (never the other way round), so it cannot deadlock.
 class FolderLock {
  public:
   explicit FolderLock(const std::string& folder) : fd_(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
@@ -239,34 +235,62 @@ class FolderLock {
   int fd_;
 };
 
+bool path_exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+constexpr const char* kSidecars[] = {"-wal", "-shm", "-journal"};
+
 // Moves a damaged database (and its -wal/-shm/-journal) to
-// `<path>.damaged-<UTC time>`. Returns the new path, or "" when the file at
-// `path` is no longer the one found damaged (another process set it aside
-// first and may already have started a fresh one, which must be left alone).
-std::string set_aside(const std::string& path, const FileId& checked, const std::string& why) {
+// `<path>.damaged-<UTC time>`. `hold` is the caller's shared hold on the
+// file found damaged, whose own connection is closed already. The file is
+// moved only while held exclusively, that is while no connection of any
+// process (this one included) has it open: one that had would reach the
+// fresh database's -wal and -shm by name. Throws StoreError, moving nothing,
+// when the others do not let go in time. Returns the new path, or "" when
+// `path` no longer names the file found damaged (another process set it
+// aside first and may already have started a fresh one, which must be left
+// alone).
+std::string set_aside(const std::string& path, FileHold& hold, const std::string& why) {
+  if (!hold.make_exclusive(kSetAsideWait))
+    throw StoreError("results database " + path + " is damaged (" + why +
+                     ") but is in use by another process (or another connection of this one), so it was left where "
+                     "it is: stop the other gemmtune processes using it, then try again");
+  if (!hold.still_at(path)) return {};
   FolderLock lock(parent_folder(path));
-  if (!checked.exists || file_id(path) != checked) return {};
   const std::string base = path + ".damaged-" + utc_time("%Y%m%d-%H%M%S");
   std::string target;
   for (int n = 0;; ++n) {
     target = n == 0 ? base : base + "-" + std::to_string(n);
-    int err = rename_no_replace(path, target);
-    if (err == 0) break;
-    if (err == ENOENT) return {};
-    if (err == EEXIST && n < 1000) continue;
-    throw StoreError("results database " + path + " is damaged (" + why + ") and could not be moved aside to " +
-                     target + ": " + std::strerror(err));
+    bool free = !path_exists(target);
+    for (const char* suffix : kSidecars) free = free && !path_exists(target + suffix);
+    if (free) break;
+    if (n >= 1000)
+      throw StoreError("results database " + path + " is damaged (" + why + ") and could not be moved aside: " + base +
+                       " and 1000 more names are taken");
   }
-  // The sidecar files belong to the damaged file: a stale -wal next to a new
-  // database would be replayed into it.
-  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
-    std::string from = path + suffix;
-    if (::access(from.c_str(), F_OK) != 0) continue;
+  // The sidecar files go first: they belong to the damaged file (a stale
+  // -wal next to a new database would be replayed into it), and once the
+  // database is gone from the path another process may start a fresh one,
+  // whose own -wal and -shm would then be at these names.
+  std::string moved;
+  for (const char* suffix : kSidecars) {
+    const std::string from = path + suffix;
+    if (!path_exists(from)) continue;
     int err = rename_no_replace(from, target + suffix);
-    if (err != 0 && err != ENOENT)
-      throw StoreError("results database " + path + " was moved aside to " + target + " but its " + suffix +
-                       " file could not be: " + std::strerror(err));
+    if (err == ENOENT) continue;
+    if (err != 0)
+      throw StoreError("results database " + path + " is damaged (" + why + ") and its " + suffix +
+                       " file could not be moved aside to " + target + suffix + ": " + std::strerror(err) +
+                       (moved.empty() ? "; nothing was moved" : "; already moved: " + moved));
+    moved += (moved.empty() ? "" : ", ") + target + suffix;
   }
+  int err = rename_no_replace(path, target);
+  if (err != 0)
+    throw StoreError("results database " + path + " is damaged (" + why + ") and could not be moved aside to " +
+                     target + ": " + std::strerror(err) +
+                     (moved.empty() ? "" : "; its companion files were: " + moved));
   return target;
 }
 
@@ -298,8 +322,15 @@ std::string read_import_file(const std::string& file) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(std::string path, std::function<void(const std::string&)> warn)
-      : path_(std::move(path)), warn_(std::move(warn)) {}
+  SqliteStore(std::string path, std::function<void(const std::string&)> warn, FileHold hold)
+      : path_(std::move(path)), warn_(std::move(warn)), hold_(std::move(hold)) {}
+
+  // Closes the connection and hands over the hold on the file.
+  FileHold close_keeping_hold() {
+    db_.reset();
+    return std::move(hold_);
+  }
+  FileHold& hold() { return hold_; }
 
   // Connects, checks and (for a new file) creates the schema. Throws Damaged
   // for a file to be moved aside, StoreError for everything else. `origin`
@@ -343,6 +374,8 @@ class SqliteStore final : public Store {
 
   std::string path_;
   std::function<void(const std::string&)> warn_;
+  // Declared before db_: the connection closes before the hold goes.
+  FileHold hold_;
   std::unique_ptr<Db> db_;
 };
 
@@ -779,24 +812,82 @@ void refuse_unsafe_companions(const std::string& path) {
   }
 }
 
+// Opens and holds shared the file at `path` (see file_lock.h), creating an
+// empty one when there is none; an empty hold for what is not a regular file.
+FileHold hold_database(const std::string& path) {
+  HoldResult held = hold_shared(path, kLockWait);
+  if (held.hold || held.not_regular) return std::move(held.hold);
+  if (held.timed_out)
+    throw StoreError("results database " + path + ": another process kept it locked for " +
+                     std::to_string(kLockWait.count() / 1000) +
+                     " s while creating it or setting it aside; try again");
+  const int error = held.error;
+  const std::string folder = parent_folder(path);
+  if ((error == EACCES || error == EPERM || error == EROFS) && ::access(folder.c_str(), W_OK) != 0)
+    throw StoreInputError("results database " + path + ": folder " + folder + " is not writable (" +
+                          std::strerror(errno) + ")");
+  throw StoreInputError("results database " + path + ": cannot open or create the file (" + std::strerror(error) +
+                        "); check that it and its folder are writable");
+}
+
+[[noreturn]] void refuse_foreign(const std::string& path, const std::string& what) {
+  throw StoreInputError("results database " + path + " is " + what +
+                        ", so not a gemmtune database; gemmtune never modifies, renames or moves a file it did "
+                        "not create. Pass another --db (or GEMMTUNE_CACHE_DIR), or move the file away yourself");
+}
+
+// An empty file becomes a database while no one else can look at it: held
+// exclusively. Everyone who found it empty asks for that; the one who gets
+// it creates the database, and the others, holding it shared again (which
+// they get only once the creator is done), find it made. Returns with
+// `hold` exclusive on a file still empty, or shared (or exclusive) on one
+// now made, and `inspection` updated; false to start again (`path` names
+// another file now).
+bool make_or_wait(const std::string& path, FileHold& hold, Inspection& inspection) {
+  constexpr std::chrono::milliseconds kTurn{50};
+  const auto deadline = std::chrono::steady_clock::now() + kLockWait;
+  for (;;) {
+    if (hold.make_exclusive(kTurn)) {
+      if (!hold.still_at(path)) return false;
+      inspection = inspect(hold, path);
+      return true;
+    }
+    // Others hold it: ones who found it empty too, or the one who made it
+    // meanwhile and now uses it (then it is made).
+    if (std::chrono::steady_clock::now() > deadline)
+      throw StoreError("results database " + path + " is empty and another connection keeps it open, so it "
+                       "cannot be set up now; try again");
+    hold = hold_database(path);
+    if (!hold) refuse_foreign(path, "not a regular file");
+    inspection = inspect(hold, path);
+    if (inspection.origin != Origin::absent) return true;
+  }
+}
+
 }  // namespace
 
+// The protocol (file_lock.h): every step below runs with the file held --
+// shared while judging and using it, exclusive while making an empty file a
+// database and while setting a damaged one aside -- so no process ever sees
+// a database half made, and none is moved while a connection has it open.
 std::unique_ptr<Store> Store::open(const std::string& path, const Warn& warn) {
   if (path.empty()) throw StoreInputError("results database path is empty");
   make_parent_folders(path);
   constexpr int kAttempts = 4;
   std::string last_why;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    FileId checked = file_id(path);
     refuse_unsafe_companions(path);
-    const Inspection inspection = inspect(path);
-    if (inspection.origin == Origin::foreign)
-      throw StoreInputError("results database " + path + " is " + inspection.why +
-                            ", so not a gemmtune database; gemmtune never modifies, renames or moves a file it did "
-                            "not create. Pass another --db (or GEMMTUNE_CACHE_DIR), or move the file away yourself");
-    auto store = std::make_unique<SqliteStore>(path, warn);
+    FileHold hold = hold_database(path);
+    if (!hold) refuse_foreign(path, "not a regular file");
+    Inspection inspection = inspect(hold, path);
+    if (inspection.origin == Origin::absent && !make_or_wait(path, hold, inspection)) continue;
+    if (inspection.origin == Origin::foreign) refuse_foreign(path, inspection.why);
+    const FileId checked = hold.id();
+    auto store = std::make_unique<SqliteStore>(path, warn, std::move(hold));
     try {
       store->connect(inspection.origin);
+      if (store->hold().mode() == FileHold::Mode::exclusive && !store->hold().make_shared(kLockWait))
+        throw StoreError("results database " + path + ": lost the lock on the new database to another process");
       return store;
     } catch (const Damaged& damaged) {
       if (inspection.origin == Origin::legacy)
@@ -804,18 +895,20 @@ std::unique_ptr<Store> Store::open(const std::string& path, const Warn& warn) {
                               damaged.why + "); it carries no mark that proves it is gemmtune's, so it is left as "
                               "it is: move it away yourself");
       last_why = damaged.why;
-      store.reset();  // close before renaming
-      std::string moved = set_aside(path, checked, damaged.why);
+      FileHold damaged_hold = store->close_keeping_hold();  // close before renaming
+      store.reset();
+      std::string moved = set_aside(path, damaged_hold, damaged.why);
       if (!moved.empty() && warn)
         warn("results database " + path + " was damaged (" + damaged.why + "); moved aside to " + moved +
              "; starting a new one");
     } catch (const StoreError& e) {
-      // Another process set the damaged file aside while this one was
-      // opening it: the file moved (SQLite fails reading it, e.g.
-      // IOERR_FSTAT), or, on the fresh file that took its place, the
-      // set-aside moved this process's -journal (IOERR_DELETE_NOENT). Start
-      // again on whatever is at the path now. A failure that persists (or
-      // any other, with the file in place) is the caller's to see.
+      // Where the lock is not enforced (file_lock.h), another process may
+      // set the damaged file aside while this one is opening it: the file
+      // moved (SQLite fails reading it, e.g. IOERR_FSTAT), or, on the fresh
+      // file that took its place, the set-aside moved this process's
+      // -journal (IOERR_DELETE_NOENT). Start again on whatever is at the
+      // path now. A failure that persists (or any other, with the file in
+      // place) is the caller's to see.
       const auto* sqlite = dynamic_cast<const SqliteError*>(&e);
       const bool io_error = sqlite && sqlite->primary() == SQLITE_IOERR;
       if (attempt + 1 >= kAttempts || (file_id(path) == checked && !io_error)) throw;

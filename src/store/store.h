@@ -24,8 +24,12 @@ class Store : public Catalogue {
  public:
   // As Catalogue::open. A file that is not a gemmtune database or is damaged
   // (not SQLite, failed quick_check, foreign tables) is set aside (never
-  // replacing an earlier one); other failures (a read-only file or folder,
-  // disk full) throw StoreError naming the path.
+  // replacing an earlier one), but only once no other connection, of any
+  // process or of this one, has it open: while one does (for more than a
+  // few seconds), it is left where it is and StoreError says so. Other
+  // failures (a read-only file or folder, disk full) throw StoreError naming
+  // the path. The returned Store holds the file shared (flock, see
+  // file_lock.h) until it is destroyed.
   static std::unique_ptr<Store> open(const std::string& path, const Warn& warn);
 
   // The stored record for exactly this key, whatever it holds (whether it

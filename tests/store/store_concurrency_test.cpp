@@ -2,6 +2,7 @@
 // corrupted, no reader ever sees half a record.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -137,6 +138,49 @@ TEST(StoreConcurrency, ProcessesWritingOneFileAtOnceLoseNothing) {
   reader.reset();
   EXPECT_EQ(sql(path, "PRAGMA integrity_check"), std::vector<std::string>{"ok"});
   EXPECT_TRUE(warnings.messages.empty());
+}
+
+// Whether another process sees a read lock of process `holder` on SQLite's
+// SHARED byte range of the file (PENDING_BYTE + 2, 510 bytes), which a
+// connection in WAL mode keeps while open: it is how the last connection
+// to close knows it is the last (and may delete the -wal).
+bool sqlite_shared_lock_held_by(const std::string& path, pid_t holder) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    struct flock probe {};
+    probe.l_type = F_WRLCK;
+    probe.l_whence = SEEK_SET;
+    probe.l_start = 0x40000000 + 2;
+    probe.l_len = 510;
+    if (fd < 0 || ::fcntl(fd, F_GETLK, &probe) != 0) ::_exit(2);
+    ::_exit(probe.l_type == F_RDLCK && probe.l_pid == holder ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+TEST(StoreConcurrency, OpeningAndClosingASecondConnectionKeepsTheFirstOnesSqliteLocks) {
+  // fcntl() locks belong to the process: closing any descriptor of the file
+  // drops all of them, the ones SQLite holds for another connection
+  // included. Store::open must not open and close descriptors of its own on
+  // a file this process has open (the remote cache's copier opens a second
+  // connection next to the tuner's).
+  TempDir dir;
+  const std::string path = dir.file("tuning.db");
+  auto first = Store::open(path, {});
+  first->save(sample_record("k"));
+  ASSERT_TRUE(first->lookup("k").has_value());
+  ASSERT_TRUE(sqlite_shared_lock_held_by(path, ::getpid())) << "the probe does not see SQLite's lock at all";
+  for (int i = 0; i < 3; ++i) {
+    auto second = Store::open(path, {});
+    EXPECT_TRUE(second->lookup("k").has_value());
+  }
+  EXPECT_TRUE(sqlite_shared_lock_held_by(path, ::getpid())) << "a second connection's open or close dropped them";
+  first->save(sample_record("k2"));
+  first.reset();
+  EXPECT_EQ(sql(path, "SELECT COUNT(*) FROM records"), std::vector<std::string>{"2"});
 }
 
 }  // namespace

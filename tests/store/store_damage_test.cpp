@@ -6,10 +6,12 @@
 // beside it.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -319,6 +321,122 @@ TEST_F(DamageTest, ProcessesFindingOneDamagedFileAtOnceSetItAsideOnce) {
   for (int p = 0; p < kProcesses; ++p)
     for (int i = 0; i < kRecords; ++i) EXPECT_TRUE(store->lookup(testing::numbered_key("p", p, i)).has_value());
   EXPECT_TRUE(warnings.messages.empty());
+}
+
+// Overwrites four pages in the middle of the database in place (same file,
+// header intact): damage that only the integrity check finds, done under a
+// connection that has the file open.
+std::string damage_in_place(const std::string& path) {
+  std::string bytes = read_bytes(path);
+  const std::string garbage = random_bytes(4096 * 4, 9);
+  const std::size_t at = (bytes.size() / 2) / 4096 * 4096;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::pwrite(fd, garbage.data(), garbage.size(), static_cast<off_t>(at)) !=
+                    static_cast<ssize_t>(garbage.size()))
+    throw std::runtime_error("cannot damage " + path);
+  ::close(fd);
+  bytes.replace(at, garbage.size(), garbage);
+  return bytes;
+}
+
+ino_t inode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Opens the damaged file expecting the set-aside to be refused because
+// another connection holds it; returns the message and how long it waited.
+std::pair<std::string, double> open_refused_as_in_use(const std::string& path, Warnings& warnings) {
+  const auto start = std::chrono::steady_clock::now();
+  std::string message = "(opened)";
+  try {
+    Store::open(path, warnings.sink());
+  } catch (const StoreError& e) {
+    message = e.what();
+  }
+  return {message, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+}
+
+TEST_F(DamageTest, DamagedDatabaseHeldOpenByAnotherProcessIsNotMovedAsideAndTheErrorSaysWhy) {
+  // A long-running process has the file open when it gets damaged: moving
+  // the file from under it would send its writes (through the -wal and -shm
+  // it reaches by name) into the fresh database, and hide its file.
+  fill(300);
+  int ready[2], go[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(go), 0);
+  pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    ::close(ready[0]);
+    ::close(go[1]);
+    int code = 0;
+    try {
+      auto store = Store::open(db_path(), {});
+      const ino_t inode = inode_of(db_path());
+      code = store->lookup("key-7") ? 0 : 2;
+      char c = 'r';
+      if (::write(ready[1], &c, 1) != 1) code = 3;
+      if (::read(go[0], &c, 1) != 1) code = 4;
+      // Its file is still the one at the path, with its companions.
+      if (code == 0 && inode_of(db_path()) != inode) code = 5;
+      if (code == 0 && (!file_exists(db_path() + "-wal") || !file_exists(db_path() + "-shm"))) code = 6;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "holder: %s\n", e.what());
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  ::close(ready[1]);
+  ::close(go[0]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1) << "the holder did not open the database";
+  const ino_t inode = inode_of(db_path());
+  const std::string damaged = damage_in_place(db_path());
+  const std::string wal = read_bytes(db_path() + "-wal");
+
+  auto [message, seconds] = open_refused_as_in_use(db_path(), warnings);
+  const std::string wal_after = file_exists(db_path() + "-wal") ? read_bytes(db_path() + "-wal") : "(gone)";
+
+  ASSERT_EQ(::write(go[1], &c, 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(holder, &status, 0), holder);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "holder exit status " << status;
+  EXPECT_EQ(wal_after, wal) << "the holder's -wal was moved or changed";
+  EXPECT_NE(message.find("results database " + db_path() + " is damaged ("), std::string::npos) << message;
+  EXPECT_NE(message.find("in use by another process"), std::string::npos) << message;
+  EXPECT_NE(message.find("left where it is"), std::string::npos) << message;
+  EXPECT_GE(seconds, 1.0) << "gave up without waiting for the holder";
+  EXPECT_LT(seconds, 30.0) << "waited (almost) without bound";
+  EXPECT_EQ(inode_of(db_path()), inode);
+  EXPECT_EQ(read_bytes(db_path()), damaged) << "the held file must be left as it was";
+  EXPECT_TRUE(moved_databases(dir.path()).empty());
+  EXPECT_TRUE(warnings.messages.empty());
+  // Once no one holds it, it is set aside as usual.
+  expect_set_aside(damaged);
+}
+
+TEST_F(DamageTest, DamagedDatabaseHeldOpenByThisProcessIsNotMovedAsideAndOpenDoesNotHang) {
+  // A second connection in one process (the remote cache's copier opens its
+  // own): the set-aside must see the first one, and must not wait for it
+  // forever (it is the same process; nothing would let go).
+  fill(300);
+  auto holder = Store::open(db_path(), {});
+  ASSERT_TRUE(holder->lookup("key-7").has_value());
+  const ino_t inode = inode_of(db_path());
+  const std::string damaged = damage_in_place(db_path());
+
+  auto [message, seconds] = open_refused_as_in_use(db_path(), warnings);
+
+  EXPECT_NE(message.find("in use by another process (or another connection of this one)"), std::string::npos)
+      << message;
+  EXPECT_LT(seconds, 30.0);
+  EXPECT_EQ(inode_of(db_path()), inode);
+  EXPECT_EQ(read_bytes(db_path()), damaged);
+  EXPECT_TRUE(moved_databases(dir.path()).empty());
+  EXPECT_TRUE(file_exists(db_path() + "-wal")) << "the holder's -wal was moved or removed";
+  holder.reset();
+  expect_set_aside(damaged);
 }
 
 TEST_F(DamageTest, NewerSchemaIsRefusedAndLeftByteForByteUntouched) {
