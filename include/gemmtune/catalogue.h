@@ -60,7 +60,10 @@ class Catalogue {
 
   // Opens (creating folders and the file as needed). A damaged gemmtune
   // database is renamed, with its -wal/-shm, to `<path>.damaged-<UTC time>`,
-  // `warn` is told and a fresh one is created; a database of a newer schema
+  // `warn` is told and a fresh one is created — only once no other
+  // connection (of any process) holds it: a damaged database still in use
+  // elsewhere throws StoreError saying so and is left where it is (up to 5 s
+  // are waited for the others to let go); a database of a newer schema
   // throws StoreError and is left as it was. `warn` may be empty; it is kept
   // and also receives damaged-row warnings later.
   static std::unique_ptr<Catalogue> open(const std::string& path, const Warn& warn = {});
