@@ -30,6 +30,7 @@ namespace {
 
 namespace ck = backends::cuda_kernels;
 using gpu_testing::gpu_problem;
+using gpu_testing::Shape;
 
 cuda::DeviceInfo h100() {
   cuda::DeviceInfo d;
@@ -218,6 +219,22 @@ TEST(CudaTemplates, TheStagedEpilogueIsTheStandardOneAndTheDirectOneIsOfferedExh
   // memory the launch asks for, and still fit beside a 4-stage 128x256 ring.
   EXPECT_EQ(staged->smem_bytes() - direct->smem_bytes(), 2u * 4 * 16 * 40 * 4);
   EXPECT_TRUE(staged->invalid().empty()) << staged->invalid();
+}
+
+// Round 4 on the H100: the split-K planner divided by the tile count, so an
+// empty output (M, N or the batch 0) killed the process with SIGFPE.
+TEST(CudaTemplates, EmptyOutputsAreOfferedOrRejectedWithoutCrashing) {
+  for (const cuda::DeviceInfo& device : {h100(), a100()})
+    for (SearchSpace space : {SearchSpace::standard, SearchSpace::exhaustive})
+      for (Shape shape : {Shape{1, 0, 64, 64}, Shape{1, 64, 0, 64}, Shape{1, 64, 64, 0}, Shape{0, 64, 64, 64},
+                          Shape{1, 0, 0, 0}, Shape{1, 0, 4096, 4096}})
+        for (const char* layout : {"nt", "nn"}) {
+          const Problem p = gpu_problem(Op::mm, DType::bf16, shape, layout);
+          auto choices = ck::offer(p, ck::FamilyContext{device, space});
+          if (!choices.ok()) {
+            EXPECT_FALSE(choices.error().message.empty());
+          }
+        }
 }
 
 TEST(CudaTemplateNames, EveryOfferedNameParsesBackToItsConfiguration) {

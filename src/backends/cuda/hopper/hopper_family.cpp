@@ -84,6 +84,7 @@ std::vector<int> split_options(const Problem& p, const Config& c, int sms, bool 
   const int k_blocks = ceil_div(p.k, 64);
   const std::int64_t tiles = p.batch * ceil_div(p.m, c.bm) * static_cast<std::int64_t>(ceil_div(p.n, c.bn));
   auto fits = [&](int s) { return s <= 16 && k_blocks >= 4 * s; };
+  if (tiles == 0) return out;  // an empty output: nothing to split (and no division by zero below)
   if (exhaustive) {
     for (int s : {2, 3, 4, 6, 8, 12, 16})
       if (fits(s)) out.push_back(s);
