@@ -168,3 +168,13 @@ def test_a_selection_outlives_its_tuner():
     del tuner
     gc.collect()
     np.testing.assert_allclose(selection(a, b), a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_the_inductor_choice_is_one_callable_per_tuner_however_it_is_asked_for(gemmtune_module):
+    # No torch needed: choice() only builds the callable. The GPU machine's
+    # torch 2.11 found choice() and choice(None) to be two callables.
+    import gemmtune.inductor as gi
+
+    assert gi.choice() is gi.choice(None) is gi.choice(tuner=None)
+    tuner = object()
+    assert gi.choice(tuner) is gi.choice(tuner=tuner) and gi.choice(tuner) is not gi.choice()
