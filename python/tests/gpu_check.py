@@ -175,7 +175,20 @@ def check_capture_on_cuda(tmp):
     with torch.inference_mode(), gemmtune.capture(path) as captured:
         model(torch.randn(2, 8, 256, device=DEVICE, dtype=torch.bfloat16))
     text = open(path).read()
-    assert "addmm 16x1024x256 --dtype bf16 --layout nt --bias row --activation gelu_tanh --device cuda:0" in text, text
+    if "addmm 16x1024x256 --dtype bf16 --layout nt --bias row --activation gelu_tanh --device cuda:0" not in text:
+        # Say what the dispatcher saw, so a miss can be explained from the log alone.
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        seen = []
+
+        class Log(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                seen.append(str(func))
+                return func(*args, **(kwargs or {}))
+
+        with torch.inference_mode(), Log():
+            model(torch.randn(2, 8, 256, device=DEVICE, dtype=torch.bfloat16))
+        raise AssertionError(f"captured:\n{text}skipped: {captured.skipped}\naten ops seen: {seen}")
     RESULTS["capture"] = captured.problems
 
 
