@@ -11,6 +11,7 @@
 #                   > 60 s, tests > 120 s; see src/backends/cuda/NOTES.md for the split)
 #   ROUND_TEST_FILTER  a gtest filter for the GPU tests (default: all)
 #   ROUND_LIMITS    per-step limits that replace the defaults, e.g. "tests=240 python=200"
+#   ROUND_EPILOGUE  arguments of bench_epilogue.py (default: 2048x14336x4096, bias/gelu/gelu_tanh, default backends)
 #   ROUND_BENCH     arguments of bench_vs_torch.py (default: quick suite, nt and nn, CUDA alone)
 # shellcheck source=scripts/device/device_env.sh
 source "$(dirname "$0")/device_env.sh"
@@ -52,8 +53,9 @@ run_step() {  # name limit command...
 run_step bench 200 python3 bench/gpu/bench_vs_torch.py --out "$out" \
   ${ROUND_BENCH:---suite quick --layouts nt,nn --backends CUDA --reps 30 --max-reps 80 --no-control}
 if [ -f bench/gpu/bench_epilogue.py ]; then
-  run_step epilogue 120 python3 bench/gpu/bench_epilogue.py --out "$out/epilogue" --suite quick \
-    --shapes 2048x14336x4096 --acts bias,gelu,gelu_tanh --reps 30
+  # shellcheck disable=SC2086
+  run_step epilogue 120 python3 bench/gpu/bench_epilogue.py --out "$out/epilogue" \
+    ${ROUND_EPILOGUE:---suite quick --shapes 2048x14336x4096 --acts bias,gelu,gelu_tanh --reps 30}
 fi
 # shellcheck disable=SC2086
 run_step tests 150 .device/bin/gemmtune_gpu_tests --gtest_brief=1 ${ROUND_TEST_FILTER:+--gtest_filter=$ROUND_TEST_FILTER}
