@@ -225,9 +225,11 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   }
 
   // Standard space: the best estimates, at most one split factor per tile
-  // shape besides 1, then the best with a cluster of two (B shared). Only
-  // one: on the H100 (round 1, NOTES.md) every cluster choice measured ran
-  // 1.5-2.3x slower than the same tile alone, until that is explained.
+  // shape besides 1. No clusters: on the H100 every cluster choice measured
+  // ran 1.5-2.3x slower than the same tile alone (rounds 1, 3 and 4 of
+  // NOTES.md; round 4 ruled out a short grid: 66 clusters resident, 132
+  // CTAs), so they cost tuning time and never won; the exhaustive space
+  // keeps them.
   std::vector<Estimate> ranked;
   for (const Config& c : all) ranked.push_back({c, estimate(p, c, sms)});
   std::stable_sort(ranked.begin(), ranked.end(),
@@ -239,14 +241,6 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     // Far slower than the best estimate: not worth compiling and timing.
     if (e.seconds > 2.5 * ranked.front().seconds) break;
     out.push_back(e.config);
-  }
-  if (p.m > 64) {
-    const std::size_t base = out.size();
-    for (std::size_t i = 0; i < base && i < 1; ++i) {
-      Config c = out[i];
-      c.cluster = 2;
-      if (c.invalid().empty() && ceil_div(p.m, c.bm) >= 2) out.push_back(c);
-    }
   }
   return out;
 }
