@@ -183,6 +183,13 @@ def _make_dispatch_mode(capture):
     aten = torch.ops.aten
     gemms = {aten.mm.default: "mm", aten.addmm.default: "addmm", aten.bmm.default: "bmm",
              aten.baddbmm.default: "baddbmm"}
+    # Under torch.inference_mode the dispatcher hands the mode aten.linear
+    # itself (its decomposition into addmm happens below the mode), so
+    # nn.Linear shows up as linear there and as addmm/mm elsewhere; the
+    # decomposition then runs with the mode off, so nothing is counted twice.
+    # (The H100 run of gpu_check found an inference-mode capture empty.)
+    if hasattr(aten, "linear"):
+        gemms[aten.linear.default] = "linear"
     views = {aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.alias.default}
     activations = {aten.relu.default: "relu", aten.relu_.default: "relu", aten.silu.default: "silu",
                    aten.silu_.default: "silu", aten.gelu.default: "gelu"}
@@ -228,13 +235,17 @@ def _make_dispatch_mode(capture):
         def _record_gemm(self, op, args, kwargs, out):
             alpha = float(kwargs.get("alpha", 1.0))
             beta = float(kwargs.get("beta", 1.0))
-            operands = tuple(args[:3] if op in ("addmm", "baddbmm") else args[:2])
+            if op == "linear":  # linear(input, weight, bias=None)
+                bias = args[2] if len(args) > 2 else kwargs.get("bias")
+                operands = (args[0], args[1], bias)
+            else:
+                operands = tuple(args[:3] if op in ("addmm", "baddbmm") else args[:2])
             try:
                 problem, _ = _layout_of(op, operands, None, "none", alpha, beta)
             except (TypeError, ValueError) as e:
                 capture.skipped.append((op, str(e)))
                 return
-            problem._struct.alignment = _alignment([x.data_ptr() for x in operands])
+            problem._struct.alignment = _alignment([x.data_ptr() for x in operands if x is not None])
             with _lock:
                 capture._events.append(problem)
             self._remember(out, problem)

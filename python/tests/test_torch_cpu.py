@@ -124,6 +124,20 @@ def test_swap_linear_leaves_subclasses_and_vetoed_modules():
     assert not isinstance(attention.out_proj, gt.Linear)  # a subclass the attention reads directly
 
 
+def test_capture_records_nn_linear_under_inference_mode_too(tmp_path, gemmtune_module):
+    # Under torch.inference_mode the dispatcher shows the mode aten.linear
+    # rather than its addmm (found on the GPU machine's torch 2.11: the
+    # capture came back empty); a 3-D input is flattened to (rows, k).
+    model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(approximate="tanh"),
+                                torch.nn.Linear(32, 8, bias=False))
+    with torch.inference_mode(), gemmtune.capture(tmp_path / "inference.workload") as captured:
+        model(torch.randn(2, 4, 16))
+    lines = dict(captured.problems)
+    assert lines.get("addmm 8x32x16 --dtype f32 --layout nt --bias row --activation gelu_tanh") == 1, lines
+    assert lines.get("mm 8x8x32 --dtype f32 --layout nt") == 1, lines
+    assert len(lines) == 2, lines  # nothing counted twice (linear and the addmm inside it)
+
+
 def test_capture_records_a_plain_torch_model_with_its_activation(tmp_path, gemmtune_module):
     model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(approximate="tanh"), torch.nn.Linear(32, 8))
     path = tmp_path / "model.workload"
