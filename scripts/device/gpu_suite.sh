@@ -29,7 +29,7 @@ tests_rc=skipped
 capi_rc=skipped
 if [ "${GEMMTUNE_SKIP_TESTS:-0}" != 1 ]; then
   start=$SECONDS
-  timeout "${GEMMTUNE_TEST_TIMEOUT:-300}" "$bin/gemmtune_gpu_tests" --gtest_filter="${GEMMTUNE_TEST_FILTER:-*}" \
+  timeout "${GEMMTUNE_TEST_TIMEOUT:-300}" stdbuf -oL -eL "$bin/gemmtune_gpu_tests" --gtest_filter="${GEMMTUNE_TEST_FILTER:-*}" \
     >"$out/gpu_tests.log" 2>&1
   tests_rc=$?
   echo "GPU tests: exit $tests_rc in $((SECONDS - start)) s"

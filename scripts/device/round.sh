@@ -58,7 +58,9 @@ if [ -f bench/gpu/bench_epilogue.py ]; then
     ${ROUND_EPILOGUE:---suite quick --shapes 2048x14336x4096 --acts bias,gelu,gelu_tanh --reps 30}
 fi
 # shellcheck disable=SC2086
-run_step tests 150 .device/bin/gemmtune_gpu_tests --gtest_brief=1 ${ROUND_TEST_FILTER:+--gtest_filter=$ROUND_TEST_FILTER}
+# Line-buffered and not brief: round 4's binary died of a signal and its
+# buffered output went with it; now the last "[ RUN" line names the test.
+run_step tests 150 stdbuf -oL -eL .device/bin/gemmtune_gpu_tests ${ROUND_TEST_FILTER:+--gtest_filter=$ROUND_TEST_FILTER}
 CUDA_PROBE_TIMEOUT=20 run_step probe 50 scripts/device/cuda_probe.sh
 [ -x scripts/device/isolation_gpu.sh ] &&
   GEMMTUNE_ISOLATION_SUITE=quick GEMMTUNE_BENCH_TIMEOUT=60 run_step isolation 70 scripts/device/isolation_gpu.sh
@@ -75,6 +77,7 @@ printf '%s\n' "${summary[@]}"
 [ -f "$out/probe.log" ] && grep -E "^probe:|prepared" "$out/probe.log" | tail -12
 [ -f "$out/probe.log" ] && grep -E "WRONG|HANG|CRASH|BUILD|RUN |TIMING" "$out/probe.log" | head -12
 [ -f "$out/tests.log" ] && grep -E "^\[  (PASSED|FAILED) |FAILED TEST|tests ran" "$out/tests.log" | head -25
+[ -f "$out/tests.log" ] && echo "last test started: $(grep -E '^\[ RUN' "$out/tests.log" | tail -1)"
 [ -f "$out/capi.log" ] && grep -E "^\[  (PASSED|FAILED) " "$out/capi.log"
 [ -f "$out/bench.log" ] && grep -E "^ *[0-9]+x|^card |^below|WRONG" "$out/bench.log" | cut -c1-160
 [ -f "$out/epilogue.log" ] && grep -E "^epilogue|WRONG|x[0-9]" "$out/epilogue.log" | tail -12 | cut -c1-160
