@@ -9,8 +9,10 @@
 #   CUDA_PROBE_TIMEOUT   seconds per choice (default 10; kernels are compiled
 #                        beforehand by --prepare, so a choice needs well under 1 s)
 #   CUDA_PROBE_MATCH     an extended regex: only the choices whose names match
-#                        (each then compiles its own kernel: no --prepare of the
-#                        whole space; allow a few seconds more per choice)
+#                        are run (the space is still compiled first by --prepare:
+#                        the backend compiles every sibling choice whenever one
+#                        must be compiled, so skipping --prepare only moved that
+#                        work into the first choice's time limit — round 4)
 # After two hangs or crashes of one family (the name's first two fields) on a
 # problem, that family's other choices on that problem are skipped, so a
 # broken template costs seconds, not its whole search space in timeouts.
@@ -34,7 +36,7 @@ while IFS= read -r line; do
   [ -z "$line" ] && continue
   echo "== $line"
   # shellcheck disable=SC2086
-  [ -z "${CUDA_PROBE_MATCH:-}" ] && timeout 300 "$bin/cuda_probe" $line --prepare
+  timeout 300 "$bin/cuda_probe" $line --prepare
   # shellcheck disable=SC2086
   names=$(timeout 60 "$bin/cuda_probe" $line --list) || { echo "   list failed"; fails=$((fails + 1)); continue; }
   [ -n "${CUDA_PROBE_MATCH:-}" ] && names=$(echo "$names" | grep -E "$CUDA_PROBE_MATCH")
