@@ -111,7 +111,8 @@ std::vector<ck::KernelSource> sources_for(const std::vector<Problem>& problems, 
 // change numbers (epilogue choice, stages, layouts of A and B).
 std::string code_path(const ck::KernelSource& s) {
   static const std::set<std::string> constants{"GT_OUT_F32", "GT_BIAS", "GT_BIAS_F32", "GT_ACT",     "GT_STAGES",
-                                               "GT_A_KMAJOR", "GT_B_KMAJOR", "GT_KMAJOR", "GT_UNROLL"};
+                                               "GT_A_KMAJOR", "GT_B_KMAJOR", "GT_KMAJOR", "GT_UNROLL",
+                                               "GT_HOST_SMEM_BYTES"};
   std::string out = s.file + " " + s.arch + ":";
   for (const auto& [k, v] : s.defines)
     if (!constants.count(k)) out += k + "=" + v + ";";
@@ -215,9 +216,10 @@ TEST(CudaTemplates, TheStagedEpilogueIsTheStandardOneAndTheDirectOneIsOfferedExh
   ASSERT_TRUE(staged && direct);
   EXPECT_FALSE(staged->direct);
   EXPECT_TRUE(direct->direct);
-  // The staged chunks (16 x 40 f32 per consumer warp) are in the shared
-  // memory the launch asks for, and still fit beside a 4-stage 128x256 ring.
-  EXPECT_EQ(staged->smem_bytes() - direct->smem_bytes(), 2u * 4 * 16 * 40 * 4);
+  // The staged chunks are in the shared memory the launch asks for (the
+  // kernel's own count is checked against it when it compiles), and still
+  // fit beside a 4-stage 128x256 ring.
+  EXPECT_GT(staged->smem_bytes(), direct->smem_bytes());
   EXPECT_TRUE(staged->invalid().empty()) << staged->invalid();
 }
 

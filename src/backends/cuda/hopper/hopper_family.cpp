@@ -198,8 +198,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
           for (bool direct : {false, true}) {
             Config c{bm, bn, stages, cluster, splits, false, direct};
             if (!c.invalid().empty()) continue;
-            // The standard space adds clusters below, for its best tiles only,
-            // and keeps the staged epilogue alone.
+            // Clusters and the direct epilogue: exhaustive space only.
             if (cluster == 2 && (!exhaustive || p.m <= bm)) continue;
             if (direct && !exhaustive) continue;
             all.push_back(c);
@@ -280,6 +279,7 @@ Expected<KernelSource> HopperFamily::source(const Problem& p, std::string_view c
       {"GT_MIN_BLOCKS", std::to_string(c->min_blocks())},
       {"GT_PINGPONG", c->pingpong ? "1" : "0"},
       {"GT_EP_DIRECT", c->direct ? "1" : "0"},
+      {"GT_HOST_SMEM_BYTES", std::to_string(c->smem_bytes() - Config::kAlignmentSlack)},
   };
   s.defines.insert(s.defines.end(), config.begin(), config.end());
   return s;

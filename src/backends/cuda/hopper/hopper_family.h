@@ -42,11 +42,20 @@ struct Config {
   // Two CTAs per SM fit (registers and shared memory) for small one-consumer tiles.
   int min_blocks() const;
   std::size_t stage_bytes() const { return static_cast<std::size_t>(bm + bn) * 64 * 2; }
-  // Shared memory of the staged epilogue: a 16 x 40 f32 chunk per consumer warp.
-  std::size_t epilogue_bytes() const { return direct ? 0 : static_cast<std::size_t>(consumers()) * 4 * 16 * 40 * 4; }
-  // Dynamic shared memory asked for (the kernel aligns its base to 1 KiB):
-  // the ring, its barriers, the split-K flag, the epilogue's chunks.
-  std::size_t smem_bytes() const { return stages * stage_bytes() + 16 * stages + 16 + epilogue_bytes() + 1024; }
+  // Shared memory of the staged epilogue: one chunk of 16 rows of
+  // kEpilogueStride floats per consumer warp (hopper_gemm.cu's GT_EP_STRIDE;
+  // a disagreement fails the kernel's compile through GT_HOST_SMEM_BYTES).
+  static constexpr std::size_t kEpilogueStride = 40;
+  std::size_t epilogue_bytes() const {
+    return direct ? 0 : static_cast<std::size_t>(consumers()) * 4 * 16 * kEpilogueStride * sizeof(float);
+  }
+  // Dynamic shared memory asked for: the ring, its barriers, the split-K
+  // flag, the epilogue's chunks, and the slack the kernel spends aligning
+  // its base to 1 KiB.
+  static constexpr std::size_t kAlignmentSlack = 1024;
+  std::size_t smem_bytes() const {
+    return stages * stage_bytes() + 16 * stages + 16 + epilogue_bytes() + kAlignmentSlack;
+  }
   // Why this configuration cannot exist, or empty.
   std::string invalid() const;
 

@@ -107,8 +107,14 @@
 #endif
 
 // Shared memory after the stages: full[GT_STAGES], empty[GT_STAGES] mbarriers,
-// the split-K flag, then the epilogue's chunks (mirrored by Config::smem_bytes).
+// the split-K flag (16 bytes), then the epilogue's chunks. The host asks for
+// Config::smem_bytes() (hopper_family.h) and passes it less the 1 KiB of
+// alignment slack as GT_HOST_SMEM_BYTES, so that the two layouts cannot
+// drift apart unnoticed (every offered kernel is compiled in the tests).
 #define GT_SMEM_BYTES (GT_STAGES * GT_STAGE_BYTES + 16 * GT_STAGES + 16 + GT_EP_BYTES)
+#if defined(GT_HOST_SMEM_BYTES) && GT_HOST_SMEM_BYTES != GT_SMEM_BYTES
+#error "Config::smem_bytes() (hopper_family.h) disagrees with GT_SMEM_BYTES (hopper_gemm.cu)"
+#endif
 
 struct __align__(64) GtTensorMap {
   gt_u64 opaque[16];
@@ -416,7 +422,9 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
   const gt_u32 raw = gt_smem_addr(gt_smem_raw);
   const gt_u32 base = (raw + 1023u) & ~1023u;
   const gt_u32 bars = base + GT_STAGES * GT_STAGE_BYTES;
-  int* split_flag = (int*)(gt_smem_raw + (bars - raw) + 16 * GT_STAGES);
+  // After the barriers: the split-K flag (16 bytes), then the epilogue's chunks.
+  unsigned char* const after_bars = gt_smem_raw + (bars - raw) + 16 * GT_STAGES;
+  int* split_flag = (int*)after_bars;
 #define GT_FULL(s) (bars + 8u * (gt_u32)(s))
 #define GT_EMPTY(s) (bars + 8u * (gt_u32)(GT_STAGES + (s)))
 
@@ -624,7 +632,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
 
 #if !GT_EP_DIRECT
       {
-        float* chunk = (float*)(gt_smem_raw + (bars - raw) + 16 * GT_STAGES + 16) + (c * 4 + warp) * 16 * GT_EP_STRIDE;
+        float* chunk = (float*)(after_bars + 16) + (c * 4 + warp) * 16 * GT_EP_STRIDE;
         const int row0 = w.m0 + (GT_PINGPONG ? 0 : c * GT_MI * 64) + 16 * warp;
 #pragma unroll 1
         for (int ch = 0; ch < GT_EP_CHUNKS; ++ch) {
