@@ -751,7 +751,7 @@ TEST(CudaTemplates, EveryStandardChoiceComputesCorrectly) {
     p.c.row_stride = 1003;
     problems.push_back(p);
   }
-  int split = 0, hopper = 0, cluster = 0;
+  int split = 0, hopper = 0;
   for (const Problem& p : problems) {
     TuningContext ctx = gpu_testing::context();
     ctx.compile_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -776,9 +776,7 @@ TEST(CudaTemplates, EveryStandardChoiceComputesCorrectly) {
     for (const char* name : {"cuda_sm90_128x256_s4_c2_k1", "cuda_sm90_128x128_s6_c2_k1"}) {
       check_choice(*backend, p, Choice{name, {}}, 11);
       if (HasFatalFailure()) return;
-      ++cluster;
     }
-    EXPECT_EQ(cluster, 2);
   }
 }
 

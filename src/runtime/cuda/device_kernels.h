@@ -9,9 +9,8 @@
 // alignment so no compiler inserts padding differently; sizes are asserted).
 #pragma once
 
-#include <string>
-
 #include <cstdint>
+#include <string>
 
 namespace gemmtune::cuda {
 
