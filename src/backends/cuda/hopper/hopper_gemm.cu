@@ -358,11 +358,19 @@ __device__ __forceinline__ void gt_stage_select(int ch, const float (&acc)[GT_MI
 
 // Finishes a staged chunk whose first output is C(m0, n0) of `batch`: lane l
 // takes 8 consecutive columns (n0 + 8 * (l % 4)) of rows l / 4 and 8 + l / 4.
+// Everything that does not depend on the row (the column bounds, a row
+// bias, C's column offset) is settled once per chunk, outside the loop.
 __device__ __forceinline__ void gt_finish_chunk(const GtEpilogue& e, int batch, int m0, int n0, const float* s,
                                                 int lane) {
   const int q = lane % 4;
   const int n = n0 + 8 * q;
   if (n >= e.n) return;
+  const int cols = min(8, e.n - n);
+  const bool row_bias = gt_row_bias(e);
+  float bias[8];  // beta * bias of the row being finished
+  if (row_bias) gt_bias8(e, batch, 0, n, cols, bias);  // the same for every row
+  const gt_i64 col_at = (gt_i64)batch * e.c_bs + (gt_i64)n * e.c_cs;
+  const bool vec = e.vec_store && cols == 8;
   // Lanes of odd q read their second half first: a quarter warp's 16-byte
   // reads then cover all 32 banks once.
   const int h0 = q & 1;
@@ -371,6 +379,7 @@ __device__ __forceinline__ void gt_finish_chunk(const GtEpilogue& e, int batch, 
     const int r = 8 * step + lane / 4;
     const int m = m0 + r;
     if (m >= e.m) break;
+    if (!row_bias) gt_bias8(e, batch, m, n, cols, bias);
     const float4 first = *(const float4*)(s + r * GT_EP_STRIDE + 8 * q + 4 * h0);
     const float4 second = *(const float4*)(s + r * GT_EP_STRIDE + 8 * q + 4 * (h0 ^ 1));
     const float4 lo = h0 ? second : first;
@@ -378,10 +387,9 @@ __device__ __forceinline__ void gt_finish_chunk(const GtEpilogue& e, int batch, 
     const float x[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
     float v[8];
 #pragma unroll
-    for (int i = 0; i < 8; ++i)
-      v[i] = gt_epilogue_value(e, x[i], gt_bias_pair(e, batch, m, n + i).b0);
-    const gt_i64 at = (gt_i64)batch * e.c_bs + (gt_i64)m * e.c_rs + (gt_i64)n * e.c_cs;
-    if (e.vec_store && n + 8 <= e.n) {
+    for (int i = 0; i < 8; ++i) v[i] = gt_epilogue_value(e, x[i], bias[i]);
+    const gt_i64 at = col_at + (gt_i64)m * e.c_rs;
+    if (vec) {
 #if GT_OUT_F32
       float4* c = (float4*)((float*)e.c + at);
       c[0] = make_float4(v[0], v[1], v[2], v[3]);
@@ -393,7 +401,7 @@ __device__ __forceinline__ void gt_finish_chunk(const GtEpilogue& e, int batch, 
     } else {
 #pragma unroll
       for (int i = 0; i < 8; ++i) {
-        if (n + i >= e.n) break;
+        if (i >= cols) break;
 #if GT_OUT_F32
         ((float*)e.c)[at + i * e.c_cs] = v[i];
 #else

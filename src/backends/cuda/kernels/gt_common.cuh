@@ -70,14 +70,18 @@ __device__ __forceinline__ gt_u32 gt_pack2(float lo, float hi) {
 
 __device__ __forceinline__ gt_u16 gt_round(float v) { return (gt_u16)(gt_pack2(v, 0.f) & 0xffffu); }
 
-// PyTorch's definitions; relu keeps NaN (NaN < 0 is false). The gelus
-// avoid the cancellation of 1 + erf(u) and 1 + tanh(u) for negative u:
-// 1 + erf(u) = erfc(-u); 0.5 * v * (1 + tanh(u)) = v / (1 + exp(-2u)).
+// PyTorch's definitions; relu keeps NaN (NaN < 0 is false). gelu is
+// PyTorch's own float formula, 0.5 v (1 + erf(v / sqrt 2)): erff costs
+// about half of erfcf's instructions (35 against 80 in PTX), and the fused
+// epilogue is instruction-bound (NOTES.md, round 5). Its cancellation for
+// negative v costs relative precision only where |gelu(v)| < 5e-3 |v|
+// (~2e-5 of it at v = -3), far inside the verification's accumulation
+// term there. gelu_tanh avoids 1 + tanh(u)'s: v / (1 + exp(-2u)).
 __device__ __forceinline__ float gt_activate(float v) {
 #if GT_ACT == 1
   return v < 0.f ? 0.f : v;
 #elif GT_ACT == 2
-  return 0.5f * v * erfcf(v * -0.70710678118654752f);
+  return 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
 #elif GT_ACT == 3
   return v / (1.f + expf(-v));
 #elif GT_ACT == 4
@@ -114,6 +118,47 @@ __device__ __forceinline__ GtBias2 gt_bias_pair(const GtEpilogue& e, gt_i64 batc
   }
 #endif
   return b;
+}
+
+// beta * bias(m, n + i) for i < cols (at most 8) of one batch, zero for the
+// rest, without a bias and with beta = 0 (as gt_bias_pair). Contiguous,
+// 16-byte aligned bias rows are read with vector loads.
+__device__ __forceinline__ void gt_bias8(const GtEpilogue& e, gt_i64 batch, int m, int n, int cols, float (&b)[8]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i) b[i] = 0.f;
+#if GT_BIAS
+  if (e.beta == 0.f) return;
+  const gt_i64 at = batch * e.bias_bs + (gt_i64)m * e.bias_rs + (gt_i64)n * e.bias_cs;
+#if GT_BIAS_F32
+  const float* src = (const float*)e.bias + at;
+  if (cols == 8 && e.bias_cs == 1 && ((unsigned long long)src & 15) == 0) {
+    const float4 lo = __ldg((const float4*)src);
+    const float4 hi = __ldg((const float4*)src + 1);
+    const float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) b[i] = e.beta * v[i];
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    if (i < cols) b[i] = e.beta * __ldg(src + i * e.bias_cs);
+#else
+  const gt_u16* src = (const gt_u16*)e.bias + at;
+  if (cols == 8 && e.bias_cs == 1 && ((unsigned long long)src & 15) == 0) {
+    const uint4 w = __ldg((const uint4*)src);
+    const gt_u32 words[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      b[2 * i] = e.beta * gt_to_float((gt_u16)(words[i] & 0xffffu));
+      b[2 * i + 1] = e.beta * gt_to_float((gt_u16)(words[i] >> 16));
+    }
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    if (i < cols) b[i] = e.beta * gt_to_float(__ldg(src + i * e.bias_cs));
+#endif
+#endif
 }
 
 // Whether the bias is one value per column (the same for every row), so
