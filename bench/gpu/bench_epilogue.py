@@ -43,7 +43,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_shapes import MS, NKS  # noqa: E402
+from bench_shapes import MS, NKS, parse_shapes  # noqa: E402
 
 # Activation as the benchmark names it -> gemmtune's name.
 ACTIVATIONS = {"bias": "none", "relu": "relu", "gelu": "gelu", "gelu_tanh": "gelu_tanh", "silu": "silu"}
@@ -69,17 +69,6 @@ def parse_activations(text):
     if unknown or not names:
         raise ValueError(f"--acts takes a comma-separated subset of {','.join(ACTIVATIONS)}, got {text!r}")
     return names
-
-
-def parse_shapes(text):
-    """"2048x14336x4096,1x4096x4096" -> [(2048, 14336, 4096), (1, 4096, 4096)]."""
-    out = []
-    for item in text.split(","):
-        dims = item.strip().split("x")
-        if len(dims) != 3 or not all(d.isdigit() and int(d) > 0 for d in dims):
-            raise ValueError(f"--shapes takes MxNxK[,MxNxK...] with positive sizes, got {item.strip()!r}")
-        out.append(tuple(int(d) for d in dims))
-    return out
 
 
 def pass_bytes(kernel, m, n):

@@ -35,7 +35,7 @@ import torch  # noqa: E402
 # The gemmtune package from this checkout (python/), unless one is installed.
 sys.path.append(str(Path(__file__).resolve().parents[2] / "python"))
 
-from bench_shapes import suite  # noqa: E402
+from bench_shapes import parse_shapes, suite  # noqa: E402
 
 
 def loaded_libraries(fragment):
@@ -124,6 +124,7 @@ def write_outputs(args, props, lib, rows):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", default="all", choices=["all", "quick"])
+    ap.add_argument("--shapes", default=None, help="MxNxK[,MxNxK...] instead of the suite")
     ap.add_argument("--layouts", default="nt", help="comma-separated: nt (x.W^T, nn.Linear) and/or nn")
     ap.add_argument("--reps", type=int, default=100, help="least timed calls per function and shape")
     ap.add_argument("--max-reps", type=int, default=400,
@@ -136,6 +137,10 @@ def main():
     ap.add_argument("--lib", default=None, help="path of libgemmtune_c.so")
     ap.add_argument("--out", default=os.environ.get("OUT", "."))
     args = ap.parse_args()
+    try:
+        shapes = parse_shapes(args.shapes) if args.shapes else suite(args.suite)
+    except ValueError as e:
+        ap.error(str(e))  # exit 2, before any work
 
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device visible to torch")
@@ -171,7 +176,7 @@ def main():
 
     rows = []
     for layout in args.layouts.split(","):
-        for (m, n, k) in suite(args.suite):
+        for (m, n, k) in shapes:
             torch.manual_seed(m * 31 + n * 7 + k)
             x = torch.randn(m, k, device=dev, dtype=torch.bfloat16)
             if layout == "nt":
