@@ -91,14 +91,14 @@ def _first_sight(tuner, key, layout, op, operands, out, activation, alpha, beta)
 
 # ---------------------------------------------------------------- torch fast path
 #
-# Plain torch tensors without an `out`: the common case inside a model. The
-# key is built from the tensors' own attributes (no conversions), and the memo
-# entry holds everything a call needs, so a call is: key, dictionary lookup,
-# torch.empty, one ctypes call.
+# Plain torch tensors: the common case inside a model. The key is built from
+# the tensors' own attributes (no conversions), and the memo entry holds
+# everything a call needs, so a call is: key, dictionary lookup, the result's
+# allocation, one ctypes call.
 
 
 class _Fast:
-    __slots__ = ("selection", "handle", "run", "lock", "shape", "template", "stream_index", "bias_shape", "flatten")
+    __slots__ = ("selection", "handle", "run", "lock", "empty", "stream_index", "bias_shape", "flatten")
 
 
 def _fast_entry(tuner, key, op, operands, out, activation, alpha, beta):
@@ -111,11 +111,8 @@ def _fast_entry(tuner, key, op, operands, out, activation, alpha, beta):
     entry.handle = selection._handle
     entry.run = selection._run
     entry.lock = selection._lock
-    entry.shape = plan.out_shape
     first = operands[1] if op in ("addmm", "baddbmm") else operands[0]
-    # A zero-size tensor of the result's dtype and device: new_empty() from it
-    # allocates the result without parsing dtype and device keywords.
-    entry.template = first.new_empty((0,))
+    entry.empty = _torch_support.result_allocator(first, plan.out_shape)
     entry.stream_index = first.device.index if first.device.type == "cuda" else None
     entry.bias_shape = plan.bias_shape
     entry.flatten = plan.flatten_x
@@ -129,17 +126,25 @@ def _fast(tuner, op, a, b, bias, activation, alpha, beta, out=None):
     new result."""
     pa = a.data_ptr()
     pb = b.data_ptr()
-    # get_device(): an int (-1 on the CPU), cheaper to hash and compare than a torch.device.
+    bits = pa | pb
+    # Every tensor's dtype, shape, strides and device, and the alignment the
+    # pointers share. The device as get_device() (its index, -1 off CUDA) and
+    # is_cuda: cheaper than a torch.device, and together they tell apart every
+    # device an entry can be made for (cpu, cuda:N); a tensor elsewhere either
+    # has a key no entry has, or (meta, index -1) a null pointer the C API refuses.
     if bias is None:
-        pbias = None
-        key = (op, activation, alpha, beta, a.dtype, a.shape, a.stride(), b.dtype, b.shape, b.stride(),
-               a.get_device(), _ALIGNMENT_OF_LOW_BITS[(pa | pb) & 63])
+        pbias = bias_key = None
     else:
         pbias = bias.data_ptr()
-        key = (op, activation, alpha, beta, a.dtype, a.shape, a.stride(), b.dtype, b.shape, b.stride(),
-               a.get_device(), bias.dtype, bias.shape, bias.stride(), _ALIGNMENT_OF_LOW_BITS[(pa | pb | pbias) & 63])
-    if out is not None:
-        key += (out.dtype, out.shape, out.stride(), out.get_device(), _ALIGNMENT_OF_LOW_BITS[out.data_ptr() & 63])
+        bits |= pbias
+        bias_key = (bias.dtype, bias.shape, bias.stride(), bias.get_device(), bias.is_cuda)
+    if out is None:
+        out_key = None
+    else:
+        bits |= out.data_ptr()
+        out_key = (out.dtype, out.shape, out.stride(), out.get_device(), out.is_cuda)
+    key = (op, activation, alpha, beta, a.dtype, a.shape, a.stride(), a.get_device(), a.is_cuda, b.dtype, b.shape,
+           b.stride(), b.get_device(), b.is_cuda, bias_key, out_key, _ALIGNMENT_OF_LOW_BITS[bits & 63])
     entry = tuner._fast.get(key)
     if entry is None:
         operands = (a, b, bias) if op == "linear" else ((bias, a, b) if bias is not None else (a, b))
@@ -150,12 +155,11 @@ def _fast(tuner, op, a, b, bias, activation, alpha, beta, out=None):
     if entry.bias_shape is not None:
         bias = bias.expand(entry.bias_shape).contiguous()
         pbias = bias.data_ptr()
-    c = entry.template.new_empty(entry.shape) if out is None else out
+    c = entry.empty() if out is None else out
+    # Looked up per call: the caller may have switched streams since.
     stream = None if entry.stream_index is None else _torch_support.raw_stream(entry.stream_index)
-    lock = entry.lock
-    lock.acquire()
-    status = entry.run(entry.handle, pa, pb, c.data_ptr(), pbias, None, None, stream)
-    lock.release()
+    with entry.lock:
+        status = entry.run(entry.handle, pa, pb, c.data_ptr(), pbias, None, None, stream)
     if status:
         raise _capi.last_error()
     if _capture.active:

@@ -4,6 +4,7 @@ scripts/device/python_suite.sh on the GPU machine (no pytest needed there).
 Checks, each printed PASS/FAIL/SKIP with the reason:
   - ops on CUDA tensors equal torch's (bf16/f16/f32, nn/nt, bias, fused activations)
   - the kernel runs on torch's current stream (ordered after a delayed producer)
+  - the fast path's result allocation, and its memo keying every operand's device
   - typed errors: a CUDA problem with only CPU backends enabled
   - autograd through gemmtune.linear on CUDA equals torch's gradients
   - a transformer MLP block: torch eager, gemmtune eager (swap_linear), torch.compile of
@@ -79,6 +80,30 @@ def check_runs_on_the_current_stream():
         torch.cuda.synchronize()
         close(c, src.float() @ b.float(), 3e-2, 1.0)
     RESULTS["stream"] = "ordered after a delayed producer on a side stream"
+
+
+def check_fast_path_allocates_on_the_device_and_keys_every_operand():
+    """The fast path's result allocator (torch's private one where it works)
+    gives a row-major tensor on the operand's device; a CPU entry is not reused
+    for a call whose second operand is on the GPU (typed error, not a crash)."""
+    with torch.inference_mode():
+        x = torch.randn(4, 8, device=DEVICE, dtype=torch.bfloat16)
+        for shape in ((5, 7), (2, 3, 4), (0, 4)):
+            result = gt.result_allocator(x, shape)()
+            expected = torch.empty(shape, device=DEVICE, dtype=torch.bfloat16)
+            assert (result.shape, result.stride(), result.dtype, result.device) == \
+                (expected.shape, expected.stride(), expected.dtype, expected.device), (shape, result.stride())
+        a, b = torch.randn(8, 8), torch.randn(8, 8)
+        gemmtune.mm(a, b)
+        try:
+            gemmtune.mm(a, b.to(DEVICE))
+        except gemmtune.InvalidProblemError:
+            pass
+        else:
+            raise AssertionError("a CPU entry ran a call with its second operand on the GPU")
+    RESULTS["fast_path"] = {"allocator": "torch._C._dynamo.guards._empty_strided_cuda"
+                            if gt._empty_strided_cuda is not None else "empty_like",
+                            "stream": getattr(gt.raw_stream, "__name__", "?")}
 
 
 def check_cuda_problem_with_cpu_backends_is_no_valid_choices():

@@ -194,6 +194,52 @@ def test_expanded_and_batched_biases_are_used_in_place_or_broadcast(gemmtune_mod
     close(gemmtune.baddbmm(row, x, y), torch.baddbmm(row, x, y))
 
 
+@pytest.mark.parametrize("shape", [(5, 7), (1, 1), (0, 4), (3, 0), (2, 3, 4), (7,)])
+def test_results_are_allocated_row_major_like_torch_empty(shape):
+    like = torch.randn(3, dtype=torch.float64)
+    result = gt.result_allocator(like, torch.Size(shape))()
+    expected = torch.empty(shape, dtype=torch.float64)
+    assert (result.shape, result.stride(), result.dtype, result.device) == \
+        (expected.shape, expected.stride(), expected.dtype, expected.device)
+
+
+def test_private_result_allocator_is_used_only_when_it_works(monkeypatch):
+    like = torch.randn(3)
+    calls = []
+
+    def working(shape, strides, dtype):
+        calls.append((shape, strides, dtype))
+        return torch.empty_strided(shape, strides, dtype=dtype)
+
+    monkeypatch.setattr(gt, "_empty_strided_cpu", working)
+    result = gt.result_allocator(like, (4, 6))()
+    assert calls[-1] == ((4, 6), (6, 1), torch.float32) and result.shape == (4, 6)
+
+    def changed(*args):  # what a torch with other arguments would do
+        raise TypeError("changed signature")
+
+    monkeypatch.setattr(gt, "_empty_strided_cpu", changed)
+    result = gt.result_allocator(like, (4, 6))()
+    assert result.shape == (4, 6) and result.is_contiguous()
+    monkeypatch.setattr(gt, "_empty_strided_cpu", lambda shape, strides, dtype: torch.empty(1))  # wrong result
+    assert gt.result_allocator(like, (4, 6))().shape == (4, 6)
+
+
+def test_memo_keys_every_operand_layout_and_device(gemmtune_module):
+    a, b = torch.randn(8, 8), torch.randn(8, 8)
+    gemmtune.mm(a, b)
+    # Same layout of `a`; `b` on another device (meta: index -1 like the CPU)
+    # or transposed must not reuse the entry.
+    with pytest.raises((gemmtune.InvalidProblemError, ValueError)):
+        gemmtune.mm(a, torch.empty(8, 8, device="meta"))
+    close(gemmtune.mm(a, b.t()), a @ b.t())
+    bias = torch.randn(8)
+    close(gemmtune.addmm(bias, a, b), torch.addmm(bias, a, b))
+    close(gemmtune.addmm(bias[:1].expand(8), a, b), torch.addmm(bias[:1].expand(8), a, b))
+    out = torch.empty(8, 8)
+    close(gemmtune.mm(a, b, out=out.t()), a @ b)
+
+
 def test_linear_into_an_out_that_cannot_be_flattened_is_refused(gemmtune_module):
     x, w = torch.randn(2, 3, 8), torch.randn(4, 8)
     out = torch.empty(3, 2, 4).transpose(0, 1)  # (2, 3, 4) whose rows are not (6, 4) in memory

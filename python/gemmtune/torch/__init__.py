@@ -19,6 +19,7 @@ Gradients: the forward runs gemmtune's kernel; the backward uses torch's own
 GEMMs (with an activation, it recomputes the pre-activation product once).
 """
 
+import functools
 import sys
 
 import torch
@@ -243,13 +244,69 @@ def needs_op(a, b, c=None):
     return _grad_enabled() and (a.requires_grad or b.requires_grad or (c is not None and c.requires_grad))
 
 
-# What gemmtune.ops' fast path needs from torch, looked up once.
+# What gemmtune.ops' fast path needs from torch, looked up once. Private
+# entry points are used where this torch has them, each with a public fallback.
 Tensor = torch.Tensor
 PLAIN = (torch.Tensor, torch.nn.Parameter)
 grad_enabled = _grad_enabled
 is_compiling = _is_compiling
+# The raw CUstream of a device's current stream: an int, without building a
+# torch.cuda.Stream object (Inductor's generated code calls the same function).
 raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None) or (
     lambda index: torch.cuda.current_stream(index).cuda_stream)
+
+# Inductor's result allocators (torch >= 2.2): at::detail::empty_strided_* from
+# (shape tuple, strides tuple, dtype), without the dispatcher's empty_strided,
+# which torch's own comment calls "surprisingly slow". The CUDA one allocates on
+# the current device (and its current stream), so it serves a tensor of that
+# device only.
+_guards = getattr(getattr(torch._C, "_dynamo", None), "guards", None)
+_empty_strided_cpu = getattr(_guards, "_empty_strided_cpu", None)
+_empty_strided_cuda = getattr(_guards, "_empty_strided_cuda", None)
+_current_device = getattr(torch._C, "_cuda_getDevice", None)
+
+
+def result_allocator(like, shape):
+    """A function of no arguments that returns a new uninitialised row-major
+    tensor of `shape` with `like`'s dtype and device: gemmtune's result,
+    allocated the cheapest way this torch offers."""
+    shape = tuple(shape)
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    strides = tuple(reversed(strides))
+    device = like.device
+    # empty_like of a one-element tensor expanded to the shape: no size list to
+    # parse (cheaper than new_empty(shape)); contiguous_format makes it row-major.
+    general = functools.partial(torch.empty_like, like.new_empty((1,)).expand(shape),
+                                memory_format=torch.contiguous_format)
+    if device.type == "cpu" and _empty_strided_cpu is not None:
+        fast = functools.partial(_empty_strided_cpu, shape, strides, like.dtype)
+        return fast if _allocates(fast, like, shape) else general
+    if device.type != "cuda" or _empty_strided_cuda is None or _current_device is None:
+        return general
+    fast = functools.partial(_empty_strided_cuda, shape, strides, like.dtype)
+    with torch.cuda.device(device):
+        if not _allocates(fast, like, shape):
+            return general
+    index = device.index
+
+    def allocate():
+        return fast() if _current_device() == index else general()
+    return allocate
+
+
+def _allocates(allocate, like, shape):
+    """Whether a private allocator (tried once) gives what torch.empty would:
+    a later torch may change its arguments, and gemmtune must then fall back,
+    not fail."""
+    try:
+        result = allocate()
+    except Exception:
+        return False
+    return (result.dtype == like.dtype and result.device == like.device and tuple(result.shape) == shape
+            and result.is_contiguous() and result.layout == like.layout)
 
 
 _ops._torch_support = sys.modules[__name__]  # gemmtune.mm & co. route tensors through here from now on
