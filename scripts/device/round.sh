@@ -6,7 +6,7 @@
 # under $OUT; a summary is printed last.
 #
 #   ROUND_SECONDS   total budget (default 560)
-#   ROUND_STEPS     space-separated subset of: bench epilogue tests probe tunetime isolation python multi profile capi
+#   ROUND_STEPS     space-separated subset of: bench epilogue tests probe tunetime breakdown isolation python multi profile capi
 #                   (all of them need two calls: round 3 on an H100 found bench ~200 s, epilogue
 #                   > 60 s, tests > 120 s; see src/backends/cuda/NOTES.md for the split)
 #   ROUND_TEST_FILTER  a gtest filter for the GPU tests (default: all)
@@ -18,7 +18,7 @@ source "$(dirname "$0")/device_env.sh"
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-round-XXXXXX)}
 export GEMMTUNE_C_LIB=$root/.device/lib/libgemmtune_c.so
 budget=${ROUND_SECONDS:-560}
-steps=${ROUND_STEPS:-bench epilogue tests probe tunetime isolation python multi profile capi}
+steps=${ROUND_STEPS:-bench epilogue tests probe tunetime breakdown isolation python multi profile capi}
 start=$SECONDS
 summary=()
 
@@ -63,6 +63,7 @@ fi
 run_step tests 150 stdbuf -oL -eL .device/bin/gemmtune_gpu_tests ${ROUND_TEST_FILTER:+--gtest_filter=$ROUND_TEST_FILTER}
 CUDA_PROBE_TIMEOUT=20 run_step probe 50 scripts/device/cuda_probe.sh
 run_step tunetime 60 scripts/device/tuning_time.sh
+run_step breakdown 60 scripts/device/tuning_breakdown.sh
 [ -x scripts/device/isolation_gpu.sh ] &&
   GEMMTUNE_ISOLATION_SUITE=quick GEMMTUNE_BENCH_TIMEOUT=60 run_step isolation 70 scripts/device/isolation_gpu.sh
 [ -x scripts/device/python_suite.sh ] && run_step python 60 scripts/device/python_suite.sh
@@ -78,6 +79,7 @@ printf '%s\n' "${summary[@]}"
 [ -f "$out/probe.log" ] && grep -E "^probe:|prepared" "$out/probe.log" | tail -12
 [ -f "$out/probe.log" ] && grep -E "WRONG|HANG|CRASH|BUILD|RUN |TIMING" "$out/probe.log" | head -12
 [ -f "$out/tunetime.log" ] && cat "$out/tunetime.log"
+[ -f "$out/breakdown.log" ] && grep -E "s in all$" "$out/breakdown.log"
 [ -f "$out/tests.log" ] && grep -E "^\[  (PASSED|FAILED) |FAILED TEST|tests ran" "$out/tests.log" | head -25
 [ -f "$out/tests.log" ] && echo "last test started: $(grep -E '^\[ RUN' "$out/tests.log" | tail -1)"
 [ -f "$out/capi.log" ] && grep -E "^\[  (PASSED|FAILED) " "$out/capi.log"

@@ -771,8 +771,9 @@ TEST(CudaTemplates, EveryStandardChoiceComputesCorrectly) {
   if (gpu_testing::device().info().sm() == 90) {
     EXPECT_GT(hopper, 0);
     // Clusters are in the exhaustive space only (never faster on the H100):
-    // check them by name, on a problem with partial tiles in M and N.
-    const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 1000, 1500, 700}, "nt");
+    // check them by name, on a problem with partial tiles in M, N and K
+    // (K = 712: rows of 1424 bytes, the 16-byte multiple TMA needs).
+    const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 1000, 1500, 712}, "nt");
     for (const char* name : {"cuda_sm90_128x256_s4_c2_k1", "cuda_sm90_128x128_s6_c2_k1"}) {
       check_choice(*backend, p, Choice{name, {}}, 11);
       if (HasFatalFailure()) return;

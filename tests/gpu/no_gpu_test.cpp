@@ -235,8 +235,25 @@ TEST(CublasLtNames, AlgorithmNameRoundTripsAndKeepsTheTags) {
   EXPECT_EQ(rest, "_ebiasrelu_pgelu");
 }
 
+// cuBLASLt's heuristic reports split-K -1 for some algorithms (algo 11, f32,
+// H100): such a choice must be rebuilt from its name like any other (it was
+// rejected at build as "not a CUBLASLT choice name" until the GPU tests ran).
+TEST(CublasLtNames, ANegativeSplitKFromTheHeuristicRoundTrips) {
+  backends::cublaslt::AlgoConfig c;
+  c.algo_id = 11;
+  c.split_k = -1;
+  c.reduction = 2;
+  c.custom = 1;
+  const std::string name = backends::cublaslt::algo_name(c);
+  EXPECT_EQ(name, "lt_a11_t0_s0_sk-1_r2_sw0_c1_i0_cl0");
+  auto parsed = backends::cublaslt::parse_algo_name(name);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(*parsed, c);
+}
+
 TEST(CublasLtNames, RejectsNamesThatAreNotAlgorithms) {
   for (const char* bad : {"cublas_default", "lt_a66", "lt_a66_t20_s0_sk0_r0_sw0_c0_i0_cl0", "lt_ax_t1",
+                          "lt_a66_t20_s0_sk-2_r0_sw0_c0_i0_cl0", "lt_a66_t-1_s0_sk1_r0_sw0_c0_i0_cl0",
                           "lt_a-1_t20_s0_sk1_r0_sw0_c0_i0_cl0", ""})
     EXPECT_FALSE(backends::cublaslt::parse_algo_name(bad).has_value()) << bad;
 }

@@ -17,23 +17,26 @@ std::string algo_name(const AlgoConfig& c) {
 std::optional<AlgoConfig> parse_algo_name(std::string_view name, std::string* rest) {
   AlgoConfig c;
   std::size_t pos = 0;
-  auto field = [&](std::string_view prefix, auto& out) -> bool {
+  // Every field is a non-negative number but split-K: cuBLASLt's heuristic
+  // reports SPLITK_NUM = -1 for some algorithms (algo 11 for f32 on an H100),
+  // and the name must bring back exactly what it reported.
+  auto field = [&](std::string_view prefix, auto& out, std::int64_t least = 0) -> bool {
     if (name.substr(pos, prefix.size()) != prefix) return false;
     pos += prefix.size();
     std::int64_t value = 0;
     const char* begin = name.data() + pos;
     const char* end = name.data() + name.size();
     auto [ptr, ec] = std::from_chars(begin, end, value);
-    if (ec != std::errc() || ptr == begin || value < 0) return false;
+    if (ec != std::errc() || ptr == begin || value < least) return false;
     pos += static_cast<std::size_t>(ptr - begin);
     out = static_cast<std::remove_reference_t<decltype(out)>>(value);
     return true;
   };
-  if (!field("lt_a", c.algo_id) || !field("_t", c.tile) || !field("_s", c.stages) || !field("_sk", c.split_k) ||
+  if (!field("lt_a", c.algo_id) || !field("_t", c.tile) || !field("_s", c.stages) || !field("_sk", c.split_k, -1) ||
       !field("_r", c.reduction) || !field("_sw", c.swizzle) || !field("_c", c.custom) ||
       !field("_i", c.inner_shape) || !field("_cl", c.cluster_shape))
     return std::nullopt;
-  if (c.split_k < 1) return std::nullopt;
+  if (c.split_k == 0) return std::nullopt;
   if (rest) *rest = std::string(name.substr(pos));
   return c;
 }
