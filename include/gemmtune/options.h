@@ -70,6 +70,14 @@ struct MeasureOptions {
   // registration order, then name).
   double noise_margin = 0.01;
   bool cuda_graph = false;   // GPU: time replays of a captured graph
+  // A choice whose median after min_repeats timed runs is over (1 +
+  // early_stop) times the best median of the problem so far cannot win: its
+  // timing stops there (checked again at 2x, 4x... min_repeats runs). 0: every
+  // choice is timed for the whole budget.
+  double early_stop = 0.2;
+  // Per choice, set by the tuner from early_stop and the best median so far:
+  // the median above which timing stops (0: none).
+  double stop_above_us = 0;
 };
 
 // Progress events for long tunings (the CLI draws a live line from them).

@@ -7,6 +7,7 @@
 # since the process started:
 #   hit       a stored result (the process, the database and CUDA's start: the floor)
 #   warm      --no-cache: tunes again, kernels from the disk cache
+#   noearly   the same with --early-stop 0 (every choice timed for the whole budget)
 #   inproc    the same with --isolation none (no worker process)
 #   budget15  the same with --budget-ms 15 (a quarter of the timing)
 #   BREAKDOWN_PROBLEM  the problem (default "mm 4096x4096x4096")
@@ -37,5 +38,6 @@ for line in sys.stdin:
 stamp fill "--quiet" >/dev/null  # compiles and stores the kernels and the result
 stamp hit
 stamp warm --no-cache
+stamp noearly --no-cache --early-stop 0
 stamp inproc --no-cache --isolation none
 stamp budget15 --no-cache --budget-ms 15

@@ -103,7 +103,14 @@ class ProblemTuning {
                                                 pending[i].choice.name, static_cast<int>(++progress_index_),
                                                 static_cast<int>(progress_total_)});
       if (!measurer_) measurer_ = impl_.services.measurer->open(problem_, impl_.settings_for(problem_));
-      record_.choices.push_back(measurer_->measure(*pending[i].backend, pending[i].choice));
+      // Early stop: a choice clearly slower than the best so far cannot win.
+      const double early_stop = impl_.options.measure.early_stop;
+      const double stop_above_us = best_us_ > 0 && early_stop > 0 ? best_us_ * (1 + early_stop) : 0;
+      record_.choices.push_back(measurer_->measure(*pending[i].backend, pending[i].choice, stop_above_us));
+      const ChoiceOutcome& done = record_.choices.back();
+      if (!done.rejection && done.timing && done.timing->median_us > 0 &&
+          (best_us_ == 0 || done.timing->median_us < best_us_))
+        best_us_ = done.timing->median_us;
     }
   }
 
@@ -119,6 +126,7 @@ class ProblemTuning {
   std::unique_ptr<measure::ProblemMeasurer> measurer_;
   std::size_t progress_index_ = 0;
   std::size_t progress_total_ = 0;
+  double best_us_ = 0;  // the best median measured so far for this problem (0: none yet)
 };
 
 bool contains(const std::vector<std::string>& list, const std::string& name) {

@@ -106,7 +106,8 @@ json settings_json(const measure::MeasureSettings& s) {
                 {"cold_cache", o.cold_cache},
                 {"choice_timeout_ms", o.choice_timeout_ms ? json(*o.choice_timeout_ms) : json(nullptr)},
                 {"noise_margin", o.noise_margin},
-                {"cuda_graph", o.cuda_graph}}},
+                {"cuda_graph", o.cuda_graph},
+                {"early_stop", o.early_stop}}},
               // Two numbers, not one: JSON readers elsewhere may hold only 53 bits.
               {"seeds", {s.input_seed >> 32, s.input_seed & 0xffffffffu, s.sample_seed >> 32,
                          s.sample_seed & 0xffffffffu}}};
@@ -138,6 +139,7 @@ measure::MeasureSettings settings_from_json(const json& j) {
   o.cold_cache = m.at("cold_cache").get<bool>();
   if (!m.at("choice_timeout_ms").is_null()) o.choice_timeout_ms = m.at("choice_timeout_ms").get<double>();
   o.noise_margin = m.at("noise_margin").get<double>();
+  o.early_stop = m.at("early_stop").get<double>();
   o.cuda_graph = m.at("cuda_graph").get<bool>();
   const json& seeds = j.at("seeds");
   if (!seeds.is_array() || seeds.size() != 4) throw std::runtime_error("seeds: expected 4 numbers");
@@ -190,6 +192,7 @@ json to_json(const MeasureRequest& r) {
               {"backend", r.backend},
               {"backend_version", r.backend_version},
               {"choice", r.choice},
+              {"stop_above_us", r.stop_above_us},
               {"settings", settings_json(r.settings)},
               {"failpoints", r.failpoints_text}};
 }
@@ -201,6 +204,8 @@ MeasureRequest request_from_json(const json& j) {
   r.backend = j.at("backend").get<std::string>();
   r.backend_version = j.at("backend_version").get<std::string>();
   r.choice = j.at("choice").get<std::string>();
+  r.stop_above_us = j.at("stop_above_us").get<double>();
+  if (!(r.stop_above_us >= 0)) throw std::runtime_error("stop_above_us must be >= 0");
   r.settings = settings_from_json(j.at("settings"));
   r.failpoints_text = j.at("failpoints").get<std::string>();
   return r;

@@ -9,7 +9,8 @@
 // Messages (each a JSON object with "type"):
 //   worker -> parent  hello   {protocol, version, pid}  once, at start
 //   parent -> worker  measure {id, problem, backend, backend_version, choice,
-//                              context, verify, measure, seeds, failpoints}
+//                              stop_above_us, context, verify, measure, seeds,
+//                              failpoints}
 //   worker -> parent  phase   {id, phase: prepare|build|run}  as each starts
 //   worker -> parent  result  {id, outcome, healthy}  (outcome: the store's
 //                              JSON form of a ChoiceOutcome)
@@ -64,6 +65,7 @@ struct MeasureRequest {
   std::string backend;
   std::string backend_version;  // the worker refuses to measure another version
   std::string choice;
+  double stop_above_us = 0;           // this choice's early stop (MeasureOptions::stop_above_us)
   measure::MeasureSettings settings;  // context without device; failpoints as text:
   std::string failpoints_text;        // the worker parses them again
 };

@@ -21,7 +21,7 @@ class InProcessProblem final : public ProblemMeasurer {
     settings_.context.device = &rt_;
   }
 
-  ChoiceOutcome measure(const Backend& backend, const Choice& choice) override {
+  ChoiceOutcome measure(const Backend& backend, const Choice& choice, double stop_above_us) override {
     ChoiceOutcome out = outcome_for(backend.name(), choice);
     if (auto error = prepare_inputs()) {
       out.rejection = *error;
@@ -65,7 +65,9 @@ class InProcessProblem final : public ProblemMeasurer {
     const auto ranges = set_.ranges();
     const bool cold = settings_.options.cold_cache;
     auto prepare = [&](int) -> Status { return cold ? rt_.flush_caches(ranges) : Status::success(); };
-    auto timing = rt_.measure(run_once, prepare, settings_.options);
+    MeasureOptions options = settings_.options;
+    options.stop_above_us = stop_above_us;
+    auto timing = rt_.measure(run_once, prepare, options);
     if (!timing) {
       Rejection r = timing.error();
       out.rejection = r.stage == Stage::timeout ? r : at_stage(r, Stage::run);

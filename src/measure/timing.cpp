@@ -63,6 +63,9 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
   const double budget_us = options.budget_ms * 1000.0;
   const int min_repeats = std::max(options.min_repeats, 1);
   const int max_repeats = std::max(options.max_repeats, min_repeats);
+  // Clearly slower than a choice already timed: checked at min_repeats runs,
+  // then at every doubling (a sorted copy each time, so seldom).
+  std::size_t next_check = static_cast<std::size_t>(min_repeats);
   for (int rep = 0; rep < max_repeats; ++rep) {
     if (rep >= min_repeats && spent_us >= budget_us) break;
     auto us = timed_run(rep);
@@ -71,6 +74,12 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
     samples.push_back(us.value());
     spent_us += us.value();
     if (auto late = over_limit()) return *late;
+    if (options.stop_above_us > 0 && samples.size() == next_check) {
+      next_check *= 2;
+      std::vector<double> sorted = samples;
+      std::sort(sorted.begin(), sorted.end());
+      if (quantile(sorted, 0.5) > options.stop_above_us) break;
+    }
   }
   return summarize(std::move(samples));
 }

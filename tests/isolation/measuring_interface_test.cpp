@@ -5,6 +5,7 @@
 // needs (seeds, the choice timeout, the failpoints).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -24,6 +25,7 @@ struct Script {
   int opens = 0;
   int measures = 0;
   std::vector<measure::MeasureSettings> settings;
+  std::vector<double> stop_above_us;  // as each measure() was given it
   bool fail_to_start = false;
 };
 
@@ -41,7 +43,8 @@ class FakeMeasurer final : public measure::Measurer {
   class Problem_ final : public measure::ProblemMeasurer {
    public:
     explicit Problem_(std::shared_ptr<Script> script) : script_(std::move(script)) {}
-    ChoiceOutcome measure(const Backend& backend, const Choice& choice) override {
+    ChoiceOutcome measure(const Backend& backend, const Choice& choice, double stop_above_us) override {
+      script_->stop_above_us.push_back(stop_above_us);
       ++script_->measures;
       if (script_->fail_to_start) throw isolation::WorkerStartError(Device{}, "the fake worker cannot start");
       ChoiceOutcome out = measure::outcome_for(backend.name(), choice);
@@ -111,6 +114,29 @@ TEST(MeasuringInterface, OneMeasurementIsOpenedPerProblemAndEveryChoiceGoesThrou
   EXPECT_EQ(script->measures, 8);  // four choices each
   // Fresh inputs for each tuning, the same for every choice of one problem.
   EXPECT_NE(script->settings[0].input_seed, script->settings[1].input_seed);
+}
+
+// Early stop: the first choice timed gets no limit; each later one is told to
+// stop once its median is over (1 + early_stop) times the best median so far.
+TEST(MeasuringInterface, EachChoiceIsToldToStopOverTheBestMedianSoFarTimesOnePlusEarlyStop) {
+  for (double early_stop : {0.2, 0.5, 0.0}) {
+    auto script = std::make_shared<Script>();
+    script->times_us = {{"fast", 50}, {"medium", 40}, {"slow", 80}, {"other", 30}};
+    TuneOptions o;
+    o.measure.early_stop = early_stop;
+    TuneResult r = tuner(script, o).tune(problem());
+    ASSERT_EQ(script->stop_above_us.size(), r.record.choices.size());
+    double best = 0;
+    for (std::size_t i = 0; i < r.record.choices.size(); ++i) {
+      const double expected = best > 0 && early_stop > 0 ? best * (1 + early_stop) : 0;
+      EXPECT_DOUBLE_EQ(script->stop_above_us[i], expected) << r.record.choices[i].name << " early_stop " << early_stop;
+      ASSERT_TRUE(r.record.choices[i].timing);
+      const double t = r.record.choices[i].timing->median_us;
+      if (best == 0 || t < best) best = t;
+    }
+    EXPECT_GT(*std::max_element(script->stop_above_us.begin(), script->stop_above_us.end()),
+              early_stop > 0 ? 0.0 : -1.0);
+  }
 }
 
 TEST(MeasuringInterface, TheMeasurerGetsTheDeviceDefaultTimeoutOrTheOneAskedFor) {
