@@ -19,6 +19,7 @@ class InProcessProblem final : public ProblemMeasurer {
                    std::function<void(Phase)> on_phase)
       : rt_(rt), problem_(std::move(problem)), settings_(std::move(settings)), on_phase_(std::move(on_phase)) {
     settings_.context.device = &rt_;
+    rt_.use_cache_dir(settings_.context.cache_dir);
   }
 
   ChoiceOutcome measure(const Backend& backend, const Choice& choice, double stop_above_us) override {

@@ -90,6 +90,11 @@ class DeviceRuntime {
                                    const std::function<Status(int rep)>& prepare,
                                    const MeasureOptions& options) = 0;
 
+  // The cache folder (TuningContext::cache_dir, "" = none), where the
+  // runtime may keep code it compiles for itself for other processes to
+  // reuse. The CPU runtime compiles nothing.
+  virtual void use_cache_dir(const std::string& cache_dir) { (void)cache_dir; }
+
   // Exact reference values of the given output elements for device data.
   virtual Expected<std::vector<ReferenceValue>> reference(const Problem&, const GemmArgs&,
                                                           const std::vector<OutputIndex>&) = 0;

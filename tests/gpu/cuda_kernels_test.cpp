@@ -423,6 +423,35 @@ TEST_F(KernelDiskCache, HasSeesOnlyAStoredKernelFile) {
   EXPECT_FALSE(ck::disk::has(folder_, other));
 }
 
+// The runtime's own kernels (reference, epilogue passes) go to the same
+// folder: a second runtime (another process, in real use) loads them from
+// there instead of running NVRTC again (~0.3 s per process).
+TEST_F(KernelDiskCache, TheRuntimesOwnKernelsAreKeptForTheNextRuntime) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto count = [&] {
+    int files = 0;
+    if (std::filesystem::exists(folder_))
+      for (const auto& e : std::filesystem::directory_iterator(folder_)) files += e.is_regular_file();
+    return files;
+  };
+  {
+    cuda::CudaRuntime first(0);
+    first.use_cache_dir(root_);
+    auto fn = first.function(cuda::kReferenceKernel);
+    ASSERT_TRUE(fn.ok()) << fn.error().to_string();
+  }
+  ASSERT_EQ(count(), 1) << "the compiled module was not stored";
+  // A damaged copy is recompiled over, never loaded.
+  const auto file = std::filesystem::directory_iterator(folder_)->path();
+  std::filesystem::resize_file(file, 200);
+  cuda::CudaRuntime second(0);
+  second.use_cache_dir(root_);
+  auto fn = second.function(cuda::kReferenceKernel);
+  ASSERT_TRUE(fn.ok()) << fn.error().to_string();
+  EXPECT_EQ(count(), 1);
+  EXPECT_GT(std::filesystem::file_size(file), 1000u);
+}
+
 TEST_F(KernelDiskCache, TornOrDamagedFileIsAMissAndIsRemoved) {
   ASSERT_TRUE(ck::disk::write(folder_, digest_, "id", cubin_));
   std::filesystem::resize_file(path(digest_), 100);  // torn write

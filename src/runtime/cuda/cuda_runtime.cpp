@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string_view>
 
 #include "measure/timing.h"
+#include "runtime/cuda/cubin_disk.h"
 
 namespace gemmtune::cuda {
 namespace {
@@ -329,15 +331,35 @@ Expected<std::vector<char>> CudaRuntime::compile(const std::string& source,
   return nvrtc_compile(source, sm_name(info_.sm_major, info_.sm_minor), options);
 }
 
+void CudaRuntime::use_cache_dir(const std::string& cache_dir) {
+  std::lock_guard<std::mutex> lock(module_mutex_);
+  code_folder_ = cubin_disk::folder_for(cache_dir);
+}
+
+// Called with module_mutex_ held.
 Status CudaRuntime::ensure_module() {
   if (module_) return Status::success();
   if (!module_error_.empty()) return reject(Reason::compile_error, module_error_);
-  auto cubin = compile(reference_kernel_source(), kKernelOptions);
+  if (!availability_.available) return unavailable();
+  const std::string arch = sm_name(info_.sm_major, info_.sm_minor);
+  std::string identity = "gemmtune-runtime-kernels/1 arch=" + arch + " nvrtc=" + cubin_disk::nvrtc_version() +
+                         " options=";
+  for (const std::string& o : kKernelOptions) identity += o + ",";
+  const std::string source = reference_kernel_source();
+  identity += " source=" + cubin_disk::hex64(cubin_disk::fnv1a(source)) + ":" + std::to_string(source.size());
+  const std::string digest = cubin_disk::digest_of(identity);
+  std::optional<std::vector<char>> cubin = cubin_disk::read(code_folder_, digest, identity);
   if (!cubin) {
-    if (cubin.error().reason == Reason::compile_error) module_error_ = cubin.error().message;
-    return cubin.error();
+    auto compiled = compile(source, kKernelOptions);
+    if (!compiled) {
+      if (compiled.error().reason == Reason::compile_error) module_error_ = compiled.error().message;
+      return compiled.error();
+    }
+    cubin = std::move(compiled.value());
+    if (cubin_disk::write(code_folder_, digest, identity, *cubin))
+      cubin_disk::trim(code_folder_, cubin_disk::kDefaultMaxBytes);
   }
-  return check(driver().cuModuleLoadData(&module_, cubin.value().data()), "cuModuleLoadData (gemmtune kernels)");
+  return check(driver().cuModuleLoadData(&module_, cubin->data()), "cuModuleLoadData (gemmtune kernels)");
 }
 
 Expected<CUfunction> CudaRuntime::function(const char* name) {

@@ -91,6 +91,11 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   // Compiles source with NVRTC for this device (cubin, sm_XY).
   Expected<std::vector<char>> compile(const std::string& source, const std::vector<std::string>& options) const;
 
+  // The runtime's own kernels (reference, library epilogue passes) are read
+  // from and written to <cache_dir>/kernels (runtime/cuda/cubin_disk.h)
+  // instead of compiled in every process (~0.3 s of NVRTC each).
+  void use_cache_dir(const std::string& cache_dir) override;
+
  protected:
   void release(void* ptr) noexcept override;
 
@@ -110,6 +115,7 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   std::mutex module_mutex_;
   CUmodule module_ = nullptr;
   std::string module_error_;
+  std::string code_folder_;  // guarded by module_mutex_
   std::map<std::string, CUfunction, std::less<>> functions_;  // guarded by module_mutex_
   runtime::DeviceBuffer scrub_;
 };

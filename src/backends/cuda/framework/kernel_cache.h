@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gemmtune/outcome.h"
+#include "runtime/cuda/cubin_disk.h"
 #include "runtime/cuda/cuda_runtime.h"
 
 namespace gemmtune::backends::cuda_kernels {
@@ -78,23 +79,7 @@ class KernelCache {
   State& state() const;
 };
 
-// Disk cache plumbing, exposed for tests.
-namespace disk {
-// The kernels' folder under a cache folder ("" for none).
-std::string folder_for(const std::string& cache_dir);
-// Reads the cubin stored for `digest` with identity text `identity`; nullopt
-// when absent, foreign or damaged.
-std::optional<std::vector<char>> read(const std::string& folder, const std::string& digest,
-                                      const std::string& identity);
-// Whether a file for `digest` is in `folder` (a regular file; not read).
-bool has(const std::string& folder, const std::string& digest);
-// Stores it atomically; false (and nothing changed) when it cannot.
-bool write(const std::string& folder, const std::string& digest, const std::string& identity,
-           const std::vector<char>& cubin);
-// Removes least recently used kernel files until the folder holds at most
-// `max_bytes` of them. Touches nothing but files named like ours.
-void trim(const std::string& folder, std::uint64_t max_bytes);
-inline constexpr std::uint64_t kDefaultMaxBytes = std::uint64_t{1} << 30;  // 1 GiB
-}  // namespace disk
+// The disk cache (runtime/cuda/cubin_disk.h), by its old name here.
+namespace disk = cuda::cubin_disk;
 
 }  // namespace gemmtune::backends::cuda_kernels
