@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
         bool failed = false;
         for (int r = 0; r < rounds && !failed; ++r) {
           for (auto* m : {local.get(), remote.get()}) {
-            ChoiceOutcome o = m->measure(*backend, choice);
+            ChoiceOutcome o = m->measure(*backend, choice, 0);  // no early stop: every choice timed in full
             if (!o.timing) {
               std::printf("%-26s %-48s rejected: %s\n", c.name.c_str(), choice.name.c_str(),
                           o.rejection ? o.rejection->to_string().c_str() : "?");

@@ -196,21 +196,41 @@ TEST(CublasLtEpilogue, ExactGeluKeepsTheBiasFusedAndRoundsOnceAfterThePass) {
   EXPECT_EQ(s.value().tag, "_ebias_f32out_pgelu");
 }
 
+// PyTorch's relu keeps NaN; cuBLASLt's RELU epilogue in f32 kernels made it
+// 0 on an H100 (GpuSpecialValues), its bf16 kernels kept it. An f32 output
+// takes relu (and a bias that would have needed it fused) in the pass.
+TEST(CublasLtEpilogue, ReluIsFusedOnlyForSixteenBitOutputsBecauseF32KernelsTurnNanIntoZero) {
+  for (Op op : {Op::mm, Op::addmm}) {
+    Problem p = gpu_problem(op, DType::f32, {1, 64, 64, 64}, "nt");
+    p.activation = Activation::relu;
+    auto s = make_setup(p, 90, Variant{});
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s.value().epilogue, op == Op::addmm ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+    EXPECT_EQ(s.value().around.pass_act, Activation::relu);
+    Problem h = gpu_problem(op, DType::bf16, {1, 64, 64, 64}, "nt");
+    h.activation = Activation::relu;
+    auto t = make_setup(h, 90, Variant{});
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(t.value().epilogue, op == Op::addmm ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU);
+    EXPECT_EQ(t.value().around.pass_act, Activation::none);
+  }
+}
+
 TEST(CublasLtEpilogue, BiasRoutesFollowBetaLayoutAndDtype) {
   // A scaled row bias cannot use the BIAS epilogue (it adds the bias
-  // unscaled): on f32 with relu it is filled for the call's beta*C and relu
-  // stays fused.
+  // unscaled): on f32 with gelu_tanh it is filled for the call's beta*C and
+  // gelu_tanh stays fused.
   Problem p = gpu_problem(Op::addmm, DType::f32, {1, 64, 64, 64}, "nt");
   p.beta = 0.5;
-  p.activation = Activation::relu;
+  p.activation = Activation::gelu_tanh;
   auto s = make_setup(p, 90, Variant{});
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s.value().bias, BiasRoute::fill);
-  EXPECT_EQ(s.value().epilogue, CUBLASLT_EPILOGUE_RELU);
+  EXPECT_EQ(s.value().epilogue, CUBLASLT_EPILOGUE_GELU);
   EXPECT_EQ(s.value().beta_call, 0.5);
-  EXPECT_EQ(s.value().tag, "_erelu_fbias");
   // On bf16 it joins the pass (staged: rounded once).
   p = gpu_problem(Op::addmm, DType::bf16, {1, 64, 64, 64}, "nt");
+  p.activation = Activation::relu;
   p.beta = 0.5;
   s = make_setup(p, 90, Variant{});
   ASSERT_TRUE(s.ok());
