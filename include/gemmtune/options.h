@@ -68,6 +68,8 @@ struct MeasureOptions {
   // Choices whose medians differ by less than their measured spread (at most
   // this relative margin) tie; a tie is broken deterministically (backend
   // registration order, then name).
+  // On a GPU it also says when timing may stop before the budget: once the
+  // median's relative standard error is at most noise_margin / 4.
   double noise_margin = 0.01;
   bool cuda_graph = false;   // GPU: time replays of a captured graph
   // A choice whose median after min_repeats timed runs is over (1 +

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <sstream>
 
@@ -32,7 +33,7 @@ Timing summarize(std::vector<double> samples) {
 }
 
 Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
-                                      const MeasureOptions& options) {
+                                      const MeasureOptions& options, double settle) {
   const double limit_ms = options.choice_timeout_ms.value_or(kDefaultCpuChoiceTimeoutSeconds * 1000.0);
   const auto started = std::chrono::steady_clock::now();
   int runs = 0;
@@ -63,8 +64,9 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
   const double budget_us = options.budget_ms * 1000.0;
   const int min_repeats = std::max(options.min_repeats, 1);
   const int max_repeats = std::max(options.max_repeats, min_repeats);
-  // Clearly slower than a choice already timed: checked at min_repeats runs,
-  // then at every doubling (a sorted copy each time, so seldom).
+  // Clearly slower than a choice already timed, or settled: checked at
+  // min_repeats runs, then at every doubling (a sorted copy each time, so
+  // seldom).
   std::size_t next_check = static_cast<std::size_t>(min_repeats);
   for (int rep = 0; rep < max_repeats; ++rep) {
     if (rep >= min_repeats && spent_us >= budget_us) break;
@@ -74,11 +76,16 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
     samples.push_back(us.value());
     spent_us += us.value();
     if (auto late = over_limit()) return *late;
-    if (options.stop_above_us > 0 && samples.size() == next_check) {
+    if ((options.stop_above_us > 0 || settle > 0) && samples.size() == next_check) {
       next_check *= 2;
       std::vector<double> sorted = samples;
       std::sort(sorted.begin(), sorted.end());
-      if (quantile(sorted, 0.5) > options.stop_above_us) break;
+      const double median = quantile(sorted, 0.5);
+      if (options.stop_above_us > 0 && median > options.stop_above_us) break;
+      if (settle > 0 && sorted.size() >= static_cast<std::size_t>(kSettleRuns) && median > 0) {
+        const double spread = (quantile(sorted, 0.75) - quantile(sorted, 0.25)) / median;
+        if (0.93 * spread / std::sqrt(static_cast<double>(sorted.size())) <= settle) break;
+      }
     }
   }
   return summarize(std::move(samples));

@@ -18,8 +18,18 @@ namespace gemmtune::measure {
 // options.choice_timeout_ms, or the whole loop running longer than it (wall
 // clock), ends measuring with a timeout rejection. Unset, the CPU default
 // applies (the tuner always sets it).
+//
+// Timing also stops before the budget, checked at min_repeats runs and each
+// doubling after it:
+// - early stop: the median is over options.stop_above_us (> 0);
+// - settled: `settle` > 0, at least kSettleRuns runs, and the median's
+//   relative standard error (about 0.93 x spread / sqrt(runs)) is at most
+//   `settle`. For timers that see each run to a fraction of a microsecond
+//   (GPU events): the CPU passes 0, its noise comes in bursts that a short
+//   series can miss.
+inline constexpr int kSettleRuns = 20;
 Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
-                                      const MeasureOptions& options);
+                                      const MeasureOptions& options, double settle = 0);
 
 // Median, min, max and relative interquartile range of samples (in us).
 Timing summarize(std::vector<double> samples_us);

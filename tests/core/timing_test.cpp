@@ -68,5 +68,26 @@ TEST(Timing, TheStopLooksAtTheMedianAgainAtEachDoublingOfTheRuns) {
   EXPECT_EQ(b.value().repeats, 10);
 }
 
+// Settled (GPU timers): steady runs stop at kSettleRuns, not before; noisy
+// ones (spread 20 %) run the budget; settle 0 (the CPU) never stops early.
+TEST(Timing, ASettledMedianStopsAtTheSettleRunsWhenAskedAndOnlyThen) {
+  Script steady{{10.0, 10.0, 10.01, 9.99}};
+  auto a = measure::repeat_and_summarize(std::ref(steady), options(0), 0.0025);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.value().repeats, measure::kSettleRuns);
+  Script unasked{{10.0, 10.0, 10.01, 9.99}};
+  auto b = measure::repeat_and_summarize(std::ref(unasked), options(0), 0);
+  ASSERT_TRUE(b.ok());
+  EXPECT_GT(b.value().repeats, 90);
+  // Alternating 9 and 11: spread 0.2, so sqrt(runs) would need 74: never
+  // within the budget's 100 runs.
+  std::vector<double> noisy;
+  for (int i = 0; i < 200; ++i) noisy.push_back(i % 2 ? 11.0 : 9.0);
+  Script jittery{noisy};
+  auto c = measure::repeat_and_summarize(std::ref(jittery), options(0), 0.0025);
+  ASSERT_TRUE(c.ok());
+  EXPECT_GT(c.value().repeats, 90);
+}
+
 }  // namespace
 }  // namespace gemmtune
