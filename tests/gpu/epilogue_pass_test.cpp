@@ -197,9 +197,9 @@ TEST(CublasLtEpilogue, ExactGeluKeepsTheBiasFusedAndRoundsOnceAfterThePass) {
 }
 
 // PyTorch's relu keeps NaN; cuBLASLt's RELU epilogue in f32 kernels made it
-// 0 on an H100 (GpuSpecialValues), its bf16 kernels kept it. An f32 output
-// takes relu (and a bias that would have needed it fused) in the pass.
-TEST(CublasLtEpilogue, ReluIsFusedOnlyForSixteenBitOutputsBecauseF32KernelsTurnNanIntoZero) {
+// 0 on an H100 (GpuSpecialValues), its kernels for bf16 inputs kept it (bf16
+// and f32 outputs). f32 inputs take relu in the pass.
+TEST(CublasLtEpilogue, ReluIsFusedOnlyForSixteenBitInputsBecauseF32KernelsTurnNanIntoZero) {
   for (Op op : {Op::mm, Op::addmm}) {
     Problem p = gpu_problem(op, DType::f32, {1, 64, 64, 64}, "nt");
     p.activation = Activation::relu;
@@ -213,6 +213,13 @@ TEST(CublasLtEpilogue, ReluIsFusedOnlyForSixteenBitOutputsBecauseF32KernelsTurnN
     ASSERT_TRUE(t.ok());
     EXPECT_EQ(t.value().epilogue, op == Op::addmm ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU);
     EXPECT_EQ(t.value().around.pass_act, Activation::none);
+    // bf16 in, f32 out: still fused.
+    h.c.dtype = DType::f32;
+    h.bias_desc.dtype = DType::f32;
+    auto u = make_setup(h, 90, Variant{});
+    ASSERT_TRUE(u.ok());
+    EXPECT_EQ(u.value().epilogue, op == Op::addmm ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU);
+    EXPECT_EQ(u.value().around.pass_act, Activation::none);
   }
 }
 

@@ -38,10 +38,13 @@ void decide_epilogue(const Problem& p, const Variant& v, bool swapped, Setup& s)
   // 1.8e-3 against the 1.7e-3 allowed at 3.07), so f16 keeps gelu_tanh in
   // the pass. Its RELU turns NaN into 0 in f32 kernels (an H100, CUDA 13.0:
   // algo 20 of an f32 mm, GpuSpecialValues), where PyTorch's relu keeps NaN;
-  // the bf16/f16 kernels there kept it. So f32 outputs take relu in the pass.
+  // the kernels for 16-bit inputs there kept it, with 16-bit and f32 outputs
+  // (LibraryEpilogues.ReluKeepsNanThroughEveryChoice). So relu is fused only
+  // for bf16/f16 inputs; the others take it in the pass.
   const bool act_fusable =
       v.fuse && p.op != Op::int_mm &&
-      ((act == Activation::relu && half) || (act == Activation::gelu_tanh && p.c.dtype != DType::f16));
+      ((act == Activation::relu && is_half(p.a.dtype)) ||
+       (act == Activation::gelu_tanh && p.c.dtype != DType::f16));
 
   // 1. The bias: cuBLASLt's bias epilogue is one value per row of D, which
   // in the swapped (row-major C) form is gemmtune's row bias; it adds the
