@@ -378,8 +378,8 @@ const Option kOptions[] = {
      .value_name = "X",
      .expects = "a number from 0 to 1",
      .default_text = "0.2",
-     .help = "stop timing a choice whose median after the minimum runs is over 1 + X times the best so far "
-             "(it cannot win; cheaper tuning); 0 times every choice for the whole budget",
+     .help = "GPU: stop timing a choice whose fastest run after twice the minimum runs is over 1 + X times the "
+             "best median so far (it cannot win; cheaper tuning); 0 times every choice for the whole budget",
      .uses = kMeasuring,
      .field = field<[](TuneOptions& o) -> auto& { return o.measure.early_stop; }, parse_fraction>()},
     {.name = "isolation",

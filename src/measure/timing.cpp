@@ -68,6 +68,7 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
   // min_repeats runs, then at every doubling (a sorted copy each time, so
   // seldom).
   std::size_t next_check = static_cast<std::size_t>(min_repeats);
+  const std::size_t first_stop = 2 * static_cast<std::size_t>(min_repeats);
   for (int rep = 0; rep < max_repeats; ++rep) {
     if (rep >= min_repeats && spent_us >= budget_us) break;
     auto us = timed_run(rep);
@@ -81,7 +82,11 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
       std::vector<double> sorted = samples;
       std::sort(sorted.begin(), sorted.end());
       const double median = quantile(sorted, 0.5);
-      if (options.stop_above_us > 0 && median > options.stop_above_us) break;
+      // Early stop on the fastest run, not the median, and not before 2 x
+      // min_repeats runs: what ran before can slow a choice's first runs,
+      // never speed them up (the CPU runtime turns early stop off for that
+      // reason: its slow phases last tens of milliseconds).
+      if (options.stop_above_us > 0 && sorted.size() >= first_stop && sorted.front() > options.stop_above_us) break;
       if (settle > 0 && sorted.size() >= static_cast<std::size_t>(kSettleRuns) && median > 0) {
         const double spread = (quantile(sorted, 0.75) - quantile(sorted, 0.25)) / median;
         if (0.93 * spread / std::sqrt(static_cast<double>(sorted.size())) <= settle) break;

@@ -21,7 +21,8 @@ namespace gemmtune::measure {
 //
 // Timing also stops before the budget, checked at min_repeats runs and each
 // doubling after it:
-// - early stop: the median is over options.stop_above_us (> 0);
+// - early stop: after at least 2 x min_repeats runs, even the fastest run is
+//   over options.stop_above_us (> 0);
 // - settled: `settle` > 0, at least kSettleRuns runs, and the median's
 //   relative standard error (about 0.93 x spread / sqrt(runs)) is at most
 //   `settle`. For timers that see each run to a fraction of a microsecond

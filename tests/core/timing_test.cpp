@@ -33,16 +33,16 @@ MeasureOptions options(double stop_above_us) {
   return o;
 }
 
-TEST(Timing, AChoiceOverTheStopMedianStopsAfterTheMinimumRuns) {
+TEST(Timing, AChoiceWhoseFastestRunIsOverTheStopStopsAfterTwiceTheMinimumRuns) {
   Script s{{10.0}};
   auto t = measure::repeat_and_summarize(std::ref(s), options(9.0));
   ASSERT_TRUE(t.ok());
-  EXPECT_EQ(t.value().repeats, 5);
-  EXPECT_EQ(s.runs, 1 + 5);
+  EXPECT_EQ(t.value().repeats, 10);
+  EXPECT_EQ(s.runs, 1 + 10);
   EXPECT_DOUBLE_EQ(t.value().median_us, 10.0);
 }
 
-TEST(Timing, AChoiceUnderTheStopMedianIsTimedForTheWholeBudget) {
+TEST(Timing, AChoiceUnderTheStopIsTimedForTheWholeBudget) {
   Script s{{10.0}};
   auto t = measure::repeat_and_summarize(std::ref(s), options(10.5));
   ASSERT_TRUE(t.ok());
@@ -53,19 +53,36 @@ TEST(Timing, AChoiceUnderTheStopMedianIsTimedForTheWholeBudget) {
   EXPECT_EQ(u.value().repeats, 100);
 }
 
-// One slow outlier in the first runs does not stop a choice (the median
-// decides), and a choice that turns slow later is stopped at a doubling.
-TEST(Timing, TheStopLooksAtTheMedianAgainAtEachDoublingOfTheRuns) {
-  Script outlier{{10.0, 50.0, 50.0, 10.0}};  // the warm-up, then two slow runs among the first five
-  auto a = measure::repeat_and_summarize(std::ref(outlier), options(12.0));
-  ASSERT_TRUE(a.ok());
-  EXPECT_EQ(a.value().repeats, 92);  // the budget's 1000 us: 50 + 50 + 90 x 10
-  // Runs after the warm-up: 5 fast ones, then slow ones; at 10 runs the
-  // median is (10 + 20) / 2 = 15 > 12: stop there.
-  Script later{{10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 20.0}};
+// Slow first runs (what ran before still holding the cores) do not stop a
+// choice as long as one run was fast: the fastest run decides, not the
+// median. Seen on the CPU: oneDNN right after OpenBLAS, 4.4 ms for its first
+// runs and 0.18 ms after.
+TEST(Timing, SlowFirstRunsDoNotStopAChoiceThatRanFastOnce) {
+  std::vector<double> times(9, 4400.0);  // the warm-up and eight slow runs
+  times.push_back(180.0);                // the ninth timed run is fast, then all
+  Script slow_start{times};
+  MeasureOptions o = options(230.0);
+  o.budget_ms = 100.0;  // room for the slow runs: 8 x 4.4 ms
+  auto t = measure::repeat_and_summarize(std::ref(slow_start), o);
+  ASSERT_TRUE(t.ok());
+  EXPECT_GT(t.value().repeats, 40);
+  EXPECT_DOUBLE_EQ(t.value().median_us, 180.0);
+}
+
+// Runs that are all slow up to a doubling stop there.
+TEST(Timing, TheStopIsCheckedAgainAtEachDoublingOfTheRuns) {
+  std::vector<double> times(1, 10.0);        // the warm-up
+  for (int i = 0; i < 200; ++i) times.push_back(i < 5 ? 10.0 : 20.0);
+  Script later{times};
+  // At 10 runs the fastest is 10 (<= 12): on. At 20 still 10: on. The
+  // fastest never rises, so this one runs the budget: 5 x 10 + 47.5 x 20.
   auto b = measure::repeat_and_summarize(std::ref(later), options(12.0));
   ASSERT_TRUE(b.ok());
-  EXPECT_EQ(b.value().repeats, 10);
+  EXPECT_GT(b.value().repeats, 40);
+  Script all_slow{{10.0, 20.0}};  // warm-up 10, then every run 20 > 12
+  auto c = measure::repeat_and_summarize(std::ref(all_slow), options(12.0));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.value().repeats, 10);
 }
 
 // Settled (GPU timers): steady runs stop at kSettleRuns, not before; noisy
