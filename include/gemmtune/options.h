@@ -72,14 +72,15 @@ struct MeasureOptions {
   // median's relative standard error is at most noise_margin / 4.
   double noise_margin = 0.01;
   bool cuda_graph = false;   // GPU: time replays of a captured graph
-  // A choice whose fastest run after 2 x min_repeats timed runs is over (1 +
-  // early_stop) times the best median of the problem so far cannot win: its
-  // timing stops there (checked again at each doubling of the runs). 0: every
-  // choice is timed for the whole budget. GPU only: on the CPU a choice's
-  // first runs can be slowed for tens of ms by the previous choice's threads.
+  // A choice whose fastest run of its first 2 x min_repeats timed runs is
+  // over (1 + early_stop) times the best median of the problem so far cannot
+  // win: its timing stops there. 0: every choice is timed for the whole
+  // budget. GPU only: on the CPU a choice's first runs can be slowed for
+  // tens of ms by the previous choice's threads.
   double early_stop = 0.2;
-  // Per choice, set by the tuner from early_stop and the best median so far:
-  // the median above which timing stops (0: none).
+  // Per choice, set by the measurer from early_stop and the best median so
+  // far (ProblemMeasurer::measure); a value set here is overwritten. The
+  // time the fastest run must beat (0: no early stop).
   double stop_above_us = 0;
 };
 

@@ -378,7 +378,7 @@ const Option kOptions[] = {
      .value_name = "X",
      .expects = "a number from 0 to 1",
      .default_text = "0.2",
-     .help = "GPU: stop timing a choice whose fastest run after twice the minimum runs is over 1 + X times the "
+     .help = "GPU: stop timing a choice when the fastest of its first 2 x min-repeats runs is over 1 + X times the "
              "best median so far (it cannot win; cheaper tuning); 0 times every choice for the whole budget",
      .uses = kMeasuring,
      .field = field<[](TuneOptions& o) -> auto& { return o.measure.early_stop; }, parse_fraction>()},

@@ -106,8 +106,7 @@ json settings_json(const measure::MeasureSettings& s) {
                 {"cold_cache", o.cold_cache},
                 {"choice_timeout_ms", o.choice_timeout_ms ? json(*o.choice_timeout_ms) : json(nullptr)},
                 {"noise_margin", o.noise_margin},
-                {"cuda_graph", o.cuda_graph},
-                {"early_stop", o.early_stop}}},
+                {"cuda_graph", o.cuda_graph}}},
               // Two numbers, not one: JSON readers elsewhere may hold only 53 bits.
               {"seeds", {s.input_seed >> 32, s.input_seed & 0xffffffffu, s.sample_seed >> 32,
                          s.sample_seed & 0xffffffffu}}};
@@ -139,7 +138,6 @@ measure::MeasureSettings settings_from_json(const json& j) {
   o.cold_cache = m.at("cold_cache").get<bool>();
   if (!m.at("choice_timeout_ms").is_null()) o.choice_timeout_ms = m.at("choice_timeout_ms").get<double>();
   o.noise_margin = m.at("noise_margin").get<double>();
-  o.early_stop = m.at("early_stop").get<double>();
   o.cuda_graph = m.at("cuda_graph").get<bool>();
   const json& seeds = j.at("seeds");
   if (!seeds.is_array() || seeds.size() != 4) throw std::runtime_error("seeds: expected 4 numbers");

@@ -47,8 +47,8 @@ class ProblemMeasurer {
   // Builds, verifies and times one choice of `backend` (from its name).
   // Every failure of the choice is a rejection in the outcome; exceptions
   // mean the measuring itself broke (a worker that cannot be started).
-  // `stop_above_us` > 0: timing stops early once the choice's median is over
-  // it (MeasureOptions::stop_above_us; the tuner's early stop).
+  // `stop_above_us` > 0: timing stops early when the choice's fastest run is
+  // over it (MeasureOptions::stop_above_us; the tuner's early stop).
   virtual ChoiceOutcome measure(const Backend& backend, const Choice& choice, double stop_above_us) = 0;
 };
 

@@ -64,11 +64,12 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
   const double budget_us = options.budget_ms * 1000.0;
   const int min_repeats = std::max(options.min_repeats, 1);
   const int max_repeats = std::max(options.max_repeats, min_repeats);
-  // Clearly slower than a choice already timed, or settled: checked at
-  // min_repeats runs, then at every doubling (a sorted copy each time, so
-  // seldom).
+  // Settled: checked at min_repeats runs, then at every doubling (a sorted
+  // copy each time, so seldom). Clearly slower than a choice already timed:
+  // checked once, at 2 x min_repeats runs (on the fastest run, which can only
+  // fall later, so a later check could not stop what this one let go).
   std::size_t next_check = static_cast<std::size_t>(min_repeats);
-  const std::size_t first_stop = 2 * static_cast<std::size_t>(min_repeats);
+  const std::size_t stop_check = 2 * static_cast<std::size_t>(min_repeats);
   for (int rep = 0; rep < max_repeats; ++rep) {
     if (rep >= min_repeats && spent_us >= budget_us) break;
     auto us = timed_run(rep);
@@ -77,18 +78,19 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
     samples.push_back(us.value());
     spent_us += us.value();
     if (auto late = over_limit()) return *late;
-    if ((options.stop_above_us > 0 || settle > 0) && samples.size() == next_check) {
+    // Early stop on the fastest run, not the median: what ran before can
+    // slow a choice's first runs, never speed them up (the CPU runtime turns
+    // early stop off: there such slow phases last tens of milliseconds).
+    if (options.stop_above_us > 0 && samples.size() == stop_check &&
+        *std::min_element(samples.begin(), samples.end()) > options.stop_above_us)
+      break;
+    if (settle > 0 && samples.size() == next_check) {
       next_check *= 2;
-      std::vector<double> sorted = samples;
-      std::sort(sorted.begin(), sorted.end());
-      const double median = quantile(sorted, 0.5);
-      // Early stop on the fastest run, not the median, and not before 2 x
-      // min_repeats runs: what ran before can slow a choice's first runs,
-      // never speed them up (the CPU runtime turns early stop off for that
-      // reason: its slow phases last tens of milliseconds).
-      if (options.stop_above_us > 0 && sorted.size() >= first_stop && sorted.front() > options.stop_above_us) break;
-      if (settle > 0 && sorted.size() >= static_cast<std::size_t>(kSettleRuns) && median > 0) {
-        const double spread = (quantile(sorted, 0.75) - quantile(sorted, 0.25)) / median;
+      if (samples.size() >= static_cast<std::size_t>(kSettleRuns)) {
+        std::vector<double> sorted = samples;
+        std::sort(sorted.begin(), sorted.end());
+        const double median = quantile(sorted, 0.5);
+        const double spread = median > 0 ? (quantile(sorted, 0.75) - quantile(sorted, 0.25)) / median : 1;
         if (0.93 * spread / std::sqrt(static_cast<double>(sorted.size())) <= settle) break;
       }
     }

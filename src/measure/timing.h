@@ -19,11 +19,11 @@ namespace gemmtune::measure {
 // clock), ends measuring with a timeout rejection. Unset, the CPU default
 // applies (the tuner always sets it).
 //
-// Timing also stops before the budget, checked at min_repeats runs and each
-// doubling after it:
-// - early stop: after at least 2 x min_repeats runs, even the fastest run is
-//   over options.stop_above_us (> 0);
-// - settled: `settle` > 0, at least kSettleRuns runs, and the median's
+// Timing also stops before the budget:
+// - early stop: at 2 x min_repeats runs, even the fastest run is over
+//   options.stop_above_us (> 0);
+// - settled (checked at min_repeats runs and each doubling after it):
+//   `settle` > 0, at least kSettleRuns runs, and the median's
 //   relative standard error (about 0.93 x spread / sqrt(runs)) is at most
 //   `settle`. For timers that see each run to a fraction of a microsecond
 //   (GPU events): the CPU passes 0, its noise comes in bursts that a short

@@ -69,16 +69,15 @@ TEST(Timing, SlowFirstRunsDoNotStopAChoiceThatRanFastOnce) {
   EXPECT_DOUBLE_EQ(t.value().median_us, 180.0);
 }
 
-// Runs that are all slow up to a doubling stop there.
-TEST(Timing, TheStopIsCheckedAgainAtEachDoublingOfTheRuns) {
+// The stop is decided once, at 2 x min_repeats runs: a choice fast then and
+// slow after is timed to the budget (its fastest run cannot rise again).
+TEST(Timing, TheStopIsDecidedOnceAtTwiceTheMinimumRuns) {
   std::vector<double> times(1, 10.0);        // the warm-up
   for (int i = 0; i < 200; ++i) times.push_back(i < 5 ? 10.0 : 20.0);
   Script later{times};
-  // At 10 runs the fastest is 10 (<= 12): on. At 20 still 10: on. The
-  // fastest never rises, so this one runs the budget: 5 x 10 + 47.5 x 20.
   auto b = measure::repeat_and_summarize(std::ref(later), options(12.0));
   ASSERT_TRUE(b.ok());
-  EXPECT_GT(b.value().repeats, 40);
+  EXPECT_EQ(b.value().repeats, 5 + 48);  // the budget's 1000 us: 5 x 10 + 48 x 20 > 1000 at the 53rd
   Script all_slow{{10.0, 20.0}};  // warm-up 10, then every run 20 > 12
   auto c = measure::repeat_and_summarize(std::ref(all_slow), options(12.0));
   ASSERT_TRUE(c.ok());

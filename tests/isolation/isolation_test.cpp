@@ -287,7 +287,6 @@ TEST(WorkerProtocol, ARequestRoundTripsWithFull64BitSeeds) {
   r.backend_version = "fake-1";
   r.choice = "fast";
   r.stop_above_us = 123.5;
-  r.settings.options.early_stop = 0.3;
   r.settings.input_seed = 0xfedcba9876543210ull;
   r.settings.sample_seed = 0x0123456789abcdefull;
   r.settings.verify = VerifyMode::sampled;
@@ -303,7 +302,6 @@ TEST(WorkerProtocol, ARequestRoundTripsWithFull64BitSeeds) {
   EXPECT_EQ(back.settings.context.threads, 3);
   EXPECT_EQ(back.choice, "fast");
   EXPECT_EQ(back.stop_above_us, 123.5);
-  EXPECT_EQ(back.settings.options.early_stop, 0.3);
   EXPECT_EQ(back.failpoints_text, r.failpoints_text);
   EXPECT_EQ(describe(back.problem), describe(r.problem));
 }

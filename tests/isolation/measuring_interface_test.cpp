@@ -5,7 +5,6 @@
 // needs (seeds, the choice timeout, the failpoints).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <map>
 #include <set>
 
@@ -134,8 +133,6 @@ TEST(MeasuringInterface, EachChoiceIsToldToStopOverTheBestMedianSoFarTimesOnePlu
       const double t = r.record.choices[i].timing->median_us;
       if (best == 0 || t < best) best = t;
     }
-    EXPECT_GT(*std::max_element(script->stop_above_us.begin(), script->stop_above_us.end()),
-              early_stop > 0 ? 0.0 : -1.0);
   }
 }
 
