@@ -9,6 +9,7 @@
 #include "backends/cuda/hopper/hopper_family.h"
 #include "backends/cuda/portable/portable_family.h"
 #include "backends/cuda/skinny/skinny_family.h"
+#include "runtime/cuda/cubin_disk.h"
 #include "runtime/cuda/cuda_runtime.h"
 
 namespace gemmtune::backends {
@@ -68,16 +69,11 @@ class CudaBackend final : public Backend {
   // results stale.
   std::string version() const override {
     static const std::string v = [] {
-      std::uint64_t h = 1469598103934665603ull;  // FNV-1a over every embedded file
-      for (const auto& f : cuda_kernels::embedded_files())
-        for (char ch : std::string(f.name) + '\n' + std::string(f.text))
-          h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-      char digest[17];
-      std::snprintf(digest, sizeof digest, "%016llx", static_cast<unsigned long long>(h));
-      std::string out = std::string("cuda-templates-") + digest;
-      int major = 0, minor = 0;
-      if (cuda::nvrtc_api().loaded && cuda::nvrtc_api().nvrtcVersion(&major, &minor) == NVRTC_SUCCESS)
-        out += ";nvrtc-" + std::to_string(major) + "." + std::to_string(minor);
+      namespace disk = cuda::cubin_disk;
+      std::uint64_t h = disk::fnv1a("");  // FNV-1a over every embedded file: name, newline, text
+      for (const auto& f : cuda_kernels::embedded_files()) h = disk::fnv1a(f.text, disk::fnv1a("\n", disk::fnv1a(f.name, h)));
+      std::string out = "cuda-templates-" + disk::hex64(h);
+      if (const std::string nvrtc = disk::nvrtc_version(); nvrtc != "none") out += ";nvrtc-" + nvrtc;
       return out;
     }();
     return v;
