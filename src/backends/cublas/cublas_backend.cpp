@@ -196,10 +196,7 @@ class CublasBackend final : public Backend {
     return v;
   }
   Availability availability() const override {
-    return cuda::gpu_library_availability("cuBLAS", [] {
-      const cuda::CublasApi& api = cuda::cublas_api();
-      return api.loaded ? std::string() : api.error.empty() ? std::string("not loaded") : api.error;
-    });
+    return cuda::gpu_library_availability("cuBLAS", cuda::cublas_api);
   }
   std::string capabilities() const override {
     return "mm addmm bmm baddbmm (f32, tf32 when allowed, f64, f16, bf16; 16-bit in -> f32 out) and int_mm "

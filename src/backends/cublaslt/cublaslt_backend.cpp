@@ -127,9 +127,7 @@ class CublasLtBackend final : public Backend {
     return v;
   }
   Availability availability() const override {
-    return cuda::gpu_library_availability("cuBLASLt", [] {
-      return lt().loaded ? std::string() : lt().error.empty() ? std::string("not loaded") : lt().error;
-    });
+    return cuda::gpu_library_availability("cuBLASLt", lt);
   }
   std::string capabilities() const override {
     return "mm addmm bmm baddbmm (f32, tf32 when allowed, f64, f16, bf16), int_mm (int8), scaled_mm (fp8 e4m3/e5m2, "

@@ -240,11 +240,6 @@ std::optional<BlasOperand> as_output_operand(const MatrixDesc& desc, bool swappe
 
 bool output_is_empty(const Problem& p) { return p.batch == 0 || p.m == 0 || p.n == 0; }
 
-Availability gpu_library_availability(const std::string& library, const std::function<std::string()>& load) {
-  const Availability device = cuda_device(0).availability();
-  if (!device.available) return device;
-  if (const std::string error = load(); !error.empty()) return Availability::no("no " + library + " (" + error + ")");
-  return Availability::yes();
-}
+Availability gpu_device_availability() { return cuda_device(0).availability(); }
 
 }  // namespace gemmtune::cuda

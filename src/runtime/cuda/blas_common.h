@@ -4,7 +4,6 @@
 // the call leaves undone, as an elementwise pass on the same stream).
 #pragma once
 
-#include <functional>
 #include <climits>
 
 #include <cstdint>
@@ -152,11 +151,19 @@ bool output_is_empty(const Problem&);
 inline bool fits_int(std::int64_t v) { return v >= 0 && v <= INT_MAX; }
 
 // "CUBLAS"/"CUBLASLT" availability: the device (index 0 for the listing)
-// and the library, with the first reason that applies. `load` loads the
-// library (its error, empty when loaded) and is called only when there is a
-// device: cuBLAS and cuBLASLt take ~0.1 s to load, which every invocation
-// paid on a machine without a GPU (the default backend list asks each
-// backend whether it is available).
-Availability gpu_library_availability(const std::string& library, const std::function<std::string()>& load);
+// and the library, with the first reason that applies. `load` returns the
+// library's API table (cublas_api, cublaslt_api: `loaded`, `error`) and is
+// called only when there is a device: cuBLAS and cuBLASLt take ~0.1 s to
+// load, which every invocation paid on a machine without a GPU (the default
+// backend list asks each backend whether it is available).
+Availability gpu_device_availability();
+template <typename LoadApi>
+Availability gpu_library_availability(const std::string& library, LoadApi load) {
+  const Availability device = gpu_device_availability();
+  if (!device.available) return device;
+  const auto& api = load();
+  if (!api.loaded) return Availability::no("no " + library + " (" + api.error + ")");
+  return Availability::yes();
+}
 
 }  // namespace gemmtune::cuda
