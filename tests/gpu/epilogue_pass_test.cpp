@@ -207,19 +207,15 @@ TEST(CublasLtEpilogue, ReluIsFusedOnlyForSixteenBitInputsBecauseF32KernelsTurnNa
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(s.value().epilogue, op == Op::addmm ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
     EXPECT_EQ(s.value().around.pass_act, Activation::relu);
-    Problem h = gpu_problem(op, DType::bf16, {1, 64, 64, 64}, "nt");
-    h.activation = Activation::relu;
-    auto t = make_setup(h, 90, Variant{});
-    ASSERT_TRUE(t.ok());
-    EXPECT_EQ(t.value().epilogue, op == Op::addmm ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU);
-    EXPECT_EQ(t.value().around.pass_act, Activation::none);
-    // bf16 in, f32 out: still fused.
-    h.c.dtype = DType::f32;
-    h.bias_desc.dtype = DType::f32;
-    auto u = make_setup(h, 90, Variant{});
-    ASSERT_TRUE(u.ok());
-    EXPECT_EQ(u.value().epilogue, op == Op::addmm ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU);
-    EXPECT_EQ(u.value().around.pass_act, Activation::none);
+    for (DType out : {DType::bf16, DType::f32}) {  // bf16 in: fused, whatever the output
+      Problem h = gpu_problem(op, DType::bf16, {1, 64, 64, 64}, "nt");
+      h.activation = Activation::relu;
+      h.c.dtype = h.bias_desc.dtype = out;
+      auto t = make_setup(h, 90, Variant{});
+      ASSERT_TRUE(t.ok());
+      EXPECT_EQ(t.value().epilogue, op == Op::addmm ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU);
+      EXPECT_EQ(t.value().around.pass_act, Activation::none);
+    }
   }
 }
 
