@@ -1,5 +1,6 @@
 #include "isolation/worker_pool.h"
 
+#include <chrono>
 #include <vector>
 
 #include "util/log.h"
@@ -9,10 +10,15 @@ namespace gemmtune::isolation {
 WorkerPool::WorkerPool(WorkerCommand command) : command_(std::move(command)) {}
 
 WorkerPool::~WorkerPool() {
+  const auto t0 = std::chrono::steady_clock::now();
+  int stopped = 0;
   for (auto& [key, slot] : slots_) {
     std::lock_guard<std::mutex> busy(slot->busy);
+    stopped += slot->process != nullptr;
     slot->process.reset();  // kills and reaps
   }
+  if (stopped > 0)
+    log::debug("stopped " + std::to_string(stopped) + " measuring worker(s) in " + log::ms_since(t0));
 }
 
 std::shared_ptr<WorkerPool> WorkerPool::shared(const WorkerCommand& command) {

@@ -3,6 +3,7 @@
 // go through TuneOptions::on_warning instead, so callers can capture them.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,5 +21,8 @@ bool enabled(Level);
 void write(Level, const std::string& message);
 inline void debug(const std::string& m) { write(Level::debug, m); }
 inline void info(const std::string& m) { write(Level::info, m); }
+
+// "12.3 ms": the time since `start`, for debug lines that time a step.
+std::string ms_since(std::chrono::steady_clock::time_point start);
 
 }  // namespace gemmtune::log

@@ -2,7 +2,10 @@
 
 #include <dlfcn.h>
 
+#include <chrono>
 #include <mutex>
+
+#include "util/log.h"
 
 namespace gemmtune::cuda {
 namespace {
@@ -111,13 +114,25 @@ const NvrtcApi& nvrtc_api() {
   return api;
 }
 
+namespace {
+// Loads a library API once, with a debug line saying how long it took
+// (cuBLAS and cuBLASLt are ~0.1 GB each: their loading shows in start-up).
+template <class Api>
+Api timed_load(const char* what, Api (*load)(const std::vector<std::string>&), std::vector<std::string> names) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Api api = load(with_cuda_dirs(std::move(names)));
+  log::debug(std::string(what) + (api.loaded ? " loaded in " : " not loaded in ") + log::ms_since(t0));
+  return api;
+}
+}  // namespace
+
 const CublasApi& cublas_api() {
-  static const CublasApi api = load_cublas_api(with_cuda_dirs({"libcublas.so.13", "libcublas.so"}));
+  static const CublasApi api = timed_load("cuBLAS", load_cublas_api, {"libcublas.so.13", "libcublas.so"});
   return api;
 }
 
 const CublasLtApi& cublaslt_api() {
-  static const CublasLtApi api = load_cublaslt_api(with_cuda_dirs({"libcublasLt.so.13", "libcublasLt.so"}));
+  static const CublasLtApi api = timed_load("cuBLASLt", load_cublaslt_api, {"libcublasLt.so.13", "libcublasLt.so"});
   return api;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -9,6 +10,7 @@
 
 #include "measure/timing.h"
 #include "runtime/cuda/cubin_disk.h"
+#include "util/log.h"
 
 namespace gemmtune::cuda {
 namespace {
@@ -99,9 +101,11 @@ CudaRuntime::CudaRuntime(int index) : index_(index) {
 }
 
 std::string CudaRuntime::open() {
+  const auto t0 = std::chrono::steady_clock::now();
   const DriverApi& api = driver_api();
   if (!api.loaded) return "no CUDA driver (" + api.error + ")";
   if (CUresult r = api.cuInit(0); r != CUDA_SUCCESS) return "cuInit failed: " + driver_error_text(r);
+  log::debug("CUDA cuda:" + std::to_string(index_) + ": driver loaded and initialized in " + log::ms_since(t0));
   int count = 0;
   if (CUresult r = api.cuDeviceGetCount(&count); r != CUDA_SUCCESS)
     return "cuDeviceGetCount failed: " + driver_error_text(r);
@@ -140,20 +144,30 @@ std::string CudaRuntime::open() {
     return failed("cuDeviceTotalMem", r);
   if (CUresult r = api.cuDriverGetVersion(&info_.driver_version); r != CUDA_SUCCESS)
     return failed("cuDriverGetVersion", r);
+  return {};
+}
+
+std::string CudaRuntime::open_context() const {
+  const auto t0 = std::chrono::steady_clock::now();
+  const DriverApi& api = driver_api();
+  auto failed = [](const char* call, CUresult r) { return std::string(call) + " failed: " + driver_error_text(r); };
   // The primary context is the one the CUDA runtime API (and so PyTorch)
   // uses: pointers from either side are valid in the other.
-  if (CUresult r = api.cuDevicePrimaryCtxRetain(&context_, device_); r != CUDA_SUCCESS)
+  if (CUresult r = api.cuDevicePrimaryCtxRetain(&context_, device_); r != CUDA_SUCCESS) {
+    context_ = nullptr;
     return failed("cuDevicePrimaryCtxRetain", r);
+  }
   if (CUresult r = api.cuCtxSetCurrent(context_); r != CUDA_SUCCESS) return failed("cuCtxSetCurrent", r);
   if (CUresult r = api.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING); r != CUDA_SUCCESS)
     return failed("cuStreamCreate", r);
   if (CUresult r = api.cuEventCreate(&start_, CU_EVENT_DEFAULT); r != CUDA_SUCCESS) return failed("cuEventCreate", r);
   if (CUresult r = api.cuEventCreate(&stop_, CU_EVENT_DEFAULT); r != CUDA_SUCCESS) return failed("cuEventCreate", r);
+  log::debug("CUDA cuda:" + std::to_string(index_) + ": primary context, stream and events made in " + log::ms_since(t0));
   return {};
 }
 
 CudaRuntime::~CudaRuntime() {
-  if (!context_) return;
+  if (!context_) return;  // never used, or the context could not be made
   const DriverApi& api = driver_api();
   api.cuCtxSetCurrent(context_);
   scrub_.reset();
@@ -168,6 +182,9 @@ Status CudaRuntime::unavailable() const { return reject(Reason::unavailable, ava
 
 Status CudaRuntime::make_current() const {
   if (!availability_.available) return unavailable();
+  std::call_once(context_once_, [this] { context_error_ = open_context(); });
+  if (!context_error_.empty())
+    return reject(Reason::unavailable, "cuda:" + std::to_string(index_) + " has no usable context: " + context_error_);
   return check(driver().cuCtxSetCurrent(context_), "cuCtxSetCurrent");
 }
 

@@ -36,8 +36,12 @@ struct DeviceInfo {
 
 class CudaRuntime final : public runtime::DeviceRuntime {
  public:
-  // Opens device `index` (loads the driver, cuInit, retains the primary
-  // context, creates the stream). Failures make the runtime unavailable.
+  // Opens device `index` (loads the driver, cuInit, reads the device's
+  // attributes). Failures make the runtime unavailable. The primary context,
+  // the stream and the events are made on first use (make_current(),
+  // stream()): a process that only looks up a stored result or hands the
+  // measuring to a worker never creates a context (~0.1-0.2 s on an H100,
+  // and as much again to release it).
   explicit CudaRuntime(int index);
   ~CudaRuntime() override;
   CudaRuntime(const CudaRuntime&) = delete;
@@ -62,7 +66,11 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   Status synchronize() override;
   // The CUstream tuning runs on (non-blocking: it does not synchronize with
   // the legacy default stream, so kernels must be given this stream).
-  void* stream() override { return stream_; }
+  // Null when the context cannot be created (make_current() says why).
+  void* stream() override {
+    (void)make_current();
+    return stream_;
+  }
 
   // Queues, on stream(), writes over a buffer of twice the L2 size, which
   // evicts whatever the timed kernel would otherwise find in L2.
@@ -83,7 +91,8 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   const DeviceInfo& info() const { return info_; }
   const DriverApi& driver() const { return driver_api(); }
   // Makes this device's primary context current on the calling thread
-  // (driver API calls act on the current context).
+  // (driver API calls act on the current context); the first call retains
+  // it and creates the stream and the timing events.
   Status make_current() const;
   // One of the kernels in device_kernels.h, compiled on first use and
   // looked up once (later calls only take a lock and read a map).
@@ -101,6 +110,7 @@ class CudaRuntime final : public runtime::DeviceRuntime {
 
  private:
   std::string open();  // empty on success, else why the device is unusable
+  std::string open_context() const;  // the same for the context, the stream and the events
   Status unavailable() const;
   Status ensure_module();
   Status ensure_scrub();
@@ -109,9 +119,13 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   Availability availability_;
   DeviceInfo info_;
   CUdevice device_ = 0;
-  CUcontext context_ = nullptr;
-  CUstream stream_ = nullptr;
-  CUevent start_ = nullptr, stop_ = nullptr;
+  // Made once by make_current() (const: it is how every const caller gets
+  // the context current), hence mutable.
+  mutable std::once_flag context_once_;
+  mutable std::string context_error_;
+  mutable CUcontext context_ = nullptr;
+  mutable CUstream stream_ = nullptr;
+  mutable CUevent start_ = nullptr, stop_ = nullptr;
   std::mutex module_mutex_;
   CUmodule module_ = nullptr;
   std::string module_error_;
