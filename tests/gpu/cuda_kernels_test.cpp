@@ -531,5 +531,28 @@ TEST_F(KernelDiskCache, ConcurrentWritersOfOneKernelLeaveOneValidFile) {
   ASSERT_TRUE(ck::disk::read(folder_, digest_, "id").has_value());
 }
 
+TEST(CudaTemplates, TheStandardSpaceOffersTheSplitKThatFillsTheSmsInOneWave) {
+  // 128x4096x4096: 32 tiles of 128x128 on 132 SMs. k4 (128 units) fills one
+  // wave; round 5 offered only k5 (160 units: a second wave) and k2.
+  auto choices = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 4096}, "nt"),
+                           ck::FamilyContext{h100(), SearchSpace::standard});
+  ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+  std::set<std::string> names;
+  for (const Choice& c : choices.value()) names.insert(c.name);
+  EXPECT_TRUE(names.count("cuda_sm90_128x128_s6_c1_k4"));
+  // A long K: the same factor, each split still 56 K blocks.
+  auto long_k = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 14336}, "nt"),
+                          ck::FamilyContext{h100(), SearchSpace::standard});
+  ASSERT_TRUE(long_k.ok());
+  bool k4 = false;
+  for (const Choice& c : long_k.value()) k4 |= c.name == "cuda_sm90_128x128_s6_c1_k4";
+  EXPECT_TRUE(k4);
+  // Enough tiles for every SM: no split at all.
+  auto big = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, 4096, 4096, 4096}, "nt"),
+                       ck::FamilyContext{h100(), SearchSpace::standard});
+  ASSERT_TRUE(big.ok());
+  for (const Choice& c : big.value()) EXPECT_TRUE(c.name.ends_with("_k1")) << c.name;
+}
+
 }  // namespace
 }  // namespace gemmtune

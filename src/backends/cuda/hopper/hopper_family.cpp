@@ -53,9 +53,9 @@ struct Estimate {
 };
 
 // Time estimate (roofline of the tile schedule): waves of units over the
-// SMs times the math of one unit, against the DRAM bytes (A, B, C once,
-// split-K partials written and read) and the L2 -> SM bytes of every unit's
-// operand slices; the largest term wins.
+// SMs times the math of one unit, against the DRAM bytes (A, B, C once) and
+// the L2 bytes (every unit's operand slices, split-K partials written and
+// read); the largest term wins.
 double estimate(const Problem& p, const Config& c, int sms) {
   constexpr double kSmFlops = 989e12 / 132;  // dense bf16 per SM (H100 SXM)
   constexpr double kDram = 3.0e12, kL2 = 9.0e12;
@@ -71,13 +71,16 @@ double estimate(const Problem& p, const Config& c, int sms) {
   const double elem = 2;
   double dram = elem * p.batch * (static_cast<double>(p.m) * p.k + static_cast<double>(p.k) * p.n) +
                 static_cast<double>(dtype_size(p.c.dtype)) * p.batch * p.m * p.n;
-  if (c.splits > 1) dram += 2.0 * 4 * c.splits * p.batch * p.m * p.n;
-  const double l2 = static_cast<double>(units) * (c.bm + static_cast<double>(c.bn) / c.cluster) * per_split * 64 * elem;
+  double l2 = static_cast<double>(units) * (c.bm + static_cast<double>(c.bn) / c.cluster) * per_split * 64 * elem;
+  // Split-K partials (f32, written and read once) stay in L2: they are
+  // stored and loaded with .cg, and the splits of a tile run at the same time.
+  if (c.splits > 1) l2 += 2.0 * 4 * c.splits * p.batch * p.m * p.n;
   return std::max({math, dram / kDram, l2 / kL2}) + 3e-6;
 }
 
 // Split-K factors worth trying for a tile: enough units to fill the SMs when
-// the tiles alone do not, each split keeping at least 4 K blocks.
+// the tiles alone do not (one wave, or just over), each split keeping at
+// least 4 K blocks.
 std::vector<int> split_options(const Problem& p, const Config& c, int sms, bool exhaustive) {
   std::vector<int> out{1};
   if (c.accumulators() > 64) return out;
@@ -92,10 +95,17 @@ std::vector<int> split_options(const Problem& p, const Config& c, int sms, bool 
   }
   const int slots = sms * c.min_blocks();
   if (tiles * 2 > slots) return out;
-  const int want = std::min<int>(16, ceil_div(slots, tiles));
-  for (int s : {want / 2, want})
+  // The factor that fills the SMs in one wave without a second (floor), the
+  // one that fills them all (ceil: a short second wave), and half the first.
+  // Round 5 had only ceil and its half: 32 tiles of 128x128 on 132 SMs gave
+  // k5 (160 units, two waves) and k2 (64 SMs idle), never k4 (128 units).
+  const int fill = static_cast<int>(std::min<std::int64_t>(16, slots / tiles));
+  const int over = std::min<int>(16, ceil_div(slots, tiles));
+  auto add = [&](int s) {
     if (s > 1 && fits(s) && std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
-  if (!fits(want) && fits(2) && std::find(out.begin(), out.end(), 2) == out.end()) out.push_back(2);
+  };
+  for (int s : {fill, over, fill / 2}) add(s);
+  if (out.size() == 1) add(2);  // K too short for the wanted factors: the least split
   return out;
 }
 
@@ -233,7 +243,9 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   for (const Config& c : all) ranked.push_back({c, estimate(p, c, sms)});
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const Estimate& a, const Estimate& b) { return a.seconds < b.seconds; });
-  const std::size_t keep = p.m <= 32 ? 2 : 8;
+  // Ten: round 5's winner for 128x4096x4096 (64x64, no split) ranked ninth
+  // once the split factors that fill one wave were offered.
+  const std::size_t keep = p.m <= 32 ? 2 : 10;
   std::vector<Config> out;
   for (const Estimate& e : ranked) {
     if (out.size() == keep) break;
