@@ -7,7 +7,8 @@
 # memory and stall time apart. Text reports under $OUT (one file per choice).
 #
 #   scripts/device/profile.sh "OP BxMxNxK LAYOUT DTYPE [flags]" PATTERN...
-#   PATTERN: an extended regex over the problem's choice names (cuda_probe --list)
+#   PATTERN: an extended regex over the problem's choice names (cuda_probe --list),
+#            or =NAME for one choice by name, offered in the standard space or not
 #   PROFILE_KERNEL  regex of the kernel to profile (default: gt_)
 #   PROFILE_SKIP    launches of that kernel to skip first (default: 2)
 # shellcheck source=scripts/device/device_env.sh
@@ -22,7 +23,9 @@ timeout 300 "$bin/cuda_probe" $problem --prepare >/dev/null
 # shellcheck disable=SC2086
 names=$(timeout 60 "$bin/cuda_probe" $problem --list) || { echo "profile: cannot list the choices of $problem"; exit 1; }
 for pattern in "$@"; do
-  for name in $(echo "$names" | grep -E "$pattern" | head -3); do
+  # "=NAME": that choice itself, offered in this space or not.
+  if [[ $pattern == =* ]]; then matched=${pattern#=}; else matched=$(echo "$names" | grep -E "$pattern" | head -3); fi
+  for name in $matched; do
     report="$out/ncu-$name.txt"
     echo "== $name"
     # shellcheck disable=SC2086

@@ -109,14 +109,10 @@ const DriverApi& driver_api() {
   return api;
 }
 
-const NvrtcApi& nvrtc_api() {
-  static const NvrtcApi api = load_nvrtc_api(with_cuda_dirs({"libnvrtc.so.13", "libnvrtc.so"}));
-  return api;
-}
 
 namespace {
 // Loads a library API once, with a debug line saying how long it took
-// (cuBLAS and cuBLASLt are ~0.1 GB each: their loading shows in start-up).
+// (cuBLAS, cuBLASLt and NVRTC are 0.1-0.5 GB: their loading shows in start-up).
 template <class Api>
 Api timed_load(const char* what, Api (*load)(const std::vector<std::string>&), std::vector<std::string> names) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -125,6 +121,11 @@ Api timed_load(const char* what, Api (*load)(const std::vector<std::string>&), s
   return api;
 }
 }  // namespace
+
+const NvrtcApi& nvrtc_api() {
+  static const NvrtcApi api = timed_load("NVRTC", load_nvrtc_api, {"libnvrtc.so.13", "libnvrtc.so"});
+  return api;
+}
 
 const CublasApi& cublas_api() {
   static const CublasApi api = timed_load("cuBLAS", load_cublas_api, {"libcublas.so.13", "libcublas.so"});
