@@ -92,30 +92,56 @@ def _first_sight(tuner, key, layout, op, operands, out, activation, alpha, beta)
 # ---------------------------------------------------------------- torch fast path
 #
 # Plain torch tensors: the common case inside a model. The key is built from
-# the tensors' own attributes (no conversions), and the memo entry holds
-# everything a call needs, so a call is: key, dictionary lookup, the result's
-# allocation, one ctypes call.
+# the tensors' own attributes (no conversions, no helper calls), and the memo
+# entry holds everything a call needs, so a call is: key, dictionary lookup,
+# the result's allocation, one ctypes call.
+#
+# Thread safety: the memo (tuner._fast) is read without a lock. dict.get and
+# dict item assignment are each a single operation on the dictionary, atomic
+# under the GIL (and internally locked per dictionary on free-threaded
+# builds), and an entry is a tuple built completely before it is stored and
+# never changed after, so a reader sees either no entry or a whole one. Two
+# threads seeing the same new key at once may both build an entry (each
+# selection is made under the tuner's own lock) and the later store wins:
+# both are valid. The kernel call itself stays under its selection's lock (a
+# selection's kernel must not run concurrently), as Selection.run_pointers does.
+
+# Set by gemmtune.torch when it is imported (_install_torch): the types the fast
+# path takes and the torch functions it calls, as module globals (cheaper to
+# reach per call than attributes of another module). Until then every call
+# takes the general route (_route), which imports gemmtune.torch for a tensor.
+_PLAIN = ()
+_grad_enabled = _raw_stream = None
 
 
-class _Fast:
-    __slots__ = ("selection", "handle", "run", "lock", "empty", "stream_index", "bias_shape", "flatten")
+def _is_compiling():
+    """Replaced by torch's own test; until then, True sends every call the general way."""
+    return True
+
+
+def _install_torch(support):
+    global _torch_support, _PLAIN, _is_compiling, _grad_enabled, _raw_stream
+    _torch_support = support
+    _grad_enabled = support.grad_enabled
+    _raw_stream = support.raw_stream
+    _PLAIN = tuple(support.PLAIN)
+    # Last: the ops test it first, so a call on another thread meanwhile
+    # still takes the general route rather than a half-set fast one.
+    _is_compiling = support.is_compiling
 
 
 def _fast_entry(tuner, key, op, operands, out, activation, alpha, beta):
+    """The memo entry for a new fast-path key: (run, handle, lock, allocate,
+    stream_index, bias_shape, flatten, selection), unpacked by _fast in one step."""
     layout = _signature(op, operands, out, activation, alpha, beta)
     selection = _first_sight(tuner, _memo_key(layout, operands, out), layout, op, operands, out, activation, alpha,
                              beta)
     plan = selection._plan
-    entry = _Fast()
-    entry.selection = selection
-    entry.handle = selection._handle
-    entry.run = selection._run
-    entry.lock = selection._lock
     first = operands[1] if op in ("addmm", "baddbmm") else operands[0]
-    entry.empty = _torch_support.result_allocator(first, plan.out_shape)
-    entry.stream_index = first.device.index if first.device.type == "cuda" else None
-    entry.bias_shape = plan.bias_shape
-    entry.flatten = plan.flatten_x
+    entry = (selection._run, selection._handle, selection._lock,
+             _torch_support.result_allocator(first, plan.out_shape),
+             first.device.index if first.device.type == "cuda" else None,
+             plan.bias_shape, plan.flatten_x, selection)
     tuner._fast[key] = entry
     return entry
 
@@ -149,21 +175,22 @@ def _fast(tuner, op, a, b, bias, activation, alpha, beta, out=None):
     if entry is None:
         operands = (a, b, bias) if op == "linear" else ((bias, a, b) if bias is not None else (a, b))
         entry = _fast_entry(tuner, key, op, operands, out, activation, alpha, beta)
-    if entry.flatten:
+    run, handle, lock, allocate, stream_index, bias_shape, flatten, selection = entry
+    if flatten:
         a = a.reshape(-1, a.shape[-1])
         pa = a.data_ptr()
-    if entry.bias_shape is not None:
-        bias = bias.expand(entry.bias_shape).contiguous()
+    if bias_shape is not None:
+        bias = bias.expand(bias_shape).contiguous()
         pbias = bias.data_ptr()
-    c = entry.empty() if out is None else out
+    c = allocate() if out is None else out
     # Looked up per call: the caller may have switched streams since.
-    stream = None if entry.stream_index is None else _torch_support.raw_stream(entry.stream_index)
-    with entry.lock:
-        status = entry.run(entry.handle, pa, pb, c.data_ptr(), pbias, None, None, stream)
+    stream = None if stream_index is None else _raw_stream(stream_index)
+    with lock:
+        status = run(handle, pa, pb, c.data_ptr(), pbias, None, None, stream)
     if status:
         raise _capi.last_error()
     if _capture.active:
-        _capture.record(entry.selection)
+        _capture.record(selection)
     return c
 
 
@@ -182,11 +209,17 @@ def _route(first, second, third=None):
 
 
 # ---------------------------------------------------------------- the ops
+#
+# Each op first tests, inline, for the common case: not being traced by
+# torch.compile, plain tensors (torch.Tensor or nn.Parameter, no subclass), and
+# no autograd to record (needs_op's test, written out so that the call pays
+# for no extra Python frame), and then goes straight to _fast. Everything
+# else (NumPy, subclasses, autograd, tracing, torch not yet seen) takes the
+# general route below, which decides as before.
 
 
 def _act(activation):
     return "none" if activation is None else _activation(activation)
-
 
 
 def _op_route(op, out, tuner):
@@ -199,11 +232,7 @@ def _op_route(op, out, tuner):
 
 
 def _product(op, a, b, out, activation, tuner):
-    support = _torch_support
-    # The common case first, tested inline: plain tensors, no autograd, not traced.
-    if (support is not None and not support.is_compiling() and type(a) in support.PLAIN and type(b) in support.PLAIN
-            and not (support.grad_enabled() and (a.requires_grad or b.requires_grad))):
-        return _fast(tuner or _default or default_tuner(), op, a, b, None, _act(activation), 1.0, 1.0, out)
+    """mm or bmm off the inline fast test."""
     route = _route(a, b)
     if route == "op":
         return _op_route(op, out, tuner)(a, b, _act(activation))
@@ -213,6 +242,7 @@ def _product(op, a, b, out, activation, tuner):
 
 
 def _biased_product(op, bias, a, b, beta, alpha, out, activation, tuner):
+    """addmm or baddbmm off the inline fast test."""
     route = _route(a, b, bias)
     if route == "op":
         return _op_route(op, out, tuner)(bias, a, b, float(beta), float(alpha), _act(activation))
@@ -222,33 +252,62 @@ def _biased_product(op, bias, a, b, beta, alpha, out, activation, tuner):
     return _call(tuner, op, (bias, a, b), out, _act(activation), float(alpha), float(beta))
 
 
-def mm(a, b, *, out=None, activation=None, tuner=None):
-    """a @ b for 2-D a (m, k) and b (k, n), with an optional fused activation."""
-    return _product("mm", a, b, out, activation, tuner)
-
-
-def addmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
-    """activation(beta * bias + alpha * (a @ b)); bias is (n,), (1, n) or (m, n)
-    (other broadcastable shapes are broadcast to a dense copy)."""
-    return _biased_product("addmm", bias, a, b, beta, alpha, out, activation, tuner)
-
-
-def bmm(a, b, *, out=None, activation=None, tuner=None):
-    """a @ b for 3-D a (B, m, k) and b (B, k, n); a batch stride of 0 shares one matrix."""
-    return _product("bmm", a, b, out, activation, tuner)
-
-
-def baddbmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
-    """activation(beta * bias + alpha * (a @ b)) for batches."""
-    return _biased_product("baddbmm", bias, a, b, beta, alpha, out, activation, tuner)
-
-
-def linear(x, weight, bias=None, activation=None, *, out=None, tuner=None):
-    """activation(x @ weight.T + bias), as torch.nn.functional.linear: x is
-    (..., k), weight (n, k), bias (n,) or None."""
+def _linear(x, weight, bias, activation, out, tuner):
+    """linear off the inline fast test."""
     route = _route(x, weight, bias)
     if route == "op":
         return _op_route("linear", out, tuner)(x, weight, bias, _act(activation))
     if route is not None:
         return _fast(tuner or _default or default_tuner(), "linear", x, weight, bias, _act(activation), 1.0, 1.0, out)
     return _call(tuner, "linear", (x, weight, bias), out, _act(activation), 1.0, 1.0)
+
+
+def mm(a, b, *, out=None, activation=None, tuner=None):
+    """a @ b for 2-D a (m, k) and b (k, n), with an optional fused activation."""
+    if (not _is_compiling() and type(a) in _PLAIN and type(b) in _PLAIN
+            and not (_grad_enabled() and (a.requires_grad or b.requires_grad))):
+        return _fast(tuner or _default or default_tuner(), "mm", a, b, None,
+                     "none" if activation is None else _activation(activation), 1.0, 1.0, out)
+    return _product("mm", a, b, out, activation, tuner)
+
+
+def addmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
+    """activation(beta * bias + alpha * (a @ b)); bias is (n,), (1, n) or (m, n)
+    (other broadcastable shapes are broadcast to a dense copy)."""
+    if (not _is_compiling() and type(a) in _PLAIN and type(b) in _PLAIN and (bias is None or type(bias) in _PLAIN)
+            and not (_grad_enabled() and (a.requires_grad or b.requires_grad
+                                          or (bias is not None and bias.requires_grad)))):
+        return _fast(tuner or _default or default_tuner(), "addmm", a, b, bias,
+                     "none" if activation is None else _activation(activation), float(alpha), float(beta), out)
+    return _biased_product("addmm", bias, a, b, beta, alpha, out, activation, tuner)
+
+
+def bmm(a, b, *, out=None, activation=None, tuner=None):
+    """a @ b for 3-D a (B, m, k) and b (B, k, n); a batch stride of 0 shares one matrix."""
+    if (not _is_compiling() and type(a) in _PLAIN and type(b) in _PLAIN
+            and not (_grad_enabled() and (a.requires_grad or b.requires_grad))):
+        return _fast(tuner or _default or default_tuner(), "bmm", a, b, None,
+                     "none" if activation is None else _activation(activation), 1.0, 1.0, out)
+    return _product("bmm", a, b, out, activation, tuner)
+
+
+def baddbmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
+    """activation(beta * bias + alpha * (a @ b)) for batches."""
+    if (not _is_compiling() and type(a) in _PLAIN and type(b) in _PLAIN and (bias is None or type(bias) in _PLAIN)
+            and not (_grad_enabled() and (a.requires_grad or b.requires_grad
+                                          or (bias is not None and bias.requires_grad)))):
+        return _fast(tuner or _default or default_tuner(), "baddbmm", a, b, bias,
+                     "none" if activation is None else _activation(activation), float(alpha), float(beta), out)
+    return _biased_product("baddbmm", bias, a, b, beta, alpha, out, activation, tuner)
+
+
+def linear(x, weight, bias=None, activation=None, *, out=None, tuner=None):
+    """activation(x @ weight.T + bias), as torch.nn.functional.linear: x is
+    (..., k), weight (n, k), bias (n,) or None."""
+    if (not _is_compiling() and type(x) in _PLAIN and type(weight) in _PLAIN
+            and (bias is None or type(bias) in _PLAIN)
+            and not (_grad_enabled() and (x.requires_grad or weight.requires_grad
+                                          or (bias is not None and bias.requires_grad)))):
+        return _fast(tuner or _default or default_tuner(), "linear", x, weight, bias,
+                     "none" if activation is None else _activation(activation), 1.0, 1.0, out)
+    return _linear(x, weight, bias, activation, out, tuner)

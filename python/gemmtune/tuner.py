@@ -19,9 +19,12 @@ from . import _arrays, _capi, options
 from .errors import InvalidProblemError
 
 _ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
+_ACTIVATION_SET = frozenset(_ACTIVATIONS)
 
 
 def _activation(value):
+    if type(value) is str and value in _ACTIVATION_SET:  # the common case, on every op call that names one
+        return value
     name = "none" if value is None else str(value)
     if name not in _ACTIVATIONS:
         raise InvalidProblemError(f"invalid problem: activation: unknown activation '{name}' "
@@ -465,7 +468,7 @@ class Tuner:
         self.enabled = [b for b in _capi.text(lib.gemmtune_tuner_enabled(tuner)).split(",") if b]
         self.db_path = _capi.text(lib.gemmtune_tuner_db_path(tuner))
         self._plans = {}  # signature -> Selection, for gemmtune.mm & co.
-        self._fast = {}  # torch fast-path key -> ops._Fast entry
+        self._fast = {}  # torch fast-path key -> the tuple ops._fast_entry builds
         self._failures = {}  # signature -> NoValidChoicesError, not retried
         self._lock = threading.Lock()  # select() is not thread-safe in C++
 

@@ -264,3 +264,76 @@ def test_inductor_bridge_says_plainly_when_torch_has_no_hook():
     else:
         with pytest.raises(gi.InductorHookUnavailable, match=torch.__version__.split("+")[0]):
             gi.options()
+
+
+def test_fast_path_keeps_one_entry_per_layout_and_routes_what_it_must_not_take(gemmtune_module):
+    tuner = gemmtune.default_tuner()
+    a, b, bias = torch.randn(6, 8), torch.randn(8, 5), torch.randn(5)
+    with torch.no_grad():
+        first = gemmtune.mm(a, b)
+        entries = dict(tuner._fast)
+        for _ in range(3):
+            close(gemmtune.mm(a.clone(), b.clone()), first)
+        assert len(tuner._fast) == len(entries) == 1
+        assert all(tuner._fast[key] is entry for key, entry in entries.items())  # reused, not rebuilt
+    # Only the bias needs a gradient: autograd's op, not the fast path.
+    grad_bias = bias.clone().requires_grad_()
+    for y in (gemmtune.addmm(grad_bias, a, b), gemmtune.linear(a, b.t(), grad_bias)):
+        assert y.grad_fn is not None
+        close(y, torch.addmm(bias, a, b))
+    with torch.no_grad():  # the same call without autograd: fast, no graph
+        assert gemmtune.linear(a, b.t(), grad_bias).grad_fn is None
+
+    class Sub(torch.Tensor):
+        pass
+
+    # A subclass is never taken by the fast path (its own torch function may
+    # mean anything); the registered op computes it.
+    close(gemmtune.bmm(a[None].as_subclass(Sub), b[None]).as_subclass(torch.Tensor), (a @ b)[None])
+
+
+def test_fast_path_memo_is_shared_by_threads_without_a_lock(gemmtune_module):
+    import threading
+
+    shapes = [(4, 8, 6), (5, 3, 7), (9, 9, 2)]
+    tensors = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
+    expected = [x @ y for x, y in tensors]
+    errors = []
+
+    def work(offset):
+        try:
+            with torch.no_grad():
+                for i in range(60):
+                    j = (i + offset) % len(tensors)
+                    close(gemmtune.mm(*tensors[j]), expected[j])
+        except Exception as e:  # reported on the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(gemmtune.default_tuner()._fast) == len(shapes)
+
+
+def test_the_first_tensor_call_before_gemmtune_torch_takes_the_general_route(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # gemmtune imported before torch: gemmtune.torch is not loaded, the ops'
+    # fast test is off, and the first tensor call loads it.
+    code = ("import gemmtune, gemmtune.ops as ops, sys\n"
+            "assert 'gemmtune.torch' not in sys.modules and ops._PLAIN == () and ops._is_compiling()\n"
+            "gemmtune.configure(budget_ms=1, warmup=1, min_repeats=2)\n"
+            "import torch\n"
+            "a, b = torch.randn(4, 6), torch.randn(6, 3)\n"
+            "torch.testing.assert_close(gemmtune.mm(a, b), a @ b)\n"
+            "assert 'gemmtune.torch' in sys.modules and ops._PLAIN and not ops._is_compiling()\n"
+            "torch.testing.assert_close(gemmtune.mm(a, b), a @ b)\n"
+            "assert len(gemmtune.default_tuner()._fast) == 1\n")
+    env = dict(os.environ, GEMMTUNE_CACHE_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -252,6 +252,9 @@ grad_enabled = _grad_enabled
 is_compiling = _is_compiling
 # The raw CUstream of a device's current stream: an int, without building a
 # torch.cuda.Stream object (Inductor's generated code calls the same function).
+# torch._C._cuda_getCurrentRawStream is private (no stability promise; absent
+# from CPU-only builds); without it, the public
+# torch.cuda.current_stream(index).cuda_stream gives the same number.
 raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None) or (
     lambda index: torch.cuda.current_stream(index).cuda_stream)
 
@@ -309,7 +312,7 @@ def _allocates(allocate, like, shape):
             and result.is_contiguous() and result.layout == like.layout)
 
 
-_ops._torch_support = sys.modules[__name__]  # gemmtune.mm & co. route tensors through here from now on
+_ops._install_torch(sys.modules[__name__])  # gemmtune.mm & co. route tensors through here from now on
 
 # ---------------------------------------------------------------- modules
 
