@@ -3,11 +3,13 @@
     build/python-venv/bin/python bench/python/overhead.py                # CPU, small shapes
     python3 bench/python/overhead.py --device cuda                        # GPU machine (PYTHONPATH=python)
 
-For each shape MxNxK and op (mm: a (M, K) @ b (K, N); linear: x (M, K),
-weight (N, K), bias (N,)) it prints, in microseconds per call (the best of
+For each shape MxNxK and op (mm: a (M, K) @ b (K, N); addmm: the same plus
+a bias (N,); bmm: a batch of --batch such products; linear: x (M, K), weight
+(N, K), bias (N,)) it prints, in microseconds per call (the best of
 several rounds of many back-to-back calls on the same inputs; each round
 times every variant once, in turn, so drift touches them alike):
-  torch          torch's own call (torch.mm, F.linear: dispatcher, allocation, kernel)
+  torch          torch's own call (torch.mm, addmm, bmm, F.linear: dispatcher,
+                 allocation, kernel)
   gemmtune       gemmtune's op on the same tensors (memo lookup, allocation, C call)
   out=           the same into a preallocated result
   raw C          Selection.run_pointers on precomputed pointers (ctypes + kernel
@@ -48,9 +50,12 @@ def main():
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--dtype", default=None, help="f32 (CPU default) or bf16 (CUDA default)")
     parser.add_argument("--shapes", default="8x8x8,32x32x32,64x64x64,128x128x128", help="MxNxK,...")
-    parser.add_argument("--ops", default="mm", help="mm and/or linear (with a bias): mm,linear (each new "
-                        "layout is tuned first: on the GPU that takes seconds)")
+    parser.add_argument("--ops", default="mm", help="any of mm, addmm, bmm, linear (with a bias): mm,linear (each "
+                        "new layout is tuned first: on the GPU that takes seconds)")
+    parser.add_argument("--batch", type=int, default=4, help="bmm's batch size")
     parser.add_argument("--backends", default=None, help="enabled set (default: GEMMTUNE_BACKENDS or every one)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads of the kernels (default: the "
+                        "tuner's, every CPU; 1 keeps a threaded kernel's idle workers out of --clock cpu)")
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -68,7 +73,7 @@ def main():
     dtype_name = args.dtype or ("bf16" if cuda else "f32")
     dtype = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}[dtype_name]
     sync = torch.cuda.synchronize if cuda else None
-    tuner = gemmtune.configure(backends=args.backends, cold_cache=False, cache=False)
+    tuner = gemmtune.configure(backends=args.backends, threads=args.threads, cold_cache=False, cache=False)
     print(f"gemmtune {gemmtune.version()}, torch {torch.__version__}, Python {sys.version.split()[0]}, "
           f"device {torch.cuda.get_device_name(device) if cuda else 'cpu'}, dtype {dtype_name}, "
           f"enabled {','.join(tuner.enabled)}, clock {args.clock}")
@@ -85,6 +90,15 @@ def main():
                 if op == "mm":
                     b = torch.randn(k, n, device=device).to(dtype)
                     operands, torch_fn, ours = (a, b), torch.mm, gemmtune.mm
+                elif op == "addmm":
+                    b = torch.randn(k, n, device=device).to(dtype)
+                    bias = torch.randn(n, device=device).to(dtype)
+                    operands, torch_fn, ours = (bias, a, b), torch.addmm, gemmtune.addmm
+                elif op == "bmm":
+                    a = torch.randn(args.batch, m, k, device=device).to(dtype)
+                    b = torch.randn(args.batch, k, n, device=device).to(dtype)
+                    out = torch.empty(args.batch, m, n, device=device, dtype=dtype)
+                    operands, torch_fn, ours = (a, b), torch.bmm, gemmtune.bmm
                 elif op == "linear":
                     b = torch.randn(n, k, device=device).to(dtype)
                     bias = torch.randn(n, device=device).to(dtype)
@@ -95,6 +109,8 @@ def main():
                 ours(*operands)  # memo warm
                 ours(*operands, out=out)
                 pointers = [x.data_ptr() for x in operands]
+                if op == "addmm":  # torch's order: bias first
+                    pointers = pointers[1:] + pointers[:1]
                 pa, pb, pbias = pointers[0], pointers[1], pointers[2] if len(pointers) > 2 else None
                 pc = out.data_ptr()
                 stream = torch.cuda.current_stream(device).cuda_stream if cuda else None
