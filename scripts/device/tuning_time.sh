@@ -31,3 +31,23 @@ for prob in "${problems[@]}"; do
   printf '%-44s %10d %10d %s\n' "$prob" "${times[0]}" "${times[1]}" "${codes[*]}"
   rm -rf "$dir"
 done
+
+# The same problems in one process (a workload, as a model's GEMMs are tuned):
+# the process's start and teardown are paid once, so the per-problem cost is
+# what tuning itself takes. Fresh (empty folder), then warm (--no-cache).
+dir=$(mktemp -d /tmp/gemmtune-tt-XXXXXX)
+for prob in "${problems[@]}"; do echo "$prob --dtype bf16 --layout nt --device cuda"; done >"$dir/workload.txt"
+times=()
+codes=()
+for pass in fresh warm; do
+  flags=()
+  [ "$pass" = warm ] && flags=(--no-cache)
+  t0=$(date +%s%N)
+  timeout 200 "$bin" tune --workload "$dir/workload.txt" --backends "$backends" --cache-dir "$dir" "${flags[@]}" \
+    >"$out/tuning_time_${pass}_workload.log" 2>&1
+  codes+=($?)
+  times+=("$((($(date +%s%N) - t0) / 1000000))")
+done
+printf '%-44s %10d %10d %s\n' "workload of the ${#problems[@]} (one process)" "${times[0]}" "${times[1]}" "${codes[*]}"
+printf '%-44s %10d %10d\n' "  per problem" "$((times[0] / ${#problems[@]}))" "$((times[1] / ${#problems[@]}))"
+rm -rf "$dir"
