@@ -287,9 +287,12 @@ Prepared prepare(Tuner::Impl& impl, const Problem& problem) {
     Backend* b = impl.find_backend(name);
     if (b->device_kind() == problem.device.kind) r.backend_versions[name] = b->version();
   }
-  // The library backend's version matters to a fallback record.
-  if (Backend* lib = impl.find_backend(library_backend(problem.device.kind)))
-    p.check.backend_versions[std::string(lib->name())] = lib->version();
+  // The library backend's version matters to a fallback record, which is
+  // usable only while the fallback is allowed: otherwise the library is not
+  // asked (asking loads cuBLAS, ~0.05 s, in a process that may never use it).
+  if (impl.fallback_allowed)
+    if (Backend* lib = impl.find_backend(library_backend(problem.device.kind)))
+      p.check.backend_versions[std::string(lib->name())] = lib->version();
   for (const auto& [name, version] : r.backend_versions) p.check.backend_versions[name] = version;
   r.key = core::make_key(problem, core::KeyContext{r.environment, r.threads, r.enabled, r.backend_versions,
                                                    r.search_space});

@@ -193,9 +193,7 @@ std::string CudaRuntime::fingerprint() const {
   std::ostringstream out;
   out << "gpu=" << info_.name << ";sm=" << info_.sm_major << info_.sm_minor << ";sms=" << info_.sm_count
       << ";l2=" << info_.l2_bytes << ";mem=" << info_.memory_bytes << ";clock=" << info_.clock_khz
-      << ";memclock=" << info_.memory_clock_khz << ";driver=" << info_.driver_version << ";cublas=";
-  const std::string blas = cublas_version();
-  out << (blas.empty() ? "none" : blas);
+      << ";memclock=" << info_.memory_clock_khz << ";driver=" << info_.driver_version;
   return out.str();
 }
 

@@ -50,8 +50,11 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   DeviceKind kind() const override { return DeviceKind::cuda; }
   Availability availability() const override { return availability_; }
   // "gpu=<name>;sm=<major><minor>;sms=<count>;l2=<bytes>;mem=<bytes>;clock=<kHz>;memclock=<kHz>;
-  //  driver=<version>;cublas=<version>": the model and what makes its
-  // timings differ, never the index, so identical GPUs share records.
+  //  driver=<version>": the model and what makes its timings differ, never
+  // the index, so identical GPUs share records. The libraries' versions are
+  // the backends' (CUBLAS "cublas-13.1.0", CUBLASLT "cublasLt-…", CUDA
+  // "cuda-templates-…;nvrtc-13.0"), keyed only where those backends are
+  // enabled: a CUDA-only process then never loads cuBLAS (~0.05 s).
   std::string fingerprint() const override;
   std::size_t last_level_cache_bytes() const override { return info_.l2_bytes; }
 
