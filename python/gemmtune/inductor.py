@@ -20,6 +20,13 @@ external_matmul for plain mm without an out_dtype); for those, call
 gemmtune's ops (or gemmtune.torch.Linear) in the model, which torch.compile
 keeps as custom ops in the graph.
 
+Inductor's caches: Inductor keeps its autotuning results on disk
+(TORCHINDUCTOR_CACHE_DIR). A compilation that finds the shape there chooses
+again without benchmarking, so gemmtune's choice is neither timed nor run
+when an earlier result picked another; options(force_disable_caches=True)
+makes it benchmark afresh (seen on the GPU machine: a second process on the
+same machine never called gemmtune_mm).
+
 Which torch: the hook is looked up, not assumed. Where
 torch._inductor.config has no external_matmul (torch before 2.4, 1.13 and
 2.0-2.3 among them) register() and options() raise

@@ -224,7 +224,10 @@ def check_inductor_bridge():
     inner = gi.choice()
 
     try:
-        options = gi.options()
+        # Inductor's on-disk autotuning cache would let a second run on the same
+        # machine choose without benchmarking (round 6: "never ran gemmtune's choice").
+        fresh = {"force_disable_caches": True} if hasattr(gi._config(), "force_disable_caches") else {}
+        options = gi.options(**fresh)
     except gi.InductorHookUnavailable as e:
         raise Skip(str(e))
 
