@@ -1,11 +1,13 @@
 // Measuring in this process: verify before timing, then time. Also what a
 // measuring worker runs for each request it gets.
+#include <chrono>
 #include <optional>
 
 #include "core/guarded.h"
 #include "measure/inputs.h"
 #include "measure/measurer.h"
 #include "measure/verify.h"
+#include "util/log.h"
 
 namespace gemmtune::measure {
 namespace {
@@ -90,7 +92,13 @@ class InProcessProblem final : public ProblemMeasurer {
     if (inputs_ready_) return inputs_error_;
     inputs_ready_ = true;
     phase(Phase::prepare);
-    auto set = upload(rt_, make_host_data(problem_, settings_.input_seed));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto set = [&] {
+      const HostData host = make_host_data(problem_, settings_.input_seed);  // freed once uploaded
+      log::debug("inputs of " + describe(problem_) + " made in " + log::ms_since(t0));
+      return upload(rt_, host);
+    }();
+    const auto t1 = std::chrono::steady_clock::now();
     if (!set) {
       inputs_error_ = at_stage(set.error(), Stage::run);
       return inputs_error_;
@@ -103,6 +111,7 @@ class InProcessProblem final : public ProblemMeasurer {
       return inputs_error_;
     }
     sample_ = std::move(sample.value());
+    log::debug("inputs uploaded in " + log::ms_since(t0) + " from the start, the reference sampled in " + log::ms_since(t1));
     return std::nullopt;
   }
 

@@ -1,7 +1,10 @@
 #include "measure/inputs.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "gemmtune/errors.h"
 #include "util/memory.h"
@@ -14,7 +17,7 @@ namespace {
 struct Rng {
   std::uint64_t state;
   std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);  // kGolden below
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
@@ -41,36 +44,74 @@ HostBuffer::HostBuffer(std::size_t bytes) : bytes_(bytes) {
   data_.reset(p);
 }
 
-void fill_random(void* data, DType dtype, std::size_t count, std::uint64_t seed) {
-  Rng rng{seed};
+namespace {
+
+constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ull;  // splitmix64's step
+
+// Elements [begin, end) of fill_random's sequence. splitmix64 is counter
+// based (element i draws from state seed + (i + 1) * step), so a range starts
+// where the whole sequence would be at `begin`: the result does not depend on
+// how the elements are split between threads.
+void fill_range(void* data, DType dtype, std::size_t begin, std::size_t end, std::uint64_t seed) {
+  Rng rng{seed + begin * kGolden};
   switch (dtype) {
     case DType::i8: {
       auto* out = static_cast<std::int8_t*>(data);
-      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<std::int8_t>(rng.next() >> 56);
+      for (std::size_t i = begin; i < end; ++i) out[i] = static_cast<std::int8_t>(rng.next() >> 56);
       return;
     }
     case DType::u8: {
       auto* out = static_cast<std::uint8_t*>(data);
-      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<std::uint8_t>(rng.next() >> 56);
+      for (std::size_t i = begin; i < end; ++i) out[i] = static_cast<std::uint8_t>(rng.next() >> 56);
       return;
     }
     case DType::i32: {
       auto* out = static_cast<std::int32_t*>(data);
-      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<std::int32_t>(rng.next() >> 48) - 32768;
+      for (std::size_t i = begin; i < end; ++i) out[i] = static_cast<std::int32_t>(rng.next() >> 48) - 32768;
       return;
     }
     case DType::f32: {
       auto* out = static_cast<float*>(data);
-      for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+      for (std::size_t i = begin; i < end; ++i) out[i] = static_cast<float>(rng.uniform(-1.0, 1.0));
+      return;
+    }
+    case DType::bf16: {  // the common GPU input: no per-element dtype switch
+      auto* out = static_cast<std::uint16_t*>(data);
+      for (std::size_t i = begin; i < end; ++i)
+        out[i] = numeric::float_to_bf16(static_cast<float>(rng.uniform(-1.0, 1.0)));
+      return;
+    }
+    case DType::f16: {
+      auto* out = static_cast<std::uint16_t*>(data);
+      for (std::size_t i = begin; i < end; ++i)
+        out[i] = numeric::float_to_f16(static_cast<float>(rng.uniform(-1.0, 1.0)));
       return;
     }
     default: {
       const double range = is_fp8(dtype) ? 2.0 : 1.0;
-      for (std::size_t i = 0; i < count; ++i)
+      for (std::size_t i = begin; i < end; ++i)
         numeric::store_from_double(data, dtype, static_cast<std::int64_t>(i), rng.uniform(-range, range));
       return;
     }
   }
+}
+
+}  // namespace
+
+void fill_random(void* data, DType dtype, std::size_t count, std::uint64_t seed, int threads) {
+  // Large operands (a 4096 x 4096 bf16 pair took ~0.1 s of every GPU
+  // tuning process, alone) are filled by several threads; small ones are
+  // not worth a thread's start.
+  constexpr std::size_t kPerThread = std::size_t{1} << 20;
+  if (threads <= 0) threads = static_cast<int>(std::min(16u, std::max(1u, std::thread::hardware_concurrency())));
+  const std::size_t parts = std::clamp<std::size_t>(count / kPerThread, 1, static_cast<std::size_t>(threads));
+  if (parts == 1) return fill_range(data, dtype, 0, count, seed);
+  std::vector<std::thread> pool;
+  const std::size_t step = (count + parts - 1) / parts;
+  for (std::size_t t = 1; t < parts; ++t)
+    pool.emplace_back(fill_range, data, dtype, t * step, std::min(count, (t + 1) * step), seed);
+  fill_range(data, dtype, 0, std::min(count, step), seed);
+  for (std::thread& t : pool) t.join();
 }
 
 void check_fits_in_memory(const Problem& p, int copies) {

@@ -47,7 +47,9 @@ void check_fits_in_memory(const Problem&, int copies);
 
 // Fills `count` elements with values that are exactly representable in the
 // dtype: floats uniform in [-1, 1], fp8 in [-2, 2], int8 over its full range.
-void fill_random(void* data, DType, std::size_t count, std::uint64_t seed);
+// The values depend only on the seed, never on `threads` (0: up to 16, as
+// the machine has; operands under ~1 M elements take one).
+void fill_random(void* data, DType, std::size_t count, std::uint64_t seed, int threads = 0);
 
 inline constexpr unsigned char kPoisonByte = 0xFF;
 

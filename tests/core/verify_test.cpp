@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "backends/reference/reference_math.h"
 #include "measure/inputs.h"
@@ -131,6 +132,24 @@ TEST(Verify, RandomInputsAreNeverAllZero) {
   int zeros = 0;
   for (int i = 0; i < 256; ++i) zeros += static_cast<const std::uint16_t*>(host.a.data())[i] == 0;
   EXPECT_LT(zeros, 8);
+}
+
+TEST(Verify, RandomInputsDoNotDependOnHowManyThreadsFillThem) {
+  // Large enough to be split (over 1 M elements) and not a multiple of any split.
+  const std::size_t count = (std::size_t{3} << 20) + 12345;
+  for (DType dtype : {DType::bf16, DType::f16, DType::f32, DType::i8, DType::f8e4m3}) {
+    const std::size_t bytes = count * dtype_size(dtype);
+    std::vector<unsigned char> one(bytes), three(bytes), all(bytes);
+    measure::fill_random(one.data(), dtype, count, 99, 1);
+    measure::fill_random(three.data(), dtype, count, 99, 3);
+    measure::fill_random(all.data(), dtype, count, 99);
+    EXPECT_EQ(std::memcmp(one.data(), three.data(), bytes), 0) << to_string(dtype);
+    EXPECT_EQ(std::memcmp(one.data(), all.data(), bytes), 0) << to_string(dtype);
+    // A prefix is the same sequence: the first elements of a short fill.
+    std::vector<unsigned char> head(64 * dtype_size(dtype));
+    measure::fill_random(head.data(), dtype, 64, 99, 1);
+    EXPECT_EQ(std::memcmp(one.data(), head.data(), head.size()), 0) << to_string(dtype);
+  }
 }
 
 TEST(Numeric, Bf16RoundsToNearestEven) {
