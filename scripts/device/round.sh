@@ -60,13 +60,13 @@ fi
 # shellcheck disable=SC2086
 # Line-buffered and not brief: round 4's binary died of a signal and its
 # buffered output went with it; now the last "[ RUN" line names the test.
-run_step tests 150 stdbuf -oL -eL .device/bin/gemmtune_gpu_tests ${ROUND_TEST_FILTER:+--gtest_filter=$ROUND_TEST_FILTER}
+run_step tests 200 stdbuf -oL -eL .device/bin/gemmtune_gpu_tests ${ROUND_TEST_FILTER:+--gtest_filter=$ROUND_TEST_FILTER}
 CUDA_PROBE_TIMEOUT=20 run_step probe 50 scripts/device/cuda_probe.sh
 run_step tunetime 60 scripts/device/tuning_time.sh
 run_step breakdown 60 scripts/device/tuning_breakdown.sh
 [ -x scripts/device/isolation_gpu.sh ] &&
   GEMMTUNE_ISOLATION_SUITE=quick GEMMTUNE_BENCH_TIMEOUT=60 run_step isolation 70 scripts/device/isolation_gpu.sh
-[ -x scripts/device/python_suite.sh ] && run_step python 60 scripts/device/python_suite.sh
+[ -x scripts/device/python_suite.sh ] && run_step python 110 scripts/device/python_suite.sh
 [ -x scripts/device/multi_gpu.sh ] && run_step multi 60 scripts/device/multi_gpu.sh
 # Counters for the slowest open question (NOTES.md): the fused addmm + gelu.
 # shellcheck disable=SC2086
