@@ -13,41 +13,39 @@ bin=$root/.device/bin/gemmtune
 backends=${TUNING_TIME_BACKENDS:-CUDA}
 problems=("mm 4096x4096x4096" "mm 128x4096x4096" "addmm 2048x14336x4096 --activation gelu" "mm 1x4096x4096")
 printf '%-44s %10s %10s %s\n' problem "fresh ms" "warm ms" "exit codes"
-for prob in "${problems[@]}"; do
-  dir=$(mktemp -d /tmp/gemmtune-tt-XXXXXX)
-  name=$(echo "$prob" | tr -c 'A-Za-z0-9\n' '_')
+
+# Times a fresh and then a warm (--no-cache) run of `gemmtune tune ARGS...`
+# on the cache folder $dir into times[] and codes[]; logs as $out/tuning_time_<pass>_NAME.log.
+fresh_then_warm() {  # NAME LIMIT ARGS...
+  local name=$1 limit=$2 pass t0
+  shift 2
   times=()
   codes=()
   for pass in fresh warm; do
-    flags=()
+    local flags=()
     [ "$pass" = warm ] && flags=(--no-cache)
     t0=$(date +%s%N)
-    # shellcheck disable=SC2086
-    timeout 120 "$bin" tune $prob --dtype bf16 --layout nt --device cuda --backends "$backends" \
-      --cache-dir "$dir" "${flags[@]}" >"$out/tuning_time_${pass}_$name.log" 2>&1
+    timeout "$limit" "$bin" tune "$@" --backends "$backends" --cache-dir "$dir" "${flags[@]}" \
+      >"$out/tuning_time_${pass}_$name.log" 2>&1
     codes+=($?)
     times+=("$((($(date +%s%N) - t0) / 1000000))")
   done
+}
+
+for prob in "${problems[@]}"; do
+  dir=$(mktemp -d /tmp/gemmtune-tt-XXXXXX)
+  # shellcheck disable=SC2086
+  fresh_then_warm "$(echo "$prob" | tr -c 'A-Za-z0-9\n' '_')" 120 $prob --dtype bf16 --layout nt --device cuda
   printf '%-44s %10d %10d %s\n' "$prob" "${times[0]}" "${times[1]}" "${codes[*]}"
   rm -rf "$dir"
 done
 
 # The same problems in one process (a workload, as a model's GEMMs are tuned):
 # the process's start and teardown are paid once, so the per-problem cost is
-# what tuning itself takes. Fresh (empty folder), then warm (--no-cache).
+# what tuning itself takes.
 dir=$(mktemp -d /tmp/gemmtune-tt-XXXXXX)
 for prob in "${problems[@]}"; do echo "$prob --dtype bf16 --layout nt --device cuda"; done >"$dir/workload.txt"
-times=()
-codes=()
-for pass in fresh warm; do
-  flags=()
-  [ "$pass" = warm ] && flags=(--no-cache)
-  t0=$(date +%s%N)
-  timeout 200 "$bin" tune --workload "$dir/workload.txt" --backends "$backends" --cache-dir "$dir" "${flags[@]}" \
-    >"$out/tuning_time_${pass}_workload.log" 2>&1
-  codes+=($?)
-  times+=("$((($(date +%s%N) - t0) / 1000000))")
-done
+fresh_then_warm workload 200 --workload "$dir/workload.txt"
 printf '%-44s %10d %10d %s\n' "workload of the ${#problems[@]} (one process)" "${times[0]}" "${times[1]}" "${codes[*]}"
 printf '%-44s %10d %10d\n' "  per problem" "$((times[0] / ${#problems[@]}))" "$((times[1] / ${#problems[@]}))"
 rm -rf "$dir"
