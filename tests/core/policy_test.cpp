@@ -181,6 +181,19 @@ TEST_F(PolicyTest, FallbackToLibraryOnlyWhenAskedAndLoud) {
   EXPECT_NE(warnings_[0].find("GEMMTUNE_FALLBACK_TO_LIBRARY"), std::string::npos);
 }
 
+TEST_F(PolicyTest, TheLibraryBackendIsAskedItsVersionOnlyWhenTheFallbackIsAllowed) {
+  // Asking cuBLAS its version loads it (~0.05 s): a run that cannot use a
+  // fallback record must not pay for it.
+  auto blas = add("BLAS", {{"blas_sgemm", 50}});
+  add("CPP", {{"cpp_fast", 1}});
+  EXPECT_EQ(tuner(options({"CPP"})).tune(problem()).record.winner->backend, "CPP");
+  EXPECT_EQ(blas->version_calls(), 0);
+  TuneOptions o = options({"CPP"});
+  o.fallback_to_library = true;
+  tuner(o).tune(problem());
+  EXPECT_GT(blas->version_calls(), 0);
+}
+
 TEST_F(PolicyTest, FallbackKillSwitchEnvironmentVariable) {
   add("BLAS", {{"blas_sgemm", 50}});
   add("CPP", {{"cpp_broken", 1, FakeBehavior::run_fails}});

@@ -53,7 +53,10 @@ class FakeBackend final : public Backend {
   FakeBackend(FakeBackendSpec spec, std::shared_ptr<FakeClock> clock);
   std::string_view name() const override { return spec_.name; }
   DeviceKind device_kind() const override { return spec_.device; }
-  std::string version() const override { return spec_.version; }
+  std::string version() const override {
+    ++*version_calls_;
+    return spec_.version;
+  }
   Availability availability() const override;
   std::string capabilities() const override { return "fake"; }
   Expected<std::vector<Choice>> enumerate(const Problem&, const TuningContext&) const override;
@@ -62,6 +65,8 @@ class FakeBackend final : public Backend {
   // How many times any kernel of this backend ran / was built.
   int runs() const { return *runs_; }
   int builds() const { return *builds_; }
+  // How many times version() was asked (asking a real library's loads it).
+  int version_calls() const { return *version_calls_; }
   // The compile_threads the last build was given.
   int last_compile_threads() const { return *compile_threads_; }
   FakeBackendSpec& spec() { return spec_; }
@@ -73,6 +78,7 @@ class FakeBackend final : public Backend {
   std::shared_ptr<FakeClock> clock_;
   std::shared_ptr<int> runs_ = std::make_shared<int>(0);
   std::shared_ptr<int> builds_ = std::make_shared<int>(0);
+  std::shared_ptr<int> version_calls_ = std::make_shared<int>(0);
   std::shared_ptr<int> compile_threads_ = std::make_shared<int>(0);
   std::shared_ptr<bool> fail_runs_ = std::make_shared<bool>(false);
 };
