@@ -779,6 +779,14 @@ TEST(CudaTemplates, EveryStandardChoiceComputesCorrectly) {
       check_choice(*backend, p, Choice{name, {}}, 11);
       if (HasFatalFailure()) return;
     }
+    // The 64x256 ping-pong, standard for problems with an activation (offered
+    // on large ones only), in every layout with partial tiles and a row bias.
+    for (const char* layout : {"nn", "nt", "tn", "tt"}) {
+      Problem act = gpu_problem(Op::addmm, DType::bf16, {1, 1000, 1504, 712}, layout);
+      act.activation = Activation::gelu;
+      check_choice(*backend, act, Choice{"cuda_sm90_64x256_s5_c1_k1_pp", {}}, 13);
+      if (HasFatalFailure()) return;
+    }
   }
 }
 
