@@ -3,6 +3,7 @@
 // The same binary is its own measuring worker (a hidden mode the tuner
 // starts with --gemmtune-worker): choices are measured in child processes of
 // this program, so a choice that crashes or hangs is rejected, not fatal.
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -12,6 +13,7 @@
 #include "isolation/worker_locator.h"
 #include "isolation/worker_main.h"
 #include "progress.h"
+#include "util/log.h"
 
 int main(int argc, char** argv) {
   // A file size limit (ulimit -f) would kill the process mid-write; ignored,
@@ -20,9 +22,13 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   if (auto code = gemmtune::isolation::serve_if_worker(argc, argv)) return *code;
   gemmtune::isolation::use_this_program_as_worker();
+  const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> args(argv + 1, argv + argc);
   gemmtune::cli::Io io{std::cout, std::cerr, gemmtune::cli::stderr_is_terminal()};
   int code = gemmtune::cli::run_cli(args, io);
   std::cout.flush();
+  // What follows is the process's exit (static destructors, the libraries'
+  // teardown): tuning_breakdown.sh's stamps tell it apart from the command.
+  gemmtune::log::debug("command done in " + gemmtune::log::ms_since(start) + "; exiting");
   return code;
 }
