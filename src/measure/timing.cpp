@@ -87,11 +87,9 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
     if (settle > 0 && samples.size() == next_check) {
       next_check *= 2;
       if (samples.size() >= static_cast<std::size_t>(kSettleRuns)) {
-        std::vector<double> sorted = samples;
-        std::sort(sorted.begin(), sorted.end());
-        const double median = quantile(sorted, 0.5);
-        const double spread = median > 0 ? (quantile(sorted, 0.75) - quantile(sorted, 0.25)) / median : 1;
-        if (0.93 * spread / std::sqrt(static_cast<double>(sorted.size())) <= settle) break;
+        const Timing so_far = summarize(samples);
+        if (so_far.median_us > 0 && 0.93 * so_far.spread / std::sqrt(static_cast<double>(so_far.repeats)) <= settle)
+          break;
       }
     }
   }
