@@ -78,10 +78,6 @@ struct MeasureOptions {
   // budget. GPU only: on the CPU a choice's first runs can be slowed for
   // tens of ms by the previous choice's threads.
   double early_stop = 0.2;
-  // Per choice, set by the measurer from early_stop and the best median so
-  // far (ProblemMeasurer::measure); a value set here is overwritten. The
-  // time the fastest run must beat (0: no early stop).
-  double stop_above_us = 0;
 };
 
 // Progress events for long tunings (the CLI draws a live line from them).

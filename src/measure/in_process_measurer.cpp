@@ -68,9 +68,7 @@ class InProcessProblem final : public ProblemMeasurer {
     const auto ranges = set_.ranges();
     const bool cold = settings_.options.cold_cache;
     auto prepare = [&](int) -> Status { return cold ? rt_.flush_caches(ranges) : Status::success(); };
-    MeasureOptions options = settings_.options;
-    options.stop_above_us = stop_above_us;
-    auto timing = rt_.measure(run_once, prepare, options);
+    auto timing = rt_.measure(run_once, prepare, settings_.options, stop_above_us);
     if (!timing) {
       Rejection r = timing.error();
       out.rejection = r.stage == Stage::timeout ? r : at_stage(r, Stage::run);

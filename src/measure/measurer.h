@@ -48,7 +48,7 @@ class ProblemMeasurer {
   // Every failure of the choice is a rejection in the outcome; exceptions
   // mean the measuring itself broke (a worker that cannot be started).
   // `stop_above_us` > 0: timing stops early when the choice's fastest run is
-  // over it (MeasureOptions::stop_above_us; the tuner's early stop).
+  // over it (the tuner's early stop; DeviceRuntime::measure).
   virtual ChoiceOutcome measure(const Backend& backend, const Choice& choice, double stop_above_us) = 0;
 };
 

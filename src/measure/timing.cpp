@@ -33,7 +33,7 @@ Timing summarize(std::vector<double> samples) {
 }
 
 Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
-                                      const MeasureOptions& options, double settle) {
+                                      const MeasureOptions& options, EarlyEnd end) {
   const double limit_ms = options.choice_timeout_ms.value_or(kDefaultCpuChoiceTimeoutSeconds * 1000.0);
   const auto started = std::chrono::steady_clock::now();
   int runs = 0;
@@ -79,16 +79,15 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
     spent_us += us.value();
     if (auto late = over_limit()) return *late;
     // Early stop on the fastest run, not the median: what ran before can
-    // slow a choice's first runs, never speed them up (the CPU runtime turns
-    // early stop off: there such slow phases last tens of milliseconds).
-    if (options.stop_above_us > 0 && samples.size() == stop_check &&
-        *std::min_element(samples.begin(), samples.end()) > options.stop_above_us)
+    // slow a choice's first runs, never speed them up.
+    if (end.stop_above_us > 0 && samples.size() == stop_check &&
+        *std::min_element(samples.begin(), samples.end()) > end.stop_above_us)
       break;
-    if (settle > 0 && samples.size() == next_check) {
+    if (end.settle > 0 && samples.size() == next_check) {
       next_check *= 2;
       if (samples.size() >= static_cast<std::size_t>(kSettleRuns)) {
         const Timing so_far = summarize(samples);
-        if (so_far.median_us > 0 && 0.93 * so_far.spread / std::sqrt(static_cast<double>(so_far.repeats)) <= settle)
+        if (so_far.median_us > 0 && 0.93 * so_far.spread / std::sqrt(static_cast<double>(so_far.repeats)) <= end.settle)
           break;
       }
     }

@@ -19,18 +19,23 @@ namespace gemmtune::measure {
 // clock), ends measuring with a timeout rejection. Unset, the CPU default
 // applies (the tuner always sets it).
 //
-// Timing also stops before the budget:
+// Timing also stops before the budget, where the runtime asks (EarlyEnd;
+// both 0, the default, never):
 // - early stop: at 2 x min_repeats runs, even the fastest run is over
-//   options.stop_above_us (> 0);
-// - settled (checked at min_repeats runs and each doubling after it):
-//   `settle` > 0, at least kSettleRuns runs, and the median's
-//   relative standard error (about 0.93 x spread / sqrt(runs)) is at most
-//   `settle`. For timers that see each run to a fraction of a microsecond
-//   (GPU events): the CPU passes 0, its noise comes in bursts that a short
-//   series can miss.
+//   `stop_above_us` (the tuner's limit for this choice: it cannot win);
+// - settled (checked at min_repeats runs and each doubling after it): at
+//   least kSettleRuns runs and the median's relative standard error (about
+//   0.93 x spread / sqrt(runs)) at most `settle`.
+// Both are for timers that see each run to a fraction of a microsecond
+// (GPU events): the CPU asks for neither, its noise comes in bursts that a
+// short series can miss.
 inline constexpr int kSettleRuns = 20;
+struct EarlyEnd {
+  double settle = 0;
+  double stop_above_us = 0;
+};
 Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
-                                      const MeasureOptions& options, double settle = 0);
+                                      const MeasureOptions& options, EarlyEnd end = {});
 
 // Median, min, max and relative interquartile range of samples (in us).
 Timing summarize(std::vector<double> samples_us);

@@ -67,13 +67,13 @@ Status CpuRuntime::flush_caches(const std::vector<MemoryRange>& ranges) {
 }
 
 Expected<Timing> CpuRuntime::measure(const std::function<Status(int rep)>& run,
-                                     const std::function<Status(int rep)>& prepare, const MeasureOptions& asked) {
-  // No early stop on the CPU: what ran before can slow a choice's first runs
-  // for tens of milliseconds (OpenBLAS's threads spin after a call: oneDNN
-  // measured right after BLAS read 4.1-8.4 ms for its first 10 runs and 0.19 ms
-  // over the whole budget), so a short series can wrongly rule a choice out.
-  MeasureOptions options = asked;
-  options.stop_above_us = 0;
+                                     const std::function<Status(int rep)>& prepare, const MeasureOptions& options,
+                                     double /*stop_above_us*/) {
+  // No early stop (nor settled medians) on the CPU: what ran before can slow
+  // a choice's first runs for tens of milliseconds (OpenBLAS's threads spin
+  // after a call: oneDNN measured right after BLAS read 4.1-8.4 ms for its
+  // first 10 runs and 0.19 ms over the whole budget), so a short series can
+  // wrongly rule a choice out.
   return measure::repeat_and_summarize(
       [&](int rep) -> Expected<double> {
         if (Status s = prepare(rep); !s) return s.error();

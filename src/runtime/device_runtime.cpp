@@ -47,7 +47,7 @@ class CompiledOutCudaRuntime final : public DeviceRuntime {
   Status synchronize() override { return no(); }
   Status flush_caches(const std::vector<MemoryRange>&) override { return no(); }
   Expected<Timing> measure(const std::function<Status(int)>&, const std::function<Status(int)>&,
-                           const MeasureOptions&) override {
+                           const MeasureOptions&, double) override {
     return no();
   }
   Expected<std::vector<ReferenceValue>> reference(const Problem&, const GemmArgs&,

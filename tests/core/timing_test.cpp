@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "measure/timing.h"
+#include "runtime/cpu_runtime.h"
 
 namespace gemmtune {
 namespace {
@@ -23,19 +24,18 @@ struct Script {
   }
 };
 
-MeasureOptions options(double stop_above_us) {
+MeasureOptions options() {
   MeasureOptions o;
   o.warmup_runs = 0;  // still one warm-up run: the loop always makes one
   o.min_repeats = 5;
   o.max_repeats = 1000;
   o.budget_ms = 1.0;  // 1000 us: 100 runs of 10 us
-  o.stop_above_us = stop_above_us;
   return o;
 }
 
 TEST(Timing, AChoiceWhoseFastestRunIsOverTheStopStopsAfterTwiceTheMinimumRuns) {
   Script s{{10.0}};
-  auto t = measure::repeat_and_summarize(std::ref(s), options(9.0));
+  auto t = measure::repeat_and_summarize(std::ref(s), options(), {0, 9.0});
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t.value().repeats, 10);
   EXPECT_EQ(s.runs, 1 + 10);
@@ -44,11 +44,11 @@ TEST(Timing, AChoiceWhoseFastestRunIsOverTheStopStopsAfterTwiceTheMinimumRuns) {
 
 TEST(Timing, AChoiceUnderTheStopIsTimedForTheWholeBudget) {
   Script s{{10.0}};
-  auto t = measure::repeat_and_summarize(std::ref(s), options(10.5));
+  auto t = measure::repeat_and_summarize(std::ref(s), options(), {0, 10.5});
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t.value().repeats, 100);
   Script unlimited{{10.0}};
-  auto u = measure::repeat_and_summarize(std::ref(unlimited), options(0));
+  auto u = measure::repeat_and_summarize(std::ref(unlimited), options());
   ASSERT_TRUE(u.ok());
   EXPECT_EQ(u.value().repeats, 100);
 }
@@ -61,9 +61,9 @@ TEST(Timing, SlowFirstRunsDoNotStopAChoiceThatRanFastOnce) {
   std::vector<double> times(9, 4400.0);  // the warm-up and eight slow runs
   times.push_back(180.0);                // the ninth timed run is fast, then all
   Script slow_start{times};
-  MeasureOptions o = options(230.0);
+  MeasureOptions o = options();
   o.budget_ms = 100.0;  // room for the slow runs: 8 x 4.4 ms
-  auto t = measure::repeat_and_summarize(std::ref(slow_start), o);
+  auto t = measure::repeat_and_summarize(std::ref(slow_start), o, {0, 230.0});
   ASSERT_TRUE(t.ok());
   EXPECT_GT(t.value().repeats, 40);
   EXPECT_DOUBLE_EQ(t.value().median_us, 180.0);
@@ -75,24 +75,38 @@ TEST(Timing, TheStopIsDecidedOnceAtTwiceTheMinimumRuns) {
   std::vector<double> times(1, 10.0);        // the warm-up
   for (int i = 0; i < 200; ++i) times.push_back(i < 5 ? 10.0 : 20.0);
   Script later{times};
-  auto b = measure::repeat_and_summarize(std::ref(later), options(12.0));
+  auto b = measure::repeat_and_summarize(std::ref(later), options(), {0, 12.0});
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b.value().repeats, 5 + 48);  // the budget's 1000 us: 5 x 10 + 48 x 20 > 1000 at the 53rd
   Script all_slow{{10.0, 20.0}};  // warm-up 10, then every run 20 > 12
-  auto c = measure::repeat_and_summarize(std::ref(all_slow), options(12.0));
+  auto c = measure::repeat_and_summarize(std::ref(all_slow), options(), {0, 12.0});
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c.value().repeats, 10);
+}
+
+// The CPU runtime takes no early stop (a choice's first runs there can be
+// slowed for tens of ms by the previous choice's threads): the whole budget.
+TEST(Timing, TheCpuRuntimeTimesTheWholeBudgetWhateverStopItIsGiven) {
+  double now_us = 0;
+  runtime::CpuRuntime cpu([&] { return now_us; });
+  auto run = [&](int) {
+    now_us += 10;
+    return Status::success();
+  };
+  auto t = cpu.measure(run, [](int) { return Status::success(); }, options(), 1.0);
+  ASSERT_TRUE(t.ok()) << t.error().to_string();
+  EXPECT_EQ(t.value().repeats, 100);
 }
 
 // Settled (GPU timers): steady runs stop at kSettleRuns, not before; noisy
 // ones (spread 20 %) run the budget; settle 0 (the CPU) never stops early.
 TEST(Timing, ASettledMedianStopsAtTheSettleRunsWhenAskedAndOnlyThen) {
   Script steady{{10.0, 10.0, 10.01, 9.99}};
-  auto a = measure::repeat_and_summarize(std::ref(steady), options(0), 0.0025);
+  auto a = measure::repeat_and_summarize(std::ref(steady), options(), {0.0025, 0});
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a.value().repeats, measure::kSettleRuns);
   Script unasked{{10.0, 10.0, 10.01, 9.99}};
-  auto b = measure::repeat_and_summarize(std::ref(unasked), options(0), 0);
+  auto b = measure::repeat_and_summarize(std::ref(unasked), options());
   ASSERT_TRUE(b.ok());
   EXPECT_GT(b.value().repeats, 90);
   // Alternating 9 and 11: spread 0.2, so sqrt(runs) would need 74: never
@@ -100,7 +114,7 @@ TEST(Timing, ASettledMedianStopsAtTheSettleRunsWhenAskedAndOnlyThen) {
   std::vector<double> noisy;
   for (int i = 0; i < 200; ++i) noisy.push_back(i % 2 ? 11.0 : 9.0);
   Script jittery{noisy};
-  auto c = measure::repeat_and_summarize(std::ref(jittery), options(0), 0.0025);
+  auto c = measure::repeat_and_summarize(std::ref(jittery), options(), {0.0025, 0});
   ASSERT_TRUE(c.ok());
   EXPECT_GT(c.value().repeats, 90);
 }

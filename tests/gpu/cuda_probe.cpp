@@ -68,7 +68,7 @@ int probe(Backend& backend, const Problem& p, const Choice& choice, const Tuning
   m.budget_ms = 30;
   const auto ranges = set.value().ranges();
   auto timing = rt.measure([&](int) { return kernel.value()->run(args, RunContext{rt.stream()}); },
-                           [&](int) { return rt.flush_caches(ranges); }, m);
+                           [&](int) { return rt.flush_caches(ranges); }, m, 0);
   if (!timing) {
     std::printf("%-40s TIMING %s\n", choice.name.c_str(), timing.error().to_string().c_str());
     return 1;

@@ -634,8 +634,8 @@ TEST(CudaRuntimeOnGpu, ScrubbingL2MakesAnL2ResidentPassSlower) {
   MeasureOptions options;
   options.budget_ms = 5;
   options.min_repeats = 200;
-  auto warm = rt.measure(run, run, options);
-  auto cold = rt.measure(run, [&](int) { return rt.flush_caches({}); }, options);
+  auto warm = rt.measure(run, run, options, 0);
+  auto cold = rt.measure(run, [&](int) { return rt.flush_caches({}); }, options, 0);
   ASSERT_TRUE(warm.ok()) << warm.error().to_string();
   ASSERT_TRUE(cold.ok()) << cold.error().to_string();
   std::cout << "[ timing   ] 16 MiB pass: warm " << warm.value().median_us << " us, cold " << cold.value().median_us
@@ -666,7 +666,7 @@ TEST(CudaRuntimeOnGpu, GraphTimingReplaysACapturedRun) {
     MeasureOptions options;
     options.cuda_graph = true;
     options.budget_ms = 5;
-    auto timing = rt.measure(run, [](int) { return Status::success(); }, options);
+    auto timing = rt.measure(run, [](int) { return Status::success(); }, options, 0);
     ASSERT_TRUE(timing.ok()) << which << ": " << timing.error().to_string();
     EXPECT_EQ(runs, 2) << "one warm-up run and one captured run; the rest are replays";
     EXPECT_GT(timing.value().median_us, 0.0);

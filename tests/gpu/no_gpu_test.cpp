@@ -98,7 +98,7 @@ TEST(CudaRuntimeWithoutGpu, EveryCallRejectsWithTheReasonInsteadOfCrashing) {
   EXPECT_EQ(rt.stream(), nullptr);
   int runs = 0;
   auto timing = rt.measure([&](int) { ++runs; return Status::success(); }, [](int) { return Status::success(); },
-                           MeasureOptions{});
+                           MeasureOptions{}, 0);
   EXPECT_FALSE(timing.ok());
   EXPECT_EQ(runs, 0);
   auto values = rt.reference(gpu_problem(Op::mm, DType::f32, {1, 8, 8, 8}), GemmArgs{}, {runtime::OutputIndex{0, 0, 0}});

@@ -116,7 +116,8 @@ TEST(MeasuringInterface, OneMeasurementIsOpenedPerProblemAndEveryChoiceGoesThrou
 }
 
 // Early stop: the first choice timed gets no limit; each later one is told to
-// stop once its median is over (1 + early_stop) times the best median so far.
+// stop once even its fastest run is over (1 + early_stop) times the best
+// median so far.
 TEST(MeasuringInterface, EachChoiceIsToldToStopOverTheBestMedianSoFarTimesOnePlusEarlyStop) {
   for (double early_stop : {0.2, 0.5, 0.0}) {
     auto script = std::make_shared<Script>();

@@ -279,7 +279,8 @@ Status CudaRuntime::flush_caches(const std::vector<runtime::MemoryRange>&) {
 }
 
 Expected<Timing> CudaRuntime::measure(const std::function<Status(int rep)>& run,
-                                      const std::function<Status(int rep)>& prepare, const MeasureOptions& options) {
+                                      const std::function<Status(int rep)>& prepare, const MeasureOptions& options,
+                                      double stop_above_us) {
   if (Status s = make_current(); !s) return s.error();
   const DriverApi& api = driver();
 
@@ -294,8 +295,9 @@ Expected<Timing> CudaRuntime::measure(const std::function<Status(int rep)>& run,
     return static_cast<double>(ms) * 1000.0;
   };
   // Events time each run to ~0.5 us: stop once the median is known to a
-  // quarter of the margin at which two medians tie (measure/timing.h).
-  const double settle = options.noise_margin / 4;
+  // quarter of the margin at which two medians tie, or once the choice
+  // cannot win (measure/timing.h).
+  const measure::EarlyEnd end{options.noise_margin / 4, stop_above_us};
 
   if (!options.cuda_graph) {
     return measure::repeat_and_summarize(
@@ -306,7 +308,7 @@ Expected<Timing> CudaRuntime::measure(const std::function<Status(int rep)>& run,
           if (Status s = check(api.cuEventRecord(stop_, stream_), "cuEventRecord"); !s) return s.error();
           return elapsed_us();
         },
-        options, settle);
+        options, end);
   }
 
   // One plain run first: libraries allocate and load lazily, which a
@@ -338,7 +340,7 @@ Expected<Timing> CudaRuntime::measure(const std::function<Status(int rep)>& run,
         if (Status s = check(api.cuEventRecord(stop_, stream_), "cuEventRecord"); !s) return s.error();
         return elapsed_us();
       },
-      options, settle);
+      options, end);
   api.cuGraphExecDestroy(exec);
   return timing;
 }
