@@ -231,6 +231,9 @@ TuningContext Tuner::Impl::context_for(const Problem& problem, bool with_device)
   TuningContext ctx{search_space, threads, compile_threads,
                     with_device ? &services.runtime_for(problem.device) : nullptr};
   ctx.cache_dir = cache_dir;
+  // The device keeps the code it compiles for itself (a library backend's
+  // epilogue pass, built with a stored winner) in the same folder.
+  if (ctx.device) ctx.device->use_cache_dir(cache_dir);
   return ctx;
 }
 

@@ -415,6 +415,38 @@ TEST_F(KernelDiskCache, WrittenKernelIsReadBackOnlyUnderItsIdentity) {
   EXPECT_EQ(files, 1);
 }
 
+// The one way both kernel caches (templates, the runtime's own) get a cubin:
+// compiled once, then read back by the next caller; a failed compile is not
+// stored; without a folder every call compiles.
+TEST_F(KernelDiskCache, ReadOrCompileCompilesOnceAndStoresOnlySuccess) {
+  int compiles = 0;
+  auto good = [&]() -> Expected<std::vector<char>> {
+    ++compiles;
+    return cubin_;
+  };
+  bool from_disk = true;
+  auto first = ck::disk::read_or_compile(folder_, "id good", good, &from_disk);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(from_disk);
+  auto second = ck::disk::read_or_compile(folder_, "id good", good, &from_disk);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(from_disk);
+  EXPECT_EQ(second.value(), cubin_);
+  EXPECT_EQ(compiles, 1);
+
+  auto bad = [&]() -> Expected<std::vector<char>> {
+    ++compiles;
+    return reject(Reason::compile_error, "no");
+  };
+  EXPECT_FALSE(ck::disk::read_or_compile(folder_, "id bad", bad).ok());
+  EXPECT_FALSE(ck::disk::read_or_compile(folder_, "id bad", bad).ok());
+  EXPECT_EQ(compiles, 3) << "a failed compile was stored";
+
+  EXPECT_TRUE(ck::disk::read_or_compile("", "id good", good, &from_disk).ok());
+  EXPECT_FALSE(from_disk);
+  EXPECT_EQ(compiles, 4);
+}
+
 // has() is what lets a rebuilt winner skip compiling its siblings: true only
 // for a stored file, never for a planted link or another digest.
 TEST_F(KernelDiskCache, HasSeesOnlyAStoredKernelFile) {

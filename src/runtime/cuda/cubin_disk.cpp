@@ -196,4 +196,16 @@ void trim(const std::string& folder, std::uint64_t max_bytes) {
 }
 
 
+Expected<std::vector<char>> read_or_compile(const std::string& folder, const std::string& identity,
+                                            const std::function<Expected<std::vector<char>>()>& compile,
+                                            bool* from_disk) {
+  const std::string digest = digest_of(identity);
+  std::optional<std::vector<char>> stored = read(folder, digest, identity);
+  if (from_disk) *from_disk = stored.has_value();
+  if (stored) return std::move(*stored);
+  Expected<std::vector<char>> compiled = compile();
+  if (compiled.ok() && write(folder, digest, identity, compiled.value())) trim(folder, kDefaultMaxBytes);
+  return compiled;
+}
+
 }  // namespace gemmtune::cuda::cubin_disk

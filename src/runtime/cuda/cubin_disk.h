@@ -12,10 +12,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "gemmtune/outcome.h"
 
 namespace gemmtune::cuda::cubin_disk {
 
@@ -38,6 +41,14 @@ bool write(const std::string& folder, const std::string& digest, const std::stri
 // `max_bytes` of them. Touches nothing but files named like ours.
 void trim(const std::string& folder, std::uint64_t max_bytes);
 inline constexpr std::uint64_t kDefaultMaxBytes = std::uint64_t{1} << 30;  // 1 GiB
+
+// The cubin that `identity` describes: read from `folder` when stored there,
+// else made by `compile` and, when that succeeds, stored (then the folder is
+// trimmed to kDefaultMaxBytes) for the next process. `from_disk`, when
+// given, says which. A folder of "" compiles every time.
+Expected<std::vector<char>> read_or_compile(const std::string& folder, const std::string& identity,
+                                            const std::function<Expected<std::vector<char>>()>& compile,
+                                            bool* from_disk = nullptr);
 
 // FNV-1a over text, and 16 hex digits of a 64-bit value (digests, checksums).
 std::uint64_t fnv1a(std::string_view text, std::uint64_t h = 1469598103934665603ull);

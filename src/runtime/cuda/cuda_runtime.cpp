@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <optional>
 #include <sstream>
 #include <string_view>
 
@@ -348,11 +347,21 @@ Expected<Timing> CudaRuntime::measure(const std::function<Status(int rep)>& run,
 Expected<std::vector<char>> CudaRuntime::compile(const std::string& source,
                                                  const std::vector<std::string>& options) const {
   if (!availability_.available) return unavailable().error();
-  return nvrtc_compile(source, sm_name(info_.sm_major, info_.sm_minor), options);
+  const std::string arch = sm_name(info_.sm_major, info_.sm_minor);
+  std::string identity = "gemmtune-runtime-kernels/1 arch=" + arch + " nvrtc=" + cubin_disk::nvrtc_version() +
+                         " options=";
+  for (const std::string& o : options) identity += o + ",";
+  identity += " source=" + cubin_disk::hex64(cubin_disk::fnv1a(source)) + ":" + std::to_string(source.size());
+  std::string folder;
+  {
+    std::lock_guard<std::mutex> lock(folder_mutex_);
+    folder = code_folder_;
+  }
+  return cubin_disk::read_or_compile(folder, identity, [&] { return nvrtc_compile(source, arch, options); });
 }
 
 void CudaRuntime::use_cache_dir(const std::string& cache_dir) {
-  std::lock_guard<std::mutex> lock(module_mutex_);
+  std::lock_guard<std::mutex> lock(folder_mutex_);
   code_folder_ = cubin_disk::folder_for(cache_dir);
 }
 
@@ -360,26 +369,12 @@ void CudaRuntime::use_cache_dir(const std::string& cache_dir) {
 Status CudaRuntime::ensure_module() {
   if (module_) return Status::success();
   if (!module_error_.empty()) return reject(Reason::compile_error, module_error_);
-  if (!availability_.available) return unavailable();
-  const std::string arch = sm_name(info_.sm_major, info_.sm_minor);
-  std::string identity = "gemmtune-runtime-kernels/1 arch=" + arch + " nvrtc=" + cubin_disk::nvrtc_version() +
-                         " options=";
-  for (const std::string& o : kKernelOptions) identity += o + ",";
-  const std::string source = reference_kernel_source();
-  identity += " source=" + cubin_disk::hex64(cubin_disk::fnv1a(source)) + ":" + std::to_string(source.size());
-  const std::string digest = cubin_disk::digest_of(identity);
-  std::optional<std::vector<char>> cubin = cubin_disk::read(code_folder_, digest, identity);
+  auto cubin = compile(reference_kernel_source(), kKernelOptions);
   if (!cubin) {
-    auto compiled = compile(source, kKernelOptions);
-    if (!compiled) {
-      if (compiled.error().reason == Reason::compile_error) module_error_ = compiled.error().message;
-      return compiled.error();
-    }
-    cubin = std::move(compiled.value());
-    if (cubin_disk::write(code_folder_, digest, identity, *cubin))
-      cubin_disk::trim(code_folder_, cubin_disk::kDefaultMaxBytes);
+    if (cubin.error().reason == Reason::compile_error) module_error_ = cubin.error().message;
+    return cubin.error();
   }
-  return check(driver().cuModuleLoadData(&module_, cubin->data()), "cuModuleLoadData (gemmtune kernels)");
+  return check(driver().cuModuleLoadData(&module_, cubin.value().data()), "cuModuleLoadData (gemmtune kernels)");
 }
 
 Expected<CUfunction> CudaRuntime::function(const char* name) {

@@ -100,12 +100,13 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   // One of the kernels in device_kernels.h, compiled on first use and
   // looked up once (later calls only take a lock and read a map).
   Expected<CUfunction> function(const char* name);
-  // Compiles source with NVRTC for this device (cubin, sm_XY).
+  // Compiles source with NVRTC for this device (cubin, sm_XY), through the
+  // disk cache of use_cache_dir: the runtime's own kernels (the reference,
+  // the library epilogue passes) are compiled once per machine, not in every
+  // process (~0.3 s of NVRTC each).
   Expected<std::vector<char>> compile(const std::string& source, const std::vector<std::string>& options) const;
 
-  // The runtime's own kernels (reference, library epilogue passes) are read
-  // from and written to <cache_dir>/kernels (runtime/cuda/cubin_disk.h)
-  // instead of compiled in every process (~0.3 s of NVRTC each).
+  // <cache_dir>/kernels (runtime/cuda/cubin_disk.h) for compile().
   void use_cache_dir(const std::string& cache_dir) override;
 
  protected:
@@ -132,7 +133,8 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   std::mutex module_mutex_;
   CUmodule module_ = nullptr;
   std::string module_error_;
-  std::string code_folder_;  // guarded by module_mutex_
+  mutable std::mutex folder_mutex_;  // compile() runs under module_mutex_ and outside it
+  std::string code_folder_;          // guarded by folder_mutex_
   std::map<std::string, CUfunction, std::less<>> functions_;  // guarded by module_mutex_
   runtime::DeviceBuffer scrub_;
 };

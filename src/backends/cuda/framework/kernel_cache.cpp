@@ -113,19 +113,12 @@ void KernelCache::prepare(cuda::CudaRuntime& rt, const std::vector<KernelSource>
       auto it = st.cubins.find(digest);
       if (it == st.cubins.end()) {
         // Produced by the tasks below: from disk, else NVRTC (then stored).
-        std::packaged_task<CubinResult()> task([this, s, digest, folder]() -> CubinResult {
-          const std::string id = identity(s);
-          if (auto cubin = disk::read(folder, digest, id)) {
-            std::lock_guard<std::mutex> lock(state().mutex);
-            ++state().stats.disk_hits;
-            return std::make_shared<const Expected<std::vector<char>>>(std::move(*cubin));
-          }
-          auto result = std::make_shared<Expected<std::vector<char>>>(compile(s));
-          {
-            std::lock_guard<std::mutex> lock(state().mutex);
-            ++state().stats.compiled;
-          }
-          if (result->ok() && disk::write(folder, digest, id, result->value())) disk::trim(folder, disk::kDefaultMaxBytes);
+        std::packaged_task<CubinResult()> task([this, s, folder]() -> CubinResult {
+          bool from_disk = false;
+          auto result = std::make_shared<const Expected<std::vector<char>>>(
+              disk::read_or_compile(folder, identity(s), [&] { return compile(s); }, &from_disk));
+          std::lock_guard<std::mutex> lock(state().mutex);
+          ++(from_disk ? state().stats.disk_hits : state().stats.compiled);
           return result;
         });
         it = st.cubins.emplace(digest, task.get_future().share()).first;
