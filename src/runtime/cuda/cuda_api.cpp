@@ -51,6 +51,16 @@ std::vector<std::string> with_cuda_dirs(std::vector<std::string> sonames) {
   return sonames;
 }
 
+// Loads a library API, with a debug line saying how long it took (cuBLAS,
+// cuBLASLt and NVRTC are 0.1-0.5 GB: their loading shows in start-up).
+template <class Api>
+Api timed_load(const char* what, Api (*load)(const std::vector<std::string>&), std::vector<std::string> names) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Api api = load(with_cuda_dirs(std::move(names)));
+  log::debug(std::string(what) + (api.loaded ? " loaded in " : " not loaded in ") + log::ms_since(t0));
+  return api;
+}
+
 }  // namespace
 
 #define GEMMTUNE_LOAD(fn)                                                        \
@@ -108,19 +118,6 @@ const DriverApi& driver_api() {
   static const DriverApi api = load_driver_api({"libcuda.so.1", "libcuda.so"});
   return api;
 }
-
-
-namespace {
-// Loads a library API once, with a debug line saying how long it took
-// (cuBLAS, cuBLASLt and NVRTC are 0.1-0.5 GB: their loading shows in start-up).
-template <class Api>
-Api timed_load(const char* what, Api (*load)(const std::vector<std::string>&), std::vector<std::string> names) {
-  const auto t0 = std::chrono::steady_clock::now();
-  Api api = load(with_cuda_dirs(std::move(names)));
-  log::debug(std::string(what) + (api.loaded ? " loaded in " : " not loaded in ") + log::ms_since(t0));
-  return api;
-}
-}  // namespace
 
 const NvrtcApi& nvrtc_api() {
   static const NvrtcApi api = timed_load("NVRTC", load_nvrtc_api, {"libnvrtc.so.13", "libnvrtc.so"});
