@@ -13,11 +13,13 @@
 namespace gemmtune::measure {
 namespace {
 
+constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ull;  // splitmix64's step
+
 // splitmix64: fast, good enough for test data, reproducible from a seed.
 struct Rng {
   std::uint64_t state;
   std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);  // kGolden below
+    std::uint64_t z = (state += kGolden);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
@@ -31,22 +33,6 @@ void fill_scales(const HostBuffer& buffer, std::size_t count, std::uint64_t seed
   auto* out = static_cast<float*>(buffer.data());
   for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<float>(rng.uniform(0.25, 2.0));
 }
-
-}  // namespace
-
-void HostBuffer::Free::operator()(void* p) const { std::free(p); }
-
-HostBuffer::HostBuffer(std::size_t bytes) : bytes_(bytes) {
-  if (bytes == 0) return;
-  std::size_t rounded = (bytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (p == nullptr) throw std::bad_alloc();
-  data_.reset(p);
-}
-
-namespace {
-
-constexpr std::uint64_t kGolden = 0x9e3779b97f4a7c15ull;  // splitmix64's step
 
 // Elements [begin, end) of fill_random's sequence. splitmix64 is counter
 // based (element i draws from state seed + (i + 1) * step), so a range starts
@@ -97,6 +83,17 @@ void fill_range(void* data, DType dtype, std::size_t begin, std::size_t end, std
 }
 
 }  // namespace
+
+void HostBuffer::Free::operator()(void* p) const { std::free(p); }
+
+HostBuffer::HostBuffer(std::size_t bytes) : bytes_(bytes) {
+  if (bytes == 0) return;
+  std::size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (p == nullptr) throw std::bad_alloc();
+  data_.reset(p);
+}
+
 
 void fill_random(void* data, DType dtype, std::size_t count, std::uint64_t seed, int threads) {
   // Large operands (a 4096 x 4096 bf16 pair took ~0.1 s of every GPU

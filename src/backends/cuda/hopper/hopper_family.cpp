@@ -242,8 +242,8 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   for (const Config& c : all) ranked.push_back({c, estimate(p, c, sms)});
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const Estimate& a, const Estimate& b) { return a.seconds < b.seconds; });
-  // Ten: round 5's winner for 128x4096x4096 (64x64, no split) ranked ninth
-  // once the split factors that fill one wave were offered.
+  // Ten: for 128x4096x4096 the estimate ranks round 6's two fastest choices
+  // (128x64 k2, 64x64 k2, 26-27 us on the H100) fourth and tenth.
   const std::size_t keep = p.m <= 32 ? 2 : 10;
   std::vector<Config> out;
   for (const Estimate& e : ranked) {
