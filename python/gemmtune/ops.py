@@ -210,16 +210,23 @@ def _route(first, second, third=None):
 
 # ---------------------------------------------------------------- the ops
 #
-# Each op first tests, inline, for the common case: not being traced by
-# torch.compile, plain tensors (torch.Tensor or nn.Parameter, no subclass), and
-# no autograd to record (needs_op's test, written out so that the call pays
-# for no extra Python frame), and then goes straight to _fast. Everything
-# else (NumPy, subclasses, autograd, tracing, torch not yet seen) takes the
-# general route below, which decides as before.
+# Each op first asks _plain for the common case and then goes straight to
+# _fast. Everything else (NumPy, subclasses, autograd, tracing, torch not yet
+# seen) takes the general route below, which decides as before.
 
 
 def _act(activation):
     return "none" if activation is None else _activation(activation)
+
+
+def _plain(first, second, third=None):
+    """The common case, decided without _route's frames: not traced by
+    torch.compile, plain tensors (torch.Tensor or nn.Parameter, no subclass;
+    `third`, a bias, may be None) and no autograd to record (needs_op's test)."""
+    return (not _is_compiling() and type(first) in _PLAIN and type(second) in _PLAIN
+            and (third is None or type(third) in _PLAIN)
+            and not (_grad_enabled() and (first.requires_grad or second.requires_grad
+                                          or (third is not None and third.requires_grad))))
 
 
 def _op_route(op, out, tuner):
@@ -232,7 +239,7 @@ def _op_route(op, out, tuner):
 
 
 def _product(op, a, b, out, activation, tuner):
-    """mm or bmm off the inline fast test."""
+    """mm or bmm off the common case."""
     route = _route(a, b)
     if route == "op":
         return _op_route(op, out, tuner)(a, b, _act(activation))
@@ -242,7 +249,7 @@ def _product(op, a, b, out, activation, tuner):
 
 
 def _biased_product(op, bias, a, b, beta, alpha, out, activation, tuner):
-    """addmm or baddbmm off the inline fast test."""
+    """addmm or baddbmm off the common case."""
     route = _route(a, b, bias)
     if route == "op":
         return _op_route(op, out, tuner)(bias, a, b, float(beta), float(alpha), _act(activation))
@@ -253,7 +260,7 @@ def _biased_product(op, bias, a, b, beta, alpha, out, activation, tuner):
 
 
 def _linear(x, weight, bias, activation, out, tuner):
-    """linear off the inline fast test."""
+    """linear off the common case."""
     route = _route(x, weight, bias)
     if route == "op":
         return _op_route("linear", out, tuner)(x, weight, bias, _act(activation))
@@ -264,50 +271,38 @@ def _linear(x, weight, bias, activation, out, tuner):
 
 def mm(a, b, *, out=None, activation=None, tuner=None):
     """a @ b for 2-D a (m, k) and b (k, n), with an optional fused activation."""
-    if (not _is_compiling() and type(a) in _PLAIN and type(b) in _PLAIN
-            and not (_grad_enabled() and (a.requires_grad or b.requires_grad))):
-        return _fast(tuner or _default or default_tuner(), "mm", a, b, None,
-                     "none" if activation is None else _activation(activation), 1.0, 1.0, out)
+    if _plain(a, b):
+        return _fast(tuner or _default or default_tuner(), "mm", a, b, None, _act(activation), 1.0, 1.0, out)
     return _product("mm", a, b, out, activation, tuner)
 
 
 def addmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
     """activation(beta * bias + alpha * (a @ b)); bias is (n,), (1, n) or (m, n)
     (other broadcastable shapes are broadcast to a dense copy)."""
-    if (not _is_compiling() and type(a) in _PLAIN and type(b) in _PLAIN and (bias is None or type(bias) in _PLAIN)
-            and not (_grad_enabled() and (a.requires_grad or b.requires_grad
-                                          or (bias is not None and bias.requires_grad)))):
-        return _fast(tuner or _default or default_tuner(), "addmm", a, b, bias,
-                     "none" if activation is None else _activation(activation), float(alpha), float(beta), out)
+    if _plain(a, b, bias):
+        return _fast(tuner or _default or default_tuner(), "addmm", a, b, bias, _act(activation), float(alpha),
+                     float(beta), out)
     return _biased_product("addmm", bias, a, b, beta, alpha, out, activation, tuner)
 
 
 def bmm(a, b, *, out=None, activation=None, tuner=None):
     """a @ b for 3-D a (B, m, k) and b (B, k, n); a batch stride of 0 shares one matrix."""
-    if (not _is_compiling() and type(a) in _PLAIN and type(b) in _PLAIN
-            and not (_grad_enabled() and (a.requires_grad or b.requires_grad))):
-        return _fast(tuner or _default or default_tuner(), "bmm", a, b, None,
-                     "none" if activation is None else _activation(activation), 1.0, 1.0, out)
+    if _plain(a, b):
+        return _fast(tuner or _default or default_tuner(), "bmm", a, b, None, _act(activation), 1.0, 1.0, out)
     return _product("bmm", a, b, out, activation, tuner)
 
 
 def baddbmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
     """activation(beta * bias + alpha * (a @ b)) for batches."""
-    if (not _is_compiling() and type(a) in _PLAIN and type(b) in _PLAIN and (bias is None or type(bias) in _PLAIN)
-            and not (_grad_enabled() and (a.requires_grad or b.requires_grad
-                                          or (bias is not None and bias.requires_grad)))):
-        return _fast(tuner or _default or default_tuner(), "baddbmm", a, b, bias,
-                     "none" if activation is None else _activation(activation), float(alpha), float(beta), out)
+    if _plain(a, b, bias):
+        return _fast(tuner or _default or default_tuner(), "baddbmm", a, b, bias, _act(activation), float(alpha),
+                     float(beta), out)
     return _biased_product("baddbmm", bias, a, b, beta, alpha, out, activation, tuner)
 
 
 def linear(x, weight, bias=None, activation=None, *, out=None, tuner=None):
     """activation(x @ weight.T + bias), as torch.nn.functional.linear: x is
     (..., k), weight (n, k), bias (n,) or None."""
-    if (not _is_compiling() and type(x) in _PLAIN and type(weight) in _PLAIN
-            and (bias is None or type(bias) in _PLAIN)
-            and not (_grad_enabled() and (x.requires_grad or weight.requires_grad
-                                          or (bias is not None and bias.requires_grad)))):
-        return _fast(tuner or _default or default_tuner(), "linear", x, weight, bias,
-                     "none" if activation is None else _activation(activation), 1.0, 1.0, out)
+    if _plain(x, weight, bias):
+        return _fast(tuner or _default or default_tuner(), "linear", x, weight, bias, _act(activation), 1.0, 1.0, out)
     return _linear(x, weight, bias, activation, out, tuner)
