@@ -179,11 +179,16 @@ CudaRuntime::~CudaRuntime() {
 
 Status CudaRuntime::unavailable() const { return reject(Reason::unavailable, availability_.why); }
 
-Status CudaRuntime::make_current() const {
+Status CudaRuntime::ensure_context() const {
   if (!availability_.available) return unavailable();
   std::call_once(context_once_, [this] { context_error_ = open_context(); });
   if (!context_error_.empty())
     return reject(Reason::unavailable, "cuda:" + std::to_string(index_) + " has no usable context: " + context_error_);
+  return Status::success();
+}
+
+Status CudaRuntime::make_current() const {
+  if (Status s = ensure_context(); !s) return s;
   return check(driver().cuCtxSetCurrent(context_), "cuCtxSetCurrent");
 }
 

@@ -71,7 +71,7 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   // the legacy default stream, so kernels must be given this stream).
   // Null when the context cannot be created (make_current() says why).
   void* stream() override {
-    (void)make_current();
+    (void)ensure_context();
     return stream_;
   }
 
@@ -115,6 +115,7 @@ class CudaRuntime final : public runtime::DeviceRuntime {
  private:
   std::string open();  // empty on success, else why the device is unusable
   std::string open_context() const;  // the same for the context, the stream and the events
+  Status ensure_context() const;     // open_context() once; its failure every time after
   Status unavailable() const;
   Status ensure_module();
   Status ensure_scrub();
