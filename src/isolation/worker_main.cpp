@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -185,7 +186,14 @@ std::optional<int> serve_if_worker(int argc, char** argv, const std::function<Wo
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != static_cast<pid_t>(parent)) return 0;
   Server server(static_cast<int>(socket), services());
-  return server.run();
+  const int code = server.run();
+  // Ended without the destructors: the process holds nothing unsaved (each
+  // result went back over the socket before this; compiled kernels were
+  // renamed into the cache when made), and the parent waits for this exit:
+  // the CUDA driver's own teardown (context release, library unloads) is
+  // tens of milliseconds the kernel's cleanup of the process does anyway.
+  std::fflush(nullptr);
+  std::_Exit(code);
 }
 
 }  // namespace gemmtune::isolation

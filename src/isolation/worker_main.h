@@ -27,8 +27,9 @@ struct WorkerServices {
 WorkerServices builtin_worker_services();
 
 // When argv[1] is kWorkerModeFlag: serves requests until the parent goes
-// away and returns the process's exit code (0 when the parent closed the
-// socket; 2 for a malformed command line or request). Otherwise nullopt.
+// away and ends the process (std::_Exit, without destructors: see
+// worker_main.cpp) with status 0 when the parent closed the socket, 2 for a
+// malformed request; returns 2 for a malformed command line. Otherwise nullopt.
 std::optional<int> serve_if_worker(int argc, char** argv,
                                    const std::function<WorkerServices()>& services = builtin_worker_services);
 

@@ -79,6 +79,12 @@ class DeviceRuntime {
   // The stream kernels run on during tuning (a CUstream), null for the CPU.
   virtual void* stream() { return nullptr; }
 
+  // Makes now what the first use would make (CUDA: the context, the stream
+  // and the reference module), so that a caller can overlap it with host
+  // work, such as filling the inputs, on another thread. A failure is not
+  // reported here: the first real call meets it again and says so.
+  virtual void prepare() {}
+
   // Evicts these ranges from the caches (CPU: cache-line flush; GPU: the
   // ranges are ignored and the whole L2 is scrubbed).
   virtual Status flush_caches(const std::vector<MemoryRange>& ranges) = 0;

@@ -394,6 +394,12 @@ Expected<CUfunction> CudaRuntime::function(const char* name) {
   return fn;
 }
 
+void CudaRuntime::prepare() {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (make_current() && function(kReferenceKernel))
+    log::debug("CUDA cuda:" + std::to_string(index_) + ": context and reference module ready in " + log::ms_since(t0));
+}
+
 Expected<std::vector<runtime::ReferenceValue>> CudaRuntime::reference(const Problem& p, const GemmArgs& args,
                                                                       const std::vector<runtime::OutputIndex>& indices) {
   if (Status s = make_current(); !s) return s.error();

@@ -70,6 +70,7 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   // The CUstream tuning runs on (non-blocking: it does not synchronize with
   // the legacy default stream, so kernels must be given this stream).
   // Null when the context cannot be created (make_current() says why).
+  void prepare() override;
   void* stream() override {
     (void)ensure_context();
     return stream_;
