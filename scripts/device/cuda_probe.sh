@@ -8,6 +8,9 @@
 #   CUDA_PROBE_LOG       a GEMMTUNE_LOG level for the probe's processes
 #   CUDA_PROBE_TIMEOUT   seconds per choice (default 10; kernels are compiled
 #                        beforehand by --prepare, so a choice needs well under 1 s)
+#   CUDA_PROBE_CHOICES   choice names to run instead of the problem's space
+#                        (offered or not, e.g. exhaustive-only clusters), each
+#                        built alone: no --prepare of the whole space
 #   CUDA_PROBE_MATCH     an extended regex: only the choices whose names match
 #                        are run (the space is still compiled first by --prepare:
 #                        the backend compiles every sibling choice whenever one
@@ -35,10 +38,14 @@ fails=0
 while IFS= read -r line; do
   [ -z "$line" ] && continue
   echo "== $line"
-  # shellcheck disable=SC2086
-  timeout 300 "$bin/cuda_probe" $line --prepare
-  # shellcheck disable=SC2086
-  names=$(timeout 60 "$bin/cuda_probe" $line --list) || { echo "   list failed"; fails=$((fails + 1)); continue; }
+  if [ -n "${CUDA_PROBE_CHOICES:-}" ]; then
+    names=$CUDA_PROBE_CHOICES
+  else
+    # shellcheck disable=SC2086
+    timeout 300 "$bin/cuda_probe" $line --prepare
+    # shellcheck disable=SC2086
+    names=$(timeout 60 "$bin/cuda_probe" $line --list) || { echo "   list failed"; fails=$((fails + 1)); continue; }
+  fi
   [ -n "${CUDA_PROBE_MATCH:-}" ] && names=$(echo "$names" | grep -E "$CUDA_PROBE_MATCH")
   declare -A broken=()
   for name in $names; do
