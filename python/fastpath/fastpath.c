@@ -243,9 +243,10 @@ static int call_kernel(PyObject *lock, const gemmtune_selection *handle, uintptr
   if (r == NULL)
     return -1;
   Py_DECREF(r);
+  run_function run = bound.run; /* read with the GIL held: bind() may run on another thread meanwhile */
   int status;
   Py_BEGIN_ALLOW_THREADS
-  status = bound.run(handle, (const void *)a, (const void *)b, (void *)c, (const void *)bias, NULL, NULL, stream);
+  status = run(handle, (const void *)a, (const void *)b, (void *)c, (const void *)bias, NULL, NULL, stream);
   Py_END_ALLOW_THREADS
   r = PyObject_CallMethodObjArgs(lock, s_release, NULL);
   if (r == NULL)
@@ -255,7 +256,10 @@ static int call_kernel(PyObject *lock, const gemmtune_selection *handle, uintptr
     return 0;
   /* The same typed exception ops._fast raises: _capi.last_error(), read on
    * this thread, whose error the library keeps per thread. */
-  PyObject *error = PyObject_CallNoArgs(bound.last_error);
+  PyObject *last_error = bound.last_error;
+  Py_INCREF(last_error); /* owned while it runs: bind() may replace it */
+  PyObject *error = PyObject_CallNoArgs(last_error);
+  Py_DECREF(last_error);
   if (error != NULL) {
     PyObject *type = PyObject_Type(error);
     PyErr_SetObject(type, error);
