@@ -58,7 +58,10 @@ def test_the_extension_uses_only_the_stable_abi_and_links_nothing():
     # One build for every CPython >= 3.11: no libpython, torch or gemmtune
     # library among its needs (the symbols come from the interpreter).
     path = gemmtune.fast_path().detail
-    done = subprocess.run(["readelf", "-d", path], capture_output=True, text=True)
+    try:
+        done = subprocess.run(["readelf", "-d", path], capture_output=True, text=True)
+    except FileNotFoundError:
+        pytest.skip("no readelf here (binutils)")
     if done.returncode != 0:
         pytest.skip(f"readelf: {done.stderr.strip()}")
     needed = [line for line in done.stdout.splitlines() if "(NEEDED)" in line]
