@@ -117,8 +117,11 @@ def _first_sight(tuner, key, layout, op, operands, out, activation, alpha, beta)
 
 # Set by gemmtune.torch when it is imported (_install_torch): the types the fast
 # path takes and the torch functions it calls, as module globals (cheaper to
-# reach per call than attributes of another module). Until then every call
-# takes the general route (_route), which imports gemmtune.torch for a tensor.
+# reach per call than attributes of another module; the C fast path reads
+# them, _default, default_tuner, _act and _fast_entry from this module's
+# globals per call too, so a reassignment reaches both paths). Until then
+# every call takes the general route (_route), which imports gemmtune.torch
+# for a tensor.
 _PLAIN = ()
 _grad_enabled = _raw_stream = None
 
