@@ -97,6 +97,16 @@ enum {
 enum { kEntryRun, kEntryHandle, kEntryLock, kEntryAllocate, kEntryStream, kEntryBiasShape, kEntryFlatten, kEntrySelection,
        kEntrySize };
 
+static int check_count(const char *function, Py_ssize_t given, Py_ssize_t low, Py_ssize_t high) {
+  if (given >= low && given <= high)
+    return 0;
+  if (low == high)
+    PyErr_Format(PyExc_TypeError, "%s() takes %zd arguments (%zd given)", function, low, given);
+  else
+    PyErr_Format(PyExc_TypeError, "%s() takes %zd or %zd arguments (%zd given)", function, low, high, given);
+  return -1;
+}
+
 static int check_bound(void) {
   if (bound.run == NULL) {
     PyErr_SetString(PyExc_RuntimeError, "gemmtune._fastpath: bind() has not been called");
@@ -520,11 +530,7 @@ static const char kDirectDoc[] =
     "that torch.compile is not tracing.";
 
 static PyObject *direct(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (nargs != 9) {
-    PyErr_Format(PyExc_TypeError, "direct() takes 9 arguments (%zd given)", nargs);
-    return NULL;
-  }
-  if (check_bound() < 0)
+  if (check_count("direct", nargs, 9, 9) < 0 || check_bound() < 0)
     return NULL;
   PyObject *op = args[0], *a = args[1], *b = args[2], *bias = args[3], *out = args[4];
   int common = common_case(a, b, bias);
@@ -550,10 +556,8 @@ static const char kFastDoc[] =
     "out or a new result.";
 
 static PyObject *fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (nargs != 8 && nargs != 9) {
-    PyErr_Format(PyExc_TypeError, "fast() takes 8 or 9 arguments (%zd given)", nargs);
+  if (check_count("fast", nargs, 8, 9) < 0)
     return NULL;
-  }
   return run_fast(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7],
                   nargs == 9 ? args[8] : Py_None);
 }
@@ -563,10 +567,8 @@ static const char kKeyDoc[] =
     "The memo key fast() looks a call up by (for tests: it must equal ops._fast's).";
 
 static PyObject *key(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (nargs != 7 && nargs != 8) {
-    PyErr_Format(PyExc_TypeError, "key() takes 7 or 8 arguments (%zd given)", nargs);
+  if (check_count("key", nargs, 7, 8) < 0)
     return NULL;
-  }
   Pointers p;
   return make_key(args[0], args[1], args[2], args[3], args[4], args[5], args[6], nargs == 8 ? args[7] : Py_None, &p);
 }
@@ -578,10 +580,8 @@ static const char kBindDoc[] =
     "loaded library's gemmtune_selection_run.";
 
 static PyObject *bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-  if (nargs != 5) {
-    PyErr_Format(PyExc_TypeError, "bind() takes 5 arguments (%zd given)", nargs);
+  if (check_count("bind", nargs, 5, 5) < 0)
     return NULL;
-  }
   if (!PyDict_Check(args[0]) || !PyDict_Check(args[1]) || !PyAnySet_Check(args[2]) || !PyCallable_Check(args[3])) {
     PyErr_SetString(PyExc_TypeError, "bind(dict, dict, set, callable, int)");
     return NULL;

@@ -2,12 +2,12 @@
 one: it is built and loaded here, both paths give identical results from one
 shared memo (each finds the entries the other made), raise the same typed
 errors, record captures, and leave everything that is not the common case
-to the general route."""
+to the general route. (Two threads on either path: test_torch_cpu.py.)"""
 
 import os
+import shutil
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -167,36 +167,6 @@ def test_misses_call_the_python_entry_builder_once_then_hit(both, monkeypatch):
 
 
 @needs_torch
-@pytest.mark.parametrize("native", [True, False])
-def test_two_threads_share_the_memo_on_either_path(gemmtune_module, native):
-    ops._use_fast_path(native)
-    try:
-        shapes = [(4, 8, 6), (5, 3, 7), (9, 9, 2)]
-        tensors = [(torch.randn(m, k), torch.randn(k, n), torch.randn(n)) for m, k, n in shapes]
-        errors = []
-
-        def work(offset):
-            try:
-                with torch.no_grad():
-                    for i in range(80):
-                        x, w, bias = tensors[(i + offset) % len(tensors)]
-                        close(gemmtune.mm(x, w), x @ w)
-                        close(gemmtune.addmm(bias, x, w), torch.addmm(bias, x, w))
-            except Exception as e:  # reported on the main thread
-                errors.append(e)
-
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors, errors
-        assert len(gemmtune.default_tuner()._fast) == 2 * len(shapes)
-    finally:
-        ops._use_fast_path(True)
-
-
-@needs_torch
 def test_errors_come_through_typed_on_both_paths(both):
     a, b = torch.randn(4, 5), torch.randn(5, 3)
     with torch.no_grad():
@@ -292,3 +262,34 @@ def test_numpy_path_works_without_torch(tmp_path):
     env = dict(os.environ, GEMMTUNE_CACHE_DIR=str(tmp_path))
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("extension", ["absent", "broken"])
+def test_without_a_loadable_extension_the_python_path_runs_and_says_why(tmp_path, extension):
+    # A copy of the library in a folder of its own: no extension beside it,
+    # or a file of that name that is no extension.
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    shutil.copy2(os.path.realpath(_capi.path), folder / "libgemmtune_c.so")
+    if extension == "broken":
+        (folder / "_fastpath.abi3.so").write_bytes(b"not a shared object")
+    code = ("import gemmtune, numpy as np\n"
+            "path = gemmtune.fast_path()\n"
+            "print(path.detail)\n"
+            "assert not path.native\n"
+            "gemmtune.configure(budget_ms=1, warmup=1, min_repeats=2, isolation='none')\n"
+            "a, b = np.arange(12, dtype=np.float32).reshape(3, 4), np.ones((4, 5), dtype=np.float32)\n"
+            "assert np.array_equal(gemmtune.mm(a, b), a @ b)\n"
+            "try:\n"
+            "    import torch\n"
+            "except ImportError:\n"
+            "    torch = None\n"
+            "if torch is not None:\n"
+            "    x, y = torch.randn(3, 4), torch.randn(4, 5)\n"
+            "    for _ in range(2):\n"
+            "        torch.testing.assert_close(gemmtune.mm(x, y), x @ y)\n")
+    env = dict(os.environ, GEMMTUNE_CACHE_DIR=str(tmp_path / "cache"), GEMMTUNE_C_LIB=str(folder / "libgemmtune_c.so"))
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    why = {"absent": "no _fastpath.abi3.so beside", "broken": "does not load"}[extension]
+    assert why in done.stdout, done.stdout
