@@ -129,6 +129,16 @@ static PyObject *missing_global(PyObject *name) {
   return NULL;
 }
 
+/* gemmtune.ops' global `name` called with `arg` (NULL: with no argument). */
+static PyObject *call_ops(PyObject *name, PyObject *arg) {
+  PyObject *function = ops_global(name);
+  if (function == NULL)
+    return missing_global(name);
+  PyObject *result = arg == NULL ? PyObject_CallNoArgs(function) : PyObject_CallFunctionObjArgs(function, arg, NULL);
+  Py_DECREF(function);
+  return result;
+}
+
 /* tensor.data_ptr() as an address. */
 static int pointer_of(PyObject *tensor, uintptr_t *pointer) {
   PyObject *value = PyObject_CallMethodObjArgs(tensor, s_data_ptr, NULL);
@@ -169,6 +179,16 @@ static PyObject *tensor_key(PyObject *tensor) {
   return key;
 }
 
+/* An optional tensor at key[at]: None, or its 5-tuple, with its pointer ORed into bits. */
+static int put_optional(PyObject *key, Py_ssize_t at, PyObject *tensor, uintptr_t *pointer, uintptr_t *bits) {
+  if (tensor == Py_None)
+    return put_borrowed(key, at, Py_None);
+  if (pointer_of(tensor, pointer) < 0 || put(key, at, tensor_key(tensor)) < 0)
+    return -1;
+  *bits |= *pointer;
+  return 0;
+}
+
 /* The alignment class of the low six bits of the OR of a call's pointers
  * (ops._ALIGNMENT_OF_LOW_BITS): the lowest set bit, 64 when none of the six. */
 static long alignment_of(uintptr_t bits) {
@@ -195,22 +215,8 @@ static PyObject *make_key(PyObject *op, PyObject *a, PyObject *b, PyObject *bias
       put_borrowed(key, kKeyAlpha, alpha) < 0 || put_borrowed(key, kKeyBeta, beta) < 0 || put_tensor(key, kKeyA, a) < 0 ||
       put_tensor(key, kKeyB, b) < 0)
     goto fail;
-  if (bias == Py_None) {
-    if (put_borrowed(key, kKeyBias, Py_None) < 0)
-      goto fail;
-  } else {
-    if (pointer_of(bias, &p->bias) < 0 || put(key, kKeyBias, tensor_key(bias)) < 0)
-      goto fail;
-    bits |= p->bias;
-  }
-  if (out == Py_None) {
-    if (put_borrowed(key, kKeyOut, Py_None) < 0)
-      goto fail;
-  } else {
-    if (pointer_of(out, &p->out) < 0 || put(key, kKeyOut, tensor_key(out)) < 0)
-      goto fail;
-    bits |= p->out;
-  }
+  if (put_optional(key, kKeyBias, bias, &p->bias, &bits) < 0 || put_optional(key, kKeyOut, out, &p->out, &bits) < 0)
+    goto fail;
   if (put(key, kKeyAlignment, PyLong_FromLong(alignment_of(bits))) < 0)
     goto fail;
   return key;
@@ -377,13 +383,7 @@ static PyObject *run_fast(PyObject *tuner, PyObject *op, PyObject *a, PyObject *
   }
   void *stream = NULL;
   if (stream_index != Py_None) { /* looked up per call: the caller may have switched streams since */
-    PyObject *raw_stream = ops_global(s_raw_stream);
-    if (raw_stream == NULL) {
-      missing_global(s_raw_stream);
-      goto done;
-    }
-    PyObject *value = PyObject_CallFunctionObjArgs(raw_stream, stream_index, NULL);
-    Py_DECREF(raw_stream);
+    PyObject *value = call_ops(s_raw_stream, stream_index);
     if (value == NULL)
       goto done;
     stream = PyLong_AsVoidPtr(value);
@@ -480,12 +480,7 @@ static PyObject *resolve_tuner(PyObject *tuner) {
     if (usable < 0)
       return NULL;
   }
-  PyObject *make = ops_global(s_default_tuner);
-  if (make == NULL)
-    return missing_global(s_default_tuner);
-  PyObject *made = PyObject_CallNoArgs(make);
-  Py_DECREF(make);
-  return made;
+  return call_ops(s_default_tuner, NULL);
 }
 
 /* ops._act: None -> "none"; a known name as it is; anything else through the
@@ -504,12 +499,7 @@ static PyObject *resolve_activation(PyObject *activation) {
       return activation;
     }
   }
-  PyObject *act = ops_global(s_act);
-  if (act == NULL)
-    return missing_global(s_act);
-  PyObject *name = PyObject_CallFunctionObjArgs(act, activation, NULL);
-  Py_DECREF(act);
-  return name;
+  return call_ops(s_act, activation);
 }
 
 /* float(x), a new reference. */

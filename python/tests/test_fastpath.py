@@ -7,7 +7,6 @@ to the general route. (Two threads on either path: test_torch_cpu.py.)"""
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -242,7 +241,7 @@ def test_capture_records_fast_path_calls_on_both_paths(both, tmp_path):
     assert lines[True] == lines[False] and len(lines[True]) == 2, lines
 
 
-def test_numpy_path_works_without_torch(tmp_path):
+def test_numpy_path_works_without_torch(run_python):
     # torch absent (an import of it fails): gemmtune and its C fast path load,
     # and NumPy arrays take the general route.
     code = ("import sys\n"
@@ -259,13 +258,11 @@ def test_numpy_path_works_without_torch(tmp_path):
             "    assert np.array_equal(gemmtune.mm(a, b), a @ b)\n"
             "    assert np.allclose(gemmtune.addmm(np.ones(5, np.float32), a, b, beta=2), a @ b + 2)\n"
             "assert 'gemmtune.torch' not in sys.modules and 'torch' not in sys.modules\n")
-    env = dict(os.environ, GEMMTUNE_CACHE_DIR=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    run_python(code)
 
 
 @pytest.mark.parametrize("extension", ["absent", "broken"])
-def test_without_a_loadable_extension_the_python_path_runs_and_says_why(tmp_path, extension):
+def test_without_a_loadable_extension_the_python_path_runs_and_says_why(tmp_path, run_python, extension):
     # A copy of the library in a folder of its own: no extension beside it,
     # or a file of that name that is no extension.
     folder = tmp_path / "lib"
@@ -288,8 +285,5 @@ def test_without_a_loadable_extension_the_python_path_runs_and_says_why(tmp_path
             "    x, y = torch.randn(3, 4), torch.randn(4, 5)\n"
             "    for _ in range(2):\n"
             "        torch.testing.assert_close(gemmtune.mm(x, y), x @ y)\n")
-    env = dict(os.environ, GEMMTUNE_CACHE_DIR=str(tmp_path / "cache"), GEMMTUNE_C_LIB=str(folder / "libgemmtune_c.so"))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    why = {"absent": "no _fastpath.abi3.so beside", "broken": "does not load"}[extension]
-    assert why in done.stdout, done.stdout
+    said = run_python(code, GEMMTUNE_C_LIB=str(folder / "libgemmtune_c.so"))
+    assert {"absent": "no _fastpath.abi3.so beside", "broken": "does not load"}[extension] in said, said

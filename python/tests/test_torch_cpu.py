@@ -327,11 +327,7 @@ def test_fast_path_memo_is_shared_by_threads_without_a_lock(gemmtune_module, nat
         ops._use_fast_path(True)
 
 
-def test_the_first_tensor_call_before_gemmtune_torch_takes_the_general_route(tmp_path):
-    import os
-    import subprocess
-    import sys
-
+def test_the_first_tensor_call_before_gemmtune_torch_takes_the_general_route(run_python):
     # gemmtune imported before torch: gemmtune.torch is not loaded, the ops'
     # fast test is off, and the first tensor call loads it.
     code = ("import gemmtune, gemmtune.ops as ops, sys\n"
@@ -343,6 +339,4 @@ def test_the_first_tensor_call_before_gemmtune_torch_takes_the_general_route(tmp
             "assert 'gemmtune.torch' in sys.modules and ops._PLAIN and not ops._is_compiling()\n"
             "torch.testing.assert_close(gemmtune.mm(a, b), a @ b)\n"
             "assert len(gemmtune.default_tuner()._fast) == 1\n")
-    env = dict(os.environ, GEMMTUNE_CACHE_DIR=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    run_python(code)
