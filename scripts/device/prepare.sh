@@ -46,5 +46,9 @@ git -C "$root" rev-parse --short HEAD > "$stage/commit" 2>/dev/null || true
 # and the staged CLI must run.
 LD_LIBRARY_PATH=$stage/lib "$stage/bin/gemmtune_c_api_tests" --gtest_brief=1 >/dev/null
 "$stage/bin/gemmtune" backends >/dev/null
+# The staged C fast path loads beside the staged library (the same file
+# loads in the GPU machine's Python 3.12: stable ABI).
+GEMMTUNE_C_LIB=$stage/lib/libgemmtune_c.so PYTHONPATH=$root/python LD_LIBRARY_PATH=$stage/lib /usr/bin/python3 -c \
+  'import gemmtune; path = gemmtune.fast_path(); assert path.native, path'
 echo "staged in $stage ($(du -sh "$stage" | cut -f1)):"
 ls -la "$stage/bin" "$stage/lib"
