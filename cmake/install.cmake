@@ -114,6 +114,10 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/python/gemmtune/__init__.py)
   file(REMOVE ${_gemmtune_python_link})
   file(CREATE_LINK ${_gemmtune_python_to_lib}/libgemmtune_c.so.${GEMMTUNE_SOVERSION} ${_gemmtune_python_link} SYMBOLIC)
   install(FILES ${_gemmtune_python_link} DESTINATION ${GEMMTUNE_PYTHON_DIR}/gemmtune/lib COMPONENT python)
+  # The C fast path (python/fastpath), beside the library link it is found by.
+  if(TARGET gemmtune_fastpath)
+    install(TARGETS gemmtune_fastpath LIBRARY DESTINATION ${GEMMTUNE_PYTHON_DIR}/gemmtune/lib COMPONENT python)
+  endif()
 endif()
 
 # ---- the Debian package (cpack -G DEB) ------------------------------------

@@ -1,6 +1,10 @@
 """Copies libgemmtune_c.so into the package (gemmtune/lib/) while building,
 with the gemmtune-worker executable built beside it (the library measures
-choices in that worker process; it looks for it next to itself).
+choices in that worker process; it looks for it next to itself) and the C
+fast path, _fastpath.abi3.so, also built beside it (python/fastpath; the
+package looks for it next to the library it loaded). Without the fast path
+the package still works, on its Python path, and says so: a build without
+Python headers is warned about here, not refused.
 
 The library comes from $GEMMTUNE_C_LIB, else the README's build folder
 (../build/src/capi/libgemmtune_c.so). The package binds it through ctypes, so
@@ -38,6 +42,12 @@ class BuildWithLibrary(build_py):
         if not worker.is_file():
             raise SystemExit(f"gemmtune: {worker} not found: it is built with the library (cmake --build build)")
         shutil.copy2(worker, target / "gemmtune-worker")
+        fast_path = library.parent / "_fastpath.abi3.so"
+        if fast_path.is_file():
+            shutil.copy2(fast_path, target / fast_path.name)
+        else:
+            print(f"gemmtune: WARNING: {fast_path} not found (CMake builds it where Python >= 3.11 headers are "
+                  "installed): the package will run its Python path; gemmtune.fast_path() says so")
 
 
 class BinaryDistribution(Distribution):

@@ -9,7 +9,9 @@
 # --system-site-packages, because Debian's pip will not install into the
 # system Python (PEP 668). Use it as VENV/bin/python, or activate it.
 #   GEMMTUNE_PYTHON  the interpreter to base it on (default /usr/bin/python3)
-#   GEMMTUNE_C_LIB   the library to bundle (default build/src/capi/libgemmtune_c.so)
+#   GEMMTUNE_C_LIB   the library to bundle (default build/src/capi/libgemmtune_c.so);
+#                    gemmtune-worker and the C fast path _fastpath.abi3.so
+#                    come from its folder (python/setup.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
@@ -34,4 +36,4 @@ GEMMTUNE_C_LIB=$(realpath "$lib") "$venv/bin/python" -m pip install --quiet --no
   exit 1
 }
 "$venv/bin/python" -c "import gemmtune, sys; print('install_python: gemmtune', gemmtune.__version__, 'for Python',
-sys.version.split()[0], 'in', sys.prefix)"
+sys.version.split()[0], 'in', sys.prefix); print('install_python: fast path:', gemmtune.fast_path())"

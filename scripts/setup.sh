@@ -17,6 +17,7 @@ packages=(
   # (scripts/install_python.sh), tested with pytest; reports use matplotlib
   # and are checked in a headless chromium.
   python3-pip python3-venv python3-setuptools python3-wheel python3-pytest python3-matplotlib chromium
+  python3-dev            # headers of the package's C fast path (python/fastpath, stable ABI)
   dpkg-dev               # the .deb: dpkg-shlibdeps computes its Depends (scripts/package.sh)
 )
 # Debian's torch (1.13) runs the torch integration's CPU tests in CI: custom

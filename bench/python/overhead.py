@@ -10,7 +10,8 @@ several rounds of many back-to-back calls on the same inputs; each round
 times every variant once, in turn, so drift touches them alike):
   torch          torch's own call (torch.mm, addmm, bmm, F.linear: dispatcher,
                  allocation, kernel)
-  gemmtune       gemmtune's op on the same tensors (memo lookup, allocation, C call)
+  gemmtune       gemmtune's op on the same tensors (memo lookup, allocation, C call;
+                 in one call into the C fast path where it loaded: see the header)
   out=           the same into a preallocated result
   raw C          Selection.run_pointers on precomputed pointers (ctypes + kernel
                  launch on the GPU; ctypes + the kernel itself on the CPU)
@@ -58,6 +59,8 @@ def main():
                         "tuner's, every CPU; 1 keeps a threaded kernel's idle workers out of --clock cpu)")
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--python-path", action="store_true",
+                        help="run the ops' Python path even where the C fast path loaded (to compare the two)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall: time.perf_counter; cpu: this process's CPU time (time.process_time), for a "
                              "machine shared with other work, where wall time also counts waiting for a core")
@@ -74,9 +77,15 @@ def main():
     dtype = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}[dtype_name]
     sync = torch.cuda.synchronize if cuda else None
     tuner = gemmtune.configure(backends=args.backends, threads=args.threads, cold_cache=False, cache=False)
+    import gemmtune.torch  # noqa: F401  (binds the ops' fast path to torch)
+    if args.python_path:
+        gemmtune.ops._use_fast_path(False)
+    fast_path = gemmtune.fast_path() if hasattr(gemmtune, "fast_path") else None
     print(f"gemmtune {gemmtune.version()}, torch {torch.__version__}, Python {sys.version.split()[0]}, "
           f"device {torch.cuda.get_device_name(device) if cuda else 'cpu'}, dtype {dtype_name}, "
           f"enabled {','.join(tuner.enabled)}, clock {args.clock}")
+    print("fast path: " + ("C extension " + fast_path.detail if fast_path and fast_path.native else
+                           "Python" + (f" ({fast_path.detail})" if fast_path else "")))
     print(f"{'op':>6} {'shape':>14} {'torch':>8} {'gemmtune':>8} {'out=':>8} {'raw C':>8} {'kernel':>8} "
           f"{'above raw':>9} {'(out=)':>7} {'above kernel':>12}  winner")
     above_raw = {}

@@ -7,7 +7,10 @@
     c = gemmtune.mm(a, b)                               # tune on first sight, then dispatch
     y = gemmtune.linear(x, w, bias, activation="gelu")  # nn.functional.linear with a fused epilogue
 
-NumPy arrays and torch tensors (CPU and CUDA) are used in place. The enabled
+NumPy arrays and torch tensors (CPU and CUDA) are used in place. A call on
+plain torch tensors whose layout was seen before is one call into a small C
+extension where it loaded (stable ABI, any CPython >= 3.11), else the same
+steps in Python: gemmtune.fast_path() says which, and why. The enabled
 backend list is law: when none of them can serve a problem,
 NoValidChoicesError says why for every backend and choice; the library
 backend is used only with fallback_to_library=True (or
@@ -24,15 +27,15 @@ from . import options
 from ._capture import Capture as capture
 from .errors import (BackendUnavailableError, ConfigError, Error, InvalidProblemError, KernelRunError,
                      NoValidChoicesError, Rejection, StoreError)
-from .ops import addmm, baddbmm, bmm, configure, default_tuner, linear, mm
+from .ops import FastPath, addmm, baddbmm, bmm, configure, default_tuner, fast_path, linear, mm
 from .tuner import Problem, Report, Selection, Tuner, backends, tune_on_devices, version
 
 __version__ = version()
 
 __all__ = [
     "Tuner", "Selection", "Problem", "Report", "tune_on_devices", "mm", "addmm", "bmm", "baddbmm", "linear", "configure",
-    "default_tuner", "capture", "backends", "version", "options", "Error", "ConfigError", "InvalidProblemError",
-    "NoValidChoicesError", "KernelRunError", "StoreError", "BackendUnavailableError", "Rejection",
+    "default_tuner", "fast_path", "FastPath", "capture", "backends", "version", "options", "Error", "ConfigError",
+    "InvalidProblemError", "NoValidChoicesError", "KernelRunError", "StoreError", "BackendUnavailableError", "Rejection",
 ]
 
 if "torch" in _sys.modules:

@@ -1,17 +1,29 @@
-"""The C API (include/gemmtune/c_api.h) through ctypes.
+"""The C API (include/gemmtune/c_api.h) through ctypes, and the C fast path.
 
-Binding over the C ABI rather than building a CPython extension keeps one
-package usable by every Python 3 (3.11 here, 3.12 on the GPU machine) and by
-any NumPy or torch: nothing here is compiled against Python.
+Binding over the C ABI keeps one package usable by every Python 3 (3.11
+here, 3.12 on the GPU machine) and by any NumPy or torch. The one compiled
+Python piece, the ops' per-call fast path (`_fastpath.abi3.so`, built from
+python/fastpath/), keeps that promise: it is written against the limited API
+of Python 3.11 (the stable ABI), so one build loads on every CPython 3.11 or
+later, and it links against neither torch nor libgemmtune_c (ops.py hands it
+the loaded library's run function). It is optional: where it is absent or
+cannot load (an older Python, a free-threaded one, a build without Python
+headers), the ops run the same algorithm in Python, and gemmtune.fast_path()
+says which path runs and why.
 
 The shared library is looked for, in order, at $GEMMTUNE_C_LIB, inside the
 installed package (gemmtune/lib/, where `pip install ./python` copies it),
-in the source tree's build folders, then by the dynamic loader's search.
+in the source tree's build folders, then by the dynamic loader's search. The
+fast path is looked for beside the library that loaded (the folder of the
+path it was loaded by, then that of the file the path resolves to).
 """
 
 import ctypes
+import importlib.util
 import json
 import os
+import sys
+import sysconfig
 from pathlib import Path
 
 from . import errors
@@ -22,6 +34,10 @@ ABI_VERSION = 2
 OK, ERROR, INVALID, NO_VALID_CHOICES = 0, 1, 2, 3
 
 _LIBRARY_NAME = "libgemmtune_c.so"
+_FAST_PATH_NAME = "_fastpath.abi3.so"
+# What the package expects of the extension (its PROTOCOL constant): the
+# memo entry's layout and bind()'s arguments. Both sides change it together.
+FAST_PATH_PROTOCOL = 1
 
 
 class Matrix(ctypes.Structure):
@@ -135,6 +151,47 @@ _declare(lib)
 if lib.gemmtune_abi_version() != ABI_VERSION:
     raise ImportError(f"gemmtune: {path} implements C ABI {lib.gemmtune_abi_version()}, this package needs "
                       f"{ABI_VERSION}; rebuild the library and the package from one checkout")
+
+
+def _load_fast_path():
+    """(module, its path) when the C fast path loads beside the library, else (None, why)."""
+    if sys.implementation.name != "cpython" or sys.version_info < (3, 11):
+        return None, (f"{sys.implementation.name} {sys.version.split()[0]}: the C fast path is built for the stable "
+                      "ABI of CPython 3.11 and later")
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return None, "a free-threaded Python: the stable ABI extension does not load there"
+    if os.sep not in path:
+        return None, f"{_LIBRARY_NAME} was found by the dynamic loader's search, so there is no folder to look in"
+    folders = []
+    for library in (path, os.path.realpath(path)):
+        folder = os.path.dirname(library)
+        if folder not in folders:
+            folders.append(folder)
+    for folder in folders:
+        candidate = os.path.join(folder, _FAST_PATH_NAME)
+        if not os.path.exists(candidate):
+            continue
+        try:
+            spec = importlib.util.spec_from_file_location("gemmtune._fastpath", candidate)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        except Exception as e:  # ImportError, OSError: a broken or foreign file
+            return None, f"{candidate} does not load: {e}"
+        protocol = getattr(module, "PROTOCOL", None)
+        if protocol != FAST_PATH_PROTOCOL:
+            return None, (f"{candidate} speaks protocol {protocol}, this package {FAST_PATH_PROTOCOL}: rebuild it "
+                          "with the library from one checkout")
+        return module, candidate
+    return None, f"no {_FAST_PATH_NAME} beside {path}" + (
+        f" or {os.path.realpath(path)}" if len(folders) > 1 else "") + " (built by CMake from python/fastpath/)"
+
+
+def run_address():
+    """The address of the loaded library's gemmtune_selection_run (for the C fast path)."""
+    return ctypes.cast(lib.gemmtune_selection_run, ctypes.c_void_p).value
+
+
+fast_path_module, fast_path_detail = _load_fast_path()
 
 
 def last_error():

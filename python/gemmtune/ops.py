@@ -4,18 +4,21 @@ Each call looks its layout (op, epilogue, every array's dtype, shape, strides,
 device and pointer alignment) up in the tuner's memo; on first sight it tunes
 (or reads the results database) and keeps the selection. Later calls cost a
 dictionary lookup and one C call on the caller's arrays, without copies,
-on torch's current CUDA stream.
+on torch's current CUDA stream. For plain torch tensors that whole step is
+one call into the C fast path (python/fastpath) where it loaded, else the
+same steps in Python (_direct_python, _fast_python); fast_path() says which.
 
 Torch tensors that need autograd, and calls being traced by torch.compile,
 go through the registered torch ops (gemmtune.torch) instead, so gradients
 and graphs work; everything else takes the direct path here.
 """
 
+import collections
 import threading
 
 from . import _arrays, _capi, _capture
 from .errors import NoValidChoicesError
-from .tuner import Tuner, _activation, _alignment, _execute, _signature
+from .tuner import _ACTIVATION_SET, Tuner, _activation, _alignment, _execute, _signature
 
 _default = None
 _default_lock = threading.Lock()
@@ -105,11 +108,20 @@ def _first_sight(tuner, key, layout, op, operands, out, activation, alpha, beta)
 # selection is made under the tuner's own lock) and the later store wins:
 # both are valid. The kernel call itself stays under its selection's lock (a
 # selection's kernel must not run concurrently), as Selection.run_pointers does.
+# The C fast path (python/fastpath/fastpath.c) is the same algorithm on the
+# same objects: it reads the memo with the GIL held (one dictionary lookup),
+# owns the entry it found before running anything else, builds a missing
+# entry with _fast_entry below, and calls the kernel with the GIL released
+# inside the entry's lock (the selection's own). It loads only where the GIL
+# exists (the stable ABI does not load on a free-threaded build).
 
 # Set by gemmtune.torch when it is imported (_install_torch): the types the fast
 # path takes and the torch functions it calls, as module globals (cheaper to
-# reach per call than attributes of another module). Until then every call
-# takes the general route (_route), which imports gemmtune.torch for a tensor.
+# reach per call than attributes of another module; the C fast path reads
+# them, _default, default_tuner, _act and _fast_entry from this module's
+# globals per call too, so a reassignment reaches both paths). Until then
+# every call takes the general route (_route), which imports gemmtune.torch
+# for a tensor.
 _PLAIN = ()
 _grad_enabled = _raw_stream = None
 
@@ -146,10 +158,10 @@ def _fast_entry(tuner, key, op, operands, out, activation, alpha, beta):
     return entry
 
 
-def _fast(tuner, op, a, b, bias, activation, alpha, beta, out=None):
+def _fast_python(tuner, op, a, b, bias, activation, alpha, beta, out=None):
     """Runs op on plain tensors: `a` is the first GEMM operand (x for linear),
     `b` the second (the weight for linear), `bias` or None, into `out` or a
-    new result."""
+    new result. (The C fast path's fast() does the same; _fast is the one in use.)"""
     pa = a.data_ptr()
     pb = b.data_ptr()
     bits = pa | pb
@@ -194,6 +206,9 @@ def _fast(tuner, op, a, b, bias, activation, alpha, beta, out=None):
     return c
 
 
+_fast = _fast_python  # or the C fast path's fast(): _use_fast_path
+
+
 def _route(first, second, third=None):
     """'op' when this tensor call must go through the registered torch op
     (torch.compile tracing, autograd, tensor subclasses), 'fast' for plain
@@ -210,23 +225,66 @@ def _route(first, second, third=None):
 
 # ---------------------------------------------------------------- the ops
 #
-# Each op first asks _plain for the common case and then goes straight to
-# _fast. Everything else (NumPy, subclasses, autograd, tracing, torch not yet
-# seen) takes the general route below, which decides as before.
+# Each op, unless torch.compile is tracing it (the test stays in Python, so
+# that the tracer sees it and never meets the C function), first asks
+# _direct for the common case: plain tensors, no autograd to record. _direct
+# returns the result, or None for everything else (NumPy, subclasses,
+# autograd, torch not yet seen), which takes the general route below.
 
 
 def _act(activation):
     return "none" if activation is None else _activation(activation)
 
 
-def _plain(first, second, third=None):
-    """The common case, decided without _route's frames: not traced by
-    torch.compile, plain tensors (torch.Tensor or nn.Parameter, no subclass;
-    `third`, a bias, may be None) and no autograd to record (needs_op's test)."""
-    return (not _is_compiling() and type(first) in _PLAIN and type(second) in _PLAIN
-            and (third is None or type(third) in _PLAIN)
-            and not (_grad_enabled() and (first.requires_grad or second.requires_grad
-                                          or (third is not None and third.requires_grad))))
+def _direct_python(op, a, b, bias, out, activation, alpha, beta, tuner):
+    """The common case in Python (the C fast path's direct() where it loaded):
+    plain tensors (torch.Tensor or nn.Parameter, no subclass; `bias` may be
+    None) and no autograd to record run through _fast; anything else returns
+    None. The caller has checked that torch.compile is not tracing."""
+    if (type(a) in _PLAIN and type(b) in _PLAIN and (bias is None or type(bias) in _PLAIN)
+            and not (_grad_enabled() and (a.requires_grad or b.requires_grad
+                                          or (bias is not None and bias.requires_grad)))):
+        return _fast(tuner or _default or default_tuner(), op, a, b, bias, _act(activation), float(alpha),
+                     float(beta), out)
+    return None
+
+
+_direct = _direct_python  # or the C fast path's direct(): _use_fast_path
+
+FastPath = collections.namedtuple("FastPath", "native detail")
+FastPath.__doc__ = """Which per-call path gemmtune.mm & co. take for plain torch tensors:
+native=True, the C extension (detail: its file); False, the Python one
+(detail: why the extension is not in use)."""
+_fast_path = None
+
+
+def fast_path():
+    """Which per-call path the ops take: FastPath(native, detail). native is
+    True when the C extension (python/fastpath, `_fastpath.abi3.so` beside
+    libgemmtune_c.so) runs the common case; otherwise the same steps run in
+    Python, and detail says why the extension is not in use."""
+    return _fast_path
+
+
+def _use_fast_path(native):
+    """Binds the ops to the C fast path (native=True, when it loaded) or to
+    the Python one. Returns fast_path(). (Tests run both paths in one process.)"""
+    global _direct, _fast, _fast_path
+    module = _capi.fast_path_module
+    if native and module is not None:
+        try:
+            module.bind(globals(), vars(_capture), _ACTIVATION_SET, _capi.last_error, _capi.run_address())
+        except Exception as e:  # a foreign build of the module: say so, run the Python path
+            _direct, _fast = _direct_python, _fast_python
+            _fast_path = FastPath(False, f"{_capi.fast_path_detail} does not bind: {e}")
+        else:
+            _direct, _fast = module.direct, module.fast
+            _fast_path = FastPath(True, _capi.fast_path_detail)
+    else:
+        _direct, _fast = _direct_python, _fast_python
+        _fast_path = FastPath(False, _capi.fast_path_detail if module is None else
+                              "the C fast path loaded but is switched off (ops._use_fast_path(False))")
+    return _fast_path
 
 
 def _op_route(op, out, tuner):
@@ -271,38 +329,49 @@ def _linear(x, weight, bias, activation, out, tuner):
 
 def mm(a, b, *, out=None, activation=None, tuner=None):
     """a @ b for 2-D a (m, k) and b (k, n), with an optional fused activation."""
-    if _plain(a, b):
-        return _fast(tuner or _default or default_tuner(), "mm", a, b, None, _act(activation), 1.0, 1.0, out)
+    if not _is_compiling():
+        c = _direct("mm", a, b, None, out, activation, 1.0, 1.0, tuner)
+        if c is not None:
+            return c
     return _product("mm", a, b, out, activation, tuner)
 
 
 def addmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
     """activation(beta * bias + alpha * (a @ b)); bias is (n,), (1, n) or (m, n)
     (other broadcastable shapes are broadcast to a dense copy)."""
-    if _plain(a, b, bias):
-        return _fast(tuner or _default or default_tuner(), "addmm", a, b, bias, _act(activation), float(alpha),
-                     float(beta), out)
+    if not _is_compiling():
+        c = _direct("addmm", a, b, bias, out, activation, alpha, beta, tuner)
+        if c is not None:
+            return c
     return _biased_product("addmm", bias, a, b, beta, alpha, out, activation, tuner)
 
 
 def bmm(a, b, *, out=None, activation=None, tuner=None):
     """a @ b for 3-D a (B, m, k) and b (B, k, n); a batch stride of 0 shares one matrix."""
-    if _plain(a, b):
-        return _fast(tuner or _default or default_tuner(), "bmm", a, b, None, _act(activation), 1.0, 1.0, out)
+    if not _is_compiling():
+        c = _direct("bmm", a, b, None, out, activation, 1.0, 1.0, tuner)
+        if c is not None:
+            return c
     return _product("bmm", a, b, out, activation, tuner)
 
 
 def baddbmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
     """activation(beta * bias + alpha * (a @ b)) for batches."""
-    if _plain(a, b, bias):
-        return _fast(tuner or _default or default_tuner(), "baddbmm", a, b, bias, _act(activation), float(alpha),
-                     float(beta), out)
+    if not _is_compiling():
+        c = _direct("baddbmm", a, b, bias, out, activation, alpha, beta, tuner)
+        if c is not None:
+            return c
     return _biased_product("baddbmm", bias, a, b, beta, alpha, out, activation, tuner)
 
 
 def linear(x, weight, bias=None, activation=None, *, out=None, tuner=None):
     """activation(x @ weight.T + bias), as torch.nn.functional.linear: x is
     (..., k), weight (n, k), bias (n,) or None."""
-    if _plain(x, weight, bias):
-        return _fast(tuner or _default or default_tuner(), "linear", x, weight, bias, _act(activation), 1.0, 1.0, out)
+    if not _is_compiling():
+        c = _direct("linear", x, weight, bias, out, activation, 1.0, 1.0, tuner)
+        if c is not None:
+            return c
     return _linear(x, weight, bias, activation, out, tuner)
+
+
+_use_fast_path(True)

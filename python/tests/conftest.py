@@ -2,6 +2,8 @@
 the developer's GEMMTUNE_* settings must not change what is tested."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -24,3 +26,16 @@ def gemmtune_module():
     gemmtune.configure(budget_ms=1, warmup=1, min_repeats=2)
     yield gemmtune
     gemmtune.configure()
+
+
+@pytest.fixture
+def run_python(tmp_path):
+    """run_python(code, **environment): runs `code` in a fresh interpreter
+    (this one) with its own results database; fails the test, with its
+    stderr, unless it exits 0. Returns its stdout."""
+    def run(code, **environment):
+        env = dict(os.environ, GEMMTUNE_CACHE_DIR=str(tmp_path / "subprocess_cache"), **environment)
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+    return run

@@ -292,37 +292,42 @@ def test_fast_path_keeps_one_entry_per_layout_and_routes_what_it_must_not_take(g
     close(gemmtune.bmm(a[None].as_subclass(Sub), b[None]).as_subclass(torch.Tensor), (a @ b)[None])
 
 
-def test_fast_path_memo_is_shared_by_threads_without_a_lock(gemmtune_module):
+@pytest.mark.parametrize("native", [True, False], ids=["C fast path", "Python path"])
+def test_fast_path_memo_is_shared_by_threads_without_a_lock(gemmtune_module, native):
     import threading
 
-    shapes = [(4, 8, 6), (5, 3, 7), (9, 9, 2)]
-    tensors = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
-    expected = [x @ y for x, y in tensors]
-    errors = []
+    from gemmtune import ops
 
-    def work(offset):
-        try:
-            with torch.no_grad():
-                for i in range(60):
-                    j = (i + offset) % len(tensors)
-                    close(gemmtune.mm(*tensors[j]), expected[j])
-        except Exception as e:  # reported on the main thread
-            errors.append(e)
+    ops._use_fast_path(native)  # the C one where it loaded (test_fastpath.py checks that it did)
+    try:
+        shapes = [(4, 8, 6), (5, 3, 7), (9, 9, 2)]
+        tensors = [(torch.randn(m, k), torch.randn(k, n), torch.randn(n)) for m, k, n in shapes]
+        expected = [(x @ y, torch.addmm(bias, x, y)) for x, y, bias in tensors]
+        errors = []
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    assert len(gemmtune.default_tuner()._fast) == len(shapes)
+        def work(offset):
+            try:
+                with torch.no_grad():
+                    for i in range(60):
+                        j = (i + offset) % len(tensors)
+                        x, y, bias = tensors[j]
+                        close(gemmtune.mm(x, y), expected[j][0])
+                        close(gemmtune.addmm(bias, x, y), expected[j][1])
+            except Exception as e:  # reported on the main thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert len(gemmtune.default_tuner()._fast) == 2 * len(shapes)
+    finally:
+        ops._use_fast_path(True)
 
 
-def test_the_first_tensor_call_before_gemmtune_torch_takes_the_general_route(tmp_path):
-    import os
-    import subprocess
-    import sys
-
+def test_the_first_tensor_call_before_gemmtune_torch_takes_the_general_route(run_python):
     # gemmtune imported before torch: gemmtune.torch is not loaded, the ops'
     # fast test is off, and the first tensor call loads it.
     code = ("import gemmtune, gemmtune.ops as ops, sys\n"
@@ -334,6 +339,4 @@ def test_the_first_tensor_call_before_gemmtune_torch_takes_the_general_route(tmp
             "assert 'gemmtune.torch' in sys.modules and ops._PLAIN and not ops._is_compiling()\n"
             "torch.testing.assert_close(gemmtune.mm(a, b), a @ b)\n"
             "assert len(gemmtune.default_tuner()._fast) == 1\n")
-    env = dict(os.environ, GEMMTUNE_CACHE_DIR=str(tmp_path))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    run_python(code)

@@ -138,8 +138,10 @@ python_check() {  # python_check LABEL EXPECTED_LIBRARY_PREFIX [PYTHONPATH]
 import sys, gemmtune, gemmtune._capi as capi
 assert capi.path.startswith(sys.argv[1]), (capi.path, sys.argv[1])
 assert ("BLAS", True) in [(n, a) for n, a, _ in gemmtune.backends()]
+fast = gemmtune.fast_path()
+assert fast.native and fast.detail.startswith(sys.argv[1]), fast
 print(gemmtune.version())' "$2" >"$work/python.log" 2>&1 || { cat "$work/python.log"; fail "$1: import gemmtune"; }
-  ok "$1: import gemmtune loads the packaged libgemmtune_c ($(cat "$work/python.log"))"
+  ok "$1: import gemmtune loads the packaged libgemmtune_c and its C fast path ($(cat "$work/python.log"))"
 }
 if [ -x /usr/bin/python3 ]; then
   python_check "scratch root" "$root/usr/lib/python3/dist-packages/gemmtune/lib/" "$root/usr/lib/python3/dist-packages"

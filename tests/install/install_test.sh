@@ -257,9 +257,11 @@ assert ("BLAS", True) in [(name, available) for name, available, _ in gemmtune.b
 a = np.arange(12, dtype=np.float32).reshape(3, 4); b = np.ones((4, 5), dtype=np.float32)
 c = gemmtune.mm(a, b)
 assert np.array_equal(c, a @ b), c
+fast = gemmtune.fast_path()
+assert fast.native and fast.detail.startswith(want), fast
 print("python ok:", capi.path)' "$work/moved_python/gemmtune/" >"$work/python.log" 2>&1 ||
     { cat "$work/python.log"; fail "import gemmtune from the moved prefix"; }
-  ok "the Python package of a moved prefix loads its own libgemmtune_c and computes mm ($(tail -1 "$work/python.log"))"
+  ok "the Python package of a moved prefix loads its own libgemmtune_c and C fast path, and computes mm ($(tail -1 "$work/python.log"))"
   ;;
 
 *)
