@@ -187,6 +187,19 @@ class FakeGpus : public ::testing::Test {
   std::vector<std::unique_ptr<testing::FakeDevice>> devices_;
 };
 
+TEST_F(FakeGpus, AGpuIsStartedOnceAProblemOnAnotherThreadBeforeItsInputsAreUploaded) {
+  TuneOptions o = options();
+  o.isolation = Isolation::none;  // the measurer in this process, where the fake device is
+  Tuner tuner = make_tuner(o, services(0));
+  tuner.tune(problem(8, 0));
+  auto prepared = devices_[0]->prepares();
+  ASSERT_EQ(prepared.size(), 1u) << "one start for the problem's two choices (the inputs are made once)";
+  EXPECT_NE(prepared[0].thread, std::this_thread::get_id()) << "started beside the input fill, not before it";
+  EXPECT_EQ(prepared[0].allocations_before, 0) << "joined before the first upload";
+  tuner.tune(problem(16, 0));
+  EXPECT_EQ(devices_[0]->prepares().size(), 2u) << "a new problem's inputs: asked again (the device makes it once)";
+}
+
 TEST_F(FakeGpus, ARecordTunedOnOneGpuServesAnIdenticalOneAndNeverADifferentOne) {
   Tuner tuner = make_tuner(options(), services(0));
   TuneResult first = tuner.tune(problem(8, 0));

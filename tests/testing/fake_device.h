@@ -5,7 +5,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "runtime/cpu_runtime.h"
 #include "testing/fake_backend.h"
@@ -21,7 +23,27 @@ class FakeDevice final : public runtime::DeviceRuntime {
   Availability availability() const override { return Availability::yes(); }
   std::string fingerprint() const override { return fingerprint_; }
   std::size_t last_level_cache_bytes() const override { return host_->last_level_cache_bytes(); }
-  Expected<runtime::DeviceBuffer> allocate(std::size_t bytes) override { return host_->allocate(bytes); }
+  Expected<runtime::DeviceBuffer> allocate(std::size_t bytes) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++allocations_;
+    }
+    return host_->allocate(bytes);
+  }
+  // What a real GPU makes on first use (its context): recorded, so that a
+  // test can see when, how often and on which thread the measurer asks.
+  void prepare() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    prepares_.push_back(Prepared{std::this_thread::get_id(), allocations_});
+  }
+  struct Prepared {
+    std::thread::id thread;
+    int allocations_before = 0;  // buffers allocated before this prepare()
+  };
+  std::vector<Prepared> prepares() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return prepares_;
+  }
   Status copy_from_host(void* d, const void* s, std::size_t n) override { return host_->copy_from_host(d, s, n); }
   Status copy_to_host(void* d, const void* s, std::size_t n) override { return host_->copy_to_host(d, s, n); }
   Status copy_on_device(void* d, const void* s, std::size_t n) override { return host_->copy_on_device(d, s, n); }
@@ -44,6 +66,9 @@ class FakeDevice final : public runtime::DeviceRuntime {
  private:
   DeviceKind kind_;
   std::string fingerprint_;
+  mutable std::mutex mutex_;
+  int allocations_ = 0;
+  std::vector<Prepared> prepares_;
   std::unique_ptr<runtime::CpuRuntime> host_;
 };
 
