@@ -432,7 +432,7 @@ static int requires_grad(PyObject *const *tensors, int count) {
   return 0;
 }
 
-/* 1 when this call is ops._plain's common case (plain tensors, no autograd to
+/* 1 when this call is ops._direct_python's common case (plain tensors, no autograd to
  * record; the caller has checked it is not being traced), 0 if not, -1 on error. */
 static int common_case(PyObject *a, PyObject *b, PyObject *bias) {
   PyObject *plain = ops_global(s_plain);

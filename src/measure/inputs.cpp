@@ -94,7 +94,6 @@ HostBuffer::HostBuffer(std::size_t bytes) : bytes_(bytes) {
   data_.reset(p);
 }
 
-
 void fill_random(void* data, DType dtype, std::size_t count, std::uint64_t seed, int threads) {
   // Large operands (a 4096 x 4096 bf16 pair took ~0.1 s of every GPU
   // tuning process, alone) are filled by several threads; small ones are

@@ -70,11 +70,15 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   // The CUstream tuning runs on (non-blocking: it does not synchronize with
   // the legacy default stream, so kernels must be given this stream).
   // Null when the context cannot be created (make_current() says why).
-  void prepare() override;
   void* stream() override {
     (void)ensure_context();
     return stream_;
   }
+
+  // Makes the context, the stream, the events and the reference module
+  // (function(kReferenceKernel)) now, for a caller that overlaps them with
+  // host work on another thread (DeviceRuntime::prepare).
+  void prepare() override;
 
   // Queues, on stream(), writes over a buffer of twice the L2 size, which
   // evicts whatever the timed kernel would otherwise find in L2.
