@@ -15,6 +15,7 @@ Writes its timings to OUT/python_gpu.json when --out is given.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -224,12 +225,16 @@ def check_inductor_bridge():
     inner = gi.choice()
 
     try:
-        # Inductor's on-disk autotuning cache would let a second run on the same
-        # machine choose without benchmarking (round 6: "never ran gemmtune's choice").
-        fresh = {"force_disable_caches": True} if hasattr(gi._config(), "force_disable_caches") else {}
-        options = gi.options(**fresh)
+        options = gi.options()
     except gi.InductorHookUnavailable as e:
         raise Skip(str(e))
+    # Inductor's on-disk autotuning cache would let a second run on the same
+    # machine choose without benchmarking (round 6: "never ran gemmtune's
+    # choice"). force_disable_caches is a config, not a torch.compile option
+    # (torch 2.11 refuses it there: round 7), so it is patched around the
+    # compile and the first call, where Inductor reads it.
+    config = gi._config()
+    fresh = config.patch(force_disable_caches=True) if hasattr(config, "force_disable_caches") else contextlib.nullcontext()
 
     def counted(a, b, out):
         calls["n"] += 1
@@ -243,9 +248,10 @@ def check_inductor_bridge():
 
     a = torch.randn(512, 512, device=DEVICE, dtype=torch.bfloat16)
     b = torch.randn(512, 512, device=DEVICE, dtype=torch.bfloat16)
-    compiled = torch.compile(f, options=options)
-    with torch.inference_mode():
-        close(compiled(a, b), (a.float() @ b.float()) * 2, 3e-2, 0.5)
+    with fresh:
+        compiled = torch.compile(f, options=options)
+        with torch.inference_mode():
+            close(compiled(a, b), (a.float() @ b.float()) * 2, 3e-2, 0.5)
     assert calls["n"] > 0, "Inductor never ran gemmtune's choice"
     RESULTS["inductor"] = f"gemmtune_mm benchmarked and/or used by max-autotune ({calls['n']} calls)"
 
@@ -253,6 +259,7 @@ def check_inductor_bridge():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=None)
+    parser.add_argument("--only", default=None, help="run only the checks whose names contain this text")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("SKIP all: torch sees no CUDA device")
@@ -264,7 +271,8 @@ def main():
           f"{sys.version.split()[0]}; {torch.cuda.get_device_name(DEVICE)}; enabled {gemmtune.default_tuner().enabled}")
     failed = 0
     tmp = tempfile.mkdtemp()
-    checks = [(name, fn) for name, fn in globals().items() if name.startswith("check_")]
+    checks = [(name, fn) for name, fn in globals().items()
+              if name.startswith("check_") and (args.only is None or args.only in name)]
     for name, fn in checks:
         start = time.perf_counter()
         try:

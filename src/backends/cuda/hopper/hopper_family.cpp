@@ -1,6 +1,7 @@
 #include "backends/cuda/hopper/hopper_family.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cmath>
 #include <mutex>
 #include <sstream>
@@ -312,10 +313,11 @@ struct HopperParams {
   EpilogueParams ep;
   float* work = nullptr;
   unsigned* tickets = nullptr;
-  std::int32_t k_blocks = 0, kb_per_split = 0, splits = 1, m_tiles = 0, n_tiles = 0, batch = 1, group_m = 8,
-               units = 0, a_batched = 0, b_batched = 0;
+  std::int32_t k_blocks = 0, splits = 1, m_tiles = 0, n_tiles = 0, batch = 1, group_m = 8, units = 0, a_batched = 0,
+               b_batched = 0;
 };
-static_assert(sizeof(HopperParams) == sizeof(EpilogueParams) + 16 + 10 * 4);
+// The device struct has the same fields in the same order (and the same tail padding).
+static_assert(offsetof(HopperParams, b_batched) == sizeof(EpilogueParams) + 16 + 8 * 4);
 
 // The tensor map of one operand: its contiguous dimension first, boxes of 64
 // contiguous elements (128 bytes, swizzled) by `box_rows`.
@@ -347,7 +349,6 @@ class HopperKernel final : public Kernel {
     params_.ep = epilogue_params(p);
     params_.k_blocks = ceil_div(p.k, 64);
     params_.splits = c.splits;
-    params_.kb_per_split = std::max(1, ceil_div(params_.k_blocks, c.splits));
     params_.m_tiles = ceil_div(p.m, c.bm * c.cluster) * c.cluster;
     params_.n_tiles = ceil_div(p.n, c.bn);
     params_.batch = static_cast<std::int32_t>(p.batch);

@@ -23,7 +23,10 @@
 // Clusters of GT_CLUSTER_M CTAs along M share B: each CTA loads 1/GT_CLUSTER_M
 // of the B stage and multicasts it to both. GT_SPLIT compiles split-K: the
 // units of one tile add their f32 partials in a fixed order (deterministic),
-// the last to arrive (a ticket per tile) writes C.
+// the last to arrive (a ticket per tile) writes C. The splits of a tile
+// interleave their K blocks (split s takes blocks s, s + splits, ...): the
+// tile's units run at the same time, so together they read adjacent
+// 128-byte pieces of each operand row at once, not pieces kilobytes apart.
 //
 // Configuration (set by the host with -D; defaults only for standalone checks):
 #include "gt_common.cuh"
@@ -125,8 +128,7 @@ struct GtHopperParams {
   float* work;        // split-K partials: units x BM x BN f32
   unsigned* tickets;  // split-K: one counter per tile, zero between launches
   int k_blocks;       // ceil(K / 64)
-  int kb_per_split;   // K blocks per split (the last split may have fewer)
-  int splits;
+  int splits;         // split s of a tile takes K blocks s, s + splits, ...
   int m_tiles;        // tiles along M per batch (a multiple of GT_CLUSTER_M)
   int n_tiles;
   int batch;
@@ -303,8 +305,10 @@ __device__ __forceinline__ void gt_mma(float (&d)[N / 2], gt_u64 da, gt_u64 db) 
 
 // ---------------------------------------------------------------- work units
 
+// K blocks kb0, kb0 + kstep, ... below kb1.
 struct GtUnit {
-  int batch, m0, n0, kb0, kb1, tile, split;
+  int batch, m0, n0, kb0, kb1, kstep, tile, split;
+  __device__ __forceinline__ int k_count() const { return kb1 > kb0 ? (kb1 - kb0 + kstep - 1) / kstep : 0; }
 };
 
 // Unit u -> (split, tile). Splits of one tile are adjacent so they run at the
@@ -328,8 +332,9 @@ __device__ __forceinline__ GtUnit gt_unit(const GtHopperParams& p, int u, int ra
   w.m0 = mt * GT_BM;
   w.n0 = nt * GT_BN;
   w.tile = (w.batch * p.m_tiles + mt) * p.n_tiles + nt;
-  w.kb0 = w.split * p.kb_per_split;
-  w.kb1 = min(p.k_blocks, w.kb0 + p.kb_per_split);
+  w.kb0 = w.split;
+  w.kb1 = p.k_blocks;
+  w.kstep = p.splits;
   return w;
 }
 
@@ -479,7 +484,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
       gt_u32 phase = 0;
       for (int u = cluster_id; u < p.units; u += clusters) {
         const GtUnit w = gt_unit(p, u, rank);
-        for (int kb = w.kb0; kb < w.kb1; ++kb) {
+        for (int kb = w.kb0; kb < w.kb1; kb += w.kstep) {
           gt_mbar_wait(GT_EMPTY(stage), phase ^ 1u);
           gt_mbar_expect_tx(GT_FULL(stage), GT_STAGE_BYTES);
           const gt_u32 sa = base + stage * GT_STAGE_BYTES;
@@ -535,7 +540,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
 #if GT_PINGPONG
       // The other consumer's unit: step over the stages the producer fills for it.
       if ((++turn & 1) != c) {
-        const int skip = w.kb1 - w.kb0;
+        const int skip = w.k_count();
         phase ^= (gt_u32)(((stage + skip) / GT_STAGES) & 1);
         stage = (stage + skip) % GT_STAGES;
         continue;
@@ -550,7 +555,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
           gt_fence_reg(acc[mi][j]);
         }
       int prev = -1;
-      for (int kb = w.kb0; kb < w.kb1; ++kb) {
+      for (int kb = w.kb0; kb < w.kb1; kb += w.kstep) {
         gt_mbar_wait(GT_FULL(stage), phase);
         gt_wgmma_fence();
         const gt_u32 sa = base + stage * GT_STAGE_BYTES;
