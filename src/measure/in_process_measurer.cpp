@@ -32,6 +32,7 @@ class InProcessProblem final : public ProblemMeasurer {
       return out;
     }
     phase(Phase::build);
+    const auto t_build = std::chrono::steady_clock::now();
     auto built = core::build_named_choice(backend, problem_, choice.name, settings_.context);
     if (!built) {
       out.rejection = built.error();
@@ -53,6 +54,7 @@ class InProcessProblem final : public ProblemMeasurer {
       out.rejection = at_stage(s.error(), Stage::run);
       return out;
     }
+    const auto t_verify = std::chrono::steady_clock::now();
     Status ran = run_once(0);
     if (ran) ran = rt_.synchronize();
     if (!ran) {
@@ -69,7 +71,13 @@ class InProcessProblem final : public ProblemMeasurer {
     const auto ranges = set_.ranges();
     const bool cold = settings_.options.cold_cache;
     auto prepare = [&](int) -> Status { return cold ? rt_.flush_caches(ranges) : Status::success(); };
+    const auto t_time = std::chrono::steady_clock::now();
     auto timing = rt_.measure(run_once, prepare, settings_.options, stop_above_us);
+    // Where a choice's measuring goes (tuning_breakdown.sh reads these lines).
+    if (log::enabled(log::Level::debug))
+      log::debug(choice.name + ": built in " + log::ms_between(t_build, t_verify) + ", verified in " +
+                 log::ms_between(t_verify, t_time) + ", timed in " + log::ms_since(t_time) +
+                 (timing ? " (" + std::to_string(timing.value().repeats) + " runs)" : std::string()));
     if (!timing) {
       Rejection r = timing.error();
       out.rejection = r.stage == Stage::timeout ? r : at_stage(r, Stage::run);

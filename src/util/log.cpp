@@ -39,11 +39,15 @@ void write(Level level, const std::string& message) {
   std::fprintf(stderr, "gemmtune: %s: %s\n", names[static_cast<int>(level)], message.c_str());
 }
 
-std::string ms_since(std::chrono::steady_clock::time_point start) {
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+std::string ms_between(std::chrono::steady_clock::time_point start, std::chrono::steady_clock::time_point end) {
+  const double ms = std::chrono::duration<double, std::milli>(end - start).count();
   char text[32];
   std::snprintf(text, sizeof text, "%.1f ms", ms);
   return text;
+}
+
+std::string ms_since(std::chrono::steady_clock::time_point start) {
+  return ms_between(start, std::chrono::steady_clock::now());
 }
 
 }  // namespace gemmtune::log

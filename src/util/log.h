@@ -24,5 +24,7 @@ inline void info(const std::string& m) { write(Level::info, m); }
 
 // "12.3 ms": the time since `start`, for debug lines that time a step.
 std::string ms_since(std::chrono::steady_clock::time_point start);
+// The same between two time points.
+std::string ms_between(std::chrono::steady_clock::time_point start, std::chrono::steady_clock::time_point end);
 
 }  // namespace gemmtune::log
