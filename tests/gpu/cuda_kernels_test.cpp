@@ -125,7 +125,9 @@ TEST(CudaTemplates, EveryBf16AndF16ProblemIsServedOnHopperAndAmpere) {
       validate(p);
       auto choices = ck::offer(p, ck::FamilyContext{device, SearchSpace::standard});
       ASSERT_TRUE(choices.ok()) << device.name << ", " << describe(p) << ": " << choices.error().to_string();
-      EXPECT_LE(choices.value().size(), 17u) << describe(p) << ": the standard space should stay small";
+      // 17 at most, and 20 while each split-K choice is offered twice
+      // (contiguous and interleaved K blocks; hopper_family.cpp, round 8).
+      EXPECT_LE(choices.value().size(), 20u) << describe(p) << ": the standard space should stay small";
     }
 }
 
@@ -284,7 +286,9 @@ TEST(CudaTemplateNames, MalformedOrImpossibleNamesAreNotParsed) {
                           "cuda_sm90_128x256_s4_c1_k1_pp",  // 256 accumulators per thread
                           "cuda_sm90_256x128_s4_c1_k1_pp", "cuda_sm90_128x128_s6_c2_k1_pp",
                           "cuda_sm90_64x128_s4_c1_k2_pp", "cuda_sm90_128x128_s6_c1_k1_direct_pp",
-                          "cuda_sm90_128x128_s6_c1_k1_direct_direct", "cuda_sm90_128x128_s6_c1_k1_direct_"})
+                          "cuda_sm90_128x128_s6_c1_k1_direct_direct", "cuda_sm90_128x128_s6_c1_k1_direct_",
+                          "cuda_sm90_128x128_s6_c1_k1i",   // interleaved K blocks need split-K
+                          "cuda_sm90_128x128_s6_c1_k4ii", "cuda_sm90_128x128_s6_c1_ki", "cuda_sm90_128x128_s6_c1_k4_i"})
     EXPECT_FALSE(ck::hopper::parse(bad).has_value()) << bad;
   for (const char* bad : {"cuda_mma_128x128_w2x4", "cuda_mma_96x128_w2x4_s3", "cuda_mma_128x128_w4x2_s3",
                           "cuda_mma_128x128_w2x4_s5"})
@@ -568,7 +572,7 @@ TEST_F(KernelDiskCache, ConcurrentWritersOfOneKernelLeaveOneValidFile) {
   ASSERT_TRUE(ck::disk::read(folder_, digest_, "id").has_value());
 }
 
-TEST(CudaTemplates, TheStandardSpaceOffersTheSplitKThatFillsTheSmsInOneWave) {
+TEST(CudaTemplates, TheStandardSpaceOffersTheSplitKThatFillsTheSmsInOneWaveBothContiguousAndInterleaved) {
   // 128x4096x4096: 32 tiles of 128x128 on 132 SMs. k4 (128 units) fills one
   // wave; round 5 offered only k5 (160 units: a second wave) and k2.
   auto choices = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 4096}, "nt"),
@@ -584,6 +588,20 @@ TEST(CudaTemplates, TheStandardSpaceOffersTheSplitKThatFillsTheSmsInOneWave) {
   bool k4 = false;
   for (const Choice& c : long_k.value()) k4 |= c.name == "cuda_sm90_128x128_s6_c1_k4";
   EXPECT_TRUE(k4);
+  // Each split is offered twice: contiguous K ranges and interleaved K blocks
+  // (until the GPU says which to keep), and the name says which.
+  EXPECT_TRUE(names.count("cuda_sm90_128x128_s6_c1_k4i"));
+  for (const std::string& name : names)
+    if (name.find("_k1") == std::string::npos) {
+      const bool interleaved = name.ends_with("i");
+      const std::string twin = interleaved ? name.substr(0, name.size() - 1) : name + "i";
+      EXPECT_TRUE(names.count(twin)) << name << " without " << twin;
+      auto config = ck::hopper::parse(name);
+      ASSERT_TRUE(config.has_value()) << name;
+      EXPECT_EQ(config->interleave, interleaved) << name;
+      EXPECT_EQ(ck::hopper::name(*config), name);
+    }
+  EXPECT_LE(choices.value().size(), 20u);
   // Enough tiles for every SM: no split at all.
   auto big = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, 4096, 4096, 4096}, "nt"),
                        ck::FamilyContext{h100(), SearchSpace::standard});

@@ -1,7 +1,6 @@
 #include "backends/cuda/hopper/hopper_family.h"
 
 #include <algorithm>
-#include <cstddef>
 #include <cmath>
 #include <mutex>
 #include <sstream>
@@ -116,7 +115,8 @@ std::string describe(const Config& c) {
     << " consumer warpgroup" << (c.consumers() > 1 ? "s" : "")
     << (c.pingpong ? " taking turns (one's epilogue overlaps the other's multiplies)" : "") << ", persistent";
   if (c.cluster > 1) d << ", cluster " << c.cluster << "x1 sharing B by multicast";
-  if (c.splits > 1) d << ", split-K " << c.splits << " (fixed-order f32 reduction)";
+  if (c.splits > 1)
+    d << ", split-K " << c.splits << (c.interleave ? " over interleaved K blocks" : "") << " (fixed-order f32 reduction)";
   d << (c.direct ? ", fused epilogue stored from registers" : ", fused epilogue staged through shared memory");
   return d.str();
 }
@@ -166,13 +166,14 @@ std::string Config::invalid() const {
   if (splits > 1 && accumulators() > 64) return "split-K only for tiles of at most 64 accumulators per thread";
   if (pingpong && bm == 256) return "ping-pong tiles have 64 or 128 rows";
   if (pingpong && (splits > 1 || cluster > 1)) return "ping-pong without split-K or cluster";
+  if (interleave && splits == 1) return "interleaved K blocks only with split-K";
   return {};
 }
 
 std::string name(const Config& c) {
   return "cuda_sm90_" + std::to_string(c.bm) + "x" + std::to_string(c.bn) + "_s" + std::to_string(c.stages) + "_c" +
-         std::to_string(c.cluster) + "_k" + std::to_string(c.splits) + (c.pingpong ? "_pp" : "") +
-         (c.direct ? "_direct" : "");
+         std::to_string(c.cluster) + "_k" + std::to_string(c.splits) + (c.interleave ? "i" : "") +
+         (c.pingpong ? "_pp" : "") + (c.direct ? "_direct" : "");
 }
 
 std::optional<Config> parse(std::string_view text) {
@@ -181,9 +182,12 @@ std::optional<Config> parse(std::string_view text) {
   auto tile = int_pair(f[2]);
   auto stages = tagged_int(f[3], "s");
   auto cluster = tagged_int(f[4], "c");
-  auto splits = tagged_int(f[5], "k");
+  // "k4" or, interleaved, "k4i".
+  const bool interleave = f[5].size() > 1 && f[5].back() == 'i';
+  auto splits = tagged_int(interleave ? f[5].substr(0, f[5].size() - 1) : f[5], "k");
   if (!tile || !stages || !cluster || !splits) return std::nullopt;
   Config c{tile->first, tile->second, *stages, *cluster, *splits};
+  c.interleave = interleave;
   // Optional tags, in name()'s order; the round trip below rejects any other order or repeat.
   for (std::size_t i = 6; i < f.size(); ++i) {
     if (f[i] == "pp") c.pingpong = true;
@@ -206,14 +210,16 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     for (int stages : stage_options)
       for (int splits : split_options(p, base, sms, exhaustive))
         for (int cluster : {1, 2})
-          for (bool direct : {false, true}) {
-            Config c{bm, bn, stages, cluster, splits, false, direct};
-            if (!c.invalid().empty()) continue;
-            // Clusters and the direct epilogue: exhaustive space only.
-            if (cluster == 2 && (!exhaustive || p.m <= bm)) continue;
-            if (direct && !exhaustive) continue;
-            all.push_back(c);
-          }
+          for (bool direct : {false, true})
+            for (bool interleave : {false, true}) {
+              Config c{bm, bn, stages, cluster, splits, false, direct, interleave};
+              if (!c.invalid().empty()) continue;
+              // Clusters, the direct epilogue and interleaved splits (added
+              // beside their contiguous twins below): exhaustive space only.
+              if (cluster == 2 && (!exhaustive || p.m <= bm)) continue;
+              if ((direct || interleave) && !exhaustive) continue;
+              all.push_back(c);
+            }
   }
   // Ping-pong variants (whole tiles per consumer, turns): worth it when
   // every CTA gets at least two tiles to alternate.
@@ -253,6 +259,19 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     if (e.seconds > 2.5 * ranked.front().seconds) break;
     out.push_back(e.config);
   }
+  // Each split-K choice kept, also with interleaved K blocks: which order of
+  // K blocks reads DRAM faster is for the GPU to measure (NOTES.md, round 8),
+  // so both are timed and the faster wins. None for M <= 32, where the skinny
+  // family offers most of the choices. This takes a split-heavy problem (M =
+  // 128: nine of ten) to 19 choices, over the ~16 of the issue, for as long
+  // as the measurement is outstanding: the loser then goes.
+  constexpr std::size_t kMaxStandard = 20;
+  for (std::size_t i = 0, kept = p.m <= 32 ? 0 : out.size(); i < kept && out.size() < kMaxStandard; ++i)
+    if (out[i].splits > 1) {
+      Config twin = out[i];
+      twin.interleave = true;
+      out.push_back(twin);
+    }
   // With an activation the epilogue is long enough that overlapping it with
   // the other consumer's multiplies pays: 64x256 ping-pong, 5 stages, was the
   // fastest choice of the exhaustive space for addmm + gelu 2048x14336x4096
@@ -297,6 +316,7 @@ Expected<KernelSource> HopperFamily::source(const Problem& p, std::string_view c
       {"GT_B_KMAJOR", layouts.value().b.k_major ? "1" : "0"},
       {"GT_CLUSTER_M", std::to_string(c->cluster)},
       {"GT_SPLIT", c->splits > 1 ? "1" : "0"},
+      {"GT_K_INTERLEAVE", c->interleave ? "1" : "0"},
       {"GT_MIN_BLOCKS", std::to_string(c->min_blocks())},
       {"GT_PINGPONG", c->pingpong ? "1" : "0"},
       {"GT_EP_DIRECT", c->direct ? "1" : "0"},
@@ -313,11 +333,10 @@ struct HopperParams {
   EpilogueParams ep;
   float* work = nullptr;
   unsigned* tickets = nullptr;
-  std::int32_t k_blocks = 0, splits = 1, m_tiles = 0, n_tiles = 0, batch = 1, group_m = 8, units = 0, a_batched = 0,
-               b_batched = 0;
+  std::int32_t k_blocks = 0, kb_per_split = 0, splits = 1, m_tiles = 0, n_tiles = 0, batch = 1, group_m = 8,
+               units = 0, a_batched = 0, b_batched = 0;
 };
-// The device struct has the same fields in the same order (and the same tail padding).
-static_assert(offsetof(HopperParams, b_batched) == sizeof(EpilogueParams) + 16 + 8 * 4);
+static_assert(sizeof(HopperParams) == sizeof(EpilogueParams) + 16 + 10 * 4);
 
 // The tensor map of one operand: its contiguous dimension first, boxes of 64
 // contiguous elements (128 bytes, swizzled) by `box_rows`.
@@ -349,6 +368,7 @@ class HopperKernel final : public Kernel {
     params_.ep = epilogue_params(p);
     params_.k_blocks = ceil_div(p.k, 64);
     params_.splits = c.splits;
+    params_.kb_per_split = std::max(1, ceil_div(params_.k_blocks, c.splits));
     params_.m_tiles = ceil_div(p.m, c.bm * c.cluster) * c.cluster;
     params_.n_tiles = ceil_div(p.n, c.bn);
     params_.batch = static_cast<std::int32_t>(p.batch);

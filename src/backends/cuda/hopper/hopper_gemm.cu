@@ -23,10 +23,11 @@
 // Clusters of GT_CLUSTER_M CTAs along M share B: each CTA loads 1/GT_CLUSTER_M
 // of the B stage and multicasts it to both. GT_SPLIT compiles split-K: the
 // units of one tile add their f32 partials in a fixed order (deterministic),
-// the last to arrive (a ticket per tile) writes C. The splits of a tile
-// interleave their K blocks (split s takes blocks s, s + splits, ...): the
-// tile's units run at the same time, so together they read adjacent
-// 128-byte pieces of each operand row at once, not pieces kilobytes apart.
+// the last to arrive (a ticket per tile) writes C. Each split takes a
+// contiguous range of K blocks, or with GT_K_INTERLEAVE blocks s, s + splits,
+// ...: the tile's units run at the same time, so together they then read
+// adjacent 128-byte pieces of each operand row at once, not pieces
+// kilobytes apart.
 //
 // Configuration (set by the host with -D; defaults only for standalone checks):
 #include "gt_common.cuh"
@@ -55,6 +56,9 @@
 #endif
 #ifndef GT_SPLIT
 #define GT_SPLIT 0         // 1: split-K across units with a fixed-order reduction
+#endif
+#ifndef GT_K_INTERLEAVE
+#define GT_K_INTERLEAVE 0  // 1: split s takes K blocks s, s + splits, ... (else a contiguous range)
 #endif
 #ifndef GT_PINGPONG
 #define GT_PINGPONG 0      // 1: the consumers alternate whole tiles (needs 2 consumers, no split-K, no cluster)
@@ -128,7 +132,8 @@ struct GtHopperParams {
   float* work;        // split-K partials: units x BM x BN f32
   unsigned* tickets;  // split-K: one counter per tile, zero between launches
   int k_blocks;       // ceil(K / 64)
-  int splits;         // split s of a tile takes K blocks s, s + splits, ...
+  int kb_per_split;   // K blocks per contiguous split (the last may have fewer)
+  int splits;
   int m_tiles;        // tiles along M per batch (a multiple of GT_CLUSTER_M)
   int n_tiles;
   int batch;
@@ -332,9 +337,15 @@ __device__ __forceinline__ GtUnit gt_unit(const GtHopperParams& p, int u, int ra
   w.m0 = mt * GT_BM;
   w.n0 = nt * GT_BN;
   w.tile = (w.batch * p.m_tiles + mt) * p.n_tiles + nt;
+#if GT_K_INTERLEAVE
   w.kb0 = w.split;
   w.kb1 = p.k_blocks;
   w.kstep = p.splits;
+#else
+  w.kb0 = w.split * p.kb_per_split;
+  w.kb1 = min(p.k_blocks, w.kb0 + p.kb_per_split);
+  w.kstep = 1;
+#endif
   return w;
 }
 
