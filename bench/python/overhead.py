@@ -80,12 +80,11 @@ def main():
     import gemmtune.torch  # noqa: F401  (binds the ops' fast path to torch)
     if args.python_path:
         gemmtune.ops._use_fast_path(False)
-    fast_path = gemmtune.fast_path() if hasattr(gemmtune, "fast_path") else None
+    fast_path = gemmtune.fast_path()
     print(f"gemmtune {gemmtune.version()}, torch {torch.__version__}, Python {sys.version.split()[0]}, "
           f"device {torch.cuda.get_device_name(device) if cuda else 'cpu'}, dtype {dtype_name}, "
           f"enabled {','.join(tuner.enabled)}, clock {args.clock}")
-    print("fast path: " + ("C extension " + fast_path.detail if fast_path and fast_path.native else
-                           "Python" + (f" ({fast_path.detail})" if fast_path else "")))
+    print("fast path: " + (f"C extension {fast_path.detail}" if fast_path.native else f"Python ({fast_path.detail})"))
     print(f"{'op':>6} {'shape':>14} {'torch':>8} {'gemmtune':>8} {'out=':>8} {'raw C':>8} {'kernel':>8} "
           f"{'above raw':>9} {'(out=)':>7} {'above kernel':>12}  winner")
     above_raw = {}

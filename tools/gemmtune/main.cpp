@@ -28,15 +28,15 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   gemmtune::cli::Io io{std::cout, std::cerr, gemmtune::cli::stderr_is_terminal()};
   int code = gemmtune::cli::run_cli(args, io);
-  std::cout.flush();
   gemmtune::log::debug("command done in " + gemmtune::log::ms_since(start) + "; exiting");
   // Ended without the static destructors and the libraries' atexit teardown:
   // every object of the command (stores closed, workers killed and reaped,
   // files renamed into place) was destroyed inside run_cli, and the statics
   // left are the process-lifetime ones that are never destroyed anyway. What
-  // this skips is the CUDA driver's own teardown after cuInit, ~0.1 s of
-  // every process on the H100 (round 7: 0.13-0.17 s between this line and
-  // the process's end) that the kernel's cleanup of the process makes moot.
+  // this skips is chiefly the CUDA driver's own teardown after cuInit: on the
+  // H100 0.14 s passed between this line and the process's end before, 0.09-
+  // 0.10 s after (another machine, and the timing script's own start-up
+  // counted in; bench/RESULTS.md, GPU round 7).
   std::cout.flush();
   std::cerr.flush();
   std::fflush(nullptr);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <sstream>
 
@@ -14,6 +15,7 @@ namespace {
 constexpr std::size_t kMaxBlockSmem = 232448;  // 227 KiB: the most one CTA may take on sm_90
 constexpr std::size_t kSmPerSm = 233472;       // 228 KiB per SM, 1 KiB of it reserved per CTA
 constexpr int kMaxStages = 6;                  // deeper rings measured no faster
+constexpr std::size_t kMaxStandardWithTwins = 20;  // standard-space choices with the interleaved twins
 
 // Tile shapes, in the order ties are broken (larger tiles first).
 constexpr std::pair<int, int> kTiles[] = {{128, 256}, {256, 128}, {128, 192}, {128, 128}, {64, 256},
@@ -43,7 +45,6 @@ double tile_efficiency(const Config& c) {
   double e = area >= 32768 ? 0.92 : area >= 24576 ? 0.88 : area >= 16384 ? 0.8 : area >= 8192 ? 0.62 : 0.42;
   if (c.consumers() == 1) e *= 0.9;  // one consumer warpgroup issues all the wgmma
   if (c.min_blocks() == 2) e *= 1.25;  // a second CTA hides the first one's waits
-  if (c.cluster == 2) e *= 1.02;  // half the B traffic from L2
   return std::min(e, 0.95);
 }
 
@@ -198,6 +199,23 @@ std::optional<Config> parse(std::string_view text) {
   return c;
 }
 
+namespace {
+
+// Each split-K choice of `configs` (the first `count`), again with
+// interleaved K blocks, while there are fewer than `limit`: which order of K
+// blocks reads DRAM faster is for the GPU to measure (NOTES.md, round 8), so
+// both are offered and the faster wins.
+void add_interleaved_twins(std::vector<Config>& configs, std::size_t count, std::size_t limit) {
+  for (std::size_t i = 0; i < count && configs.size() < limit; ++i)
+    if (configs[i].splits > 1) {
+      Config twin = configs[i];
+      twin.interleave = true;
+      configs.push_back(twin);
+    }
+}
+
+}  // namespace
+
 std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   const bool exhaustive = space == SearchSpace::exhaustive;
   std::vector<Config> all;
@@ -210,16 +228,14 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     for (int stages : stage_options)
       for (int splits : split_options(p, base, sms, exhaustive))
         for (int cluster : {1, 2})
-          for (bool direct : {false, true})
-            for (bool interleave : {false, true}) {
-              Config c{bm, bn, stages, cluster, splits, false, direct, interleave};
-              if (!c.invalid().empty()) continue;
-              // Clusters, the direct epilogue and interleaved splits (added
-              // beside their contiguous twins below): exhaustive space only.
-              if (cluster == 2 && (!exhaustive || p.m <= bm)) continue;
-              if ((direct || interleave) && !exhaustive) continue;
-              all.push_back(c);
-            }
+          for (bool direct : {false, true}) {
+            Config c{bm, bn, stages, cluster, splits, false, direct};
+            if (!c.invalid().empty()) continue;
+            // Clusters and the direct epilogue: exhaustive space only.
+            if (cluster == 2 && (!exhaustive || p.m <= bm)) continue;
+            if (direct && !exhaustive) continue;
+            all.push_back(c);
+          }
   }
   // Ping-pong variants (whole tiles per consumer, turns): worth it when
   // every CTA gets at least two tiles to alternate.
@@ -228,6 +244,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     return p.batch * static_cast<std::int64_t>(ceil_div(p.m, bm)) * ceil_div(p.n, bn) >= sm_tiles;
   };
   if (exhaustive) {
+    add_interleaved_twins(all, all.size(), std::numeric_limits<std::size_t>::max());
     for (auto [bm, bn] : kTiles) {
       Config c{bm, bn, default_stages(bm, bn, true), 1, 1, true};
       if (!c.invalid().empty() || c.accumulators() < 64 || !two_tiles_per_cta(bm, bn)) continue;
@@ -239,12 +256,11 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     return all;
   }
 
-  // Standard space: the best estimates, at most one split factor per tile
-  // shape besides 1. No clusters: on the H100 every cluster choice measured
-  // ran 1.5-2.3x slower than the same tile alone (rounds 1, 3 and 4 of
-  // NOTES.md; round 4 ruled out a short grid: 66 clusters resident, 132
-  // CTAs), so they cost tuning time and never won; the exhaustive space
-  // keeps them.
+  // Standard space: the best estimates. No clusters: on the H100 they ran
+  // 1.5-2.3x slower than the same tile alone until round 7 fixed their
+  // remote arrive, and since then exactly as fast, not faster (4096³: 184.5
+  // against 184.3 µs; NOTES.md), so they would only cost tuning time; the
+  // exhaustive space keeps them.
   std::vector<Estimate> ranked;
   for (const Config& c : all) ranked.push_back({c, estimate(p, c, sms)});
   std::stable_sort(ranked.begin(), ranked.end(),
@@ -259,19 +275,11 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     if (e.seconds > 2.5 * ranked.front().seconds) break;
     out.push_back(e.config);
   }
-  // Each split-K choice kept, also with interleaved K blocks: which order of
-  // K blocks reads DRAM faster is for the GPU to measure (NOTES.md, round 8),
-  // so both are timed and the faster wins. None for M <= 32, where the skinny
-  // family offers most of the choices. This takes a split-heavy problem (M =
-  // 128: nine of ten) to 19 choices, over the ~16 of the issue, for as long
-  // as the measurement is outstanding: the loser then goes.
-  constexpr std::size_t kMaxStandard = 20;
-  for (std::size_t i = 0, kept = p.m <= 32 ? 0 : out.size(); i < kept && out.size() < kMaxStandard; ++i)
-    if (out[i].splits > 1) {
-      Config twin = out[i];
-      twin.interleave = true;
-      out.push_back(twin);
-    }
+  // The kept split-K choices' interleaved twins, except for M <= 32, where
+  // the skinny family offers most of the choices. This takes a split-heavy
+  // problem (M = 128: nine of ten) to 19 choices, over the issue's ~16, for
+  // as long as the measurement is outstanding: the loser then goes.
+  if (p.m > 32) add_interleaved_twins(out, out.size(), kMaxStandardWithTwins);
   // With an activation the epilogue is long enough that overlapping it with
   // the other consumer's multiplies pays: 64x256 ping-pong, 5 stages, was the
   // fastest choice of the exhaustive space for addmm + gelu 2048x14336x4096
