@@ -302,9 +302,7 @@ TEST(CudaTemplateNames, MalformedOrImpossibleNamesAreNotParsed) {
                           "cuda_mma_128x128_w2x4_s5"})
     EXPECT_FALSE(ck::portable::parse(bad).has_value()) << bad;
   for (const char* bad : {"cuda_skinny_kmajor_bf16_m1_t1_w8_u2", "cuda_skinny_diag_bf16_m1_t1_w8_u2_s1",
-                          "cuda_skinny_kmajor_bf16_m3_t1_w8_u2_s1", "cuda_skinny_kmajor_bf16_m1_t1_w8_u2_s3",
-                          "cuda_skinny_kmajor_bf16_m1_t1_w8_u2_s1_p",  // ordered partials need split-K
-                          "cuda_skinny_kmajor_bf16_m1_t1_w8_u2_s4_q", "cuda_skinny_kmajor_bf16_m1_t1_w8_u2_s4_p_p"})
+                          "cuda_skinny_kmajor_bf16_m3_t1_w8_u2_s1", "cuda_skinny_kmajor_bf16_m1_t1_w8_u2_s3"})
     EXPECT_FALSE(ck::skinny::parse(bad).has_value()) << bad;
   EXPECT_EQ(ck::owner("cublas_default"), nullptr);
 }
@@ -617,34 +615,6 @@ TEST(CudaTemplates, TheStandardSpaceOffersTheSplitKThatFillsTheSmsInOneWaveBothC
                        ck::FamilyContext{h100(), SearchSpace::standard});
   ASSERT_TRUE(big.ok());
   for (const Choice& c : big.value()) EXPECT_TRUE(c.name.ends_with("_k1")) << c.name;
-}
-
-TEST(CudaTemplates, TheExhaustiveSpaceOffersEverySkinnySplitAlsoWithOrderedPartialsAndTheStandardSpaceDoesNot) {
-  const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 16, 4096, 4096}, "nn");
-  auto names_in = [&](SearchSpace space) {
-    auto choices = ck::offer(p, ck::FamilyContext{h100(), space});
-    EXPECT_TRUE(choices.ok()) << choices.error().to_string();
-    std::set<std::string> names;
-    if (choices.ok())
-      for (const Choice& c : choices.value())
-        if (c.name.starts_with("cuda_skinny_")) names.insert(c.name);
-    return names;
-  };
-  const auto exhaustive = names_in(SearchSpace::exhaustive);
-  std::size_t splits = 0;
-  for (const std::string& name : exhaustive) {
-    auto config = ck::skinny::parse(name);
-    ASSERT_TRUE(config.has_value()) << name;
-    if (config->split_k == 1 || config->partials) continue;
-    ++splits;
-    EXPECT_TRUE(exhaustive.count(name + "_p")) << name << " without its ordered twin";
-    auto twin = ck::skinny::parse(name + "_p");
-    ASSERT_TRUE(twin.has_value());
-    EXPECT_TRUE(twin->partials);
-    EXPECT_EQ(twin->split_k, config->split_k);
-  }
-  EXPECT_GT(splits, 0u);
-  for (const std::string& name : names_in(SearchSpace::standard)) EXPECT_FALSE(name.ends_with("_p")) << name;
 }
 
 }  // namespace

@@ -72,9 +72,7 @@ std::string describe(const Config& c, const Problem& p) {
                   " columns per CTA, " + std::to_string(c.warps) + " warps splitting K, " +
                   std::to_string(c.unroll) + " K steps in flight, B " +
                   (c.layout == BLayout::k_major ? "K-contiguous" : "N-contiguous");
-  if (c.split_k > 1)
-    d += ", split-K " + std::to_string(c.split_k) +
-         (c.partials ? " (partials summed in split order by the last CTA)" : " (f32 atomics, last CTA writes C)");
+  if (c.split_k > 1) d += ", split-K " + std::to_string(c.split_k) + " (f32 atomics, last CTA writes C)";
   if (p.bias != BiasKind::none || p.activation != Activation::none || p.alpha != 1.0) d += "; fused epilogue";
   return d;
 }
@@ -92,15 +90,13 @@ bool valid_tiling(const Config& c) {
 std::string name(const Config& c) {
   std::ostringstream out;
   out << "cuda_skinny_" << (c.layout == BLayout::k_major ? "kmajor" : "nmajor") << (c.bf16 ? "_bf16" : "_f16")
-      << "_m" << c.m_tiles << "_t" << c.n_tiles << "_w" << c.warps << "_u" << c.unroll << "_s" << c.split_k
-      << (c.partials ? "_p" : "");
+      << "_m" << c.m_tiles << "_t" << c.n_tiles << "_w" << c.warps << "_u" << c.unroll << "_s" << c.split_k;
   return out.str();
 }
 
 std::optional<Config> parse(std::string_view text) {
   auto f = split_name(text);
-  if (f.size() < 9 || f.size() > 10 || f[0] != "cuda" || f[1] != "skinny") return std::nullopt;
-  if (f.size() == 10 && f[9] != "p") return std::nullopt;
+  if (f.size() != 9 || f[0] != "cuda" || f[1] != "skinny") return std::nullopt;
   Config c;
   if (f[2] == "kmajor") c.layout = BLayout::k_major;
   else if (f[2] == "nmajor") c.layout = BLayout::n_major;
@@ -116,9 +112,8 @@ std::optional<Config> parse(std::string_view text) {
   c.warps = *w;
   c.unroll = *u;
   c.split_k = *s;
-  c.partials = f.size() == 10;
   const bool power_of_two = c.split_k >= 1 && c.split_k <= 32 && (c.split_k & (c.split_k - 1)) == 0;
-  if (!valid_tiling(c) || !power_of_two || (c.partials && c.split_k == 1) || name(c) != text)
+  if (!valid_tiling(c) || !power_of_two || name(c) != text)
     return std::nullopt;
   return c;
 }
@@ -168,12 +163,6 @@ Expected<std::vector<Choice>> SkinnyFamily::enumerate(const Problem& p, const Fa
       Config c = base;
       c.split_k = sk;
       out.push_back(Choice{name(c), describe(c, p)});
-      // The ordered (atomic-free) twin of every split, until measurement
-      // says which of the two belongs in the standard space.
-      if (sk > 1 && ctx.space == SearchSpace::exhaustive) {
-        c.partials = true;
-        out.push_back(Choice{name(c), describe(c, p)});
-      }
     }
   return out;
 }
@@ -194,7 +183,7 @@ Expected<KernelSource> SkinnyFamily::source(const Problem& p, std::string_view c
   const Defines config = {
       {"GT_KMAJOR", c->layout == BLayout::k_major ? "1" : "0"}, {"GT_MT", std::to_string(c->m_tiles)},
       {"GT_NT", std::to_string(c->n_tiles)},                    {"GT_WARPS", std::to_string(c->warps)},
-      {"GT_UNROLL", std::to_string(c->unroll)}, {"GT_PARTIALS", c->partials ? "1" : "0"},
+      {"GT_UNROLL", std::to_string(c->unroll)},
   };
   s.defines.insert(s.defines.end(), config.begin(), config.end());
   return s;
@@ -219,7 +208,7 @@ class SkinnyKernel final : public Kernel {
   SkinnyKernel(const Problem& p, const Config& c, std::int64_t ldb, CUfunction fn, cuda::CudaRuntime& rt)
       : p_(p), c_(c), fn_(fn), rt_(rt),
         ctas_(static_cast<unsigned>((p.n + c.columns_per_cta() - 1) / c.columns_per_cta())),
-        work_bytes_(static_cast<std::size_t>(p.m * p.n) * sizeof(float) * (c.partials ? c.split_k : 1)),
+        work_bytes_(static_cast<std::size_t>(p.m * p.n) * sizeof(float)),
         scratch_(c.split_k > 1 ? work_bytes_ + ctas_ * sizeof(unsigned) : 0) {
     params_.ep = epilogue_params(p);
     params_.lda = p.a.row_stride;

@@ -10,9 +10,7 @@
 // strides, row or full bias.
 //
 // Choice names: cuda_skinny_<kmajor|nmajor>_<bf16|f16>_m<row tiles>_t<n
-// tiles>_w<warps>_u<unroll>_s<split-K>[_p], e.g. cuda_skinny_kmajor_bf16_m1_t1_w8_u2_s4;
-// `_p` (split-K only, exhaustive space): the splits store partial sums that the
-// last CTA adds in split order, instead of f32 atomics — deterministic.
+// tiles>_w<warps>_u<unroll>_s<split-K>, e.g. cuda_skinny_kmajor_bf16_m1_t1_w8_u2_s4.
 #pragma once
 
 #include <optional>
@@ -37,7 +35,6 @@ struct Config {
   int warps = 8;     // per CTA; they split the CTA's K range
   int unroll = 2;    // K steps loaded before they are multiplied
   int split_k = 1;   // CTAs along K (> 1: f32 atomics into scratch, the last CTA writes C)
-  bool partials = false;  // split-K through per-split partials summed in split order (no atomics)
 
   int columns_per_cta() const { return 8 * n_tiles; }
   int k_step() const { return layout == BLayout::k_major ? 32 : 16; }

@@ -12,9 +12,7 @@
 // staging. The warps of a CTA split its K range and add through shared
 // memory; split-K across CTAs (gridDim.y > 1) adds with f32 atomics into a
 // scratch, and the last CTA of a column block writes C and leaves the
-// scratch zero again. With GT_PARTIALS each split stores its own partial
-// sums instead and the last CTA adds them in split order: no atomics on the
-// data, and the same result on every run.
+// scratch zero again.
 //
 // Configuration (-D from the host; defaults for standalone checks):
 #include "gt_common.cuh"
@@ -34,16 +32,12 @@
 #ifndef GT_UNROLL
 #define GT_UNROLL 2   // K steps loaded before they are multiplied
 #endif
-#ifndef GT_PARTIALS
-#define GT_PARTIALS 0 // split-K: 1 = per-split partials summed in order, 0 = f32 atomics
-#endif
 
 struct GtSkinnyParams {
   GtEpilogue ep;
   const void* a;       // M x K, K contiguous
   const void* b;       // K-major: W (N x K) rows; N-major: B (K x N) rows
-  float* work;         // split-K: M x N f32 scratch, all zero between runs (GT_PARTIALS:
-                       // gridDim.y x M x N, no invariant)
+  float* work;         // split-K: M x N f32 scratch, all zero between runs
   unsigned* tickets;   // split-K: one counter per CTA column, zero between runs
   gt_i64 lda, ldb;     // elements between rows of A, and of W (K-major) or B (N-major)
   int m, n, k;
@@ -144,13 +138,7 @@ __device__ __forceinline__ void gt_finish(const GtSkinnyParams& p, float (&acc)[
       for (int e = 0; e < 4; ++e) {
         const int m = mt * 16 + r + (e >= 2 ? 8 : 0), n = col(t, e);
         if (m < p.m && n < p.n) {
-          if (split) {
-#if GT_PARTIALS
-            __stcg(p.work + ((gt_i64)blockIdx.y * p.m + m) * p.n + n, acc[mt][t][e]);
-#else
-            atomicAdd(p.work + (gt_i64)m * p.n + n, acc[mt][t][e]);
-#endif
-          }
+          if (split) atomicAdd(p.work + (gt_i64)m * p.n + n, acc[mt][t][e]);
           else gt_store_one(p.ep, 0, m, n, acc[mt][t][e]);
         }
       }
@@ -171,15 +159,8 @@ __device__ __forceinline__ void gt_finish(const GtSkinnyParams& p, float (&acc)[
         const int m = mt * 16 + r + (e >= 2 ? 8 : 0), n = col(t, e);
         if (m < p.m && n < p.n) {
           float* w = p.work + (gt_i64)m * p.n + n;
-#if GT_PARTIALS
-          const gt_i64 plane = (gt_i64)p.m * p.n;
-          float sum = 0.f;
-          for (unsigned s = 0; s < gridDim.y; ++s) sum += __ldcg(w + s * plane);
-          gt_store_one(p.ep, 0, m, n, sum);
-#else
           gt_store_one(p.ep, 0, m, n, __ldcg(w));
           __stcg(w, 0.f);
-#endif
         }
       }
   if (lane == 0) p.tickets[blockIdx.x] = 0;
