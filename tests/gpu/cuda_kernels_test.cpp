@@ -126,16 +126,11 @@ TEST(CudaTemplates, EveryBf16AndF16ProblemIsServedOnHopperAndAmpere) {
       validate(p);
       auto choices = ck::offer(p, ck::FamilyContext{device, SearchSpace::standard});
       ASSERT_TRUE(choices.ok()) << device.name << ", " << describe(p) << ": " << choices.error().to_string();
-      // 17 at most, besides the interleaved twins of split-K choices that
-      // stand until the GPU has measured them (hopper_family.cpp, round 8),
-      // and 20 with them.
-      const auto twins = std::count_if(choices.value().begin(), choices.value().end(), [](const Choice& c) {
+      EXPECT_LE(choices.value().size(), 17u) << describe(p) << ": the standard space should stay small";
+      for (const Choice& c : choices.value()) {
         auto config = ck::hopper::parse(c.name);
-        return config && config->interleave;
-      });
-      EXPECT_LE(choices.value().size() - static_cast<std::size_t>(twins), 17u)
-          << describe(p) << ": the standard space should stay small";
-      EXPECT_LE(choices.value().size(), 20u) << describe(p);
+        EXPECT_FALSE(config && config->interleave) << c.name << ": interleaved split-K is exhaustive-only";
+      }
     }
 }
 
@@ -580,7 +575,7 @@ TEST_F(KernelDiskCache, ConcurrentWritersOfOneKernelLeaveOneValidFile) {
   ASSERT_TRUE(ck::disk::read(folder_, digest_, "id").has_value());
 }
 
-TEST(CudaTemplates, TheStandardSpaceOffersTheSplitKThatFillsTheSmsInOneWaveBothContiguousAndInterleaved) {
+TEST(CudaTemplates, TheStandardSpaceOffersTheSplitKThatFillsTheSmsInOneWave) {
   // 128x4096x4096: 32 tiles of 128x128 on 132 SMs. k4 (128 units) fills one
   // wave; round 5 offered only k5 (160 units: a second wave) and k2.
   auto choices = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 4096}, "nt"),
@@ -596,26 +591,48 @@ TEST(CudaTemplates, TheStandardSpaceOffersTheSplitKThatFillsTheSmsInOneWaveBothC
   bool k4 = false;
   for (const Choice& c : long_k.value()) k4 |= c.name == "cuda_sm90_128x128_s6_c1_k4";
   EXPECT_TRUE(k4);
-  // Each split is offered twice: contiguous K ranges and interleaved K blocks
-  // (until the GPU says which to keep), and the name says which.
-  EXPECT_TRUE(names.count("cuda_sm90_128x128_s6_c1_k4i"));
-  for (const std::string& name : names)
-    if (name.find("_k1") == std::string::npos) {
-      const bool interleaved = name.ends_with("i");
-      const std::string twin = interleaved ? name.substr(0, name.size() - 1) : name + "i";
-      EXPECT_TRUE(names.count(twin)) << name << " without " << twin;
-      auto config = ck::hopper::parse(name);
-      ASSERT_TRUE(config.has_value()) << name;
-      EXPECT_EQ(config->interleave, interleaved) << name;
-      EXPECT_EQ(ck::hopper::name(*config), name);
-    }
-  EXPECT_LE(choices.value().size(), 20u);
   // Enough tiles for every SM: no split at all.
   auto big = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, 4096, 4096, 4096}, "nt"),
                        ck::FamilyContext{h100(), SearchSpace::standard});
   ASSERT_TRUE(big.ok());
   for (const Choice& c : big.value()) EXPECT_TRUE(c.name.ends_with("_k1")) << c.name;
 }
+
+TEST(CudaTemplates, InterleavedSplitKIsOfferedBesideEveryContiguousSplitInTheExhaustiveSpaceOnly) {
+  auto exhaustive = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 4096}, "nt"),
+                              ck::FamilyContext{h100(), SearchSpace::exhaustive});
+  ASSERT_TRUE(exhaustive.ok()) << exhaustive.error().to_string();
+  std::set<std::string> names;
+  for (const Choice& c : exhaustive.value()) names.insert(c.name);
+  std::size_t splits = 0;
+  for (const std::string& name : names) {
+    auto config = ck::hopper::parse(name);
+    if (!config || config->splits == 1 || config->interleave) continue;
+    ++splits;
+    ck::hopper::Config twin = *config;
+    twin.interleave = true;
+    EXPECT_TRUE(names.count(ck::hopper::name(twin))) << name << " without its interleaved twin";
+  }
+  EXPECT_GT(splits, 0u);
+  EXPECT_TRUE(names.count("cuda_sm90_128x128_s6_c1_k4i"));
+}
+
+TEST(CudaTemplates, AtMost64RowsTheStandardSpaceTakesOnly64RowHopperTiles) {
+  for (std::int64_t m : {1, 16, 33, 64})
+    for (const char* layout : {"nt", "nn"}) {
+      auto choices = ck::offer(gpu_problem(Op::mm, DType::bf16, {1, m, 4096, 4096}, layout),
+                               ck::FamilyContext{h100(), SearchSpace::standard});
+      ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+      std::size_t hopper = 0;
+      for (const Choice& c : choices.value())
+        if (auto config = ck::hopper::parse(c.name)) {
+          ++hopper;
+          EXPECT_EQ(config->bm, 64) << "M = " << m << ": " << c.name;
+        }
+      EXPECT_GT(hopper, 0u) << "M = " << m << " " << layout;
+    }
+}
+
 
 }  // namespace
 }  // namespace gemmtune

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <mutex>
 #include <sstream>
 
@@ -15,7 +14,6 @@ namespace {
 constexpr std::size_t kMaxBlockSmem = 232448;  // 227 KiB: the most one CTA may take on sm_90
 constexpr std::size_t kSmPerSm = 233472;       // 228 KiB per SM, 1 KiB of it reserved per CTA
 constexpr int kMaxStages = 6;                  // deeper rings measured no faster
-constexpr std::size_t kMaxStandardWithTwins = 20;  // standard-space choices with the interleaved twins
 
 // Tile shapes, in the order ties are broken (larger tiles first).
 constexpr std::pair<int, int> kTiles[] = {{128, 256}, {256, 128}, {128, 192}, {128, 128}, {64, 256},
@@ -201,12 +199,12 @@ std::optional<Config> parse(std::string_view text) {
 
 namespace {
 
-// Each split-K choice of `configs` (the first `count`), again with
-// interleaved K blocks, while there are fewer than `limit`: which order of K
-// blocks reads DRAM faster is for the GPU to measure (NOTES.md, round 8), so
-// both are offered and the faster wins.
-void add_interleaved_twins(std::vector<Config>& configs, std::size_t count, std::size_t limit) {
-  for (std::size_t i = 0; i < count && configs.size() < limit; ++i)
+// Each split-K choice of `configs`, again with interleaved K blocks: as fast
+// as the contiguous ranges on the H100 (round 8, 128x4096x4096: 128x128 k4
+// 30.99 against k4i 30.96 us, every pair within 1-4 %), so exhaustive only.
+void add_interleaved_twins(std::vector<Config>& configs) {
+  const std::size_t count = configs.size();
+  for (std::size_t i = 0; i < count; ++i)
     if (configs[i].splits > 1) {
       Config twin = configs[i];
       twin.interleave = true;
@@ -220,6 +218,10 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   const bool exhaustive = space == SearchSpace::exhaustive;
   std::vector<Config> all;
   for (auto [bm, bn] : kTiles) {
+    // At most 64 rows, the standard space takes 64-row tiles only: a taller
+    // one computes and stages rows that do not exist (round 8, 16x4096x4096
+    // nn: 64x64 k2 26.0 us, 64x128 k4 28.7, 128x128 k4 30.5).
+    if (!exhaustive && p.m <= 64 && bm > 64) continue;
     Config base{bm, bn, default_stages(bm, bn), 1, 1};
     std::vector<int> stage_options{base.stages};
     if (exhaustive)
@@ -244,7 +246,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     return p.batch * static_cast<std::int64_t>(ceil_div(p.m, bm)) * ceil_div(p.n, bn) >= sm_tiles;
   };
   if (exhaustive) {
-    add_interleaved_twins(all, all.size(), std::numeric_limits<std::size_t>::max());
+    add_interleaved_twins(all);
     for (auto [bm, bn] : kTiles) {
       Config c{bm, bn, default_stages(bm, bn, true), 1, 1, true};
       if (!c.invalid().empty() || c.accumulators() < 64 || !two_tiles_per_cta(bm, bn)) continue;
@@ -267,7 +269,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
                    [](const Estimate& a, const Estimate& b) { return a.seconds < b.seconds; });
   // Ten: for 128x4096x4096 the estimate ranks round 6's two fastest choices
   // (128x64 k2, 64x64 k2, 26-27 us on the H100) fourth and tenth.
-  const std::size_t keep = p.m <= 32 ? 2 : 10;
+  const std::size_t keep = p.m <= 32 ? 3 : 10;
   std::vector<Config> out;
   for (const Estimate& e : ranked) {
     if (out.size() == keep) break;
@@ -275,11 +277,6 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     if (e.seconds > 2.5 * ranked.front().seconds) break;
     out.push_back(e.config);
   }
-  // The kept split-K choices' interleaved twins, except for M <= 32, where
-  // the skinny family offers most of the choices. This takes a split-heavy
-  // problem (M = 128: nine of ten) to 19 choices, over the issue's ~16, for
-  // as long as the measurement is outstanding: the loser then goes.
-  if (p.m > 32) add_interleaved_twins(out, out.size(), kMaxStandardWithTwins);
   // With an activation the epilogue is long enough that overlapping it with
   // the other consumer's multiplies pays: 64x256 ping-pong, 5 stages, was the
   // fastest choice of the exhaustive space for addmm + gelu 2048x14336x4096

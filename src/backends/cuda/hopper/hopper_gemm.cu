@@ -637,27 +637,36 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
         gt_consumer_sync();
         if (!*split_flag) continue;
         __threadfence();
+        // Split by split, every load of a split in flight at once (the
+        // earlier loop nest waited for one 16-byte load per split and
+        // fragment group in turn: ~16 x splits L2 round trips). This unit's
+        // own partial is read back too, so the sum keeps its fixed order
+        // without a second set of registers.
         const float* all = p.work + (gt_i64)w.tile * p.splits * unit_floats;
 #pragma unroll
         for (int mi = 0; mi < GT_MI; ++mi)
 #pragma unroll
-          for (int j = 0; j < GT_ACC; j += 4) {
-            const gt_i64 at = ((gt_i64)((c * GT_MI + mi) * (GT_ACC / 4) + j / 4) * 128 + tid) * 4;
-            float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
-            for (int s = 0; s < p.splits; ++s) {
-              float4 v;
-              if (s == w.split) v = make_float4(acc[mi][j], acc[mi][j + 1], acc[mi][j + 2], acc[mi][j + 3]);
-              else v = __ldcg((const float4*)(all + s * unit_floats + at));
-              sum.x += v.x;
-              sum.y += v.y;
-              sum.z += v.z;
-              sum.w += v.w;
+          for (int j = 0; j < GT_ACC; ++j) acc[mi][j] = 0.f;
+#pragma unroll 1
+        for (int s = 0; s < p.splits; ++s) {
+          float4 v[GT_MI][GT_ACC / 4];
+#pragma unroll
+          for (int mi = 0; mi < GT_MI; ++mi)
+#pragma unroll
+            for (int j = 0; j < GT_ACC; j += 4) {
+              const gt_i64 at = ((gt_i64)((c * GT_MI + mi) * (GT_ACC / 4) + j / 4) * 128 + tid) * 4;
+              v[mi][j / 4] = __ldcg((const float4*)(all + s * unit_floats + at));
             }
-            acc[mi][j] = sum.x;
-            acc[mi][j + 1] = sum.y;
-            acc[mi][j + 2] = sum.z;
-            acc[mi][j + 3] = sum.w;
-          }
+#pragma unroll
+          for (int mi = 0; mi < GT_MI; ++mi)
+#pragma unroll
+            for (int j = 0; j < GT_ACC; j += 4) {
+              acc[mi][j] += v[mi][j / 4].x;
+              acc[mi][j + 1] += v[mi][j / 4].y;
+              acc[mi][j + 2] += v[mi][j / 4].z;
+              acc[mi][j + 3] += v[mi][j / 4].w;
+            }
+        }
       }
 #endif
 
