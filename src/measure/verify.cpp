@@ -121,12 +121,32 @@ Expected<ReferenceSample> make_reference(runtime::DeviceRuntime& rt, const Probl
 Expected<double> verify_output(runtime::DeviceRuntime& rt, const Problem& p, const DeviceInputSet& set,
                                const ReferenceSample& sample) {
   if (sample.indices.empty()) return 0.0;
-  HostBuffer out(set.c.bytes());
-  if (Status s = rt.copy_to_host(out.data(), set.c.get(), set.c.bytes()); !s) {
-    Rejection r = s.error();
+  // Full: the whole output (the gaps of a strided one are checked too).
+  // Sampled: only the sampled elements, packed in sample order.
+  const std::size_t width = dtype_size(p.c.dtype);
+  HostBuffer out;
+  Status copied = Status::success();
+  if (sample.full) {
+    out = HostBuffer(set.c.bytes());
+    copied = rt.copy_to_host(out.data(), set.c.get(), set.c.bytes());
+  } else {
+    std::vector<std::int64_t> offsets;
+    offsets.reserve(sample.indices.size());
+    for (const auto& at : sample.indices) offsets.push_back(reference::offset(p.c, at.batch, at.row, at.col));
+    out = HostBuffer(sample.indices.size() * width);
+    copied = rt.gather(out.data(), set.c.get(), width, offsets);
+  }
+  if (!copied) {
+    Rejection r = copied.error();
     r.stage = Stage::run;
     return r;
   }
+  auto got_at = [&](std::size_t s) {
+    const auto& at = sample.indices[s];
+    const std::int64_t index = sample.full ? reference::offset(p.c, at.batch, at.row, at.col)
+                                           : static_cast<std::int64_t>(s);
+    return numeric::load_as_double(out.data(), p.c.dtype, index);
+  };
   const Tolerance tol = tolerance_for(p);
   auto bad = [&](Reason reason, const std::string& message) {
     return Rejection{Stage::verify, reason, message};
@@ -136,7 +156,7 @@ Expected<double> verify_output(runtime::DeviceRuntime& rt, const Problem& p, con
   for (std::size_t s = 0; s < sample.indices.size(); ++s) {
     const auto& at = sample.indices[s];
     const auto& ref = sample.values[s];
-    const double got = numeric::load_as_double(out.data(), p.c.dtype, reference::offset(p.c, at.batch, at.row, at.col));
+    const double got = got_at(s);
     if (!std::isfinite(got) && std::isfinite(ref.value)) {
       std::ostringstream msg;
       msg << where(p, at) << " is " << got << ", expected " << ref.value;
@@ -172,12 +192,11 @@ Expected<double> verify_output(runtime::DeviceRuntime& rt, const Problem& p, con
 
   // A strided output has gaps the kernel must not touch.
   const std::int64_t elements = p.batch * p.m * p.n;
-  const std::int64_t span = static_cast<std::int64_t>(set.c.bytes() / dtype_size(p.c.dtype));
+  const std::int64_t span = static_cast<std::int64_t>(set.c.bytes() / width);
   if (sample.full && span > elements) {
     std::vector<bool> is_element(static_cast<std::size_t>(span), false);
     for (const auto& at : sample.indices)
       is_element[static_cast<std::size_t>(reference::offset(p.c, at.batch, at.row, at.col))] = true;
-    const std::size_t width = dtype_size(p.c.dtype);
     const auto* bytes = static_cast<const unsigned char*>(out.data());
     for (std::int64_t off = 0; off < span; ++off) {
       if (is_element[static_cast<std::size_t>(off)]) continue;

@@ -45,7 +45,9 @@ Expected<ReferenceSample> make_reference(runtime::DeviceRuntime&, const Problem&
 
 // Checks the output of `set` against the sample. On success returns the
 // largest error seen, relative to the element's magnitude. In full mode it
-// also checks that gaps of a strided output still hold the poison pattern.
+// copies the whole output back and also checks that gaps of a strided output
+// still hold the poison pattern; a sampled check reads only the sampled
+// elements (DeviceRuntime::gather).
 // Failure: a rejection at stage verify (wrong_result or non_finite_result)
 // naming the first bad element.
 Expected<double> verify_output(runtime::DeviceRuntime&, const Problem&, const DeviceInputSet& set,

@@ -55,6 +55,13 @@ Status CpuRuntime::fill_bytes(void* dst, unsigned char value, std::size_t bytes)
   if (bytes) std::memset(dst, value, bytes);
   return Status::success();
 }
+Status CpuRuntime::gather(void* dst, const void* src, std::size_t width, const std::vector<std::int64_t>& offsets) {
+  auto* out = static_cast<unsigned char*>(dst);
+  const auto* in = static_cast<const unsigned char*>(src);
+  for (std::size_t s = 0; s < offsets.size(); ++s)
+    std::memcpy(out + s * width, in + static_cast<std::size_t>(offsets[s]) * width, width);
+  return Status::success();
+}
 
 Status CpuRuntime::flush_caches(const std::vector<MemoryRange>& ranges) {
   // clflush evicts a line from every cache level of every core.

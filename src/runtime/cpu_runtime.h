@@ -23,6 +23,7 @@ class CpuRuntime final : public DeviceRuntime {
   Status copy_to_host(void* dst, const void* src, std::size_t bytes) override;
   Status copy_on_device(void* dst, const void* src, std::size_t bytes) override;
   Status fill_bytes(void* dst, unsigned char value, std::size_t bytes) override;
+  Status gather(void* dst, const void* src, std::size_t width, const std::vector<std::int64_t>& offsets) override;
   Status synchronize() override { return Status::success(); }
   Status flush_caches(const std::vector<MemoryRange>& ranges) override;
   Expected<Timing> measure(const std::function<Status(int rep)>& run, const std::function<Status(int rep)>& prepare,

@@ -44,6 +44,7 @@ class CompiledOutCudaRuntime final : public DeviceRuntime {
   Status copy_to_host(void*, const void*, std::size_t) override { return no(); }
   Status copy_on_device(void*, const void*, std::size_t) override { return no(); }
   Status fill_bytes(void*, unsigned char, std::size_t) override { return no(); }
+  Status gather(void*, const void*, std::size_t, const std::vector<std::int64_t>&) override { return no(); }
   Status synchronize() override { return no(); }
   Status flush_caches(const std::vector<MemoryRange>&) override { return no(); }
   Expected<Timing> measure(const std::function<Status(int)>&, const std::function<Status(int)>&,

@@ -4,11 +4,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "backends/reference/reference_math.h"
 #include "measure/inputs.h"
 #include "measure/verify.h"
+#include "runtime/cpu_runtime.h"
+#include "testing/fake_device.h"
 #include "util/numeric.h"
 
 namespace gemmtune {
@@ -105,6 +108,60 @@ TEST(Verify, SampledCheckStillSeesTheLastRowAndColumn) {
   EXPECT_TRUE(check(prep).ok());
   static_cast<float*>(prep.set.c.get())[299 * 301 + 300] += 0.5f;  // the very last element
   EXPECT_FALSE(check(prep).ok());
+}
+
+TEST(Verify, SampledVerificationReadsOnlyTheSampledElements) {
+  Problem p = small(Op::mm, DType::f32, 300, 301, 64);
+  auto prep = prepare(p, VerifyMode::sampled);
+  ASSERT_FALSE(prep.sample.full);
+  reference::compute(prep.problem, prep.set.args(), 2);
+  testing::FakeDevice device(DeviceKind::cuda, "fake", std::make_shared<testing::FakeClock>());
+  auto verify = [&] { return measure::verify_output(device, prep.problem, prep.set, prep.sample); };
+  ASSERT_TRUE(verify().ok());
+  // The sampled elements came back, not the whole 361 KB output.
+  EXPECT_EQ(device.bytes_to_host(), prep.sample.indices.size() * sizeof(float));
+  EXPECT_LT(device.bytes_to_host(), prep.set.c.bytes() / 10);
+
+  // NaN in an element outside the sample is never read.
+  std::vector<bool> sampled(300 * 301, false);
+  for (const auto& at : prep.sample.indices) sampled[static_cast<std::size_t>(at.row * 301 + at.col)] = true;
+  std::size_t unsampled = 0;
+  while (sampled[unsampled]) ++unsampled;
+  auto* c = static_cast<float*>(prep.set.c.get());
+  c[unsampled] = NAN;
+  EXPECT_TRUE(verify().ok());
+
+  // A wrong value at a random sampled position is read at its packed place.
+  const runtime::OutputIndex at = prep.sample.indices[5];
+  c[at.row * 301 + at.col] += 0.5f;
+  auto result = verify();
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().stage, Stage::verify);
+  EXPECT_EQ(result.error().reason, Reason::wrong_result);
+  const std::string name = "C[" + std::to_string(at.row) + "," + std::to_string(at.col) + "]";
+  EXPECT_NE(result.error().message.find(name), std::string::npos) << result.error().message;
+}
+
+TEST(Verify, FullVerificationStillCopiesTheWholeOutputWithItsGaps) {
+  Problem p = small(Op::mm, DType::f32);
+  p.c.row_stride = 8;
+  auto prep = prepare(p);
+  ASSERT_TRUE(prep.sample.full);
+  reference::compute(prep.problem, prep.set.args(), 1);
+  testing::FakeDevice device(DeviceKind::cuda, "fake", std::make_shared<testing::FakeClock>());
+  EXPECT_TRUE(measure::verify_output(device, prep.problem, prep.set, prep.sample).ok());
+  EXPECT_EQ(device.bytes_to_host(), prep.set.c.bytes());
+}
+
+TEST(CpuRuntime, GatherPacksTheElementsAtTheOffsetsInOrder) {
+  runtime::CpuRuntime rt;
+  std::vector<std::uint16_t> src(64);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<std::uint16_t>(0x1000 + i);
+  const std::vector<std::int64_t> offsets{63, 0, 17, 17, 2};
+  std::vector<std::uint16_t> out(offsets.size() + 1, 0xffff);
+  ASSERT_TRUE(rt.gather(out.data(), src.data(), 2, offsets));
+  EXPECT_EQ(out, (std::vector<std::uint16_t>{0x103f, 0x1000, 0x1011, 0x1011, 0x1002, 0xffff}));
+  EXPECT_TRUE(rt.gather(nullptr, src.data(), 2, {}));
 }
 
 TEST(Verify, AutomaticModeChecksSmallProblemsInFull) {

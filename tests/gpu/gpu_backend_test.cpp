@@ -606,6 +606,33 @@ TEST(CudaRuntimeOnGpu, CopiesRoundTripInOrderWithTheStream) {
   EXPECT_EQ(in, out);
 }
 
+TEST(CudaRuntimeOnGpu, GatherPacksTheElementsAtTheOffsetsInOrderForEveryWidth) {
+  GEMMTUNE_REQUIRE_GPU();
+  auto& rt = gpu_testing::device();
+  std::vector<unsigned char> host(8 * 1000 + 1);
+  for (std::size_t i = 0; i < host.size(); ++i) host[i] = static_cast<unsigned char>(i * 7 + i / 256);
+  auto buffer = rt.allocate(host.size());
+  ASSERT_TRUE(buffer.ok()) << buffer.error().to_string();
+  ASSERT_TRUE(rt.copy_from_host(buffer.value().get(), host.data(), host.size()).ok());
+  // More than one block of 128 threads, repeats, the first and last elements.
+  std::vector<std::int64_t> offsets;
+  for (std::int64_t s = 0; s < 300; ++s) offsets.push_back((s * 337) % 1000);
+  offsets.push_back(0);
+  offsets.push_back(999);
+  const auto* base = static_cast<const unsigned char*>(buffer.value().get());
+  // From the byte after the start too: no alignment is assumed.
+  for (std::size_t shift : {0, 1}) {
+    for (std::size_t width : {1, 2, 4, 8}) {
+      std::vector<unsigned char> got(offsets.size() * width, 0);
+      ASSERT_TRUE(rt.gather(got.data(), base + shift, width, offsets).ok());
+      for (std::size_t s = 0; s < offsets.size(); ++s)
+        ASSERT_EQ(std::memcmp(got.data() + s * width, host.data() + shift + offsets[s] * width, width), 0)
+            << "width " << width << ", shift " << shift << ", element " << s;
+    }
+  }
+  EXPECT_TRUE(rt.gather(nullptr, base, 2, {}).ok());
+}
+
 // A bandwidth-bound pass over 8 MiB in and 8 MiB out, which L2 holds. Warm:
 // the same pass runs just before the timed one (untimed), so its data is in
 // L2; cold: the runtime's scrub runs there instead. Both keep the GPU busy

@@ -45,9 +45,22 @@ class FakeDevice final : public runtime::DeviceRuntime {
     return prepares_;
   }
   Status copy_from_host(void* d, const void* s, std::size_t n) override { return host_->copy_from_host(d, s, n); }
-  Status copy_to_host(void* d, const void* s, std::size_t n) override { return host_->copy_to_host(d, s, n); }
+  Status copy_to_host(void* d, const void* s, std::size_t n) override {
+    count_to_host(n);
+    return host_->copy_to_host(d, s, n);
+  }
   Status copy_on_device(void* d, const void* s, std::size_t n) override { return host_->copy_on_device(d, s, n); }
   Status fill_bytes(void* d, unsigned char v, std::size_t n) override { return host_->fill_bytes(d, v, n); }
+  Status gather(void* d, const void* s, std::size_t width, const std::vector<std::int64_t>& offsets) override {
+    count_to_host(offsets.size() * width);
+    return host_->gather(d, s, width, offsets);
+  }
+  // Bytes brought back to the host (copy_to_host, gather), as a real GPU
+  // would move them over PCIe.
+  std::size_t bytes_to_host() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bytes_to_host_;
+  }
   Status synchronize() override { return host_->synchronize(); }
   Status flush_caches(const std::vector<runtime::MemoryRange>& r) override { return host_->flush_caches(r); }
   Expected<Timing> measure(const std::function<Status(int)>& run, const std::function<Status(int)>& prepare,
@@ -64,11 +77,17 @@ class FakeDevice final : public runtime::DeviceRuntime {
   void release(void*) noexcept override {}
 
  private:
+  void count_to_host(std::size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    bytes_to_host_ += bytes;
+  }
+
   DeviceKind kind_;
   std::string fingerprint_;
   mutable std::mutex mutex_;
   int allocations_ = 0;
   std::vector<Prepared> prepares_;
+  std::size_t bytes_to_host_ = 0;
   std::unique_ptr<runtime::CpuRuntime> host_;
 };
 

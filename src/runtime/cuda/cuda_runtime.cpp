@@ -254,6 +254,36 @@ Status CudaRuntime::fill_bytes(void* dst, unsigned char value, std::size_t bytes
                "cuMemsetD8Async");
 }
 
+Status CudaRuntime::gather(void* host_dst, const void* device_src, std::size_t width,
+                           const std::vector<std::int64_t>& offsets) {
+  if (Status s = make_current(); !s) return s;
+  if (offsets.empty()) return Status::success();
+  auto fn = function(kGatherKernel);
+  if (!fn) return fn.error();
+  auto offset_buffer = allocate(offsets.size() * sizeof(std::int64_t));
+  if (!offset_buffer) return offset_buffer.error();
+  auto packed = allocate(offsets.size() * width);
+  if (!packed) return packed.error();
+  if (Status s = copy_from_host(offset_buffer.value().get(), offsets.data(), offsets.size() * sizeof(std::int64_t));
+      !s)
+    return s;
+  GatherParams params;
+  params.src = static_cast<const unsigned char*>(device_src);
+  params.offsets = static_cast<const std::int64_t*>(offset_buffer.value().get());
+  params.out = static_cast<unsigned char*>(packed.value().get());
+  params.count = static_cast<std::int64_t>(offsets.size());
+  params.width = static_cast<std::int32_t>(width);
+  void* kernel_args[] = {&params};
+  constexpr unsigned kThreads = 128;
+  const auto blocks = static_cast<unsigned>((offsets.size() + kThreads - 1) / kThreads);
+  if (Status s = check(driver().cuLaunchKernel(fn.value(), blocks, 1, 1, kThreads, 1, 1, 0, stream_, kernel_args,
+                                               nullptr),
+                       "cuLaunchKernel(gemmtune_gather)");
+      !s)
+    return s;
+  return copy_to_host(host_dst, packed.value().get(), offsets.size() * width);
+}
+
 Status CudaRuntime::synchronize() {
   if (Status s = make_current(); !s) return s;
   return check(driver().cuStreamSynchronize(stream_), "cuStreamSynchronize");

@@ -66,6 +66,10 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   Status copy_on_device(void* dst, const void* src, std::size_t bytes) override;
   // Queued on stream(); does not wait.
   Status fill_bytes(void* device_dst, unsigned char value, std::size_t bytes) override;
+  // A kernel (kGatherKernel) on stream() packs the elements on the device;
+  // one copy brings them back. Completed when it returns.
+  Status gather(void* host_dst, const void* device_src, std::size_t width,
+                const std::vector<std::int64_t>& offsets) override;
   Status synchronize() override;
   // The CUstream tuning runs on (non-blocking: it does not synchronize with
   // the legacy default stream, so kernels must be given this stream).

@@ -62,6 +62,15 @@ struct ReferenceParams {
   int wide;
 };
 
+struct GatherParams {
+  const unsigned char* src;
+  const i64* offsets;
+  unsigned char* out;
+  i64 count;
+  int width;
+  int pad;
+};
+
 __device__ double nan_value() { return __longlong_as_double(0x7ff8000000000000LL); }
 __device__ double inf_value() { return __longlong_as_double(0x7ff0000000000000LL); }
 
@@ -184,6 +193,15 @@ extern "C" __global__ void gemmtune_reference(ReferenceParams p) {
   value = activate(p.activation, pre);
   p.out[2 * s] = value;
   p.out[2 * s + 1] = p.activation == 0 ? magnitude : 1.13 * magnitude;
+}
+
+// Byte by byte: no alignment is assumed of src (a caller's tensor).
+extern "C" __global__ void gemmtune_gather(GatherParams p) {
+  const i64 s = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+  if (s >= p.count) return;
+  const unsigned char* from = p.src + p.offsets[s] * p.width;
+  unsigned char* to = p.out + s * p.width;
+  for (int b = 0; b < p.width; ++b) to[b] = from[b];
 }
 )CUDA";
 

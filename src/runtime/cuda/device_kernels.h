@@ -1,8 +1,9 @@
 // Device code compiled with NVRTC: the exact reference (element by element,
-// as src/backends/reference/reference_math.cpp defines it), compiled once per
-// process, and the epilogue pass the library backends run around a GEMM call
-// (bias, activation, conversion out of f32 staging), one instantiation per
-// dtype combination and activation, compiled when first needed.
+// as src/backends/reference/reference_math.cpp defines it) and the gather of
+// sampled output elements, compiled once per process, and the epilogue pass
+// the library backends run around a GEMM call (bias, activation, conversion
+// out of f32 staging), one instantiation per dtype combination and
+// activation, compiled when first needed.
 //
 // The parameter structs are shared with the host: the host copies below and
 // the ones inside kKernelSource must stay identical (fields ordered by
@@ -42,6 +43,18 @@ struct ReferenceParams {
 };
 static_assert(sizeof(ReferenceParams) == 3 * 56 + 8 * 8 + 6 * 4);
 
+// DeviceRuntime::gather on the device: out[s] = the `width`-byte element
+// at src + offsets[s] * width, for s < count (one thread per element).
+struct GatherParams {
+  const unsigned char* src = nullptr;
+  const std::int64_t* offsets = nullptr;
+  unsigned char* out = nullptr;
+  std::int64_t count = 0;
+  std::int32_t width = 0;  // 1, 2, 4 or 8
+  std::int32_t pad = 0;
+};
+static_assert(sizeof(GatherParams) == 4 * 8 + 2 * 4);
+
 // One unfused epilogue pass (kEpilogueSource; launched by epilogue_pass.h):
 // dst = act(src + beta * bias) over batch x outer x inner elements, element
 // (b, o, i) of X at X + b*X_bs + o*X_os + i*X_is. src null: no product;
@@ -62,8 +75,10 @@ struct EpilogueParams {
 static_assert(sizeof(EpilogueParams) == 3 * 8 + 12 * 8 + 8 + 8);
 
 inline constexpr const char* kReferenceKernel = "gemmtune_reference";
+inline constexpr const char* kGatherKernel = "gemmtune_gather";
 
-// The CUDA C++ source of the reference kernel (no includes: NVRTC needs none).
+// The CUDA C++ source of the reference and gather kernels (no includes:
+// NVRTC needs none).
 extern const char* const kKernelSource;
 
 // The epilogue pass template, without instantiations (epilogue_pass.cpp adds
