@@ -114,8 +114,7 @@ std::string describe(const Config& c) {
     << " consumer warpgroup" << (c.consumers() > 1 ? "s" : "")
     << (c.pingpong ? " taking turns (one's epilogue overlaps the other's multiplies)" : "") << ", persistent";
   if (c.cluster > 1) d << ", cluster " << c.cluster << "x1 sharing B by multicast";
-  if (c.splits > 1)
-    d << ", split-K " << c.splits << (c.interleave ? " over interleaved K blocks" : "") << " (fixed-order f32 reduction)";
+  if (c.splits > 1) d << ", split-K " << c.splits << " (fixed-order f32 reduction)";
   d << (c.direct ? ", fused epilogue stored from registers" : ", fused epilogue staged through shared memory");
   return d.str();
 }
@@ -165,14 +164,13 @@ std::string Config::invalid() const {
   if (splits > 1 && accumulators() > 64) return "split-K only for tiles of at most 64 accumulators per thread";
   if (pingpong && bm == 256) return "ping-pong tiles have 64 or 128 rows";
   if (pingpong && (splits > 1 || cluster > 1)) return "ping-pong without split-K or cluster";
-  if (interleave && splits == 1) return "interleaved K blocks only with split-K";
   return {};
 }
 
 std::string name(const Config& c) {
   return "cuda_sm90_" + std::to_string(c.bm) + "x" + std::to_string(c.bn) + "_s" + std::to_string(c.stages) + "_c" +
-         std::to_string(c.cluster) + "_k" + std::to_string(c.splits) + (c.interleave ? "i" : "") +
-         (c.pingpong ? "_pp" : "") + (c.direct ? "_direct" : "");
+         std::to_string(c.cluster) + "_k" + std::to_string(c.splits) + (c.pingpong ? "_pp" : "") +
+         (c.direct ? "_direct" : "");
 }
 
 std::optional<Config> parse(std::string_view text) {
@@ -181,12 +179,9 @@ std::optional<Config> parse(std::string_view text) {
   auto tile = int_pair(f[2]);
   auto stages = tagged_int(f[3], "s");
   auto cluster = tagged_int(f[4], "c");
-  // "k4" or, interleaved, "k4i".
-  const bool interleave = f[5].size() > 1 && f[5].back() == 'i';
-  auto splits = tagged_int(interleave ? f[5].substr(0, f[5].size() - 1) : f[5], "k");
+  auto splits = tagged_int(f[5], "k");
   if (!tile || !stages || !cluster || !splits) return std::nullopt;
   Config c{tile->first, tile->second, *stages, *cluster, *splits};
-  c.interleave = interleave;
   // Optional tags, in name()'s order; the round trip below rejects any other order or repeat.
   for (std::size_t i = 6; i < f.size(); ++i) {
     if (f[i] == "pp") c.pingpong = true;
@@ -196,23 +191,6 @@ std::optional<Config> parse(std::string_view text) {
   if (!c.invalid().empty() || name(c) != text) return std::nullopt;
   return c;
 }
-
-namespace {
-
-// Each split-K choice of `configs`, again with interleaved K blocks: as fast
-// as the contiguous ranges on the H100 (round 8, 128x4096x4096: 128x128 k4
-// 30.99 against k4i 30.96 us, every pair within 1-4 %), so exhaustive only.
-void add_interleaved_twins(std::vector<Config>& configs) {
-  const std::size_t count = configs.size();
-  for (std::size_t i = 0; i < count; ++i)
-    if (configs[i].splits > 1) {
-      Config twin = configs[i];
-      twin.interleave = true;
-      configs.push_back(twin);
-    }
-}
-
-}  // namespace
 
 std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   const bool exhaustive = space == SearchSpace::exhaustive;
@@ -246,7 +224,6 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     return p.batch * static_cast<std::int64_t>(ceil_div(p.m, bm)) * ceil_div(p.n, bn) >= sm_tiles;
   };
   if (exhaustive) {
-    add_interleaved_twins(all);
     for (auto [bm, bn] : kTiles) {
       Config c{bm, bn, default_stages(bm, bn, true), 1, 1, true};
       if (!c.invalid().empty() || c.accumulators() < 64 || !two_tiles_per_cta(bm, bn)) continue;
@@ -321,7 +298,6 @@ Expected<KernelSource> HopperFamily::source(const Problem& p, std::string_view c
       {"GT_B_KMAJOR", layouts.value().b.k_major ? "1" : "0"},
       {"GT_CLUSTER_M", std::to_string(c->cluster)},
       {"GT_SPLIT", c->splits > 1 ? "1" : "0"},
-      {"GT_K_INTERLEAVE", c->interleave ? "1" : "0"},
       {"GT_MIN_BLOCKS", std::to_string(c->min_blocks())},
       {"GT_PINGPONG", c->pingpong ? "1" : "0"},
       {"GT_EP_DIRECT", c->direct ? "1" : "0"},

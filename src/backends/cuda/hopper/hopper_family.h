@@ -32,12 +32,6 @@ struct Config {
   // from registers, fully unrolled: the exhaustive space keeps it so the two
   // can be compared by measurement).
   bool direct = false;
-  // Split-K with interleaved K blocks (split s takes blocks s, s + splits, ...)
-  // instead of a contiguous range per split: the splits of a tile then read
-  // adjacent pieces of each operand row at the same time. Offered beside the
-  // contiguous split until the GPU has measured which one to keep (NOTES.md,
-  // round 8).
-  bool interleave = false;
 
   int consumers() const { return pingpong || bm != 64 ? 2 : 1; }
   int threads() const { return 128 * (consumers() + 1); }

@@ -23,11 +23,7 @@
 // Clusters of GT_CLUSTER_M CTAs along M share B: each CTA loads 1/GT_CLUSTER_M
 // of the B stage and multicasts it to both. GT_SPLIT compiles split-K: the
 // units of one tile add their f32 partials in a fixed order (deterministic),
-// the last to arrive (a ticket per tile) writes C. Each split takes a
-// contiguous range of K blocks, or with GT_K_INTERLEAVE blocks s, s + splits,
-// ...: the tile's units run at the same time, so together they then read
-// adjacent 128-byte pieces of each operand row at once, not pieces
-// kilobytes apart.
+// the last to arrive (a ticket per tile) writes C.
 //
 // Configuration (set by the host with -D; defaults only for standalone checks):
 #include "gt_common.cuh"
@@ -56,9 +52,6 @@
 #endif
 #ifndef GT_SPLIT
 #define GT_SPLIT 0         // 1: split-K across units with a fixed-order reduction
-#endif
-#ifndef GT_K_INTERLEAVE
-#define GT_K_INTERLEAVE 0  // 1: split s takes K blocks s, s + splits, ... (else a contiguous range)
 #endif
 #ifndef GT_PINGPONG
 #define GT_PINGPONG 0      // 1: the consumers alternate whole tiles (needs 2 consumers, no split-K, no cluster)
@@ -132,7 +125,7 @@ struct GtHopperParams {
   float* work;        // split-K partials: units x BM x BN f32
   unsigned* tickets;  // split-K: one counter per tile, zero between launches
   int k_blocks;       // ceil(K / 64)
-  int kb_per_split;   // K blocks per contiguous split (the last may have fewer)
+  int kb_per_split;   // K blocks per split (the last split may have fewer)
   int splits;
   int m_tiles;        // tiles along M per batch (a multiple of GT_CLUSTER_M)
   int n_tiles;
@@ -310,10 +303,8 @@ __device__ __forceinline__ void gt_mma(float (&d)[N / 2], gt_u64 da, gt_u64 db) 
 
 // ---------------------------------------------------------------- work units
 
-// K blocks kb0, kb0 + kstep, ... below kb1.
 struct GtUnit {
-  int batch, m0, n0, kb0, kb1, kstep, tile, split;
-  __device__ __forceinline__ int k_count() const { return kb1 > kb0 ? (kb1 - kb0 + kstep - 1) / kstep : 0; }
+  int batch, m0, n0, kb0, kb1, tile, split;
 };
 
 // Unit u -> (split, tile). Splits of one tile are adjacent so they run at the
@@ -337,15 +328,8 @@ __device__ __forceinline__ GtUnit gt_unit(const GtHopperParams& p, int u, int ra
   w.m0 = mt * GT_BM;
   w.n0 = nt * GT_BN;
   w.tile = (w.batch * p.m_tiles + mt) * p.n_tiles + nt;
-#if GT_K_INTERLEAVE
-  w.kb0 = w.split;
-  w.kb1 = p.k_blocks;
-  w.kstep = p.splits;
-#else
   w.kb0 = w.split * p.kb_per_split;
   w.kb1 = min(p.k_blocks, w.kb0 + p.kb_per_split);
-  w.kstep = 1;
-#endif
   return w;
 }
 
@@ -495,7 +479,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
       gt_u32 phase = 0;
       for (int u = cluster_id; u < p.units; u += clusters) {
         const GtUnit w = gt_unit(p, u, rank);
-        for (int kb = w.kb0; kb < w.kb1; kb += w.kstep) {
+        for (int kb = w.kb0; kb < w.kb1; ++kb) {
           gt_mbar_wait(GT_EMPTY(stage), phase ^ 1u);
           gt_mbar_expect_tx(GT_FULL(stage), GT_STAGE_BYTES);
           const gt_u32 sa = base + stage * GT_STAGE_BYTES;
@@ -551,7 +535,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
 #if GT_PINGPONG
       // The other consumer's unit: step over the stages the producer fills for it.
       if ((++turn & 1) != c) {
-        const int skip = w.k_count();
+        const int skip = w.kb1 - w.kb0;
         phase ^= (gt_u32)(((stage + skip) / GT_STAGES) & 1);
         stage = (stage + skip) % GT_STAGES;
         continue;
@@ -566,7 +550,7 @@ extern "C" __global__ void GT_CLUSTER_ATTR __launch_bounds__(GT_THREADS, GT_MIN_
           gt_fence_reg(acc[mi][j]);
         }
       int prev = -1;
-      for (int kb = w.kb0; kb < w.kb1; kb += w.kstep) {
+      for (int kb = w.kb0; kb < w.kb1; ++kb) {
         gt_mbar_wait(GT_FULL(stage), phase);
         gt_wgmma_fence();
         const gt_u32 sa = base + stage * GT_STAGE_BYTES;

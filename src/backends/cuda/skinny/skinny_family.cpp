@@ -63,10 +63,9 @@ std::vector<int> splits(const Problem& p, const Config& c, int sm_count, bool ex
   while (best < 16 && ctas * best * c.warps < wanted_warps && fits(best * 2)) best *= 2;
   for (int sk : {best / 2, best, best * 2})
     if (sk >= 1 && fits(sk) && std::find(out.begin(), out.end(), sk) == out.end()) out.push_back(sk);
-  // N-major B with 8 warps: also no split at all, which was this layout's
-  // fastest at 16x4096x4096 while its atomics were scattered (round 8: w8 u4
-  // s1 26.1 us against 39.7 for s8); whether the coalesced atomics change
-  // that is the next measurement's.
+  // N-major B with 8 warps: also no split at all, this layout's fastest at
+  // 16x4096x4096 on the H100 with the atomics coalesced too (round 9: w8 u4
+  // s1 26.7 us, s4 33.2, s8 39.2); at M = 1 the splits win (w4 u1 s8 20.5).
   if (c.layout == BLayout::n_major && c.warps == 8 && std::find(out.begin(), out.end(), 1) == out.end())
     out.push_back(1);
   return out;
