@@ -115,6 +115,8 @@ Expected<ReferenceSample> make_reference(runtime::DeviceRuntime& rt, const Probl
   auto values = rt.reference(p, args, sample.indices);
   if (!values) return values.error();
   sample.values = std::move(values.value());
+  sample.offsets.reserve(sample.indices.size());
+  for (const auto& at : sample.indices) sample.offsets.push_back(reference::offset(p.c, at.batch, at.row, at.col));
   return sample;
 }
 
@@ -130,11 +132,8 @@ Expected<double> verify_output(runtime::DeviceRuntime& rt, const Problem& p, con
     out = HostBuffer(set.c.bytes());
     copied = rt.copy_to_host(out.data(), set.c.get(), set.c.bytes());
   } else {
-    std::vector<std::int64_t> offsets;
-    offsets.reserve(sample.indices.size());
-    for (const auto& at : sample.indices) offsets.push_back(reference::offset(p.c, at.batch, at.row, at.col));
-    out = HostBuffer(sample.indices.size() * width);
-    copied = rt.gather(out.data(), set.c.get(), width, offsets);
+    out = HostBuffer(sample.offsets.size() * width);
+    copied = rt.gather(out.data(), set.c.get(), width, sample.offsets);
   }
   if (!copied) {
     Rejection r = copied.error();
@@ -142,9 +141,7 @@ Expected<double> verify_output(runtime::DeviceRuntime& rt, const Problem& p, con
     return r;
   }
   auto got_at = [&](std::size_t s) {
-    const auto& at = sample.indices[s];
-    const std::int64_t index = sample.full ? reference::offset(p.c, at.batch, at.row, at.col)
-                                           : static_cast<std::int64_t>(s);
+    const std::int64_t index = sample.full ? sample.offsets[s] : static_cast<std::int64_t>(s);
     return numeric::load_as_double(out.data(), p.c.dtype, index);
   };
   const Tolerance tol = tolerance_for(p);
@@ -195,8 +192,7 @@ Expected<double> verify_output(runtime::DeviceRuntime& rt, const Problem& p, con
   const std::int64_t span = static_cast<std::int64_t>(set.c.bytes() / width);
   if (sample.full && span > elements) {
     std::vector<bool> is_element(static_cast<std::size_t>(span), false);
-    for (const auto& at : sample.indices)
-      is_element[static_cast<std::size_t>(reference::offset(p.c, at.batch, at.row, at.col))] = true;
+    for (std::int64_t off : sample.offsets) is_element[static_cast<std::size_t>(off)] = true;
     const auto* bytes = static_cast<const unsigned char*>(out.data());
     for (std::int64_t off = 0; off < span; ++off) {
       if (is_element[static_cast<std::size_t>(off)]) continue;

@@ -34,6 +34,7 @@ struct ReferenceSample {
   bool full = false;  // every output element
   std::vector<runtime::OutputIndex> indices;
   std::vector<runtime::ReferenceValue> values;
+  std::vector<std::int64_t> offsets;  // each index's element offset in C (what a sampled check gathers)
 };
 
 // Problems with at most this many multiply-adds are checked in full under
