@@ -6,19 +6,21 @@
 # under $OUT; a summary is printed last.
 #
 #   ROUND_SECONDS   total budget (default 560)
-#   ROUND_STEPS     space-separated subset of: bench epilogue tests probe tunetime breakdown isolation python multi profile capi
+#   ROUND_STEPS     space-separated subset of: bench epilogue tests probe tunetime breakdown isolation python multi profile torchprof capi
 #                   (all of them need two calls: round 3 on an H100 found bench ~200 s, epilogue
 #                   > 60 s, tests > 120 s; see src/backends/cuda/NOTES.md for the split)
 #   ROUND_TEST_FILTER  a gtest filter for the GPU tests (default: all)
 #   ROUND_LIMITS    per-step limits that replace the defaults, e.g. "tests=240 python=200"
 #   ROUND_EPILOGUE  arguments of bench_epilogue.py (default: 2048x14336x4096, bias/gelu/gelu_tanh, default backends)
 #   ROUND_BENCH     arguments of bench_vs_torch.py (default: quick suite, nt and nn, CUDA alone)
+#   ROUND_TORCH_PROFILE  ';'-separated "M N K LAYOUT" of torch's kernels for torchprof
+#                   (default: 128 4096 4096 nt; 4096 4096 4096 nt)
 # shellcheck source=scripts/device/device_env.sh
 source "$(dirname "$0")/device_env.sh"
 export GEMMTUNE_CACHE_DIR=${GEMMTUNE_CACHE_DIR:-$(mktemp -d /tmp/gemmtune-round-XXXXXX)}
 export GEMMTUNE_C_LIB=$root/.device/lib/libgemmtune_c.so
 budget=${ROUND_SECONDS:-560}
-steps=${ROUND_STEPS:-bench epilogue tests probe tunetime breakdown isolation python multi profile capi}
+steps=${ROUND_STEPS:-bench epilogue tests probe tunetime breakdown isolation python multi profile torchprof capi}
 start=$SECONDS
 summary=()
 
@@ -72,6 +74,9 @@ run_step breakdown 60 scripts/device/tuning_breakdown.sh
 # shellcheck disable=SC2086
 run_step profile 60 scripts/device/profile.sh "${ROUND_PROFILE_PROBLEM:-addmm 1x2048x14336x4096 nt bf16 --act gelu}" \
   ${ROUND_PROFILE_CHOICES:-'128x256_s4_c1_k1$' '128x128_s6_c1_k1$' '64x256_s5_c1_k1$'}
+# The library's kernels for the same shapes, to read our profile against.
+IFS=';' read -r -a torch_shapes <<<"${ROUND_TORCH_PROFILE:-128 4096 4096 nt;4096 4096 4096 nt}"
+run_step torchprof 90 scripts/device/torch_profile.sh "${torch_shapes[@]}"
 run_step capi 20 .device/bin/gemmtune_c_api_tests --gtest_brief=1
 echo
 echo "===== summary ($((SECONDS - start)) s) ====="
@@ -89,6 +94,7 @@ printf '%s\n' "${summary[@]}"
 [ -f "$out/python.log" ] && tail -8 "$out/python.log"
 [ -f "$out/multi.log" ] && tail -6 "$out/multi.log"
 [ -f "$out/profile.log" ] && cat "$out/profile.log"
+[ -f "$out/torchprof.log" ] && cat "$out/torchprof.log"
 # The device tool brings back at most 8 files: pack every log and output into
 # one archive beside the summary.
 printf '%s\n' "${summary[@]}" >"$out/summary.txt"
