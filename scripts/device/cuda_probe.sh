@@ -4,7 +4,9 @@
 # own process under a time limit (a template that hangs or faults costs one
 # line), with the compiled-kernel cache shared through GEMMTUNE_CACHE_DIR.
 #   CUDA_PROBE_PROBLEMS  file with one "OP BxMxNxK LAYOUT DTYPE [flags]" per line
-#                        (default: the list below)
+#                        (default: the list below); a line may end with
+#                        " :: NAME..." to run those choices of that problem
+#                        (as CUDA_PROBE_CHOICES does for every line)
 #   CUDA_PROBE_LOG       a GEMMTUNE_LOG level for the probe's processes
 #   CUDA_PROBE_TIMEOUT   seconds per choice (default 10; kernels are compiled
 #                        beforehand by --prepare, so a choice needs well under 1 s)
@@ -38,7 +40,10 @@ fails=0
 while IFS= read -r line; do
   [ -z "$line" ] && continue
   echo "== $line"
-  if [ -n "${CUDA_PROBE_CHOICES:-}" ]; then
+  if [[ $line == *" :: "* ]]; then
+    names=${line#* :: }
+    line=${line%% :: *}
+  elif [ -n "${CUDA_PROBE_CHOICES:-}" ]; then
     names=$CUDA_PROBE_CHOICES
   else
     # shellcheck disable=SC2086

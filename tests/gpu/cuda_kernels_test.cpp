@@ -166,6 +166,41 @@ TEST(CudaTemplates, OtherDtypesAndOpsAreRejectedWithTheReason) {
   EXPECT_EQ(int8.error().reason, Reason::unsupported_op);
 }
 
+TEST(CudaTemplates, ProblemsOfOneWaveOfSmallTilesGetTheDeepestRingOneCtaHolds) {
+  auto names = [&](const Problem& p) {
+    auto choices = ck::offer(p, ck::FamilyContext{h100(), SearchSpace::standard});
+    EXPECT_TRUE(choices.ok());
+    std::set<std::string> out;
+    if (choices.ok())
+      for (const Choice& c : choices.value()) out.insert(c.name);
+    return out;
+  };
+  // 128 tiles of 64 x 64 on 132 SMs: one wave, unsplit, 13 stages (the most
+  // that fit 227 KiB with the epilogue's chunks); 64 tiles of 64 x 128 and
+  // 128 x 64, 8 stages, unsplit and split in two.
+  const auto m128 = names(gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 4096}, "nt"));
+  for (const char* want : {"cuda_sm90_64x64_s13_c1_k1", "cuda_sm90_64x128_s8_c1_k1", "cuda_sm90_64x128_s8_c1_k2",
+                           "cuda_sm90_128x64_s8_c1_k1", "cuda_sm90_128x64_s8_c1_k2"})
+    EXPECT_TRUE(m128.count(want)) << want;
+  EXPECT_FALSE(m128.count("cuda_sm90_64x64_s13_c1_k2")) << "256 units: a second wave";
+  // At most 32 rows (the skinny family's many choices beside): the ranked
+  // 64-row tiles of one wave take the deep ring in place, adding nothing.
+  const auto m16 = names(gpu_problem(Op::mm, DType::bf16, {1, 16, 4096, 4096}, "nn"));
+  EXPECT_TRUE(m16.count("cuda_sm90_64x128_s8_c1_k4"));
+  EXPECT_FALSE(m16.count("cuda_sm90_64x128_s4_c1_k4"));
+  for (const std::string& n : m16) EXPECT_FALSE(n.starts_with("cuda_sm90_128x")) << n;
+  // Many tiles: the ranking's rings only (compute-bound; deeper measured no faster).
+  for (const std::string& n : names(gpu_problem(Op::mm, DType::bf16, {1, 4096, 4096, 4096}, "nt"))) {
+    auto c = ck::hopper::parse(n);
+    if (c) EXPECT_LE(c->stages, 6) << n;
+  }
+  auto deep = ck::hopper::parse("cuda_sm90_64x64_s13_c2_k1");
+  ASSERT_TRUE(deep.has_value());
+  EXPECT_EQ(deep->stages, 13);
+  EXPECT_FALSE(ck::hopper::parse("cuda_sm90_64x64_s14_c1_k1").has_value()) << "14 stages do not fit";
+  EXPECT_FALSE(ck::hopper::parse("cuda_sm90_64x64_s17_c1_k1").has_value());
+}
+
 TEST(CudaTemplates, PingPongTilesAreOfferedWhereEveryCtaGetsTwoTilesAndInTheStandardSpaceOnlyWithAnActivation) {
   auto names = [&](const Problem& p, SearchSpace space) {
     auto choices = ck::offer(p, ck::FamilyContext{h100(), space});

@@ -13,7 +13,8 @@ namespace {
 
 constexpr std::size_t kMaxBlockSmem = 232448;  // 227 KiB: the most one CTA may take on sm_90
 constexpr std::size_t kSmPerSm = 233472;       // 228 KiB per SM, 1 KiB of it reserved per CTA
-constexpr int kMaxStages = 6;                  // deeper rings measured no faster
+constexpr int kMaxStages = 6;                  // deeper rings measured no faster on compute-bound tiles
+constexpr int kMaxDeepStages = 16;             // memory-bound tiles: as many loads in flight as fit
 
 // Tile shapes, in the order ties are broken (larger tiles first).
 constexpr std::pair<int, int> kTiles[] = {{128, 256}, {256, 128}, {128, 192}, {128, 128}, {64, 256},
@@ -30,6 +31,19 @@ int default_stages(int bm, int bn, bool pingpong = false) {
   for (int s = 2; s <= kMaxStages; ++s) {
     c.stages = s;
     if (c.smem_bytes() <= budget) stages = s;
+  }
+  return stages;
+}
+
+// The deepest ring one CTA per SM can hold (up to kMaxDeepStages): for
+// problems whose tiles fill one wave at most, where every SM streams its
+// operands once and the bytes in flight per SM set the pace.
+int deep_stages(int bm, int bn) {
+  Config c{bm, bn, 2, 1, 1};
+  int stages = 2;
+  for (int s = 2; s <= kMaxDeepStages; ++s) {
+    c.stages = s;
+    if (c.smem_bytes() <= kMaxBlockSmem) stages = s;
   }
   return stages;
 }
@@ -157,7 +171,7 @@ std::string Config::invalid() const {
   if (bm != 64 && bm != 128 && bm != 256) return "tile rows must be 64, 128 or 256";
   if (bn != 64 && bn != 128 && bn != 192 && bn != 256) return "tile columns must be 64, 128, 192 or 256";
   if (accumulators() > 128) return "more than 128 accumulators per thread";
-  if (stages < 2 || stages > 8) return "2 to 8 stages";
+  if (stages < 2 || stages > kMaxDeepStages) return "2 to " + std::to_string(kMaxDeepStages) + " stages";
   if (smem_bytes() > kMaxBlockSmem) return "the stages do not fit in 227 KiB of shared memory";
   if (cluster != 1 && cluster != 2) return "clusters of 1 or 2";
   if (splits < 1 || splits > 16) return "split-K of 1 to 16";
@@ -202,9 +216,11 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     if (!exhaustive && p.m <= 64 && bm > 64) continue;
     Config base{bm, bn, default_stages(bm, bn), 1, 1};
     std::vector<int> stage_options{base.stages};
-    if (exhaustive)
+    if (exhaustive) {
       for (int s = 3; s <= kMaxStages; ++s)
         if (s != base.stages) stage_options.push_back(s);
+      if (const int deep = deep_stages(bm, bn); deep > kMaxStages) stage_options.push_back(deep);
+    }
     for (int stages : stage_options)
       for (int splits : split_options(p, base, sms, exhaustive))
         for (int cluster : {1, 2})
@@ -253,6 +269,32 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
     // Far slower than the best estimate: not worth compiling and timing.
     if (e.seconds > 2.5 * ranked.front().seconds) break;
     out.push_back(e.config);
+  }
+  // Few output tiles (one wave at most): the small tiles again with the
+  // deepest ring one CTA holds, unsplit or split just enough to fill the
+  // SMs. Such a problem streams B once and the bytes in flight per SM set
+  // its pace; the library's kernel for 128x4096x4096 is a 64x64 tile with
+  // 13 stages on 128 CTAs and no split (ncu, round 10: 17.3 us, DRAM
+  // 2.12 TB/s, against 21.4 us and 1.73 TB/s for our 64x64 s6 k2).
+  for (auto [bm, bn] : {std::pair{64, 64}, std::pair{64, 128}, std::pair{128, 64}}) {
+    if (p.m <= 64 && bm > 64) continue;
+    const std::int64_t tiles = p.batch * static_cast<std::int64_t>(ceil_div(p.m, bm)) * ceil_div(p.n, bn);
+    if (tiles == 0 || tiles > sms) continue;
+    Config c{bm, bn, deep_stages(bm, bn), 1, 1};
+    const int fill = static_cast<int>(std::min<std::int64_t>(16, sms / tiles));
+    for (int splits : {1, fill}) {
+      c.splits = splits;
+      if (splits > 1 && ceil_div(p.k, 64) < 4 * splits) continue;
+      if (!c.invalid().empty() || std::find(out.begin(), out.end(), c) != out.end()) continue;
+      // At most 32 rows the skinny family offers many choices already: the
+      // deep ring replaces the same tile and split's shallow one there
+      // instead of adding to the space.
+      auto shallow = std::find_if(out.begin(), out.end(), [&](const Config& o) {
+        return o.bm == c.bm && o.bn == c.bn && o.splits == c.splits && o.cluster == 1 && !o.pingpong && !o.direct;
+      });
+      if (p.m <= 32 && shallow != out.end()) *shallow = c;
+      else if (p.m > 32) out.push_back(c);
+    }
   }
   // With an activation the epilogue is long enough that overlapping it with
   // the other consumer's multiplies pays: 64x256 ping-pong, 5 stages, was the
