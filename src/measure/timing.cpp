@@ -83,12 +83,13 @@ Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int r
     if (end.stop_above_us > 0 && samples.size() == stop_check &&
         *std::min_element(samples.begin(), samples.end()) > end.stop_above_us)
       break;
-    if (end.settle > 0 && samples.size() == next_check) {
+    if ((end.settle > 0 || end.lose_above_us > 0) && samples.size() == next_check) {
       next_check *= 2;
       if (samples.size() >= static_cast<std::size_t>(kSettleRuns)) {
         const Timing so_far = summarize(samples);
-        if (so_far.median_us > 0 && 0.93 * so_far.spread / std::sqrt(static_cast<double>(so_far.repeats)) <= end.settle)
-          break;
+        const double error = 0.93 * so_far.spread / std::sqrt(static_cast<double>(so_far.repeats));
+        if (so_far.median_us > 0 && error <= end.settle) break;
+        if (end.lose_above_us > 0 && so_far.median_us * (1 - 3 * error) > end.lose_above_us) break;
       }
     }
   }

@@ -25,7 +25,12 @@ namespace gemmtune::measure {
 //   `stop_above_us` (the tuner's limit for this choice: it cannot win);
 // - settled (checked at min_repeats runs and each doubling after it): at
 //   least kSettleRuns runs and the median's relative standard error (about
-//   0.93 x spread / sqrt(runs)) at most `settle`.
+//   0.93 x spread / sqrt(runs)) at most `settle`;
+// - behind (the same checks): at least kSettleRuns runs and the median,
+//   less three of those standard errors, still over `lose_above_us` (the
+//   best median so far plus the margin within which two medians tie): a
+//   choice 5-20 % slower than the best, which the early stop lets go, needs
+//   no more runs to lose.
 // Both are for timers that see each run to a fraction of a microsecond
 // (GPU events): the CPU asks for neither, its noise comes in bursts that a
 // short series can miss.
@@ -33,6 +38,7 @@ inline constexpr int kSettleRuns = 20;
 struct EarlyEnd {
   double settle = 0;
   double stop_above_us = 0;
+  double lose_above_us = 0;
 };
 Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
                                       const MeasureOptions& options, EarlyEnd end = {});

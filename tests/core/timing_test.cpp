@@ -119,5 +119,31 @@ TEST(Timing, ASettledMedianStopsAtTheSettleRunsWhenAskedAndOnlyThen) {
   EXPECT_GT(c.value().repeats, 90);
 }
 
+// Behind (GPU timers): a choice whose median, less three standard errors,
+// is still over the best median plus the tie margin stops at kSettleRuns,
+// short of the early stop's 20 %; one within reach of the best runs on.
+TEST(Timing, AChoiceSurelyBehindTheBestStopsAtTheSettleRunsAndOneWithinReachRunsOn) {
+  auto alternating = [](double a, double b) {
+    std::vector<double> out;
+    for (int i = 0; i < 200; ++i) out.push_back(i % 2 ? b : a);
+    return out;
+  };
+  // Median 11.5, spread 3.5 %: 15 % behind a best of 10 (limit 10.1).
+  Script behind{alternating(11.3, 11.7)};
+  auto a = measure::repeat_and_summarize(std::ref(behind), options(), {0, 12.0, 10.1});
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.value().repeats, measure::kSettleRuns);
+  // Median 10.2, spread 3.9 %: within three standard errors of 10.1.
+  Script close{alternating(10.0, 10.4)};
+  auto b = measure::repeat_and_summarize(std::ref(close), options(), {0, 12.0, 10.1});
+  ASSERT_TRUE(b.ok());
+  EXPECT_GT(b.value().repeats, 90);
+  // 15 % behind but too noisy to tell (spread 52 %): the budget.
+  Script noisy{alternating(8.5, 14.5)};
+  auto c = measure::repeat_and_summarize(std::ref(noisy), options(), {0, 12.0, 10.1});
+  ASSERT_TRUE(c.ok());
+  EXPECT_GT(c.value().repeats, 80);
+}
+
 }  // namespace
 }  // namespace gemmtune
