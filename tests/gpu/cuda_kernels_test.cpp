@@ -183,12 +183,16 @@ TEST(CudaTemplates, ProblemsOfOneWaveOfSmallTilesGetTheDeepestRingOneCtaHolds) {
                            "cuda_sm90_128x64_s8_c1_k1", "cuda_sm90_128x64_s8_c1_k2"})
     EXPECT_TRUE(m128.count(want)) << want;
   EXPECT_FALSE(m128.count("cuda_sm90_64x64_s13_c1_k2")) << "256 units: a second wave";
-  // At most 32 rows (the skinny family's many choices beside): the ranked
-  // 64-row tiles of one wave take the deep ring in place, adding nothing.
-  const auto m16 = names(gpu_problem(Op::mm, DType::bf16, {1, 16, 4096, 4096}, "nn"));
-  EXPECT_TRUE(m16.count("cuda_sm90_64x128_s8_c1_k4"));
-  EXPECT_FALSE(m16.count("cuda_sm90_64x128_s4_c1_k4"));
-  for (const std::string& n : m16) EXPECT_FALSE(n.starts_with("cuda_sm90_128x")) << n;
+  // Beside the shallow rings the H100 measured fastest there (round 9), not in their place.
+  for (const char* kept : {"cuda_sm90_64x64_s6_c1_k2", "cuda_sm90_128x64_s6_c1_k2"})
+    EXPECT_TRUE(m128.count(kept)) << kept;
+  EXPECT_LE(m128.size(), 17u);
+  // At most 32 rows: none (the skinny family's many choices fill the space;
+  // the shallow 64x128 k4 is the measured best at 16x4096x4096 nn).
+  for (const std::string& n : names(gpu_problem(Op::mm, DType::bf16, {1, 16, 4096, 4096}, "nn"))) {
+    auto c = ck::hopper::parse(n);
+    if (c) EXPECT_LE(c->stages, 6) << n;
+  }
   // Many tiles: the ranking's rings only (compute-bound; deeper measured no faster).
   for (const std::string& n : names(gpu_problem(Op::mm, DType::bf16, {1, 4096, 4096, 4096}, "nt"))) {
     auto c = ck::hopper::parse(n);
