@@ -106,6 +106,7 @@ json settings_json(const measure::MeasureSettings& s) {
                 {"cold_cache", o.cold_cache},
                 {"choice_timeout_ms", o.choice_timeout_ms ? json(*o.choice_timeout_ms) : json(nullptr)},
                 {"noise_margin", o.noise_margin},
+                {"early_stop", o.early_stop},
                 {"cuda_graph", o.cuda_graph}}},
               // Two numbers, not one: JSON readers elsewhere may hold only 53 bits.
               {"seeds", {s.input_seed >> 32, s.input_seed & 0xffffffffu, s.sample_seed >> 32,
@@ -138,6 +139,10 @@ measure::MeasureSettings settings_from_json(const json& j) {
   o.cold_cache = m.at("cold_cache").get<bool>();
   if (!m.at("choice_timeout_ms").is_null()) o.choice_timeout_ms = m.at("choice_timeout_ms").get<double>();
   o.noise_margin = m.at("noise_margin").get<double>();
+  // The runtime reads the best median so far back out of the early-stop
+  // limit with it (CudaRuntime::measure): the worker must have the user's.
+  o.early_stop = m.at("early_stop").get<double>();
+  if (!(o.early_stop >= 0 && o.early_stop <= 1)) throw std::runtime_error("early_stop must be in [0, 1]");
   o.cuda_graph = m.at("cuda_graph").get<bool>();
   const json& seeds = j.at("seeds");
   if (!seeds.is_array() || seeds.size() != 4) throw std::runtime_error("seeds: expected 4 numbers");

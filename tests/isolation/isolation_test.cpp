@@ -279,7 +279,7 @@ TEST(WorkerProtocol, WritingToAClosedPeerIsAnErrorNotSigpipe) {
   ::close(pair[0]);
 }
 
-TEST(WorkerProtocol, ARequestRoundTripsWithFull64BitSeeds) {
+TEST(WorkerProtocol, ARequestRoundTripsWithFull64BitSeedsAndTheEarlyStop) {
   isolation::MeasureRequest r;
   r.id = 7;
   r.problem = problem();
@@ -291,6 +291,7 @@ TEST(WorkerProtocol, ARequestRoundTripsWithFull64BitSeeds) {
   r.settings.sample_seed = 0x0123456789abcdefull;
   r.settings.verify = VerifyMode::sampled;
   r.settings.options.choice_timeout_ms = 1234;
+  r.settings.options.early_stop = 0.35;  // the runtime reads the best so far out of stop_above_us with it
   r.settings.context.threads = 3;
   r.failpoints_text = "FAKE/*=slow:5";
   const isolation::MeasureRequest back = isolation::request_from_json(nlohmann::json::parse(to_json(r).dump()));
@@ -299,6 +300,7 @@ TEST(WorkerProtocol, ARequestRoundTripsWithFull64BitSeeds) {
   EXPECT_EQ(back.settings.sample_seed, r.settings.sample_seed);
   EXPECT_EQ(back.settings.verify, VerifyMode::sampled);
   EXPECT_EQ(back.settings.options.choice_timeout_ms, 1234);
+  EXPECT_EQ(back.settings.options.early_stop, 0.35);
   EXPECT_EQ(back.settings.context.threads, 3);
   EXPECT_EQ(back.choice, "fast");
   EXPECT_EQ(back.stop_above_us, 123.5);
