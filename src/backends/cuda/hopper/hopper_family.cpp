@@ -282,6 +282,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   // shallow 64x128 k4 is the measured best (16x4096x4096 nn, round 9).
   if (p.m > 32)
     for (auto [bm, bn] : {std::pair{64, 64}, std::pair{64, 128}, std::pair{128, 64}}) {
+      if (p.m <= 64 && bm > 64) continue;  // the 64-row rule above
       const std::int64_t tiles = p.batch * static_cast<std::int64_t>(ceil_div(p.m, bm)) * ceil_div(p.n, bn);
       if (tiles == 0 || tiles > sms) continue;
       Config c{bm, bn, deep_stages(bm, bn), 1, 1};
