@@ -103,10 +103,9 @@ class ProblemTuning {
                                                 pending[i].choice.name, static_cast<int>(++progress_index_),
                                                 static_cast<int>(progress_total_)});
       if (!measurer_) measurer_ = impl_.services.measurer->open(problem_, impl_.settings_for(problem_));
-      // Early stop: a choice clearly slower than the best so far cannot win.
-      const double early_stop = impl_.options.measure.early_stop;
-      const double stop_above_us = best_us_ > 0 && early_stop > 0 ? best_us_ * (1 + early_stop) : 0;
-      record_.choices.push_back(measurer_->measure(*pending[i].backend, pending[i].choice, stop_above_us));
+      // The best median so far: the runtime stops timing a choice that
+      // cannot beat it (measure::early_end).
+      record_.choices.push_back(measurer_->measure(*pending[i].backend, pending[i].choice, best_us_));
       const ChoiceOutcome& done = record_.choices.back();
       if (!done.rejection && done.timing && done.timing->median_us > 0 &&
           (best_us_ == 0 || done.timing->median_us < best_us_))

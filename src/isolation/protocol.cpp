@@ -139,8 +139,8 @@ measure::MeasureSettings settings_from_json(const json& j) {
   o.cold_cache = m.at("cold_cache").get<bool>();
   if (!m.at("choice_timeout_ms").is_null()) o.choice_timeout_ms = m.at("choice_timeout_ms").get<double>();
   o.noise_margin = m.at("noise_margin").get<double>();
-  // The runtime reads the best median so far back out of the early-stop
-  // limit with it (CudaRuntime::measure): the worker must have the user's.
+  // The worker's runtime draws the early stop from it and best_us
+  // (measure::early_end): it must be the user's, not the default.
   o.early_stop = m.at("early_stop").get<double>();
   if (!(o.early_stop >= 0 && o.early_stop <= 1)) throw std::runtime_error("early_stop must be in [0, 1]");
   o.cuda_graph = m.at("cuda_graph").get<bool>();
@@ -195,7 +195,7 @@ json to_json(const MeasureRequest& r) {
               {"backend", r.backend},
               {"backend_version", r.backend_version},
               {"choice", r.choice},
-              {"stop_above_us", r.stop_above_us},
+              {"best_us", r.best_us},
               {"settings", settings_json(r.settings)},
               {"failpoints", r.failpoints_text}};
 }
@@ -207,8 +207,8 @@ MeasureRequest request_from_json(const json& j) {
   r.backend = j.at("backend").get<std::string>();
   r.backend_version = j.at("backend_version").get<std::string>();
   r.choice = j.at("choice").get<std::string>();
-  r.stop_above_us = j.at("stop_above_us").get<double>();
-  if (!(r.stop_above_us >= 0)) throw std::runtime_error("stop_above_us must be >= 0");
+  r.best_us = j.at("best_us").get<double>();
+  if (!(r.best_us >= 0)) throw std::runtime_error("best_us must be >= 0");
   r.settings = settings_from_json(j.at("settings"));
   r.failpoints_text = j.at("failpoints").get<std::string>();
   return r;

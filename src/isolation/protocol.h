@@ -9,7 +9,7 @@
 // Messages (each a JSON object with "type"):
 //   worker -> parent  hello   {protocol, version, pid}  once, at start
 //   parent -> worker  measure {id, problem, backend, backend_version, choice,
-//                              stop_above_us, context, verify, measure, seeds,
+//                              best_us, context, verify, measure, seeds,
 //                              failpoints}
 //   worker -> parent  phase   {id, phase: prepare|build|run}  as each starts
 //   worker -> parent  result  {id, outcome, healthy}  (outcome: the store's
@@ -65,7 +65,7 @@ struct MeasureRequest {
   std::string backend;
   std::string backend_version;  // the worker refuses to measure another version
   std::string choice;
-  double stop_above_us = 0;           // this choice's early stop (MeasureOptions::stop_above_us)
+  double best_us = 0;                 // the best median so far (the early stops: measure::early_end)
   measure::MeasureSettings settings;  // context without device; failpoints as text:
   std::string failpoints_text;        // the worker parses them again
 };

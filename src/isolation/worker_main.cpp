@@ -72,7 +72,7 @@ class Server {
       key.erase("backend");
       key.erase("backend_version");
       key.erase("choice");
-      key.erase("stop_above_us");
+      key.erase("best_us");
       bool healthy = true;
       ChoiceOutcome outcome = measure_one(r, key.dump(), healthy);
       if (outcome.rejection && outcome.rejection->message.size() > kMaxMessageBytes) {
@@ -112,7 +112,7 @@ class Server {
         current_.measurer = measurer->open(r.problem, settings);
         current_.key = key;
       }
-      ChoiceOutcome outcome = current_.measurer->measure(*backend, choice, r.stop_above_us);
+      ChoiceOutcome outcome = current_.measurer->measure(*backend, choice, r.best_us);
       if (outcome.rejection && outcome.rejection->stage == Stage::run) {
         // A CUDA fault (illegal address) is sticky: every later call in this
         // process fails. Say so, and end the worker after answering.

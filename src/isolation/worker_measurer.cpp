@@ -43,7 +43,7 @@ class WorkerProblem final : public measure::ProblemMeasurer {
     }
   }
 
-  ChoiceOutcome measure(const Backend& backend, const Choice& choice, double stop_above_us) override {
+  ChoiceOutcome measure(const Backend& backend, const Choice& choice, double best_us) override {
     ChoiceOutcome out = measure::outcome_for(backend.name(), choice);
     if (problem_failure_) {
       out.rejection = *problem_failure_;
@@ -55,7 +55,7 @@ class WorkerProblem final : public measure::ProblemMeasurer {
     request.backend = std::string(backend.name());
     request.backend_version = backend.version();
     request.choice = choice.name;
-    request.stop_above_us = stop_above_us;
+    request.best_us = best_us;
     request.settings = settings_;
     request.failpoints_text = failpoints_text_;
     const std::string payload = to_json(request).dump();

@@ -25,7 +25,7 @@ class InProcessProblem final : public ProblemMeasurer {
     rt_.use_cache_dir(settings_.context.cache_dir);
   }
 
-  ChoiceOutcome measure(const Backend& backend, const Choice& choice, double stop_above_us) override {
+  ChoiceOutcome measure(const Backend& backend, const Choice& choice, double best_us) override {
     ChoiceOutcome out = outcome_for(backend.name(), choice);
     if (auto error = prepare_inputs()) {
       out.rejection = *error;
@@ -72,7 +72,7 @@ class InProcessProblem final : public ProblemMeasurer {
     const bool cold = settings_.options.cold_cache;
     auto prepare = [&](int) -> Status { return cold ? rt_.flush_caches(ranges) : Status::success(); };
     const auto t_time = std::chrono::steady_clock::now();
-    auto timing = rt_.measure(run_once, prepare, settings_.options, stop_above_us);
+    auto timing = rt_.measure(run_once, prepare, settings_.options, best_us);
     // Where a choice's measuring goes (tuning_breakdown.sh reads these lines).
     if (log::enabled(log::Level::debug))
       log::debug(choice.name + ": built in " + log::ms_between(t_build, t_verify) + ", verified in " +

@@ -47,9 +47,10 @@ class ProblemMeasurer {
   // Builds, verifies and times one choice of `backend` (from its name).
   // Every failure of the choice is a rejection in the outcome; exceptions
   // mean the measuring itself broke (a worker that cannot be started).
-  // `stop_above_us` > 0: timing stops early when the choice's fastest run is
-  // over it (the tuner's early stop; DeviceRuntime::measure).
-  virtual ChoiceOutcome measure(const Backend& backend, const Choice& choice, double stop_above_us) = 0;
+  // `best_us` > 0: the best median of the problem so far; timing may stop
+  // early when the choice cannot beat it (measure::early_end,
+  // DeviceRuntime::measure).
+  virtual ChoiceOutcome measure(const Backend& backend, const Choice& choice, double best_us) = 0;
 };
 
 class Measurer {

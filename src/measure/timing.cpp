@@ -32,6 +32,16 @@ Timing summarize(std::vector<double> samples) {
   return t;
 }
 
+EarlyEnd early_end(const MeasureOptions& options, double best_us) {
+  EarlyEnd end;
+  end.settle = options.noise_margin / 4;
+  if (best_us > 0 && options.early_stop > 0) {
+    end.stop_above_us = best_us * (1 + options.early_stop);
+    end.lose_above_us = best_us * (1 + options.noise_margin);
+  }
+  return end;
+}
+
 Expected<Timing> repeat_and_summarize(const std::function<Expected<double>(int rep)>& timed_run,
                                       const MeasureOptions& options, EarlyEnd end) {
   const double limit_ms = options.choice_timeout_ms.value_or(kDefaultCpuChoiceTimeoutSeconds * 1000.0);

@@ -75,7 +75,7 @@ Status CpuRuntime::flush_caches(const std::vector<MemoryRange>& ranges) {
 
 Expected<Timing> CpuRuntime::measure(const std::function<Status(int rep)>& run,
                                      const std::function<Status(int rep)>& prepare, const MeasureOptions& options,
-                                     double /*stop_above_us*/) {
+                                     double /*best_us*/) {
   // No early stop (nor settled medians) on the CPU: what ran before can slow
   // a choice's first runs for tens of milliseconds (OpenBLAS's threads spin
   // after a call: oneDNN measured right after BLAS read 4.1-8.4 ms for its

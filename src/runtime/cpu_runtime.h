@@ -27,7 +27,7 @@ class CpuRuntime final : public DeviceRuntime {
   Status synchronize() override { return Status::success(); }
   Status flush_caches(const std::vector<MemoryRange>& ranges) override;
   Expected<Timing> measure(const std::function<Status(int rep)>& run, const std::function<Status(int rep)>& prepare,
-                           const MeasureOptions& options, double stop_above_us) override;
+                           const MeasureOptions& options, double best_us) override;
   Expected<std::vector<ReferenceValue>> reference(const Problem&, const GemmArgs&,
                                                   const std::vector<OutputIndex>&) override;
 

@@ -100,12 +100,13 @@ class DeviceRuntime {
   // Times `run` (one kernel call). Warm-up runs first; then, until the
   // budget or max_repeats, `prepare(rep)` outside the timed region followed
   // by one timed `run(rep)`. Failures of run() come back as the rejection.
-  // `stop_above_us` > 0: the tuner's early stop for this choice (it cannot
-  // win when even its fastest run is slower); a runtime whose first runs
-  // can be slowed by what ran before (the CPU) does not use it.
+  // `best_us` > 0: the best median of the problem so far, from which the
+  // early stops are drawn (measure::early_end: a choice that cannot win is
+  // not timed to the end); a runtime whose first runs can be slowed by what
+  // ran before (the CPU) does not use it.
   virtual Expected<Timing> measure(const std::function<Status(int rep)>& run,
                                    const std::function<Status(int rep)>& prepare, const MeasureOptions& options,
-                                   double stop_above_us) = 0;
+                                   double best_us) = 0;
 
   // The cache folder (TuningContext::cache_dir, "" = none), where the
   // runtime may keep code it compiles for itself for other processes to

@@ -119,6 +119,26 @@ TEST(Timing, ASettledMedianStopsAtTheSettleRunsWhenAskedAndOnlyThen) {
   EXPECT_GT(c.value().repeats, 90);
 }
 
+// The stops a GPU timer gets: from the best median so far and the options;
+// none without a best or with --early-stop 0 (the settle rule stays).
+TEST(Timing, TheEarlyStopsAreDrawnFromTheBestSoFarAndNoneWithoutOneOrWithEarlyStopZero) {
+  MeasureOptions o = options();
+  o.early_stop = 0.2;
+  o.noise_margin = 0.01;
+  const measure::EarlyEnd end = measure::early_end(o, 100.0);
+  EXPECT_DOUBLE_EQ(end.settle, 0.0025);
+  EXPECT_DOUBLE_EQ(end.stop_above_us, 120.0);
+  EXPECT_DOUBLE_EQ(end.lose_above_us, 101.0);
+  const measure::EarlyEnd first = measure::early_end(o, 0);
+  EXPECT_EQ(first.stop_above_us, 0);
+  EXPECT_EQ(first.lose_above_us, 0);
+  o.early_stop = 0;
+  const measure::EarlyEnd off = measure::early_end(o, 100.0);
+  EXPECT_EQ(off.stop_above_us, 0);
+  EXPECT_EQ(off.lose_above_us, 0);
+  EXPECT_DOUBLE_EQ(off.settle, 0.0025);
+}
+
 // Behind (GPU timers): a choice whose median, less three standard errors,
 // is still over the best median plus the tie margin stops at kSettleRuns,
 // short of the early stop's 20 %; one within reach of the best runs on.

@@ -286,12 +286,12 @@ TEST(WorkerProtocol, ARequestRoundTripsWithFull64BitSeedsAndTheEarlyStop) {
   r.backend = "FAKE";
   r.backend_version = "fake-1";
   r.choice = "fast";
-  r.stop_above_us = 123.5;
+  r.best_us = 123.5;
   r.settings.input_seed = 0xfedcba9876543210ull;
   r.settings.sample_seed = 0x0123456789abcdefull;
   r.settings.verify = VerifyMode::sampled;
   r.settings.options.choice_timeout_ms = 1234;
-  r.settings.options.early_stop = 0.35;  // the runtime reads the best so far out of stop_above_us with it
+  r.settings.options.early_stop = 0.35;  // the worker's runtime draws the early stop from it
   r.settings.context.threads = 3;
   r.failpoints_text = "FAKE/*=slow:5";
   const isolation::MeasureRequest back = isolation::request_from_json(nlohmann::json::parse(to_json(r).dump()));
@@ -303,7 +303,7 @@ TEST(WorkerProtocol, ARequestRoundTripsWithFull64BitSeedsAndTheEarlyStop) {
   EXPECT_EQ(back.settings.options.early_stop, 0.35);
   EXPECT_EQ(back.settings.context.threads, 3);
   EXPECT_EQ(back.choice, "fast");
-  EXPECT_EQ(back.stop_above_us, 123.5);
+  EXPECT_EQ(back.best_us, 123.5);
   EXPECT_EQ(back.failpoints_text, r.failpoints_text);
   EXPECT_EQ(describe(back.problem), describe(r.problem));
 }

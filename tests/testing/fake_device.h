@@ -64,8 +64,8 @@ class FakeDevice final : public runtime::DeviceRuntime {
   Status synchronize() override { return host_->synchronize(); }
   Status flush_caches(const std::vector<runtime::MemoryRange>& r) override { return host_->flush_caches(r); }
   Expected<Timing> measure(const std::function<Status(int)>& run, const std::function<Status(int)>& prepare,
-                           const MeasureOptions& options, double stop_above_us) override {
-    return host_->measure(run, prepare, options, stop_above_us);
+                           const MeasureOptions& options, double best_us) override {
+    return host_->measure(run, prepare, options, best_us);
   }
   Expected<std::vector<runtime::ReferenceValue>> reference(const Problem& p, const GemmArgs& args,
                                                            const std::vector<runtime::OutputIndex>& at) override {

@@ -314,7 +314,7 @@ Status CudaRuntime::flush_caches(const std::vector<runtime::MemoryRange>&) {
 
 Expected<Timing> CudaRuntime::measure(const std::function<Status(int rep)>& run,
                                       const std::function<Status(int rep)>& prepare, const MeasureOptions& options,
-                                      double stop_above_us) {
+                                      double best_us) {
   if (Status s = make_current(); !s) return s.error();
   const DriverApi& api = driver();
 
@@ -328,14 +328,9 @@ Expected<Timing> CudaRuntime::measure(const std::function<Status(int rep)>& run,
     if (Status s = check(api.cuEventElapsedTime(&ms, start_, stop_), "cuEventElapsedTime"); !s) return s.error();
     return static_cast<double>(ms) * 1000.0;
   };
-  // Events time each run to ~0.5 us: stop once the median is known to a
-  // quarter of the margin at which two medians tie, or once the choice
-  // cannot win (measure/timing.h). The tuner's limit is the best median so
-  // far times 1 + early_stop; that best, plus the tie margin, is where a
-  // settled median loses (round 10: a 4096³ tuning timed a choice 15 %
-  // slower than the best for 287 runs, 73 ms of its 0.5 s).
-  const double best_us = stop_above_us > 0 && options.early_stop > 0 ? stop_above_us / (1 + options.early_stop) : 0;
-  const measure::EarlyEnd end{options.noise_margin / 4, stop_above_us, best_us * (1 + options.noise_margin)};
+  // Events time each run to ~0.5 us: stop once the median is settled or
+  // once the choice cannot win (measure::early_end).
+  const measure::EarlyEnd end = measure::early_end(options, best_us);
 
   if (!options.cuda_graph) {
     return measure::repeat_and_summarize(

@@ -92,7 +92,7 @@ class CudaRuntime final : public runtime::DeviceRuntime {
   // run is captured once into a CUDA graph and each timed run is one replay
   // (the graph always replays the capture's arguments).
   Expected<Timing> measure(const std::function<Status(int rep)>& run, const std::function<Status(int rep)>& prepare,
-                           const MeasureOptions& options, double stop_above_us) override;
+                           const MeasureOptions& options, double best_us) override;
 
   // The reference kernel on device data (args point to device memory).
   Expected<std::vector<runtime::ReferenceValue>> reference(const Problem&, const GemmArgs&,
