@@ -22,6 +22,13 @@ constexpr std::pair<int, int> kTiles[] = {{128, 256}, {256, 128}, {128, 192}, {1
 
 int ceil_div(std::int64_t a, std::int64_t b) { return static_cast<int>((a + b - 1) / b); }
 
+// Output tiles of bm x bn over the problem's batches; with clusters of
+// `cluster` CTAs along M, the rows are rounded up to whole clusters.
+std::int64_t tile_count(const Problem& p, int bm, int bn, int cluster = 1) {
+  const std::int64_t rows = static_cast<std::int64_t>(bm) * cluster;
+  return p.batch * static_cast<std::int64_t>(ceil_div(p.m, rows)) * cluster * ceil_div(p.n, bn);
+}
+
 // The deepest ring that fits (two CTAs per SM for the small one-consumer tiles).
 int default_stages(int bm, int bn, bool pingpong = false) {
   Config c{bm, bn, 2, 1, 1, pingpong};
@@ -74,8 +81,7 @@ double estimate(const Problem& p, const Config& c, int sms) {
   constexpr double kDram = 3.0e12, kL2 = 9.0e12;
   const int k_blocks = ceil_div(p.k, 64);
   const int per_split = ceil_div(k_blocks, c.splits);
-  const std::int64_t m_tiles = ceil_div(p.m, c.bm * c.cluster) * c.cluster;
-  const std::int64_t tiles = p.batch * m_tiles * ceil_div(p.n, c.bn);
+  const std::int64_t tiles = tile_count(p, c.bm, c.bn, c.cluster);
   const std::int64_t units = tiles * c.splits;
   const int slots = std::max(1, sms * c.min_blocks() / c.cluster * c.cluster);
   const double waves = std::ceil(static_cast<double>(units) / slots);
@@ -98,7 +104,7 @@ std::vector<int> split_options(const Problem& p, const Config& c, int sms, bool 
   std::vector<int> out{1};
   if (c.accumulators() > 64) return out;
   const int k_blocks = ceil_div(p.k, 64);
-  const std::int64_t tiles = p.batch * ceil_div(p.m, c.bm) * static_cast<std::int64_t>(ceil_div(p.n, c.bn));
+  const std::int64_t tiles = tile_count(p, c.bm, c.bn);
   auto fits = [&](int s) { return s <= 16 && k_blocks >= 4 * s; };
   if (tiles == 0) return out;  // an empty output: nothing to split (and no division by zero below)
   if (exhaustive) {
@@ -237,7 +243,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   // every CTA gets at least two tiles to alternate.
   const std::int64_t sm_tiles = 2 * static_cast<std::int64_t>(sms);
   auto two_tiles_per_cta = [&](int bm, int bn) {
-    return p.batch * static_cast<std::int64_t>(ceil_div(p.m, bm)) * ceil_div(p.n, bn) >= sm_tiles;
+    return tile_count(p, bm, bn) >= sm_tiles;
   };
   if (exhaustive) {
     for (auto [bm, bn] : kTiles) {
@@ -283,7 +289,7 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   if (p.m > 32)
     for (auto [bm, bn] : {std::pair{64, 64}, std::pair{64, 128}, std::pair{128, 64}}) {
       if (p.m <= 64 && bm > 64) continue;  // the 64-row rule above
-      const std::int64_t tiles = p.batch * static_cast<std::int64_t>(ceil_div(p.m, bm)) * ceil_div(p.n, bn);
+      const std::int64_t tiles = tile_count(p, bm, bn);
       if (tiles == 0 || tiles > sms) continue;
       Config c{bm, bn, deep_stages(bm, bn), 1, 1};
       const int fill = static_cast<int>(std::min<std::int64_t>(16, sms / tiles));
@@ -500,8 +506,7 @@ Expected<std::unique_ptr<Kernel>> HopperFamily::make_kernel(const Problem& p, st
     else
       slots = slots / c->cluster * c->cluster;
   }
-  const std::int64_t m_tiles = ceil_div(p.m, c->bm * c->cluster) * c->cluster;
-  const std::int64_t tiles = p.batch * m_tiles * ceil_div(p.n, c->bn);
+  const std::int64_t tiles = tile_count(p, c->bm, c->bn, c->cluster);
   const std::int64_t units = tiles / c->cluster * c->splits;
   const std::int64_t grid = std::max<std::int64_t>(c->cluster, std::min(slots, units * c->cluster));
   log::debug("CUDA " + name(*c) + ": " + std::to_string(per_sm) + " CTA(s) per SM, grid " + std::to_string(grid) +
