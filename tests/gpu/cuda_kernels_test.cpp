@@ -193,6 +193,11 @@ TEST(CudaTemplates, ProblemsOfOneWaveOfSmallTilesGetTheDeepestRingOneCtaHolds) {
     auto c = ck::hopper::parse(n);
     if (c) EXPECT_LE(c->stages, 6) << n;
   }
+  // K of 136 (3 blocks): no unit would fill even the shallow ring.
+  for (const std::string& n : names(gpu_problem(Op::mm, DType::bf16, {1, 200, 328, 136}, "nt"))) {
+    auto c = ck::hopper::parse(n);
+    if (c) EXPECT_LE(c->stages, 6) << n;
+  }
   // Many tiles: the ranking's rings only (compute-bound; deeper measured no faster).
   for (const std::string& n : names(gpu_problem(Op::mm, DType::bf16, {1, 4096, 4096, 4096}, "nt"))) {
     auto c = ck::hopper::parse(n);

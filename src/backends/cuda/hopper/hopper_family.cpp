@@ -296,6 +296,9 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
       for (int splits : {1, fill}) {
         c.splits = splits;
         if (splits > 1 && ceil_div(p.k, 64) < 4 * splits) continue;
+        // A unit with no more K blocks than the shallow ring has stages
+        // would run the same in both: nothing to measure.
+        if (ceil_div(ceil_div(p.k, 64), splits) <= default_stages(bm, bn)) continue;
         if (c.invalid().empty() && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
       }
     }
