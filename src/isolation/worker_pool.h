@@ -17,7 +17,7 @@ namespace gemmtune::isolation {
 class WorkerPool {
  public:
   explicit WorkerPool(WorkerCommand command);
-  ~WorkerPool();  // kills and reaps every worker
+  ~WorkerPool();  // kills and reaps every worker (kills only: stop_workers_without_waiting)
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 

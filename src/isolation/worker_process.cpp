@@ -9,8 +9,11 @@
 
 #include <cerrno>
 #include <chrono>
+#include <atomic>
 #include <cstring>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "gemmtune/tuner.h"
 #include "isolation/protocol.h"
@@ -43,7 +46,31 @@ struct Fd {
   }
 };
 
+// stop_workers_without_waiting: the switch, and the workers killed but not
+// yet reaped.
+std::atomic<bool> g_no_wait{false};
+std::mutex g_unreaped_mutex;
+std::vector<pid_t>& unreaped() {
+  static auto* pids = new std::vector<pid_t>();  // never destroyed: used until the process ends
+  return *pids;
+}
+
+// Reaps the killed workers that have ended by now, without waiting.
+void reap_ended() {
+  std::lock_guard<std::mutex> lock(g_unreaped_mutex);
+  std::erase_if(unreaped(), [](pid_t pid) {
+    int status = 0;
+    pid_t got;
+    do {
+      got = ::waitpid(pid, &status, WNOHANG);
+    } while (got < 0 && errno == EINTR);
+    return got != 0;  // reaped now, or gone already (ECHILD)
+  });
+}
+
 }  // namespace
+
+void stop_workers_without_waiting(bool on) { g_no_wait = on; }
 
 std::string describe_signal(int signal) {
   const char* abbrev = sigabbrev_np(signal);
@@ -55,6 +82,7 @@ std::string describe_signal(int signal) {
 
 std::unique_ptr<WorkerProcess> WorkerProcess::start(const WorkerCommand& command, Device device,
                                                      double start_seconds) {
+  reap_ended();
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
     throw WorkerStartError(device, "could not create the measuring worker's socket: " + errno_text(errno));
@@ -138,7 +166,16 @@ std::unique_ptr<WorkerProcess> WorkerProcess::start(const WorkerCommand& command
 WorkerProcess::WorkerProcess(pid_t pid, int socket) : pid_(pid), owner_(::getpid()), socket_(socket) {}
 
 WorkerProcess::~WorkerProcess() {
-  if (!reaped_ && owner_ == ::getpid()) kill();
+  if (!reaped_ && owner_ == ::getpid()) {
+    if (g_no_wait) {
+      ::kill(pid_, SIGKILL);
+      reap_ended();
+      std::lock_guard<std::mutex> lock(g_unreaped_mutex);
+      unreaped().push_back(pid_);
+    } else {
+      kill();
+    }
+  }
   if (socket_ >= 0) ::close(socket_);
 }
 

@@ -1,9 +1,10 @@
 // One measuring worker process, seen from its parent: started with
 // posix_spawn (fork+exec without running anything of this process's in the
 // child: libgomp and the CUDA driver are not fork-safe), talked to over a
-// Unix socket, and always reaped: a WorkerProcess never leaves a zombie or
-// an orphan behind (its destructor kills and waits; the worker also asks the
-// kernel to kill it when its parent dies, PR_SET_PDEATHSIG).
+// Unix socket, and reaped: a WorkerProcess never leaves an orphan behind
+// (its destructor kills it; the worker also asks the kernel to kill it when
+// its parent dies, PR_SET_PDEATHSIG), nor a zombie, except in a program that
+// is about to end and says so (stop_workers_without_waiting).
 #pragma once
 
 #include <sys/types.h>
@@ -45,6 +46,18 @@ struct Ending {
 
 // "SIGSEGV (Segmentation fault)"
 std::string describe_signal(int signal);
+
+// For a program that ends right after its last tuner (the CLI, from main;
+// never a library host): from now on a WorkerProcess destroyed while its
+// worker runs kills it (SIGKILL) without waiting for it to end. The wait is
+// the kernel tearing down the worker's GPU context (53 ms of every warm CLI
+// tuning process on the H100, bench/RESULTS.md, GPU round 10); it then runs
+// while this process ends, and whoever inherits the dead worker (init, a
+// subreaper) reaps it. A worker retired mid-command (a crash, a timeout) is
+// still waited for, and the dead ones left this way are reaped whenever
+// another worker starts or stops, so they cannot pile up over a workload.
+// `false` restores the default (tests).
+void stop_workers_without_waiting(bool on = true);
 
 class WorkerProcess {
  public:

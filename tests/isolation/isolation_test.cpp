@@ -12,7 +12,9 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <set>
+#include <thread>
 
 #include "core/tuner_impl.h"
 #include "gemmtune/errors.h"
@@ -183,6 +185,34 @@ TEST(WorkerIsolation, NoWorkerOutlivesItsPool) {
   pool.reset();
   // Killed and reaped: not even a zombie is left in /proc.
   EXPECT_FALSE(process_exists(pid));
+}
+
+TEST(WorkerIsolation, AProgramAboutToEndKillsItsWorkersWithoutWaitingAndReapsTheDeadOnesLater) {
+  isolation::stop_workers_without_waiting(true);
+  auto pool = std::make_shared<WorkerPool>(test_worker());
+  isolated_tuner(options(), pool).tune(problem());
+  pid_t pid = -1;
+  {
+    auto lease = pool->acquire_if_running(Device{});
+    ASSERT_TRUE(lease);
+    pid = lease->worker().pid();
+  }
+  pool.reset();
+  // Killed, not waited for: the process ends (or has ended) unreaped.
+  bool ended = false;
+  for (int i = 0; i < 200 && !ended; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    ended = !std::getline(stat, line) || line.substr(line.rfind(')') + 2, 1) == "Z";
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(ended) << "the worker still runs after its pool stopped it";
+  EXPECT_TRUE(process_exists(pid)) << "reaped: the destructor waited";
+  // The next worker's start reaps the dead one.
+  auto next = std::make_shared<WorkerPool>(test_worker());
+  isolated_tuner(options(), next).tune(problem(8));
+  EXPECT_FALSE(process_exists(pid)) << "the dead worker was not reaped when the next one started";
+  isolation::stop_workers_without_waiting(false);
 }
 
 TEST(WorkerIsolation, AWorkerThatDiedWhileIdleIsReplacedWithoutBlamingAChoice) {

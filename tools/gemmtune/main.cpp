@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "isolation/worker_locator.h"
+#include "isolation/worker_process.h"
 #include "isolation/worker_main.h"
 #include "progress.h"
 #include "util/log.h"
@@ -24,14 +25,17 @@ int main(int argc, char** argv) {
   std::signal(SIGXFSZ, SIG_IGN);
   if (auto code = gemmtune::isolation::serve_if_worker(argc, argv)) return *code;
   gemmtune::isolation::use_this_program_as_worker();
+  // This process ends right after its last tuner: its workers are killed
+  // and left to end while it does (worker_process.h).
+  gemmtune::isolation::stop_workers_without_waiting();
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> args(argv + 1, argv + argc);
   gemmtune::cli::Io io{std::cout, std::cerr, gemmtune::cli::stderr_is_terminal()};
   int code = gemmtune::cli::run_cli(args, io);
   gemmtune::log::debug("command done in " + gemmtune::log::ms_since(start) + "; exiting");
   // Ended without the static destructors and the libraries' atexit teardown:
-  // every object of the command (stores closed, workers killed and reaped,
-  // files renamed into place) was destroyed inside run_cli, and the statics
+  // every object of the command (stores closed, workers killed, files
+  // renamed into place) was destroyed inside run_cli, and the statics
   // left are the process-lifetime ones that are never destroyed anyway. What
   // this skips is chiefly the CUDA driver's own teardown after cuInit: on the
   // H100 0.14 s passed between this line and the process's end before, 0.09-
