@@ -7,6 +7,12 @@
  * leaves a message for gemmtune_last_error() (and the typed error as JSON
  * for gemmtune_last_error_json()) on the calling thread.
  *
+ * Threads: every function may be called from any thread. A tuner takes one
+ * call at a time (threads sharing one wait for each other in
+ * gemmtune_select/gemmtune_explain; give each thread its own tuner to tune in
+ * parallel), and so does a selection (runs through one handle take turns;
+ * one selection per thread runs in parallel).
+ *
  * Stability: the ABI is versioned (gemmtune_abi_version()). Within one
  * version, functions and enum values are only ever added, and the structs
  * below keep their layout; a change to a struct's layout or to a function's

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -21,12 +22,18 @@
 
 struct gemmtune_tuner {
   std::unique_ptr<gemmtune::Tuner> tuner;
+  // A Tuner is not thread-safe (tuner.h): its C handle serialises the calls
+  // of threads that share it.
+  std::mutex mutex;
   std::string enabled;  // "BLAS,CPP"
   std::string db_path;
 };
 
 struct gemmtune_selection {
   std::optional<gemmtune::Selection> selection;
+  // One selection's kernel must not run concurrently (its packing scratch,
+  // its tensor maps: tuner.h): runs through one handle take turns.
+  mutable std::mutex run_mutex;
   std::string report;
   std::string record_json;
 };
@@ -74,6 +81,10 @@ int guarded(F&& body) {
                  {"hints", hints_to_json(e.hints())}});
   } catch (const KernelRunError& e) {
     return fail(GEMMTUNE_ERROR, e.what(), {{"type", "KernelRunError"}});
+  } catch (const StoreInputError& e) {
+    // A path or argument the store cannot use as asked (nothing changed): the
+    // CLI's exit code 2.
+    return fail(GEMMTUNE_INVALID, e.what(), {{"type", "StoreInputError"}});
   } catch (const StoreError& e) {
     return fail(GEMMTUNE_ERROR, e.what(), {{"type", "StoreError"}});
   } catch (const BackendUnavailableError& e) {
@@ -304,6 +315,7 @@ int gemmtune_select(gemmtune_tuner* tuner, const gemmtune_problem* problem, gemm
   return guarded([&] {
     const Problem p = to_problem(*problem);
     auto selection = std::make_unique<gemmtune_selection>();
+    std::lock_guard<std::mutex> lock(tuner->mutex);
     selection->selection.emplace(tuner->tuner->select(p));
     selection->report = make_report(selection->selection->record());
     selection->record_json = store::to_json(selection->selection->record()).dump();
@@ -316,7 +328,9 @@ int gemmtune_explain(gemmtune_tuner* tuner, const gemmtune_problem* problem, con
   if (!tuner || !problem || !json_out) return fail(GEMMTUNE_INVALID, "tuner, problem and json_out must not be NULL");
   static thread_local std::string explained;
   return guarded([&] {
-    const Explanation e = tuner->tuner->explain(to_problem(*problem));
+    const Problem p = to_problem(*problem);
+    std::lock_guard<std::mutex> lock(tuner->mutex);
+    const Explanation e = tuner->tuner->explain(p);
     explained = nlohmann::json{{"record", store::to_json(e.record)},
                                {"disabled_would_serve", hints_to_json(e.disabled_would_serve)}}
                     .dump();
@@ -375,6 +389,7 @@ int gemmtune_database_records(const char* db_path, const char** json_out) {
 int gemmtune_run(const gemmtune_selection* s, const gemmtune_args* args, void* stream) {
   if (!s || !args) return fail(GEMMTUNE_INVALID, "selection and args must not be NULL");
   return guarded([&] {
+    std::lock_guard<std::mutex> lock(s->run_mutex);
     s->selection->run(GemmArgs{args->a, args->b, args->c, args->bias, args->scale_a, args->scale_b}, stream);
     return GEMMTUNE_OK;
   });
@@ -384,6 +399,7 @@ int gemmtune_selection_run(const gemmtune_selection* s, const void* a, const voi
                            const float* scale_a, const float* scale_b, void* stream) {
   if (!s) return fail(GEMMTUNE_INVALID, "selection must not be NULL");
   return guarded([&] {
+    std::lock_guard<std::mutex> lock(s->run_mutex);
     s->selection->run(GemmArgs{a, b, c, bias, scale_a, scale_b}, stream);
     return GEMMTUNE_OK;
   });

@@ -8,9 +8,12 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
+#include <unistd.h>
 
 namespace {
 
@@ -184,6 +187,108 @@ TEST(CApi, DatabaseRecordsOfAMissingFileIsAnErrorThatCreatesNothing) {
 
 // Several devices (issue 12): a bad list is refused before any work; on a
 // GPU machine, a workload over cuda:0 comes back in the problems' order.
+TEST(CApi, ADatabasePathTheStoreCannotUseIsInvalidLikeTheClisExit2) {
+  // A folder as the database, and a file that is not a gemmtune database:
+  // the caller's input, nothing changed (StoreInputError), so status 2.
+  const std::string dir = ::testing::TempDir() + "capi_store_input_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  gemmtune_tuner* t = gemmtune_tuner_create("BLAS", ("budget_ms=2;db=" + dir).c_str());
+  if (t == nullptr) {
+    EXPECT_NE(std::string(gemmtune_last_error_json()).find("\"status\":2"), std::string::npos)
+        << gemmtune_last_error_json();
+  } else {
+    gemmtune_problem p;
+    gemmtune_problem_init(&p);
+    p.m = p.n = p.k = 8;
+    ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+    gemmtune_selection* s = nullptr;
+    EXPECT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_INVALID) << gemmtune_last_error();
+    EXPECT_EQ(s, nullptr);
+    gemmtune_tuner_destroy(t);
+  }
+  const std::string text_file = dir + "/notes.txt";
+  std::FILE* f = std::fopen(text_file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("not a database\n", f);
+  std::fclose(f);
+  const char* json = nullptr;
+  EXPECT_EQ(gemmtune_database_records(text_file.c_str(), &json), GEMMTUNE_INVALID);
+  EXPECT_NE(std::string(gemmtune_last_error_json()).find("StoreInputError"), std::string::npos)
+      << gemmtune_last_error_json();
+  EXPECT_EQ(std::filesystem::file_size(text_file), 15u);  // left as it was
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CApi, ThreadsSharingOneTunerTakeTurnsAndEachGetsItsSelection) {
+  // With its results cache: the store is the shared state that crashed.
+  const std::string dir = ::testing::TempDir() + "capi_shared_tuner_" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  gemmtune_tuner* t =
+      gemmtune_tuner_create("BLAS,CPP", ("budget_ms=1;min_repeats=1;cache_dir=" + dir).c_str());
+  ASSERT_NE(t, nullptr) << gemmtune_last_error();
+  std::vector<int> status(3, -1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i)
+    threads.emplace_back([&, i] {
+      int worst = GEMMTUNE_OK;
+      for (int j = 0; j < 6; ++j) {
+        gemmtune_problem p;
+        gemmtune_problem_init(&p);
+        p.m = 8 + 8 * i;
+        p.n = 16 + 8 * j;
+        p.k = 24;
+        if (gemmtune_problem_dense(&p, "f32", "nn") != GEMMTUNE_OK) worst = GEMMTUNE_ERROR;
+        gemmtune_selection* s = nullptr;
+        const int rc = gemmtune_select(t, &p, &s);
+        if (rc != GEMMTUNE_OK) worst = rc;
+        gemmtune_selection_destroy(s);
+      }
+      status[i] = worst;
+    });
+  for (auto& th : threads) th.join();
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(status[i], GEMMTUNE_OK) << "thread " << i;
+  gemmtune_tuner_destroy(t);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CApi, ThreadsRunningOneSelectionEachGetTheirOwnExactResult) {
+  // CPP's kernels pack into scratch the selection owns: runs through one
+  // handle must take turns, or one thread's packing overwrites another's.
+  gemmtune_tuner* t = gemmtune_tuner_create("CPP", "cache=0;budget_ms=2");
+  ASSERT_NE(t, nullptr) << gemmtune_last_error();
+  gemmtune_problem p;
+  gemmtune_problem_init(&p);
+  p.m = p.n = p.k = 96;
+  ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+  gemmtune_selection* s = nullptr;
+  ASSERT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_OK) << gemmtune_last_error();
+  const int n = 96;
+  std::vector<float> b(n * n);
+  for (int i = 0; i < n * n; ++i) b[i] = static_cast<float>((i * 7) % 11) - 5.0f;
+  std::vector<int> wrong(2, 0);
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 2; ++th)
+    threads.emplace_back([&, th] {
+      // Small integers: every sum is exact in f32, so any difference is a race.
+      std::vector<float> a(n * n), c(n * n), want(n * n, 0.0f);
+      for (int i = 0; i < n * n; ++i) a[i] = static_cast<float>((i * (3 + 2 * th)) % 7) - 3.0f;
+      for (int i = 0; i < n; ++i)
+        for (int kk = 0; kk < n; ++kk)
+          for (int j = 0; j < n; ++j) want[i * n + j] += a[i * n + kk] * b[kk * n + j];
+      for (int rep = 0; rep < 150; ++rep) {
+        std::fill(c.begin(), c.end(), -1.0f);
+        if (gemmtune_selection_run(s, a.data(), b.data(), c.data(), nullptr, nullptr, nullptr, nullptr) != GEMMTUNE_OK ||
+            c != want)
+          ++wrong[th];
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong[0], 0) << gemmtune_selection_choice(s);
+  EXPECT_EQ(wrong[1], 0) << gemmtune_selection_choice(s);
+  gemmtune_selection_destroy(s);
+  gemmtune_tuner_destroy(t);
+}
+
 TEST(CApi, TuneOnDevicesRefusesABadDeviceListNamingIt) {
   gemmtune_problem p;
   gemmtune_problem_init(&p);
