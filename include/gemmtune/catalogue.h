@@ -123,6 +123,12 @@ std::string db_path_for(const TuneOptions&);
 // db_path_for(TuneOptions{}): where a tuner without options keeps its results.
 std::string default_db_path();
 
+// For what reads or empties a results database (listing, export, clear,
+// push): StoreInputError when nothing at all is at `path` — a mistyped path
+// or cache folder, refused before anything is created there. Whatever is
+// there is checked when it is opened.
+void require_database(const std::string& path);
+
 }  // namespace gemmtune
 
 #pragma GCC visibility pop

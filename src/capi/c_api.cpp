@@ -369,8 +369,7 @@ int gemmtune_database_records(const char* db_path, const char** json_out) {
   if (!db_path || !json_out) return fail(GEMMTUNE_INVALID, "db_path and json_out must not be NULL");
   static thread_local std::string records;
   return guarded([&] {
-    if (!std::filesystem::is_regular_file(db_path))
-      throw ConfigError(std::string("results database ") + db_path + " does not exist");
+    require_database(db_path);
     auto store = store::Store::open(db_path, [](const std::string& warning) {
       std::fprintf(stderr, "gemmtune: warning: %s\n", warning.c_str());
     });

@@ -137,6 +137,7 @@ SyncReport described(SyncReport report, const store::RemoteSettings& remote) {
 SyncReport push_to_remote_cache(const std::string& db_path, const TuneOptions& options,
                                 const Catalogue::Warn& warn) {
   const store::RemoteSettings remote = remote_of(options, "cache push");
+  require_database(db_path);
   auto local = store::Store::open(db_path, warn);
   return described(store::push_to_remote(*local, remote), remote);
 }

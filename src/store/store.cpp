@@ -1019,6 +1019,14 @@ std::string db_path_for(const TuneOptions& given) {
 
 std::string default_db_path() { return db_path_for(TuneOptions{}); }
 
+void require_database(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found) return;
+  throw StoreInputError("results database " + path +
+                        " does not exist: nothing has been tuned with this database or cache folder "
+                        "(--db, --cache-dir, GEMMTUNE_CACHE_DIR); check the path");
+}
+
 namespace store {
 
 std::optional<std::string> cache_dir_for(const TuneOptions& resolved) {

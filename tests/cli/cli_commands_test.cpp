@@ -419,6 +419,7 @@ TEST_F(Cli, CacheListShowExportClearImportStatsRoundTrip) {
 }
 
 TEST_F(Cli, CacheShowOfAnUnknownIdExits2) {
+  ASSERT_EQ(gemmtune({"tune", "mm", "8x8x8", "--backends", "BLAS", "--budget-ms", "1"}).exit_code, 0);
   ProcessResult r = gemmtune({"cache", "show", "987654"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_CONTAINS(r.err, "987654");

@@ -202,6 +202,25 @@ TEST_F(Hostile, DbThatIsAnInputNpyIsRefusedAndTheInputKept) {
   EXPECT_EQ(joined(leftovers({"A.npy", "B.npy", "bias.npy"})), "");
 }
 
+TEST_F(Hostile, ReadingOrEmptyingADatabaseThatIsNotThereIsAUsageErrorThatCreatesNothing) {
+  // A mistyped --db or cache folder: nothing made, and an export target
+  // keeps what it held (it was overwritten with an empty export before).
+  write("keep.json", "precious");
+  const std::vector<std::vector<std::string>> commands = {
+      {"cache", "list", "--db", path("typo.db")},         {"cache", "stats", "--db", path("typo.db")},
+      {"cache", "show", "1", "--db", path("typo.db")},    {"cache", "clear", "--db", path("typo.db")},
+      {"cache", "export", path("keep.json"), "--db", path("typo.db")},
+      {"cache", "list", "--cache-dir", path("no/such/folder")}};
+  for (const auto& command : commands) {
+    ProcessResult r = gemmtune(command);
+    EXPECT_EQ(r.exit_code, 2) << command[1] << ": " << r.both();
+    EXPECT_CONTAINS(r.err, "does not exist");
+  }
+  EXPECT_FALSE(std::filesystem::exists(path("typo.db")));
+  EXPECT_FALSE(std::filesystem::exists(path("no")));
+  EXPECT_EQ(read("keep.json"), "precious");
+}
+
 TEST_F(Hostile, CacheDirThatIsAFileIsAUsageError) {
   write("not-a-folder", "x");
   ProcessResult r = gemmtune({"cache", "list"}, {{"GEMMTUNE_CACHE_DIR", path("not-a-folder")}});

@@ -6,6 +6,8 @@
 // (--budget-ms, not part of the key) makes it last.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <signal.h>
 
 #include <chrono>
@@ -292,6 +294,13 @@ TEST_F(Fleet, PushWithoutARemoteCacheIsBadUsage) {
   ProcessResult r = gemmtune({"cache", "push"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_CONTAINS(r.err, "needs a remote cache");
+}
+
+TEST_F(Fleet, PushFromADatabaseThatIsNotThereIsBadUsageAndCreatesNothing) {
+  ProcessResult r = gemmtune({"cache", "push", "--remote-cache", redis_.url(), "--db", path("typo.db")});
+  EXPECT_EQ(r.exit_code, 2) << r.both();
+  EXPECT_CONTAINS(r.err, "typo.db does not exist");
+  EXPECT_FALSE(std::filesystem::exists(path("typo.db")));
 }
 
 TEST_F(Fleet, RemoteCacheFlagOnALocalCacheActionIsBadUsage) {

@@ -125,6 +125,13 @@ int cmd_cache(const Invocation& inv, Io& io) {
   const Catalogue::Warn warn = [&io](const std::string& message) {
     io.err << "gemmtune: warning: " << printable(message) << "\n";
   };
+  // Only import and pull add records (and push checks its remote first):
+  // every other action reads or empties a database, and one that is not
+  // there is a mistyped path. Refused before anything is made, so that
+  // `cache export FILE` cannot overwrite FILE with an empty export.
+  if (inv.cache_action != CacheAction::import_file && inv.cache_action != CacheAction::pull &&
+      inv.cache_action != CacheAction::push)
+    require_database(path);
   if (inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull) return sync(path, inv, io, warn);
   auto db = Catalogue::open(path, warn);
   switch (inv.cache_action) {
