@@ -284,6 +284,24 @@ Endpoint parse_url(const std::string& url) {
     }
   }
   if (e.host.empty()) bad_url(url, "no host");
+  // A host is a name (letters, digits, '-', '_', '.'), an IPv4 address or,
+  // in brackets, an IPv6 one (hex digits, ':', '.', an optional %zone).
+  // Anything else (a space, a percent escape) is a typo, not a name to send
+  // to the resolver.
+  const bool bracketed = !authority.empty() && authority.front() == '[';
+  const std::size_t zone = bracketed ? e.host.find('%') : std::string::npos;
+  for (std::size_t i = 0; i < e.host.size(); ++i) {
+    const unsigned char ch = static_cast<unsigned char>(e.host[i]);
+    const bool ok = bracketed ? (i < zone ? (std::isxdigit(ch) || ch == ':' || ch == '.')
+                                          : (i == zone || std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.'))
+                              : (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.');
+    if (!ok || ch >= 0x80)
+      bad_url(url, std::string("the host has a character no host name or address has (") +
+                       (std::isprint(ch) && ch < 0x80 ? std::string("'") + static_cast<char>(ch) + "'"
+                                                     : "byte " + std::to_string(ch)) +
+                       (bracketed ? "); an IPv6 address is hex digits and ':'" : "); percent escapes are not decoded in the host"));
+  }
+  if (bracketed && (zone == 0 || zone + 1 == e.host.size())) bad_url(url, "an empty IPv6 address or zone");
   if (!port_text.empty()) {
     auto port = parse_decimal(port_text, 65535);
     if (!port || *port == 0) bad_url(url, "port '" + port_text + "' is not a number from 1 to 65535");

@@ -75,6 +75,19 @@ TEST(RedisUrl, MalformedUrlsNameWhatIsWrong) {
   EXPECT_CONFIG_ERROR(parse_url("redis://[::1:6379"), "unclosed '['");
 }
 
+TEST(RedisUrl, AHostWithACharacterNoHostHasIsRefusedNotResolved) {
+  EXPECT_CONFIG_ERROR(parse_url("redis://a b:6379"), "host has a character no host name or address has (' ')");
+  EXPECT_CONFIG_ERROR(parse_url("redis://h%zzost"), "('%')");
+  EXPECT_CONFIG_ERROR(parse_url("redis://%31%32%37.0.0.1:1"), "percent escapes are not decoded in the host");
+  EXPECT_CONFIG_ERROR(parse_url("redis://[::g]:1"), "IPv6 address is hex digits");
+  EXPECT_CONFIG_ERROR(parse_url("redis://[%eth0]"), "empty IPv6 address or zone");
+  EXPECT_CONFIG_ERROR(parse_url("redis://caf\xc3\xa9"), "byte 195");
+  // Names, addresses and zones that exist are kept as they are.
+  EXPECT_EQ(parse_url("redis://redis_cache-1.internal:1").host, "redis_cache-1.internal");
+  EXPECT_EQ(parse_url("redis://[fe80::1%eth0]:1").host, "fe80::1%eth0");
+  EXPECT_EQ(parse_url("redis://[::ffff:127.0.0.1]").host, "::ffff:127.0.0.1");
+}
+
 TEST(RemoteSettings, NoUrlMeansNoRemoteCache) {
   ScopedEnv unset("GEMMTUNE_REMOTE_CACHE", nullptr);
   EXPECT_FALSE(resolve_remote(TuneOptions{}).has_value());
