@@ -119,7 +119,8 @@ class RemoteLink {
   template <typename Operation>
   auto run(Operation&& operation, std::vector<std::string>& warnings, bool* reconnected = nullptr)
       -> std::optional<decltype(operation(std::declval<RedisRecords&>()))> {
-    if (!connection_) {
+    const bool fresh = !connection_;
+    if (fresh) {
       if (!health_.may_try(Clock::now())) return std::nullopt;
       try {
         connection_ = redis::Connection::open(endpoint_, limits_);
@@ -127,14 +128,20 @@ class RemoteLink {
         report(e.what(), warnings);
         return std::nullopt;
       }
-      if (health_.recovered()) {
-        log::info("remote cache " + endpoint_.display() + " is reachable again");
-        if (reconnected) *reconnected = true;
-      }
     }
     try {
       RedisRecords records(*connection_, prefix_);
-      return operation(records);
+      auto result = operation(records);
+      // Back only once Redis has answered a command: a server that takes
+      // connections but answers nothing (paused, hung) is still out, and
+      // its outage keeps one warning and the doubling interval between
+      // attempts (declared back on the bare connection, it warned again and
+      // restarted the interval at every attempt).
+      if (fresh && health_.recovered()) {
+        log::info("remote cache " + endpoint_.display() + " is reachable again");
+        if (reconnected) *reconnected = true;
+      }
+      return result;
     } catch (const RedisError& e) {
       connection_.reset();
       report(e.what(), warnings);

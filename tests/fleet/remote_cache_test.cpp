@@ -258,6 +258,18 @@ TEST_F(RemoteCacheTest, StalledRedisCostsOneTimeLimitAndNoHang) {
   EXPECT_CONTAINS(all(m->warnings()), "command time limit");
 }
 
+TEST_F(RemoteCacheTest, AServerThatTakesConnectionsButAnswersNothingIsOneOutageAcrossReconnections) {
+  // A paused or hung Redis accepts each reconnection: it is back only when
+  // it answers, so the outage stays one warning however many attempts.
+  FakeRedis stalled(FakeRedis::Behaviour::stall);
+  auto m = member("m", stalled.url(), [](TuneOptions& o) { o.remote_cache_timeout = 0.1; });
+  for (std::int64_t i = 1; i <= 3; ++i) {
+    EXPECT_EQ(m->tuner.tune(problem(i)).source, ResultSource::tuned);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the reconnection interval
+  }
+  EXPECT_EQ(m->warnings().size(), 1u) << all(m->warnings());
+}
+
 TEST_F(RemoteCacheTest, GarbageAnsweringServerIsTreatedAsAbsent) {
   FakeRedis http(FakeRedis::Behaviour::answer, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
   auto m = member("m", http.url());
