@@ -6,6 +6,7 @@
 #include "core/option_table.h"
 #include "gemmtune/errors.h"
 #include "store/redis_client.h"
+#include "store/redis_records.h"
 #include "store/tuning_cache.h"
 
 namespace gemmtune::store {
@@ -45,6 +46,9 @@ std::optional<RemoteSettings> resolve_remote(const TuneOptions& given) {
   s.lease = seconds(options.remote_cache_lease, "remote_cache_lease", s.lease);
   if (s.lease < std::chrono::milliseconds(300))
     throw ConfigError("remote_cache_lease must be at least 0.3 s (it is renewed every third of it)");
+  if (s.lease > std::chrono::milliseconds(static_cast<std::int64_t>(kMaxLeaseSeconds * 1000)))
+    throw ConfigError("remote_cache_lease must be at most " + std::to_string(static_cast<int>(kMaxLeaseSeconds)) +
+                      " s (a longer lease on a Redis is taken for one gemmtune did not write)");
   return s;
 }
 

@@ -421,6 +421,20 @@ class LayeredCache final : public TuningCache {
       for (auto& w : copier_->take_warnings()) warnings_.push_back(std::move(w));
     for (const auto& w : std::exchange(warnings_, {})) warn_(w);
   }
+  // A lease no gemmtune process wrote (by hand, another program: no expiry,
+  // another form of holder) gets no wait: removed, if it still holds the
+  // value seen, with a warning; true when so. Once per key and process, so
+  // that a writer that keeps putting it back cannot hold a tuning in a loop
+  // (the second time it is waited for like any lease, to the wait bound).
+  bool drop_forged_lease(const std::string& key, const WaitView& view) {
+    const std::string why = implausible_lease(*view.holder, view.lease_ttl_ms);
+    if (why.empty() || !dropped_leases_.insert(key).second) return false;
+    warnings_.push_back("the lease on " + short_key(key) + " in the remote cache is not one gemmtune writes (" + why +
+                        "); removed, tuning here");
+    remote([&](RedisRecords& r) { r.release(key, *view.holder); return true; });
+    return true;
+  }
+
   void warn_once(const std::string& key, const std::string& message) {
     if (warned_keys_.insert(key + "\n" + message).second) warnings_.push_back(message);
   }
@@ -444,6 +458,7 @@ class LayeredCache final : public TuningCache {
   std::shared_ptr<LocalCopier> copier_;  // taken at the first remote hit
   std::vector<std::string> warnings_;
   std::set<std::string> warned_keys_;
+  std::set<std::string> dropped_leases_;  // drop_forged_lease
   // Results saved while Redis was away, sent when it is back.
   std::vector<std::pair<std::string, std::string>> pending_;
 };
@@ -527,6 +542,9 @@ Lookup LayeredCache::lookup(const std::string& key, const RecordCheck& usable, W
       return out;
     }
     if (waiting == Waiting::dont_wait) {
+      auto view = remote([&](RedisRecords& r) { return r.look(key); });
+      if (!view) return out;
+      if (!view->holder || drop_forged_lease(key, *view)) continue;  // gone meanwhile, or removed: claim it
       out.claimed_elsewhere = true;
       return out;
     }
@@ -549,8 +567,11 @@ Lookup LayeredCache::lookup(const std::string& key, const RecordCheck& usable, W
       if (!view) return out;
       out.waited_seconds = seconds_between(wait_start, Clock::now());
       if ((out.record = take_remote(view->record, key, usable, refused)) || refused) return out;
-      if (!view->holder) break;
-      out.waited_for = *view->holder;
+      if (!view->holder || drop_forged_lease(key, *view)) break;
+      // Shown to the user: only a holder of gemmtune's own form (bounded,
+      // printable), never a forged value.
+      out.waited_for = implausible_lease(*view->holder, view->lease_ttl_ms).empty() ? *view->holder
+                                                                                    : "a lease no gemmtune process wrote";
     }
   }
 }

@@ -104,6 +104,11 @@ class RemoteCacheTest : public ::testing::Test {
 
   std::string record_key(const std::string& key) const { return "gemmtune:rec:" + key; }
   std::string lease_key(const std::string& key) const { return "gemmtune:lease:" + key; }
+  // Another gemmtune process's lease: its form of holder, an expiry.
+  void set_lease(const std::string& key, const std::string& host, int ttl_ms) {
+    ASSERT_EQ(redis_.command({"SET", lease_key(key), host + " pid 1 0123456789abcdef", "PX", std::to_string(ttl_ms)}).type,
+              RedisAnswer::Type::status);
+  }
 
   RedisAnswer get(const std::string& redis_key) { return redis_.command({"GET", redis_key}); }
   void set(const std::string& redis_key, const std::string& value) {
@@ -321,7 +326,7 @@ TEST_F(RemoteCacheTest, RestartedRedisIsUsedAgainAndReceivesWhatWasSavedMeanwhil
 
 TEST_F(RemoteCacheTest, TuneUnlessClaimedLeavesAProblemAnotherProcessIsTuning) {
   const std::string key = record_for().key;
-  set(lease_key(key), "other-host pid 1 abc");
+  set_lease(key, "other-host", 60000);
   auto m = member("m", redis_.url());
   const auto start = Clock::now();
   EXPECT_FALSE(m->tuner.tune_unless_claimed(problem()).has_value());
@@ -333,7 +338,7 @@ TEST_F(RemoteCacheTest, TuneUnlessClaimedLeavesAProblemAnotherProcessIsTuning) {
 TEST_F(RemoteCacheTest, WaiterTakesTheResultOfTheProcessHoldingTheLease) {
   TuningRecord theirs = record_for();
   theirs.tuned_by = "other-host pid 1";
-  set(lease_key(theirs.key), "other-host pid 1 abc");
+  set_lease(theirs.key, "other-host", 60000);
   std::thread other([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
     redis_.command({"SET", record_key(theirs.key), store::record_text(theirs)});
@@ -352,8 +357,7 @@ TEST_F(RemoteCacheTest, WaiterTakesTheResultOfTheProcessHoldingTheLease) {
 TEST_F(RemoteCacheTest, WaiterTakesOverWhenTheHoldersLeaseExpires) {
   const std::string key = record_for().key;
   // A holder that died: its lease runs out and nobody writes the record.
-  ASSERT_EQ(redis_.command({"SET", lease_key(key), "dead-host pid 1 abc", "PX", "600"}).type,
-            RedisAnswer::Type::status);
+  set_lease(key, "dead-host", 600);
   auto m = member("m", redis_.url());
   const auto start = Clock::now();
   TuneResult result = m->tuner.tune(problem());
@@ -367,7 +371,7 @@ TEST_F(RemoteCacheTest, WaiterTakesOverWhenTheHoldersLeaseExpires) {
 
 TEST_F(RemoteCacheTest, WaiterTunesItselfAfterTheWaitBoundAndSaysSo) {
   const std::string key = record_for().key;
-  set(lease_key(key), "stuck-host pid 1 abc");
+  set_lease(key, "stuck-host", 60000);
   auto m = member("m", redis_.url(), [](TuneOptions& o) { o.remote_cache_wait = 0.5; });
   TuneResult result = m->tuner.tune(problem());
   EXPECT_EQ(result.source, ResultSource::tuned);
@@ -375,7 +379,37 @@ TEST_F(RemoteCacheTest, WaiterTunesItselfAfterTheWaitBoundAndSaysSo) {
   EXPECT_GE(result.waited_seconds, 0.5);
   EXPECT_EQ(count_containing(m->warnings(), "wait bound"), 1) << all(m->warnings());
   EXPECT_CONTAINS(all(m->warnings()), "stuck-host pid 1");
-  EXPECT_EQ(get(lease_key(key)).text, "stuck-host pid 1 abc") << "someone else's lease is never touched";
+  EXPECT_EQ(get(lease_key(key)).text, "stuck-host pid 1 0123456789abcdef") << "someone else's lease is never touched";
+}
+
+TEST_F(RemoteCacheTest, ALeaseNoGemmtuneProcessWroteGetsNoWaitAndIsRemoved) {
+  // Written by hand or by another program: no expiry, or a holder that is
+  // not "host pid N id" (here with a line break to forge a message).
+  auto m = member("m", redis_.url());
+  const std::vector<std::pair<std::string, int>> forged = {
+      {"garbage-holder", 0}, {"evil\nFAKE: gemmtune: error: injected", 60000}, {"host pid 1 0123456789abcdef", 0}};
+  std::int64_t m_rows = 5;
+  for (const auto& [holder, ttl_ms] : forged) {
+    const std::string key = record_for(m_rows).key;
+    if (ttl_ms > 0)
+      ASSERT_EQ(redis_.command({"SET", lease_key(key), holder, "PX", std::to_string(ttl_ms)}).type,
+                RedisAnswer::Type::status);
+    else
+      set(lease_key(key), holder);
+    const auto start = Clock::now();
+    TuneResult result = m->tuner.tune(problem(m_rows));
+    EXPECT_EQ(result.source, ResultSource::tuned) << holder;
+    EXPECT_FALSE(result.waited_too_long) << holder;
+    EXPECT_LT(seconds_since(start), 1.0) << holder << ": waited for a forged lease";
+    EXPECT_EQ(get(lease_key(key)).type, RedisAnswer::Type::nil) << holder;
+    ++m_rows;
+  }
+  EXPECT_EQ(count_containing(m->warnings(), "is not one gemmtune writes"), 3) << all(m->warnings());
+  EXPECT_EQ(all(m->warnings()).find("FAKE"), std::string::npos) << "a forged holder reached a message";
+  // Not waited for by a process that only tunes unclaimed problems either.
+  const std::string key = record_for(20).key;
+  set(lease_key(key), "garbage-holder");
+  EXPECT_TRUE(m->tuner.tune_unless_claimed(problem(20)).has_value());
 }
 
 // The cache itself, for what a fake-clock tuning is too quick to show.
