@@ -18,8 +18,8 @@
 #
 # Every path inside the installed tree is relative to the tree (the CMake
 # package, the library's search for its helper programs), so a prefix can be
-# moved or copied; the pkg-config files name the prefix they were installed
-# to, as pkg-config files do.
+# moved or copied; the pkg-config files name it relative to themselves
+# (${pcfiledir}), except under a system prefix such as the .deb's /usr.
 include(CMakePackageConfigHelpers)
 
 set(GEMMTUNE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/gemmtune)

@@ -13,7 +13,16 @@ set(PC_RPATH "")
 if(NOT libdir_abs IN_LIST PC_SYSTEM_LIBDIRS)
   set(PC_RPATH "-Wl,-rpath,\${libdir} ")
 endif()
+# The prefix itself for a system prefix (/usr: the .deb), else relative to
+# the .pc file (${pcfiledir}, which pkg-config sets to the file's folder),
+# so that a moved or copied tree links and runs its own copy, as the CMake
+# package does.
 set(PC_PREFIX "${prefix}")
+if(NOT libdir_abs IN_LIST PC_SYSTEM_LIBDIRS)
+  file(RELATIVE_PATH _pc_up "${libdir_abs}/pkgconfig" "${prefix}")
+  string(REGEX REPLACE "/$" "" _pc_up "${_pc_up}")
+  set(PC_PREFIX "\${pcfiledir}/${_pc_up}")
+endif()
 foreach(pc gemmtune gemmtune-c)
   configure_file("${PC_TEMPLATE_DIR}/${pc}.pc.in" "${PC_WORK_DIR}/${pc}.pc" @ONLY)
   file(INSTALL DESTINATION "${libdir_abs}/pkgconfig" TYPE FILE FILES "${PC_WORK_DIR}/${pc}.pc")

@@ -13,6 +13,11 @@
 #error "GEMMTUNE_LIBDIR_TO_HELPERS, GEMMTUNE_BINDIR_TO_HELPERS and GEMMTUNE_INSTALLED_HELPER_DIR come from src/util/CMakeLists.txt"
 #endif
 
+// Defined (by gemmtune's CMake package) in a program that links
+// libgemmtune.a from an installed tree: that tree's helper folder. Weak: a
+// null address everywhere else.
+extern "C" __attribute__((weak)) const char gemmtune_linked_tree_libexec_dir[];
+
 namespace gemmtune::install_layout {
 namespace {
 
@@ -37,13 +42,15 @@ fs::path code_file() {
 
 std::vector<fs::path> helper_dirs_for(const Layout& layout, const fs::path& code, bool is_executable,
                                       const std::optional<fs::path>& build_dir,
-                                      const std::optional<std::string>& env_dir) {
+                                      const std::optional<std::string>& env_dir,
+                                      const std::optional<fs::path>& linked_tree_dir) {
   std::vector<fs::path> out;
   auto add = [&out](const fs::path& dir) {
     if (std::find(out.begin(), out.end(), dir) == out.end()) out.push_back(dir);
   };
   if (env_dir) add(*env_dir);
   add((code.parent_path() / (is_executable ? layout.bindir_to_helpers : layout.libdir_to_helpers)).lexically_normal());
+  if (linked_tree_dir) add(*linked_tree_dir);
   if (build_dir) add(*build_dir / "libexec" / "gemmtune");
   add(layout.installed_helper_dir);
   return out;
@@ -67,8 +74,11 @@ const Layout& built_layout() {
 std::vector<fs::path> helper_dirs() {
   const fs::path code = code_file();
   const bool is_executable = code == canonical_or_same("/proc/self/exe");
+  std::optional<fs::path> linked_tree;
+  if (gemmtune_linked_tree_libexec_dir != nullptr && *gemmtune_linked_tree_libexec_dir != '\0')
+    linked_tree = fs::path(gemmtune_linked_tree_libexec_dir);
   return helper_dirs_for(built_layout(), code, is_executable, enclosing_build_dir(code.parent_path()),
-                         env::get("GEMMTUNE_LIBEXEC_DIR"));
+                         env::get("GEMMTUNE_LIBEXEC_DIR"), linked_tree);
 }
 
 std::optional<fs::path> find_helper(std::string_view program) {

@@ -11,13 +11,18 @@
 //      "../../libexec/gemmtune" for lib/x86_64-linux-gnu); from an
 //      executable in PREFIX/BINDIR (the gemmtune CLI) <its folder>/<BINDIR to
 //      LIBEXECDIR>/gemmtune;
-//   3. BUILD/libexec/gemmtune when the code runs from a gemmtune build tree
+//   3. for a program that links libgemmtune.a through the CMake package
+//      (find_package(gemmtune COMPONENTS static)), the helper folder of the
+//      installed tree it was built against, which the package writes into
+//      the program (gemmtune_linked_tree_libexec_dir; gemmtuneConfig.cmake);
+//   4. BUILD/libexec/gemmtune when the code runs from a gemmtune build tree
 //      (the nearest folder above it with a CMakeCache.txt of project
 //      gemmtune; helper executables set their RUNTIME_OUTPUT_DIRECTORY
 //      there), so tests find the helpers they built;
-//   4. the configured CMAKE_INSTALL_FULL_LIBEXECDIR/gemmtune, for a program
-//      anywhere that links libgemmtune.a, with gemmtune installed where its
-//      build was configured to go.
+//   5. the configured CMAKE_INSTALL_FULL_LIBEXECDIR/gemmtune, for a program
+//      anywhere that links libgemmtune.a otherwise (pkg-config --static),
+//      with gemmtune installed where its build was configured to go; else
+//      set GEMMTUNE_LIBEXEC_DIR.
 // No build-tree path is compiled in: installed binaries name none.
 #pragma once
 
@@ -48,7 +53,8 @@ struct Layout {
 std::vector<std::filesystem::path> helper_dirs_for(const Layout&, const std::filesystem::path& code_file,
                                                    bool is_executable,
                                                    const std::optional<std::filesystem::path>& build_dir,
-                                                   const std::optional<std::string>& env_dir);
+                                                   const std::optional<std::string>& env_dir,
+                                                   const std::optional<std::filesystem::path>& linked_tree_dir = {});
 
 // The nearest folder at or above `folder` with a CMakeCache.txt of project
 // gemmtune.

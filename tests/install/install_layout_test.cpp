@@ -40,6 +40,18 @@ TEST(InstallLayout, EnvironmentVariableComesFirstAndBuildTreeBeforeTheConfigured
   EXPECT_EQ(dirs[3], "/usr/libexec/gemmtune");
 }
 
+TEST(InstallLayout, AStaticProgramBuiltAgainstAnInstalledTreeFindsThatTreesHelpersBeforeTheConfiguredOnes) {
+  // An application anywhere that links libgemmtune.a of a tree installed to
+  // /opt/gemmtune (not where the build was configured to install): the
+  // CMake package wrote that tree's folder into the program.
+  auto dirs = helper_dirs_for(kDebian, "/home/me/app/bin/app", true, std::nullopt, std::nullopt,
+                              fs::path("/opt/gemmtune/libexec/gemmtune"));
+  ASSERT_EQ(dirs.size(), 3u);
+  EXPECT_EQ(dirs[0], "/home/me/app/libexec/gemmtune");
+  EXPECT_EQ(dirs[1], "/opt/gemmtune/libexec/gemmtune");
+  EXPECT_EQ(dirs[2], "/usr/libexec/gemmtune");
+}
+
 TEST(InstallLayout, BuildTreeIsTheNearestCMakeCacheOfProjectGemmtune) {
   char pattern[] = "/tmp/gemmtune-layout-XXXXXX";
   ASSERT_NE(mkdtemp(pattern), nullptr);

@@ -166,6 +166,20 @@ static_consumer)
   rm -rf "${work:?}/cache_static/"*
   run_program "C++ program via COMPONENTS static and gemmtune::gemmtune_static" \
     "$work/static_consumer/tune_static" "$work/cache_static"
+  # The prefix is not where the build was configured to install: the worker
+  # comes from the tree the program was built against, which the CMake
+  # package wrote into it (util/install_layout.h, rule 3), not from nowhere
+  # (measuring in process, with a warning). From a moved copy too.
+  ! grep -q "without isolation" "$work/$check.run.log" ||
+    { cat "$work/$check.run.log"; fail "the static program did not find its tree's measuring worker"; }
+  rm -rf "$work/moved_static"
+  mkdir -p "$work/moved_static"
+  cp -a "$prefix" "$work/moved_static/gemmtune"
+  build_consumer static_consumer_moved "$work/moved_static/gemmtune" -DWITH_STATIC=ON
+  rm -rf "${work:?}/cache_static/"*
+  GEMMTUNE_ISOLATION=process run_program "C++ program via gemmtune::gemmtune_static from a moved prefix" \
+    "$work/static_consumer_moved/tune_static" "$work/cache_static"
+  ok "static programs find the measuring worker of the tree they were built against"
   ;;
 
 pkgconfig_consumers)
@@ -185,6 +199,18 @@ pkgconfig_consumers)
   run_program "C++ program via pkg-config gemmtune" "$out/tune_cpp" "$out/cache"
   pkg-config --static --libs gemmtune | grep -q -- '-lsqlite3' || fail "pkg-config --static --libs gemmtune lacks the private libraries"
   ok "pkg-config --static --libs gemmtune: $(pkg-config --static --libs gemmtune)"
+  # A moved copy's .pc files name the copy (pcfiledir), not the original.
+  rm -rf "$work/moved_pc"
+  mkdir -p "$work/moved_pc"
+  cp -a "$prefix" "$work/moved_pc/gemmtune"
+  moved_libs=$(PKG_CONFIG_PATH=$work/moved_pc/gemmtune/${PKG_CONFIG_PATH#"$prefix"/} pkg-config --libs gemmtune-c)
+  case $moved_libs in *"$work/moved_pc/gemmtune/"*) ;; *) fail "pkg-config of a moved prefix: '$moved_libs'";; esac
+  case $moved_libs in *"$prefix/"*) fail "pkg-config of a moved prefix names the original: '$moved_libs'";; esac
+  # shellcheck disable=SC2046
+  cc -o "$out/tune_c_moved" "$here/consumer/tune.c" \
+    $(PKG_CONFIG_PATH=$work/moved_pc/gemmtune/${PKG_CONFIG_PATH#"$prefix"/} pkg-config --cflags --libs gemmtune-c) -lm ||
+    fail "building the C program with pkg-config gemmtune-c of a moved prefix"
+  run_program "C program via pkg-config gemmtune-c of a moved prefix" "$out/tune_c_moved"
   ;;
 
 version_file)
