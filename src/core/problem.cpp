@@ -168,7 +168,7 @@ void check_epilogue(const Problem& p) {
     const DType bd = p.bias_desc.dtype;
     if (p.c.dtype == DType::f64 ? bd != DType::f64 : (bd != p.c.dtype && bd != DType::f32))
       fail("bias_desc.dtype", "bias must be in the output dtype " + std::string(to_string(p.c.dtype)) +
-                                  (p.c.dtype == DType::f64 ? "" : " or f32") + ", not " + std::string(to_string(bd)));
+                                  (p.c.dtype == DType::f64 || p.c.dtype == DType::f32 ? "" : " or f32") + ", not " + std::string(to_string(bd)));
     if (p.bias == BiasKind::row) check_shape(p.bias_desc, 1, p.n, "bias_desc");
     else check_shape(p.bias_desc, p.m, p.n, "bias_desc");
   }
