@@ -26,7 +26,7 @@ import sys as _sys
 from . import options
 from ._capture import Capture as capture
 from .errors import (BackendUnavailableError, ConfigError, Error, InvalidProblemError, KernelRunError,
-                     NoValidChoicesError, Rejection, StoreError)
+                     NoValidChoicesError, Rejection, StoreError, StoreInputError)
 from .ops import FastPath, addmm, baddbmm, bmm, configure, default_tuner, fast_path, linear, mm
 from .tuner import Problem, Report, Selection, Tuner, backends, tune_on_devices, version
 
@@ -35,7 +35,8 @@ __version__ = version()
 __all__ = [
     "Tuner", "Selection", "Problem", "Report", "tune_on_devices", "mm", "addmm", "bmm", "baddbmm", "linear", "configure",
     "default_tuner", "fast_path", "FastPath", "capture", "backends", "version", "options", "Error", "ConfigError",
-    "InvalidProblemError", "NoValidChoicesError", "KernelRunError", "StoreError", "BackendUnavailableError", "Rejection",
+    "InvalidProblemError", "NoValidChoicesError", "KernelRunError", "StoreError", "StoreInputError",
+    "BackendUnavailableError", "Rejection",
 ]
 
 if "torch" in _sys.modules:

@@ -39,15 +39,41 @@ def is_ndarray(x):
     return numpy is not None and isinstance(x, numpy.ndarray)
 
 
-def dtype_name(x):
-    """gemmtune's name of an array's dtype ("bf16"), or TypeError naming it."""
+def kind(x):
+    """"torch tensor" or "NumPy array"; None for anything else."""
+    if is_tensor(x):
+        return "torch tensor"
+    if is_ndarray(x):
+        return "NumPy array"
+    return None
+
+
+def dtype_name(x, what="the array"):
+    """gemmtune's name of an array's dtype ("bf16"), or TypeError naming it
+    and `what` (the argument: "a", "bias")."""
     if is_tensor(x):
         name = _torch_dtypes.get(x.dtype)
     else:
-        name = _numpy_dtypes.get(x.dtype.name)
+        dtype = x.dtype
+        if not dtype.isnative:
+            # dtype.name ignores the byte order: '>f4' is "float32" too, and
+            # the kernel would read its bytes as native ones.
+            order = "big-endian" if dtype.byteorder == ">" else "little-endian"
+            native = dtype.newbyteorder("=").str
+            fix = f"an out of dtype {native!r}" if what == "out" else f"{what}.astype({native!r})"
+            raise TypeError(f"gemmtune: {what} holds {order} data ({dtype.str!r}), not this machine's "
+                            f"{sys.byteorder}-endian byte order; pass {fix}")
+        name = _numpy_dtypes.get(dtype.name)
     if name is None:
-        raise TypeError(f"gemmtune: dtype {x.dtype} is not supported (f32, f64, f16, bf16, i8, u8, i32, fp8)")
+        raise TypeError(f"gemmtune: {what} has dtype {x.dtype}, which is not supported (f32, f64, f16, bf16, i8, u8, "
+                        "i32, fp8)")
     return name
+
+
+def writeable(x):
+    """Whether the kernel may write into x (a NumPy array may be read-only:
+    np.frombuffer over bytes, a memmap opened with mode "r"; tensors are not)."""
+    return is_tensor(x) or x.flags.writeable
 
 
 def strides(x):

@@ -12,11 +12,10 @@ epilogue would compute it.
 
 import collections
 import os
-import tempfile
 import threading
 import weakref
 
-from . import _arrays
+from . import _arrays, _files
 
 active = False  # read on every gemmtune op call, so a plain module global
 _lock = threading.Lock()
@@ -98,6 +97,12 @@ class Capture:
     clean exit (when given). `problems` lists (line, calls) in first-seen
     order; `skipped` lists GEMMs gemmtune cannot describe, with why.
 
+    `path` is checked on entering the block, before the work it captures: its
+    folder must exist and be writable, and a file already there must be a
+    regular file (or a symlink to one), else OSError naming the path. Saving
+    replaces the file all at once, keeping its permissions and any symlink to
+    it; a new file gets the umask's mode.
+
     torch_ops: also record aten GEMMs through a TorchDispatchMode (when torch
     is imported); False records gemmtune's own ops only.
     """
@@ -132,21 +137,15 @@ class Capture:
         return "\n".join(out) + "\n"
 
     def save(self, path):
-        """Writes the workload next to `path` and renames it into place, so that
-        no reader ever sees half a file and a failure leaves the old one."""
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".gemmtune-workload-", dir=folder)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(self.workload_text())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Writes the workload next to `path` (a symlink's target) and renames
+        it into place, so that no reader ever sees half a file and a failure
+        leaves the old one; the file keeps its permissions and symlinks."""
+        _files.write_atomically(path, self.workload_text(), _what(path))
 
     def __enter__(self):
         global active
+        if self.path is not None:
+            _files.writable_target(self.path, _what(self.path))
         with _lock:
             _captures.append(self)
             active = True
@@ -167,6 +166,10 @@ class Capture:
         if self.path is not None and exc[0] is None:
             self.save(self.path)
         return False
+
+
+def _what(path):
+    return f"gemmtune.capture: {os.fsdecode(os.fspath(path))}"
 
 
 def _make_dispatch_mode(capture):
@@ -225,7 +228,7 @@ def _make_dispatch_mode(capture):
                         if name == "gelu" and approximate == "tanh":
                             name = "gelu_tanh"
                         if (problem._struct.activation or b"none") == b"none":
-                            problem._struct.activation = problem._text(name)
+                            problem._struct.activation = problem._text(name, "activation")
                     elif problem is not None and func in views and isinstance(out, torch.Tensor):
                         self._remember(out, problem)
             except Exception as e:  # recording must never break the model it watches

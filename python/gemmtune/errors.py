@@ -40,6 +40,18 @@ class StoreError(Error):
     """The results database could not be opened, read or written."""
 
 
+class StoreInputError(StoreError, ValueError):
+    """A path or argument given to the store cannot be used as asked, and
+    nothing was changed: a database path that is a folder or not a regular
+    file, a file that is not a gemmtune database, a database that does not
+    exist for an operation that only reads it. Status 2, the CLI's exit code
+    for bad input; a plain StoreError (status 1) is the machine's fault (a
+    full or failing disk, a database held by another process)."""
+
+    def __init__(self, message, status=2):
+        super().__init__(message, status)
+
+
 class BackendUnavailableError(Error):
     """A backend was asked for something it cannot do on this machine."""
 
@@ -103,6 +115,7 @@ _TYPES = {
     "NoValidChoicesError": NoValidChoicesError,
     "KernelRunError": KernelRunError,
     "StoreError": StoreError,
+    "StoreInputError": StoreInputError,
     "BackendUnavailableError": BackendUnavailableError,
 }
 
@@ -110,9 +123,11 @@ _TYPES = {
 def from_json(typed):
     """The exception for one gemmtune_last_error_json() object."""
     cls = _TYPES.get(typed.get("type"), Error)
-    message, status = typed.get("message", ""), typed.get("status", 1)
+    message = typed.get("message", "")
+    # A status the JSON leaves out is the type's own (2 for bad input).
+    status = {"status": typed["status"]} if "status" in typed else {}
     if cls is InvalidProblemError:
-        return cls(message, status, field=typed.get("field", ""))
+        return cls(message, field=typed.get("field", ""), **status)
     if cls is NoValidChoicesError:
-        return cls(message, status, record=typed.get("record"), hints=typed.get("hints"))
-    return cls(message, status)
+        return cls(message, record=typed.get("record"), hints=typed.get("hints"), **status)
+    return cls(message, **status)

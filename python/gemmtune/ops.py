@@ -18,7 +18,7 @@ import threading
 
 from . import _arrays, _capi, _capture
 from .errors import NoValidChoicesError
-from .tuner import _ACTIVATION_SET, Tuner, _activation, _alignment, _execute, _signature
+from .tuner import _ACTIVATION_SET, Tuner, _activation, _alignment, _check_operands, _execute, _signature
 
 _default = None
 _default_lock = threading.Lock()
@@ -220,6 +220,8 @@ def _route(first, second, third=None):
         from . import torch as support  # registers the ops; sets _torch_support
     if not isinstance(first, support.Tensor):
         return None
+    if not isinstance(second, support.Tensor) or not (third is None or isinstance(third, support.Tensor)):
+        return None  # the general route names the argument that is not a tensor
     return "op" if support.needs_op(first, second, third) else "fast"
 
 
@@ -327,10 +329,22 @@ def _linear(x, weight, bias, activation, out, tuner):
     return _call(tuner, "linear", (x, weight, bias), out, _act(activation), 1.0, 1.0)
 
 
+def _refuse(op, operands, out):
+    """After an AttributeError of the common case: TypeError naming the
+    argument that is not an array, if one is not (the fast path meets an `out`
+    that is not a tensor as a missing data_ptr). The try around the common
+    case sits inside `if not _is_compiling()`, so torch.compile never traces it."""
+    _check_operands(op, operands, out)
+
+
 def mm(a, b, *, out=None, activation=None, tuner=None):
     """a @ b for 2-D a (m, k) and b (k, n), with an optional fused activation."""
     if not _is_compiling():
-        c = _direct("mm", a, b, None, out, activation, 1.0, 1.0, tuner)
+        try:
+            c = _direct("mm", a, b, None, out, activation, 1.0, 1.0, tuner)
+        except AttributeError:
+            _refuse("mm", (a, b), out)
+            raise
         if c is not None:
             return c
     return _product("mm", a, b, out, activation, tuner)
@@ -340,7 +354,11 @@ def addmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=N
     """activation(beta * bias + alpha * (a @ b)); bias is (n,), (1, n) or (m, n)
     (other broadcastable shapes are broadcast to a dense copy)."""
     if not _is_compiling():
-        c = _direct("addmm", a, b, bias, out, activation, alpha, beta, tuner)
+        try:
+            c = _direct("addmm", a, b, bias, out, activation, alpha, beta, tuner)
+        except AttributeError:
+            _refuse("addmm", (bias, a, b), out)
+            raise
         if c is not None:
             return c
     return _biased_product("addmm", bias, a, b, beta, alpha, out, activation, tuner)
@@ -349,7 +367,11 @@ def addmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=N
 def bmm(a, b, *, out=None, activation=None, tuner=None):
     """a @ b for 3-D a (B, m, k) and b (B, k, n); a batch stride of 0 shares one matrix."""
     if not _is_compiling():
-        c = _direct("bmm", a, b, None, out, activation, 1.0, 1.0, tuner)
+        try:
+            c = _direct("bmm", a, b, None, out, activation, 1.0, 1.0, tuner)
+        except AttributeError:
+            _refuse("bmm", (a, b), out)
+            raise
         if c is not None:
             return c
     return _product("bmm", a, b, out, activation, tuner)
@@ -358,7 +380,11 @@ def bmm(a, b, *, out=None, activation=None, tuner=None):
 def baddbmm(bias, a, b, *, beta=1.0, alpha=1.0, out=None, activation=None, tuner=None):
     """activation(beta * bias + alpha * (a @ b)) for batches."""
     if not _is_compiling():
-        c = _direct("baddbmm", a, b, bias, out, activation, alpha, beta, tuner)
+        try:
+            c = _direct("baddbmm", a, b, bias, out, activation, alpha, beta, tuner)
+        except AttributeError:
+            _refuse("baddbmm", (bias, a, b), out)
+            raise
         if c is not None:
             return c
     return _biased_product("baddbmm", bias, a, b, beta, alpha, out, activation, tuner)
@@ -368,7 +394,11 @@ def linear(x, weight, bias=None, activation=None, *, out=None, tuner=None):
     """activation(x @ weight.T + bias), as torch.nn.functional.linear: x is
     (..., k), weight (n, k), bias (n,) or None."""
     if not _is_compiling():
-        c = _direct("linear", x, weight, bias, out, activation, 1.0, 1.0, tuner)
+        try:
+            c = _direct("linear", x, weight, bias, out, activation, 1.0, 1.0, tuner)
+        except AttributeError:
+            _refuse("linear", (x, weight, bias), out)
+            raise
         if c is not None:
             return c
     return _linear(x, weight, bias, activation, out, tuner)

@@ -48,10 +48,16 @@ def to_text(name, value):
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, (list, tuple, set, frozenset)):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, float):
+        text = ",".join(str(v) for v in value)
+    elif isinstance(value, float):
         return repr(value)
-    return str(value)
+    else:
+        text = str(value)
+    if "\0" in text:
+        # The C API takes C strings: the value would end at the NUL, and a
+        # shorter one (another folder, fewer backends) would be used.
+        raise ConfigError(f"option {name}: {text!r} contains a NUL character")
+    return text
 
 
 def describe():

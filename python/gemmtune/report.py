@@ -16,7 +16,13 @@ database's own measurements reached, and the plot says so.
 
 Needs matplotlib (Debian: python3-matplotlib). Reads .db files through
 libgemmtune_c (a database that does not exist is an error; nothing is
-created) and export files (`gemmtune cache export`) as plain JSON.
+created) and export files (`gemmtune cache export`) as plain JSON. As for
+the CLI's `cache import`, the input must be a regular file (a folder, a FIFO
+or /dev/zero is refused, never read), an export file at most 1 GiB, and a
+record that is not a well-formed tuning record is skipped with a warning
+naming it (a file none of whose records is usable is refused). The output's
+folder is checked before any work; the page replaces the file all at once,
+keeping its permissions and any symlink to it.
 """
 
 import argparse
@@ -26,9 +32,11 @@ import html
 import io
 import json
 import math
+import numbers
 import os
 import sys
-import tempfile
+
+from . import _files
 
 _MARKER = "<!-- gemmtune-report -->"
 
@@ -44,36 +52,205 @@ _KNOWN_GPUS = [
 ]
 
 
+# The CLI's bound on import files (src/store/store.cpp, kMaxImportBytes).
+MAX_EXPORT_BYTES = 1 << 30
+
+
 def _fail(message):
     """Bad input: the message on stderr and exit code 2, before any work."""
     print(f"gemmtune.report: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
+def _warn(message):
+    print(f"gemmtune.report: warning: {message}", file=sys.stderr)
+
+
+def _refusal(error):
+    """The message of a path _files refused (OSError), or of one holding a NUL (ValueError)."""
+    return error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+
+
 def load_records(path):
-    """Every tuning record of a results database (.db) or export file (.json)."""
-    if not os.path.exists(path):
-        _fail(f"{path} does not exist")
-    with open(path, "rb") as f:
-        head = f.read(16)
+    """Every tuning record of a results database (.db) or export file (.json).
+    A record the page cannot show is skipped with a warning naming it."""
+    try:
+        f = _files.open_regular(path, path)  # a folder, FIFO or device: refused, never read
+    except (OSError, ValueError) as e:
+        _fail(_refusal(e))
+    with f:
+        try:
+            head = f.read(16)
+            if not head.startswith(b"SQLite format 3"):
+                size = os.fstat(f.fileno()).st_size
+                if size > MAX_EXPORT_BYTES:
+                    _fail(f"{path}: is {size} bytes, more than the {MAX_EXPORT_BYTES} bytes (1 GiB) an export file "
+                          "may have")
+                text = head + f.read(MAX_EXPORT_BYTES + 1 - len(head))
+                if len(text) > MAX_EXPORT_BYTES:
+                    _fail(f"{path}: grew past {MAX_EXPORT_BYTES} bytes (1 GiB) while being read")
+        except OSError as e:
+            _fail(f"{path}: cannot read it: {e.strerror}")
     if head.startswith(b"SQLite format 3"):
         import ctypes
 
         from . import _capi
+        from .errors import Error
 
         out = ctypes.c_char_p()
-        _capi.check(_capi.lib.gemmtune_database_records(path.encode(), ctypes.byref(out)))
+        try:
+            _capi.check(_capi.lib.gemmtune_database_records(path.encode(), ctypes.byref(out)))
+        except Error as e:
+            # The library's message and status: 2 (StoreInputError) for a file
+            # that is not a gemmtune database, 1 for the machine's faults.
+            print(f"gemmtune.report: {e}", file=sys.stderr)
+            raise SystemExit(e.status) from None
         data = json.loads(out.value.decode())
     else:
         try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            data = json.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
             _fail(f"{path} is neither a gemmtune database nor an export file ({e})")
     records = data.get("records") if isinstance(data, dict) else None
     if not isinstance(records, list):
         _fail(f"{path} has no 'records' list (not a gemmtune export file)")
-    return records
+    # As `gemmtune cache import`: each record stands alone; a bad one is
+    # named and skipped, and a file with none usable is refused.
+    good = []
+    for i, record in enumerate(records):
+        why = invalid_record(record)
+        if why is None:
+            good.append(record)
+        else:
+            _warn(f"skipped {path} records[{i}]: {why}")
+    if records and not good:
+        _fail(f"no record of {path} is a well-formed tuning record")
+    return good
+
+
+# ---------------------------------------------------------------- validation
+#
+# What the page reads of a record, checked before anything is drawn: an
+# export file is the user's input, written by hand or by another tool.
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, numbers.Number):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# kind -> (test, what the message says is expected). Sizes and strides are
+# the C API's int64_t; times are what the page divides by.
+_KINDS = {
+    "object": (lambda v: isinstance(v, dict), "an object"),
+    "array": (lambda v: isinstance(v, list), "an array"),
+    "string": (lambda v: isinstance(v, str), "a string"),
+    "boolean": (lambda v: isinstance(v, (bool, int)), "a boolean"),
+    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 63,
+                "an integer from 0 to 2**63 - 1"),
+    "time": (lambda v: _is_number(v) and math.isfinite(v) and v >= 0, "a finite number >= 0"),
+}
+
+
+def _expect(value, where, kind):
+    """Why `value` (at `where`) is not `kind`, or None."""
+    test, wanted = _KINDS[kind]
+    return None if test(value) else f"{where} must be {wanted}, not {_json_type(value)}"
+
+
+def _first(*reasons):
+    return next((r for r in reasons if r), None)
+
+
+def _matrix_invalid(matrix, where):
+    return _expect(matrix, where, "object") or _first(
+        _expect(matrix.get("dtype"), where + ".dtype", "string"),
+        *(_expect(matrix.get(f), f"{where}.{f}", "integer") for f in ("rows", "cols", "row_stride", "col_stride")),
+        _expect(matrix.get("batch_stride", 0), where + ".batch_stride", "integer"))
+
+
+def _rejection_invalid(rejection, where):
+    if not rejection:
+        return None
+    return _expect(rejection, where, "object") or _first(
+        *(_expect(rejection.get(f), f"{where}.{f}", "string") for f in ("stage", "reason", "message")))
+
+
+def invalid_record(record):
+    """Why the report cannot show this record (the first fault found), or None."""
+    if not isinstance(record, dict):
+        return f"a record must be an object, not {_json_type(record)}"
+    problem = record.get("problem")
+    reason = _expect(problem, "problem", "object")
+    if reason:
+        return reason
+    reason = _first(
+        _expect(problem.get("op"), "problem.op", "string"),
+        _expect(problem.get("device"), "problem.device", "string"),
+        *(_expect(problem.get(f), f"problem.{f}", "integer") for f in ("batch", "m", "n", "k")),
+        *(_matrix_invalid(problem.get(f), f"problem.{f}") for f in ("a", "b", "c")),
+        _expect(problem.get("bias", "none"), "problem.bias", "string"),
+        _expect(problem.get("activation", "none"), "problem.activation", "string"),
+        _expect(problem.get("allow_tf32", False), "problem.allow_tf32", "boolean"))
+    if reason:
+        return reason
+    if problem.get("bias", "none") != "none":
+        reason = _matrix_invalid(problem.get("bias_desc"), "problem.bias_desc")
+        if reason:
+            return reason
+    winner = record.get("winner")
+    if winner:
+        reason = _expect(winner, "winner", "object") or _first(
+            _expect(winner.get("backend"), "winner.backend", "string"),
+            _expect(winner.get("choice"), "winner.choice", "string"),
+            _expect(winner.get("time_us"), "winner.time_us", "time"))
+        if reason:
+            return reason
+    for field in ("choices", "backends", "enabled"):
+        reason = _expect(record.get(field, []), field, "array")
+        if reason:
+            return reason
+    for i, choice in enumerate(record.get("choices", [])):
+        where = f"choices[{i}]"
+        reason = _expect(choice, where, "object") or _first(
+            _expect(choice.get("backend"), where + ".backend", "string"),
+            _expect(choice.get("name"), where + ".name", "string"),
+            _rejection_invalid(choice.get("rejection"), where + ".rejection"))
+        timing = choice.get("timing") if isinstance(choice, dict) else None
+        if not reason and timing:
+            reason = _expect(timing, where + ".timing", "object") or _expect(
+                timing.get("median_us"), where + ".timing.median_us", "time")
+        if reason:
+            return reason
+    for i, backend in enumerate(record.get("backends", [])):
+        where = f"backends[{i}]"
+        reason = _expect(backend, where, "object") or _first(
+            _expect(backend.get("backend"), where + ".backend", "string"),
+            _rejection_invalid(backend.get("rejection"), where + ".rejection"))
+        if reason:
+            return reason
+    for i, name in enumerate(record.get("enabled", [])):
+        reason = _expect(name, f"enabled[{i}]", "string")
+        if reason:
+            return reason
+    for field in ("environment", "search_space", "created_at", "fallback_reason"):
+        reason = _expect(record.get(field, ""), field, "string")
+        if reason:
+            return reason
+    return _expect(record.get("tuning_seconds", 0), "tuning_seconds", "time")
 
 
 # ---------------------------------------------------------------- numbers
@@ -345,22 +522,33 @@ def render(records, *, source="", peak_tflops=None, bandwidth_gbs=None, title="g
     return "\n".join(parts)
 
 
-def write(text, path, force=False):
-    """Writes atomically; an existing file that is not a gemmtune report is kept unless force."""
-    if os.path.exists(path) and not force:
-        with open(path, "rb") as f:
-            if _MARKER.encode() not in f.read(4096):
-                _fail(f"{path} exists and is not a gemmtune report; choose another -o or pass --force")
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".gemmtune-report-", dir=folder)
+def check_output(path, force=False):
+    """Refuses (exit 2), before any work, an output the page could not
+    replace: a missing or unwritable folder, anything but a regular file (or
+    a symlink to one) at the path, and, unless force, an existing file that
+    is not a gemmtune report."""
+    what = f"-o {path}"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        target = _files.writable_target(path, what)
+        if force or not os.path.exists(target):
+            return
+        with _files.open_regular(target, what) as f:
+            head = f.read(4096)
+    except (OSError, ValueError) as e:
+        _fail(_refusal(e))
+    if _MARKER.encode() not in head:
+        _fail(f"{path} exists and is not a gemmtune report; choose another -o or pass --force")
+
+
+def write(text, path, force=False):
+    """Writes atomically, keeping the file's permissions and any symlink to
+    it; an existing file that is not a gemmtune report is kept unless force."""
+    check_output(path, force)
+    try:
+        _files.write_atomically(path, text, f"-o {path}")
+    except OSError as e:  # the disk's fault (full, failing): the old file is left as it was
+        print(f"gemmtune.report: {e.strerror or e}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def main(argv=None):
@@ -378,6 +566,7 @@ def main(argv=None):
         value = getattr(args, name)
         if value is not None and not (value > 0 and math.isfinite(value)):
             parser.error(f"--{name.replace('_', '-')} must be a positive number")
+    check_output(args.output, args.force)
     records = load_records(args.database)
     text = render(records, source=args.database, peak_tflops=args.peak_tflops, bandwidth_gbs=args.bandwidth_gbs,
                   title=args.title)

@@ -13,10 +13,11 @@ the same names as the CLI flags (with dashes) and the GEMMTUNE_* variables.
 import contextlib
 import ctypes
 import json
+import operator
 import threading
 
 from . import _arrays, _capi, options
-from .errors import InvalidProblemError
+from .errors import ConfigError, InvalidProblemError
 
 _ACTIVATIONS = ("none", "relu", "gelu", "gelu_tanh", "silu")
 _ACTIVATION_SET = frozenset(_ACTIVATIONS)
@@ -47,6 +48,31 @@ def _alignment(pointers, numpy=False):
     return min(cap, low) if low else cap
 
 
+def _integer(field, value, bits=64, convert=operator.index):
+    """`value` as an int for a C field of `bits` bits (int64_t, or int), or an
+    error naming the field: ctypes would store it modulo 2**bits, silently
+    turning one problem into another."""
+    try:
+        number = convert(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"gemmtune: {field} must be an integer, got {type(value).__name__}") from None
+    limit = 1 << (bits - 1)
+    if not -limit <= number < limit:
+        raise InvalidProblemError(f"invalid problem: {field}: {value} does not fit the C API's {bits}-bit signed "
+                                  f"integer ({-limit} to {limit - 1})", field=field)
+    return number
+
+
+def _real(field, value):
+    """`value` as a float for a C double field, or an error naming the field."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidProblemError(f"invalid problem: {field}: {value} is too large for a double", field=field) from None
+    except (TypeError, ValueError):
+        raise TypeError(f"gemmtune: {field} must be a number, got {type(value).__name__}") from None
+
+
 class Problem:
     """One GEMM as plain data (the C struct gemmtune_problem), with the byte
     strings it points to kept alive."""
@@ -56,23 +82,34 @@ class Problem:
         _capi.lib.gemmtune_problem_init(ctypes.byref(self._struct))
         self._keep = []
 
-    def _text(self, value):
+    def _text(self, value, field):
+        """`value` as the bytes of a C string field, kept alive. A NUL inside
+        would end the C string there, so the library would read a shorter one."""
+        if not isinstance(value, str):
+            raise TypeError(f"gemmtune: {field} must be a string, got {type(value).__name__}")
+        if "\0" in value:
+            raise InvalidProblemError(f"invalid problem: {field}: {value!r} contains a NUL character", field=field)
         data = value.encode()
         self._keep.append(data)
         return data
 
+    def _set_sizes(self, batch, m, n, k):
+        s = self._struct
+        s.batch, s.m, s.n, s.k = (_integer("batch", batch), _integer("m", m), _integer("n", n), _integer("k", k))
+
     def _set_matrix(self, field, dtype, rows, cols, row_stride, col_stride, batch_stride=0):
         m = getattr(self._struct, field)
-        m.dtype = self._text(dtype)
-        m.rows, m.cols = rows, cols
+        m.dtype = self._text(dtype, field + ".dtype")
+        m.rows, m.cols = _integer(field + ".rows", rows), _integer(field + ".cols", cols)
         # Strides of unit dimensions do not address anything; canonical values
         # keep equal layouts under one key.
         if rows <= 1:
             row_stride = max(cols, 1) * col_stride if cols > 1 else max(cols, 1)
         if cols <= 1:
             col_stride = 1
-        m.row_stride, m.col_stride = row_stride, col_stride
-        m.batch_stride = batch_stride
+        m.row_stride = _integer(field + ".row_stride", row_stride)
+        m.col_stride = _integer(field + ".col_stride", col_stride)
+        m.batch_stride = _integer(field + ".batch_stride", batch_stride)
 
     @classmethod
     def dense(cls, op, m, n, k, *, batch=1, dtype="f32", layout="nn", bias=None, activation=None, alpha=1.0,
@@ -82,18 +119,19 @@ class Problem:
         "row" or "full" (addmm/baddbmm default to "row")."""
         p = cls()
         s = p._struct
-        s.op = p._text(op)
-        s.batch, s.m, s.n, s.k = batch, m, n, k
+        s.op = p._text(op, "op")
+        p._set_sizes(batch, m, n, k)
         if bias is not None:
-            s.bias_kind = p._text(bias)
-        _capi.check(_capi.lib.gemmtune_problem_dense(ctypes.byref(s), p._text(dtype), p._text(layout)))
+            s.bias_kind = p._text(bias, "bias")
+        _capi.check(_capi.lib.gemmtune_problem_dense(ctypes.byref(s), p._text(dtype, "dtype"),
+                                                     p._text(layout, "layout")))
         if out_dtype is not None:
-            s.c.dtype = p._text(out_dtype)
-        s.activation = p._text(_activation(activation))
-        s.alpha, s.beta = float(alpha), float(beta)
+            s.c.dtype = p._text(out_dtype, "out_dtype")
+        s.activation = p._text(_activation(activation), "activation")
+        s.alpha, s.beta = _real("alpha", alpha), _real("beta", beta)
         s.allow_tf32 = int(bool(allow_tf32))
-        s.device = p._text(device)
-        s.alignment = int(alignment)
+        s.device = p._text(device, "device")
+        s.alignment = _integer("alignment", alignment, 32, int)
         return p
 
     def describe(self):
@@ -118,6 +156,47 @@ class _Plan:
 def _check(condition, field, message):
     if not condition:
         raise InvalidProblemError(f"invalid problem: {field}: {message}", field=field)
+
+
+# Each op's arrays, in its argument order (torch's).
+_OPERAND_NAMES = {"mm": ("a", "b"), "bmm": ("a", "b"), "addmm": ("bias", "a", "b"), "baddbmm": ("bias", "a", "b"),
+                  "linear": ("x", "weight", "bias")}
+
+
+def _check_operands(op, operands, out):
+    """TypeError naming the argument unless every operand (and `out`) is a
+    NumPy array or a torch tensor, all of one kind; bias and out may be None."""
+    names = _OPERAND_NAMES[op]
+    if len(operands) != len(names):
+        raise TypeError(f"gemmtune.{op} takes {len(names)} arrays ({', '.join(names)}), got {len(operands)}")
+    first = None
+    for name, x in zip(names + ("out",), operands + (out,)):
+        if x is None and name in ("bias", "out"):
+            continue
+        kind = _arrays.kind(x)
+        if kind is None:
+            raise TypeError(f"gemmtune.{op}: {name} must be a NumPy array or a torch tensor, got {type(x).__name__}")
+        if first is None:
+            first = (name, kind)
+        elif kind != first[1]:
+            # Mixed, the call would silently lose a tensor's autograd.
+            raise TypeError(f"gemmtune.{op}: {first[0]} is a {first[1]} but {name} is a {kind}; pass arrays of one "
+                            "kind (torch.from_numpy() or tensor.numpy())")
+
+
+def _check_writeable(out):
+    """The kernel writes into `out`: a read-only NumPy array is refused before
+    any work (its memory may be immutable bytes, or a read-only mapping)."""
+    if out is not None and not _arrays.writeable(out):
+        raise InvalidProblemError("invalid problem: c.data: out is read-only (its flags.writeable is False); pass a "
+                                  "writeable array, or no out", field="c.data")
+
+
+def _broadcasts(shape, target):
+    """Whether an array of `shape` broadcasts to `target` (NumPy's and torch's rule)."""
+    if len(shape) > len(target):
+        return False
+    return all(s in (1, t) for s, t in zip(reversed(shape), reversed(target)))
 
 
 def _bias_layout(bias, batched, batch, m, n):
@@ -152,6 +231,7 @@ def _layout_of(op, operands, out, activation, alpha, beta):
     bias = None
     if op == "linear":
         x, weight, bias = operands
+        a_name, b_name = "x", "weight"
         _check(x.ndim >= 1 and weight.ndim == 2, "weight", f"linear needs x (..., k) and weight (n, k), got "
                f"{tuple(x.shape)} and {tuple(weight.shape)}")
         _check(x.shape[-1] == weight.shape[1], "weight", f"x has {x.shape[-1]} features but weight is "
@@ -169,6 +249,7 @@ def _layout_of(op, operands, out, activation, alpha, beta):
         b_operand = weight
     else:
         batched = op in ("bmm", "baddbmm")
+        a_name, b_name = "a", "b"
         if op in ("addmm", "baddbmm"):
             bias, a, b_operand = operands
         else:
@@ -189,11 +270,12 @@ def _layout_of(op, operands, out, activation, alpha, beta):
 
     p = Problem()
     s = p._struct
-    s.op = p._text(gem_op)
-    s.batch, s.m, s.n, s.k = batch, m, n, k
-    a_dtype = _arrays.dtype_name(a)
-    _check(_arrays.dtype_name(b_operand) == a_dtype, "b.dtype",
-           f"a is {a_dtype} but b is {_arrays.dtype_name(b_operand)}; gemmtune's {op} takes one dtype")
+    s.op = p._text(gem_op, "op")
+    p._set_sizes(batch, m, n, k)
+    a_dtype = _arrays.dtype_name(a, a_name)
+    b_dtype = _arrays.dtype_name(b_operand, b_name)
+    _check(b_dtype == a_dtype, "b.dtype", f"{a_name} is {a_dtype} but {b_name} is {b_dtype}; gemmtune's {op} takes one "
+           "dtype")
     as_ = _arrays.strides(a)
     p._set_matrix("a", a_dtype, m, k, as_[-2], as_[-1], as_[0] if batched else 0)
     p._set_matrix("b", a_dtype, *b_desc[:4], b_desc[4])
@@ -202,9 +284,10 @@ def _layout_of(op, operands, out, activation, alpha, beta):
         if other is not None:
             _check(_arrays.device(other) == device, f"{name}.data", f"{name} is on {_arrays.device(other)} but a is "
                    f"on {device}")
-    out_dtype = _arrays.dtype_name(out) if out is not None else a_dtype
+    out_dtype = _arrays.dtype_name(out, "out") if out is not None else a_dtype
     plan.out_dtype = out_dtype
     if out is not None:
+        _check_writeable(out)
         _check(tuple(out.shape) == plan.out_shape, "c", f"out is {tuple(out.shape)} but the result is {plan.out_shape}")
         out_view = _arrays.rows_view(out) if plan.flatten_x else out
         _check(out_view is not None, "c", "out cannot be seen as (rows, n) without a copy; pass a contiguous out")
@@ -213,24 +296,33 @@ def _layout_of(op, operands, out, activation, alpha, beta):
     else:
         p._set_matrix("c", out_dtype, m, n, n, 1, m * n if batched else 0)
     if bias is not None:
-        bias_dtype = _arrays.dtype_name(bias)
+        bias_dtype = _arrays.dtype_name(bias, "bias")
         layout = _bias_layout(bias, batched, batch, m, n)
         if layout is None:
             plan.bias_shape = ((batch,) if batched else ()) + (m, n)
+            _check(_broadcasts(tuple(bias.shape), plan.bias_shape), "bias", f"bias has shape {tuple(bias.shape)}, "
+                   f"which does not broadcast to {plan.bias_shape}")
             layout = ("full", n, 1, m * n if batched else 0)
         kind, rs, cs, bs = layout
         p._set_matrix("bias", bias_dtype, 1 if kind == "row" else m, n, rs, cs, bs)
-        s.bias_kind = p._text(kind)
+        s.bias_kind = p._text(kind, "bias")
     else:
-        s.bias_kind = p._text("none")
+        s.bias_kind = p._text("none", "bias")
     s.alpha, s.beta = float(alpha), float(beta)
-    s.activation = p._text(activation)
-    s.device = p._text(device)
+    s.activation = p._text(activation, "activation")
+    s.device = p._text(device, "device")
     return p, plan
+
+
+def _check_problem(problem, what, where=""):
+    if not isinstance(problem, Problem):
+        raise TypeError(f"{where}{what} must be a gemmtune.Problem (gemmtune.Problem.dense(...)), got "
+                        f"{type(problem).__name__}")
 
 
 def _signature(op, operands, out, activation, alpha, beta):
     """What decides the plan of a call: op, epilogue, and each array's dtype, shape and strides."""
+    _check_operands(op, operands, out)
     parts = [op, activation, alpha, beta]
     for x in operands:
         parts.append(None if x is None else (x.dtype, tuple(x.shape), _arrays.strides(x), _arrays.device(x)))
@@ -352,10 +444,18 @@ class Selection:
         """The winner's median time in seconds."""
         return self.time_us * 1e-6
 
+    def _live(self):
+        """The C selection, or ValueError once close() has dropped it (as a closed file does)."""
+        handle = self._handle
+        if handle is None:
+            raise ValueError("this Selection is closed")
+        return handle
+
     @property
     def record(self):
+        handle = self._live()
         if self._record is None:
-            self._record = json.loads(_capi.lib.gemmtune_selection_record_json(self._handle).decode())
+            self._record = json.loads(_capi.lib.gemmtune_selection_record_json(handle).decode())
         return self._record
 
     @property
@@ -369,12 +469,30 @@ class Selection:
     def run_pointers(self, a, b, c, bias=None, scale_a=None, scale_b=None, stream=None):
         """Runs the winner once on raw pointers (integers) laid out as the
         problem says; `stream` is a CUstream as an integer (GPU problems)."""
+        pointers = (a, b, c, bias, scale_a, scale_b, stream)
+        for name, value in zip(("a", "b", "c", "bias", "scale_a", "scale_b", "stream"), pointers):
+            if value is None:
+                continue
+            try:
+                address = operator.index(value)
+            except TypeError:
+                raise TypeError(f"gemmtune: run_pointers: {name} must be an address (an int) or None, got "
+                                f"{type(value).__name__}") from None
+            # ctypes would pass -1 or 2**64 on as another address.
+            _check(0 <= address < 1 << 64, name if name == "stream" else name + ".data",
+                   f"{value} is not an address (0 to 2**64 - 1)")
+        self._run_pointers(*pointers)
+
+    def _run_pointers(self, a, b, c, bias, scale_a, scale_b, stream):
+        """run_pointers() on addresses taken from arrays (nothing to check)."""
+        handle = self._live()
         with self._lock:
-            status = self._run(self._handle, a, b, c, bias, scale_a, scale_b, stream)
+            status = self._run(handle, a, b, c, bias, scale_a, scale_b, stream)
         if status:
             raise _capi.last_error()
 
     def __call__(self, *operands, out=None):
+        self._live()
         if self._plan is None:
             raise TypeError("this selection was made from a shape-only Problem; call run_pointers(), or select "
                             "with arrays (tuner.select(op, *arrays)) to get a selection that takes arrays")
@@ -387,6 +505,8 @@ class Selection:
         return _execute(self, self._plan, op, operands, out)
 
     def close(self):
+        """Frees the built kernel. Running it, or reading record or report,
+        afterwards raises ValueError; backend, choice and time_us stay."""
         if self._handle:
             _capi.lib.gemmtune_selection_destroy(self._handle)
             self._handle = None
@@ -414,14 +534,17 @@ def _execute(selection, plan, op, operands, out):
     else:
         a, b = operands
         bias = None
+    # Per call: a memo entry made for a writeable out of this layout fits a
+    # read-only one too.
+    _check_writeable(out)
     if bias is not None and plan.bias_shape is not None:
         bias = _arrays.broadcast(bias, plan.bias_shape)
     result = out if out is not None else _arrays.empty_like_result(a, plan.out_shape, plan.out_dtype)
     c = _arrays.flatten_rows(result) if plan.flatten_x else result
     device = selection._problem._struct.device.decode()
-    selection.run_pointers(_arrays.pointer(a), _arrays.pointer(b), _arrays.pointer(c),
-                           _arrays.pointer(bias) if bias is not None else None, None, None,
-                           _arrays.current_stream(device))
+    selection._run_pointers(_arrays.pointer(a), _arrays.pointer(b), _arrays.pointer(c),
+                            _arrays.pointer(bias) if bias is not None else None, None, None,
+                            _arrays.current_stream(device))
     return result
 
 
@@ -476,6 +599,7 @@ class Tuner:
         """The winner for a Problem, or for `op` on arrays:
         select("mm", a, b), select("addmm", bias, a, b, beta=.5), select("linear", x, w, bias,
         activation="gelu"). Tunes on first sight, else reads the results database."""
+        self._live()
         if isinstance(problem, Problem):
             if operands:
                 raise TypeError("select(Problem) takes no arrays; use select(op, *arrays)")
@@ -491,6 +615,7 @@ class Tuner:
         return self._selection_for(signature, op, operands, out, activation, float(alpha), float(beta))
 
     def _selection_for(self, signature, op, operands, out, activation, alpha, beta):
+        self._live()
         problem, plan = _layout_of(op, operands, out, activation, alpha, beta)
         pointers = [_arrays.pointer(x) for x in operands if x is not None]
         if out is not None:
@@ -499,10 +624,18 @@ class Tuner:
         problem._struct.alignment = _alignment(pointers, numpy=not _arrays.is_tensor(first))
         return Selection(self._c_tuner, self._select_handle(problem), problem, plan, signature)
 
+    def _live(self):
+        """The C tuner, or ValueError once close() has dropped it (as a closed file does)."""
+        handle = self._handle
+        if handle is None:
+            raise ValueError("this Tuner is closed")
+        return handle
+
     def _select_handle(self, problem):
+        handle = self._live()
         out = ctypes.c_void_p()
         with self._lock:
-            status = _capi.lib.gemmtune_select(self._handle, ctypes.byref(problem._struct), ctypes.byref(out))
+            status = _capi.lib.gemmtune_select(handle, ctypes.byref(problem._struct), ctypes.byref(out))
         if status:
             raise _capi.last_error()
         return out.value
@@ -510,9 +643,11 @@ class Tuner:
     def explain(self, problem):
         """Choices and rejections of every enabled backend, nothing built or timed:
         {"record": ..., "disabled_would_serve": [...]}."""
+        handle = self._live()
+        _check_problem(problem, "problem")
         text = ctypes.c_char_p()
         with self._lock:
-            _capi.check(_capi.lib.gemmtune_explain(self._handle, ctypes.byref(problem._struct), ctypes.byref(text)))
+            _capi.check(_capi.lib.gemmtune_explain(handle, ctypes.byref(problem._struct), ctypes.byref(text)))
         return json.loads(text.value.decode())
 
     def forget(self):
@@ -523,7 +658,8 @@ class Tuner:
 
     def close(self):
         """Drops the memo and this object's hold on the C tuner; selections still
-        in use keep it until they go."""
+        in use keep it until they go. select(), explain() and the ops given this
+        tuner raise ValueError afterwards."""
         self.forget()
         self._c_tuner = None
         self._handle = None
@@ -541,8 +677,20 @@ def tune_on_devices(problems, devices, backends=None, **options_by_name):
     [...]}; a device that fails is listed there and its problems go to the others."""
     if backends is not None:
         options_by_name["backends"] = backends
+    if isinstance(problems, Problem) or not hasattr(problems, "__iter__"):
+        raise TypeError(f"gemmtune.tune_on_devices: problems must be a list of gemmtune.Problem, got "
+                        f"{type(problems).__name__}")
+    problems = list(problems)
+    for i, p in enumerate(problems):
+        _check_problem(p, f"problems[{i}]", "gemmtune.tune_on_devices: ")
     if not isinstance(devices, str):
-        devices = ",".join(devices)
+        names = list(devices) if hasattr(devices, "__iter__") else [devices]
+        if not all(isinstance(d, str) for d in names):
+            raise TypeError(f"gemmtune.tune_on_devices: devices must be a string (\"cuda:0,cuda:1\", \"all\") or a "
+                            f"list of strings, got {devices!r}")
+        devices = ",".join(names)
+    if "\0" in devices:
+        raise ConfigError(f"devices: {devices!r} contains a NUL character")
     array = (_capi.Problem * len(problems))(*[p._struct for p in problems])
     text = ctypes.c_char_p()
     with _options_handle(options_by_name) as handle:

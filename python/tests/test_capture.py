@@ -71,3 +71,50 @@ def test_captured_workload_tuned_by_the_cli_is_a_cache_hit_at_run_time(tmp_path,
     for op, args in (("linear", (x, w, bias)), ("mm", (strided, w.T)), ("bmm", (a3, b3))):
         selection = tuner.select(op, *args)
         assert selection.cache_hit, f"{op}: the CLI's result was not found under the runtime's key"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("missing/w.workload", "folder {tmp}/missing does not exist"),
+    ("folder", "is a folder"),
+    ("fifo", "is a FIFO"),
+    ("dangling", "is a symbolic link to a missing file"),
+])
+def test_a_path_that_cannot_be_written_is_refused_on_entering_before_the_work(tmp_path, gemmtune_module, bad, message):
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    ran = []
+    with pytest.raises(OSError) as e:
+        with gemmtune.capture(tmp_path / bad):
+            ran.append(True)
+    assert not ran, "the captured work ran before the path was checked"
+    assert f"gemmtune.capture: {tmp_path / bad}: " in str(e.value)
+    assert message.format(tmp=tmp_path) in str(e.value)
+    assert not gemmtune._capture.active  # nothing left registered
+
+
+def test_saving_keeps_a_symlink_and_the_files_permissions(tmp_path, gemmtune_module):
+    shared = tmp_path / "shared.workload"
+    shared.write_text("mm 8x8x8\n")
+    os.chmod(shared, 0o640)
+    link = tmp_path / "link.workload"
+    os.symlink("shared.workload", link)
+    with gemmtune.capture(link, torch_ops=False):
+        gemmtune.mm(rand(4, 4), rand(4, 4))
+    assert link.is_symlink() and os.readlink(link) == "shared.workload"
+    assert oct(shared.stat().st_mode & 0o777) == oct(0o640)
+    assert "mm 4x4x4" in shared.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("cache")) == [
+        "link.workload", "shared.workload"]  # no temporary file left
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_a_new_workload_file_gets_the_umasks_mode(tmp_path, gemmtune_module, umask):
+    target = tmp_path / "new.workload"
+    old = os.umask(umask)
+    try:
+        with gemmtune.capture(target, torch_ops=False):
+            gemmtune.mm(rand(4, 4), rand(4, 4))
+    finally:
+        os.umask(old)
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~umask)

@@ -61,3 +61,12 @@ def test_cache_dir_places_the_database(tmp_path):
 def test_describe_lists_every_option_with_its_flag_and_variable():
     text = options.describe()
     assert "--fallback-to-library" in text and "GEMMTUNE_FALLBACK_TO_LIBRARY" in text
+
+
+@pytest.mark.parametrize("name, value", [("backends", "BLAS\0CPP"), ("backends", ["BLAS", "CPP\0"]),
+                                         ("cache_dir", "/tmp/gemmtune\0/etc"), ("search_space", "default\0")])
+def test_an_embedded_nul_in_an_option_is_a_config_error_naming_the_option(name, value):
+    # The C API takes C strings: the value would end at the NUL (BLAS alone
+    # enabled, another folder used) without a word.
+    with pytest.raises(gemmtune.ConfigError, match=f"option {name}: .* contains a NUL character"):
+        gemmtune.Tuner(**{name: value})
