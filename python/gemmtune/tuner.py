@@ -411,6 +411,24 @@ class _CTuner:
             pass
 
 
+_ADDRESS_END = 1 << 64
+
+
+def _check_addresses(pointers):
+    """run_pointers()'s arguments: each None or an address ctypes passes on
+    unchanged (it would pass -1 or 2**64 on as another address)."""
+    for name, value in zip(("a", "b", "c", "bias", "scale_a", "scale_b", "stream"), pointers):
+        if value is None:
+            continue
+        try:
+            address = operator.index(value)
+        except TypeError:
+            raise TypeError(f"gemmtune: run_pointers: {name} must be an address (an int) or None, got "
+                            f"{type(value).__name__}") from None
+        _check(0 <= address < _ADDRESS_END, name if name == "stream" else name + ".data",
+               f"{value} is not an address (0 to 2**64 - 1)")
+
+
 class Selection:
     """The winner for one problem, built and callable.
 
@@ -470,17 +488,12 @@ class Selection:
         """Runs the winner once on raw pointers (integers) laid out as the
         problem says; `stream` is a CUstream as an integer (GPU problems)."""
         pointers = (a, b, c, bias, scale_a, scale_b, stream)
-        for name, value in zip(("a", "b", "c", "bias", "scale_a", "scale_b", "stream"), pointers):
-            if value is None:
-                continue
-            try:
-                address = operator.index(value)
-            except TypeError:
-                raise TypeError(f"gemmtune: run_pointers: {name} must be an address (an int) or None, got "
-                                f"{type(value).__name__}") from None
-            # ctypes would pass -1 or 2**64 on as another address.
-            _check(0 <= address < 1 << 64, name if name == "stream" else name + ".data",
-                   f"{value} is not an address (0 to 2**64 - 1)")
+        # The common case (plain ints in range) costs one comparison each;
+        # anything else gets the checks that name it.
+        for value in pointers:
+            if value is not None and (type(value) is not int or not 0 <= value < _ADDRESS_END):
+                _check_addresses(pointers)
+                break
         self._run_pointers(*pointers)
 
     def _run_pointers(self, a, b, c, bias, scale_a, scale_b, stream):
