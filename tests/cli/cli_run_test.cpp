@@ -181,6 +181,29 @@ check(np.load("C2.npy"), np.matmul(A, np.load("B2.npy").astype(np.float64)), 1e-
 )PY");
 }
 
+TEST_F(CliRun, ABatchOfNoMatricesWritesAnEmptyResultWithASharedBOrABias) {
+  // Batch 0 with a shared 2-D B or a 1-D bias: those were converted as one
+  // matrix into an empty buffer (a crash).
+  py(R"PY(
+np.save("A0.npy", np.ones((0, 3, 4), np.float32))
+np.save("B0.npy", np.ones((0, 4, 5), np.float32))
+np.save("B2.npy", np.ones((4, 5), np.float32))
+np.save("bias.npy", np.ones((5,), np.float32))
+)PY");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"bmm", "--a", "A0.npy", "--b", "B0.npy", "--out", "C1.npy"},
+        std::vector<std::string>{"bmm", "--a", "A0.npy", "--b", "B2.npy", "--out", "C2.npy"},
+        std::vector<std::string>{"baddbmm", "--a", "A0.npy", "--b", "B0.npy", "--bias", "bias.npy", "--out", "C3.npy"}}) {
+    ProcessResult r = run(args);
+    ASSERT_EQ(r.exit_code, 0) << args[0] << " " << args[4] << ": " << r.both();
+    EXPECT_CONTAINS(r.out, "(0x3x5 float32)");
+  }
+  py_check(R"PY(
+for name in ("C1.npy", "C2.npy", "C3.npy"):
+    check(np.load(name), np.zeros((0, 3, 5)), 0, 0)
+)PY");
+}
+
 TEST_F(CliRun, IntMmOnInt8FilesIsExactAndWritesInt32) {
   py(R"PY(
 np.save("A.npy", rng.integers(-128, 128, size=(9, 33), dtype=np.int8))

@@ -292,8 +292,10 @@ int cmd_run(const Invocation& inv, Io& io) {
   measure::check_fits_in_memory(problem, 3);
 
   // Host copies in the problem's dtypes and layouts. A broadcast operand
-  // (batch stride 0) is one matrix, whatever the batch.
-  auto batches_of = [&](const MatrixDesc& d) { return d.batch_stride == 0 ? std::int64_t{1} : batch; };
+  // (batch stride 0) is one matrix, whatever the batch, and none for a batch
+  // of 0 (its buffer is empty: converting one matrix into it was a crash).
+  const std::int64_t one_unless_empty = std::min<std::int64_t>(batch, 1);
+  auto batches_of = [&](const MatrixDesc& d) { return d.batch_stride == 0 ? one_unless_empty : batch; };
   measure::HostBuffer host_a(operand_bytes(problem.a, batch));
   measure::HostBuffer host_b(operand_bytes(problem.b, batch));
   measure::HostBuffer host_c(operand_bytes(problem.c, batch));
@@ -305,7 +307,7 @@ int cmd_run(const Invocation& inv, Io& io) {
     if (bias->rank() == 1) {
       InputFile as_row = *bias;
       as_row.array.shape = {1, n};
-      convert_matrix(as_row, problem.bias_desc, 1, host_bias.data(), io);
+      convert_matrix(as_row, problem.bias_desc, one_unless_empty, host_bias.data(), io);
     } else {
       convert_matrix(*bias, problem.bias_desc, batches_of(problem.bias_desc), host_bias.data(), io);
     }
