@@ -69,6 +69,38 @@ TEST(Verify, UntouchedOutputFailsAsNonFinite) {
   EXPECT_EQ(result.error().reason, Reason::non_finite_result);
 }
 
+TEST(Verify, AFiniteExactValueBeyondTheOutputRangeIsRightAsTheInfinityOfItsSign) {
+  // alpha 5000, K 1024 in f16: exact values of ~1e5 are -inf or +inf once
+  // stored, by the reference and by any correct kernel. Only the infinity of
+  // the right sign passes, and not where the exact value is in range.
+  Problem p = small(Op::mm, DType::f16, 6, 5, 1024);
+  p.alpha = 5000;
+  auto prep = prepare(p);
+  reference::compute(prep.problem, prep.set.args(), 1);
+  auto* c = static_cast<std::uint16_t*>(prep.set.c.get());
+  int overflowed = 0;
+  for (int i = 0; i < 30; ++i) overflowed += std::isinf(numeric::f16_to_float(c[i]));
+  ASSERT_GT(overflowed, 0) << "the inputs should overflow f16 somewhere";
+  auto result = check(prep);
+  EXPECT_TRUE(result.ok()) << result.error().to_string();
+  for (int i = 0; i < 30; ++i) {
+    const float v = numeric::f16_to_float(c[i]);
+    if (!std::isinf(v)) continue;
+    const std::uint16_t kept = c[i];
+    c[i] = numeric::float_to_f16(-v);  // the other infinity
+    auto flipped = check(prep);
+    ASSERT_FALSE(flipped.ok());
+    EXPECT_EQ(flipped.error().reason, Reason::non_finite_result);
+    c[i] = kept;
+    break;
+  }
+  // A value in range stored as an infinity is still wrong.
+  Prepared in_range = prepare(small(Op::mm, DType::f16, 6, 5, 1024));
+  reference::compute(in_range.problem, in_range.set.args(), 1);
+  static_cast<std::uint16_t*>(in_range.set.c.get())[3] = numeric::float_to_f16(INFINITY);
+  EXPECT_FALSE(check(in_range).ok());
+}
+
 TEST(Verify, SmallErrorInOneElementIsCaughtAndNamed) {
   auto prep = prepare(small(Op::mm, DType::f32));
   reference::compute(prep.problem, prep.set.args(), 1);
