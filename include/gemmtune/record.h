@@ -64,6 +64,10 @@ struct TuningRecord {
   std::string created_at;            // ISO 8601, UTC
   std::string gemmtune_version;
   std::string tuned_by;              // "host pid 123": the process that measured it
+  // false: tuned with verification off (--verify off), so no choice's result
+  // was checked (max_error is 0 unmeasured). A tuner that verifies does not
+  // reuse such a record: it tunes again and replaces it.
+  bool verified = true;
 };
 
 // Hint for NoValidChoicesError: a disabled backend that offers choices.

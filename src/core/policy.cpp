@@ -107,6 +107,8 @@ std::optional<std::string> cache_record_unusable(const TuningRecord& record, con
     return "its winner's backend " + backend + " is not enabled now";
   }
   if (record.environment != now.environment) return "it was tuned on another machine or configuration";
+  if (!record.verified && now.verifying)
+    return "it was tuned with verification off (--verify off), and this tuning verifies";
   auto stored = record.backend_versions.find(backend);
   auto current = now.backend_versions.find(backend);
   if (stored == record.backend_versions.end() || current == now.backend_versions.end() ||

@@ -49,6 +49,7 @@ struct CacheCheck {
   bool fallback_allowed = false;
   std::map<std::string, std::string> backend_versions;  // now
   std::string environment;                              // now
+  bool verifying = true;                                // verification is on now (not --verify off)
 };
 std::optional<std::string> cache_record_unusable(const TuningRecord&, const CacheCheck&);
 

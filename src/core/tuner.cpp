@@ -302,6 +302,8 @@ Prepared prepare(Tuner::Impl& impl, const Problem& problem) {
   p.check.enabled = impl.enabled;
   p.check.fallback_allowed = impl.fallback_allowed;
   p.check.environment = r.environment;
+  p.check.verifying = impl.verify != VerifyMode::off;
+  r.verified = impl.verify != VerifyMode::off;
   return p;
 }
 

@@ -327,7 +327,8 @@ json to_json(const TuningRecord& r) {
               {"tuning_seconds", number(r.tuning_seconds)},
               {"created_at", r.created_at},
               {"gemmtune_version", r.gemmtune_version},
-              {"tuned_by", r.tuned_by}};
+              {"tuned_by", r.tuned_by},
+              {"verified", r.verified}};
 }
 
 Problem problem_from_json(const json& j) { return read_problem(j, ""); }
@@ -370,6 +371,8 @@ TuningRecord record_from_json(const json& j) {
   r.gemmtune_version = get_string(j, root, "gemmtune_version");
   // Records written before tuned_by existed lack it.
   if (optional_member(j, "tuned_by")) r.tuned_by = get_string(j, root, "tuned_by");
+  // ... and verified (they were all verified: --verify off came with it).
+  if (optional_member(j, "verified")) r.verified = get_bool(j, root, "verified");
   return r;
 }
 

@@ -355,6 +355,32 @@ TEST_F(PolicyTest, SecondIdenticalRequestIsACacheHitThatRunsNoBenchmark) {
   EXPECT_EQ(second.record.choices.size(), first.record.choices.size());
 }
 
+TEST_F(PolicyTest, AResultTunedWithoutVerificationIsNotReusedByATuningThatVerifies) {
+  // With --verify off a wrong choice can win (nothing checks it); a later
+  // tuning that verifies must not take that winner from the store.
+  add("BLAS", {{"blas_sgemm", 50}});
+  add("CPP", {{"cpp_wrong", 1, FakeBehavior::wrong_result}});
+  TuneOptions unverified = cached_options();
+  unverified.verify = VerifyMode::off;
+  auto first = tuner(unverified).tune(problem());
+  ASSERT_EQ(first.record.winner->choice, "cpp_wrong");
+  EXPECT_FALSE(first.record.verified);
+  EXPECT_TRUE(tuner(unverified).tune(problem()).cache_hit) << "the same settings reuse it";
+
+  warnings_.clear();
+  auto verified = tuner(cached_options()).tune(problem());
+  EXPECT_FALSE(verified.cache_hit);
+  EXPECT_EQ(verified.record.winner->choice, "blas_sgemm");
+  EXPECT_TRUE(verified.record.verified);
+  ASSERT_FALSE(warnings_.empty());
+  EXPECT_NE(warnings_[0].find("verification off"), std::string::npos) << warnings_[0];
+  // The verified result replaced it, and a verify-off tuning may use that.
+  EXPECT_TRUE(tuner(cached_options()).tune(problem()).cache_hit);
+  auto later = tuner(unverified).tune(problem());
+  EXPECT_TRUE(later.cache_hit);
+  EXPECT_EQ(later.record.winner->choice, "blas_sgemm");
+}
+
 TEST_F(PolicyTest, DisabledBackendNeverChosenEvenOnCacheHit) {
   // A fallback record names BLAS, which the user did not enable. Once the
   // fallback switch is off, that stored winner must not be returned.

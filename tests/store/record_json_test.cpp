@@ -161,6 +161,16 @@ TEST(RecordJson, MissingOptionalPartsMeanAbsent) {
   EXPECT_FALSE(r.choices[1].rejection.has_value());
 }
 
+TEST(RecordJson, AnUnverifiedRecordSaysSoAndOneWithoutTheFieldWasVerified) {
+  TuningRecord unverified = sample_record("k");
+  unverified.verified = false;
+  json j = to_json(unverified);
+  EXPECT_EQ(j["verified"], false);
+  EXPECT_FALSE(record_from_json(j).verified);
+  j.erase("verified");  // written before the field existed
+  EXPECT_TRUE(record_from_json(j).verified);
+}
+
 TEST(RecordJson, UnknownMembersAreIgnored) {
   json j = to_json(sample_record("k"));
   j["annotation"] = "shipped with release 7";

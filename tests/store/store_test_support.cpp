@@ -211,6 +211,7 @@ std::string text(const std::optional<Rejection>& r) { return r ? r->to_string() 
   SAME(created_at, str);
   SAME(gemmtune_version, str);
   SAME(tuned_by, str);
+  SAME(verified, num);
 #undef SAME
   return ::testing::AssertionSuccess();
 }

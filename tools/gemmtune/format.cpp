@@ -103,7 +103,8 @@ std::vector<Row> choice_rows(const TuningRecord& r, bool with_stats) {
         row.detail += (row.detail.empty() ? "" : "  ") + std::string("[min ") + format_time_us(c->timing->min_us) +
                       ", max " + format_time_us(c->timing->max_us) + ", spread " +
                       fixed(100.0 * c->timing->spread, 1) + "%, " + std::to_string(c->timing->repeats) +
-                      " runs, max error " + fixed(c->max_error, 6) + "]";
+                      " runs, max error " + (r.verified ? fixed(c->max_error, 6) : std::string("not checked")) +
+                      "]";
       }
     } else {
       row.time = "offered";
@@ -172,7 +173,7 @@ json choices_json(const TuningRecord& r) {
       j["max_us"] = c.timing->max_us;
       j["spread"] = c.timing->spread;
       j["repeats"] = c.timing->repeats;
-      j["max_error"] = c.max_error;
+      j["max_error"] = r.verified ? json(c.max_error) : json(nullptr);  // null: not checked (--verify off)
     } else {
       j["time_us"] = nullptr;
     }
@@ -298,6 +299,7 @@ std::string format_autotune(const ResultView& v) {
   if (v.cache_hit && !r.created_at.empty())
     out << "; tuned " << r.created_at << " in " << fixed(r.tuning_seconds, 2) << " s";
   if (v.source != ResultSource::tuned || v.waited_seconds > 0) out << "; " << source_text(v);
+  if (!r.verified) out << "; not verified: --verify off";
   out << ")\n";
   if (r.winner) {
     out << "selected: " << r.winner->backend << " " << r.winner->choice << " (" << format_time_us(r.winner->time_us)
@@ -370,6 +372,7 @@ nlohmann::json result_to_json(const ResultView& v) {
   j["waited_too_long"] = v.waited_too_long;
   j["fallback"] = r.fallback;
   j["fallback_reason"] = r.fallback_reason;
+  j["verified"] = r.verified;
   j["tuning_seconds"] = v.seconds;
   j["recorded_tuning_seconds"] = r.tuning_seconds;
   j["created_at"] = r.created_at;
