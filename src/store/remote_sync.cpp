@@ -1,5 +1,6 @@
 #include "store/remote_sync.h"
 
+#include <set>
 #include <utility>
 
 #include "gemmtune/errors.h"
@@ -13,6 +14,8 @@ namespace {
 // Records per round trip: large enough to hide the latency, small enough to
 // keep one pipeline's answer bounded.
 constexpr std::size_t kBatch = 32;
+// SCAN pages a pull may take (256 keys asked per page).
+constexpr std::size_t kMaxScanPages = 16u << 20;
 
 
 struct Session {
@@ -73,8 +76,18 @@ SyncReport pull_from_remote(Store& local, const RemoteSettings& remote) {
   Session session(remote);
   SyncReport report;
   std::string cursor = "0";
+  // A full SCAN visits each cursor once and ends at "0"; a server whose
+  // cursor comes back, or that never ends (more pages than a database of
+  // billions of keys needs), would keep this command going forever.
+  std::set<std::string> visited;
   do {
     ScanPage page = session.run([&](RedisRecords& r) { return r.scan(cursor); });
+    if (page.cursor != "0" && (!visited.insert(page.cursor).second || visited.size() > kMaxScanPages))
+      throw StoreError("remote cache " + session.endpoint.display() + ": its SCAN does not end (cursor " +
+                       page.cursor.substr(0, 32) +
+                       (visited.size() > kMaxScanPages ? " after " + std::to_string(kMaxScanPages) + " pages"
+                                                       : " came back") +
+                       "); " + std::to_string(report.copied) + " records were pulled before that");
     cursor = page.cursor;
     for (std::size_t start = 0; start < page.keys.size(); start += kBatch) {
       std::vector<std::string> keys(page.keys.begin() + static_cast<long>(start),

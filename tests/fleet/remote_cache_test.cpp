@@ -496,5 +496,22 @@ TEST_F(RemoteCacheTest, PushFailsLoudlyWhenRedisIsAbsent) {
   EXPECT_THROW(store::push_to_remote(*local, remote), StoreError);
 }
 
+TEST_F(RemoteCacheTest, PullFromAServerWhoseScanNeverEndsStopsWithAnErrorNamingIt) {
+  // Every SCAN answered promptly with cursor 1 and no keys: no time limit
+  // fires, and before, the pull asked for the next page forever.
+  FakeRedis endless(FakeRedis::Behaviour::answer, "*2\r\n$1\r\n1\r\n*0\r\n");
+  auto local = store::Store::open(dir_.file("into.db"), {});
+  store::RemoteSettings remote;
+  remote.url = endless.url();
+  const auto start = Clock::now();
+  try {
+    store::pull_from_remote(*local, remote);
+    ADD_FAILURE() << "the pull ended without an error";
+  } catch (const StoreError& e) {
+    EXPECT_CONTAINS(std::string(e.what()), "SCAN does not end (cursor 1 came back)");
+  }
+  EXPECT_LT(seconds_since(start), 5.0);
+}
+
 }  // namespace
 }  // namespace gemmtune
