@@ -68,7 +68,7 @@ class InProcessProblem final : public ProblemMeasurer {
     }
     out.max_error = verified.value();
 
-    const auto ranges = set_.ranges();
+    const auto ranges = set_.ranges(problem_);
     const bool cold = settings_.options.cold_cache;
     auto prepare = [&](int) -> Status { return cold ? rt_.flush_caches(ranges) : Status::success(); };
     const auto t_time = std::chrono::steady_clock::now();

@@ -57,7 +57,9 @@ inline constexpr unsigned char kPoisonByte = 0xFF;
 struct DeviceInputSet {
   runtime::DeviceBuffer a, b, bias, c, scale_a, scale_b;
   GemmArgs args() const;
-  std::vector<runtime::MemoryRange> ranges() const;  // everything a run touches
+  // What a run of `problem` reads and writes: each operand's rows (or
+  // columns) and batches, not the gaps between them.
+  std::vector<runtime::MemoryRange> ranges(const Problem& problem) const;
 };
 
 // Copies host data to the device. Fails with out_of_resources when device

@@ -101,6 +101,34 @@ TEST(Verify, AFiniteExactValueBeyondTheOutputRangeIsRightAsTheInfinityOfItsSign)
   EXPECT_FALSE(check(in_range).ok());
 }
 
+TEST(ColdCache, OnlyTheBytesARunTouchesAreEvictedNotTheGapsOfAWiderTensor) {
+  // A 64x64x64 mm whose A is a slice of a 64 x 262144 tensor (--lda): 64 rows
+  // of 256 bytes, not the 64 MB the buffer spans.
+  Problem p = small(Op::mm, DType::f32, 64, 64, 64);
+  p.a.row_stride = 262144;
+  p.alignment = 64;
+  validate(p);
+  auto prep = prepare(p, VerifyMode::sampled);
+  const auto ranges = prep.set.ranges(p);
+  std::size_t a_bytes = 0, total = 0;
+  const auto* a0 = static_cast<const char*>(prep.set.a.get());
+  for (const auto& r : ranges) {
+    total += r.bytes;
+    const auto* at = static_cast<const char*>(r.data);
+    if (at >= a0 && at < a0 + prep.set.a.bytes()) {
+      a_bytes += r.bytes;
+      EXPECT_EQ(r.bytes, 256u);
+      EXPECT_EQ((at - a0) % (262144 * 4), 0);
+    }
+  }
+  EXPECT_EQ(a_bytes, 64u * 256u);
+  EXPECT_EQ(total, 3u * 64u * 256u) << "B and C are dense: one run each";
+  // Dense operands are one run each, whatever their size.
+  Problem dense = small(Op::addmm, DType::f32, 300, 200, 100);
+  auto dense_prep = prepare(dense, VerifyMode::sampled);
+  EXPECT_EQ(dense_prep.set.ranges(dense).size(), 4u);
+}
+
 TEST(Verify, SmallErrorInOneElementIsCaughtAndNamed) {
   auto prep = prepare(small(Op::mm, DType::f32));
   reference::compute(prep.problem, prep.set.args(), 1);

@@ -66,7 +66,7 @@ int probe(Backend& backend, const Problem& p, const Choice& choice, const Tuning
   }
   MeasureOptions m;
   m.budget_ms = 30;
-  const auto ranges = set.value().ranges();
+  const auto ranges = set.value().ranges(p);
   auto timing = rt.measure([&](int) { return kernel.value()->run(args, RunContext{rt.stream()}); },
                            [&](int) { return rt.flush_caches(ranges); }, m, 0);
   if (!timing) {
