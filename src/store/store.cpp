@@ -1021,7 +1021,9 @@ std::string default_db_path() { return db_path_for(TuneOptions{}); }
 
 void require_database(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::symlink_status(path, ec).type() != std::filesystem::file_type::not_found) return;
+  // Followed: a link to nothing holds no database either (opening it would
+  // create its target).
+  if (std::filesystem::status(path, ec).type() != std::filesystem::file_type::not_found) return;
   throw StoreInputError("results database " + path +
                         " does not exist: nothing has been tuned with this database or cache folder "
                         "(--db, --cache-dir, GEMMTUNE_CACHE_DIR); check the path");

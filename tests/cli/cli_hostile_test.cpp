@@ -219,6 +219,11 @@ TEST_F(Hostile, ReadingOrEmptyingADatabaseThatIsNotThereIsAUsageErrorThatCreates
   EXPECT_FALSE(std::filesystem::exists(path("typo.db")));
   EXPECT_FALSE(std::filesystem::exists(path("no")));
   EXPECT_EQ(read("keep.json"), "precious");
+  // A link to nothing is no database either; its target is not created.
+  std::filesystem::create_symlink("target.db", path("dangling.db"));
+  ProcessResult r = gemmtune({"cache", "list", "--db", path("dangling.db")});
+  EXPECT_EQ(r.exit_code, 2) << r.both();
+  EXPECT_FALSE(std::filesystem::exists(path("target.db")));
 }
 
 TEST_F(Hostile, CacheDirThatIsAFileIsAUsageError) {
