@@ -147,6 +147,10 @@ Tuner::Impl::Impl(TuneOptions opts, TunerServices svc) : options(std::move(opts)
   search_space = core::resolve_search_space(options);
   verify = core::resolve_verify(options);
   if (options.threads < 0) throw ConfigError("threads must be >= 0 (0 = every CPU), got " + std::to_string(options.threads));
+  if (options.measure.min_repeats > options.measure.max_repeats)
+    throw ConfigError("min_repeats (--min-repeats) is " + std::to_string(options.measure.min_repeats) +
+                      ", more than max_repeats (--max-repeats), " + std::to_string(options.measure.max_repeats) +
+                      ": a choice cannot be timed at least that often and at most this often");
   threads = options.threads > 0 ? options.threads : cpu::info().logical_cpus;
   compile_threads = core::resolve_compile_threads(options, cpu::info().logical_cpus);
   if (options.use_cache) {

@@ -240,6 +240,20 @@ TEST_F(PolicyTest, CompileThreadsComeFromTheOptionThenTheEnvironmentAndBadValues
   }
 }
 
+TEST_F(PolicyTest, MoreMinimumThanMaximumRepeatsIsAConfigErrorBeforeAnyWork) {
+  auto cpp = add("CPP", {{"cpp_fast", 10}});
+  TuneOptions o = options();
+  o.measure.min_repeats = 10;
+  o.measure.max_repeats = 5;
+  try {
+    tuner(o);
+    ADD_FAILURE() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("more than max_repeats"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(cpp->runs(), 0);
+}
+
 TEST_F(PolicyTest, UnknownBackendNameIsAnErrorListingTheValidNames) {
   add("BLAS", {{"blas_sgemm", 50}});
   add("CPP", {{"cpp_fast", 1}});
