@@ -175,6 +175,9 @@ TEST(ParseCommandLine, PositionalMistakesAreNamed) {
   EXPECT_CONTAINS(refusal({"cache", "show"}), "needs a record ID");
   EXPECT_CONTAINS(refusal({"cache", "shred"}), "unknown cache action 'shred'");
   EXPECT_CONTAINS(refusal({"tune", "--workload", "w.txt", "mm"}), "takes no OP or SHAPE");
+  // An empty value is an unset variable, not the preset (the flag alone).
+  EXPECT_CONTAINS(refusal({"tune", "--workload", ""}), "--workload was given an empty file name");
+  EXPECT_CONTAINS(refusal({"tune", "--workload="}), "--workload was given an empty file name");
 }
 
 TEST(ParseCommandLine, RunTakesFilesAndItsBiasAndScalesAreFiles) {

@@ -226,6 +226,16 @@ TEST_F(Hostile, ReadingOrEmptyingADatabaseThatIsNotThereIsAUsageErrorThatCreates
   EXPECT_FALSE(std::filesystem::exists(path("target.db")));
 }
 
+TEST_F(Hostile, WorkloadDefaultBesideAFileNamedDefaultIsAmbiguousAndRefused) {
+  write("default", "mm 3x3x3\n");
+  ProcessResult r = gemmtune({"tune", "--workload", "default", "--backends", "BLAS", "--budget-ms", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.both();
+  EXPECT_CONTAINS(r.err, "write ./default for the file");
+  ProcessResult file = gemmtune({"tune", "--workload", "./default", "--backends", "BLAS", "--budget-ms", "1"});
+  EXPECT_EQ(file.exit_code, 0) << file.both();
+  EXPECT_CONTAINS(file.out, "0/1 cache hits");
+}
+
 TEST_F(Hostile, CacheDirThatIsAFileIsAUsageError) {
   write("not-a-folder", "x");
   ProcessResult r = gemmtune({"cache", "list"}, {{"GEMMTUNE_CACHE_DIR", path("not-a-folder")}});

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
+#include <optional>
 
 #include "core/option_table.h"
 #include "gemmtune/errors.h"
@@ -270,8 +271,16 @@ std::vector<std::string> apply_words(Invocation& inv, const std::vector<std::str
       // Two workloads would be ambiguous: which one, or both in what order?
       if (inv.workload) usage_fail("--workload given twice; give one workload file per run", inv.command);
       inv.workload = true;
-      if (inline_value) inv.workload_file = *inline_value;
-      else if (i + 1 < words.size() && !looks_like_flag(words[i + 1])) inv.workload_file = words[++i];
+      std::optional<std::string> named;
+      if (inline_value) named = *inline_value;
+      else if (i + 1 < words.size() && !looks_like_flag(words[i + 1])) named = words[++i];
+      // An empty value is an unset variable in a script (--workload "$FILE"),
+      // not a request for the built-in preset, which is the flag alone.
+      if (named && named->empty())
+        usage_fail("--workload was given an empty file name; name a file, or give --workload alone for the "
+                   "built-in preset",
+                   inv.command);
+      if (named) inv.workload_file = *named;
       continue;
     }
     std::string value;

@@ -1,6 +1,8 @@
 #include "workload.h"
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 #include "util/files.h"
 
@@ -58,6 +60,13 @@ std::vector<WorkloadItem> parse_workload(std::string_view text, const std::strin
 }
 
 std::vector<WorkloadItem> load_workload(const Invocation& base) {
+  if (base.workload_file == "default") {
+    std::error_code ec;
+    if (std::filesystem::symlink_status("default", ec).type() != std::filesystem::file_type::not_found)
+      throw UsageError("--workload default names the built-in preset, but a file 'default' is here too: write "
+                       "./default for the file, or --workload alone for the preset",
+                       usage_hint(Command::tune));
+  }
   if (base.workload_file.empty() || base.workload_file == "default")
     return parse_workload(default_workload_text(), "default-workload", base);
   std::string text;
