@@ -204,6 +204,25 @@ for name in ("C1.npy", "C2.npy", "C3.npy"):
 )PY");
 }
 
+TEST_F(CliRun, ValuesBeyondANarrowerFloatDtypeAreSaidToBecomeInfinities) {
+  py(R"PY(
+np.save("big32.npy", np.array([[1e5, 1.0]], np.float32))
+np.save("big64.npy", np.array([[1e300, 1.0]], np.float64))
+np.save("one.npy", np.ones((2, 1), np.float32))
+np.save("one64.npy", np.ones((2, 1), np.float64))
+)PY");
+  ProcessResult f16 = run({"mm", "--a", "big32.npy", "--b", "one.npy", "--out", "o16.npy", "--dtype", "f16"});
+  ASSERT_EQ(f16.exit_code, 0) << f16.both();
+  EXPECT_CONTAINS(f16.err, "big32.npy: 1 values exceed the range of f16 and became infinities");
+  ProcessResult f32 = run({"mm", "--a", "big64.npy", "--b", "one64.npy", "--out", "o32.npy", "--dtype", "f32"});
+  ASSERT_EQ(f32.exit_code, 0) << f32.both();
+  EXPECT_CONTAINS(f32.err, "big64.npy: 1 values exceed the range of f32 and became infinities");
+  py_check(R"PY(
+assert np.isinf(np.load("o16.npy")[0, 0]) and np.isinf(np.load("o32.npy")[0, 0])
+print("OK")
+)PY");
+}
+
 TEST_F(CliRun, IntMmOnInt8FilesIsExactAndWritesInt32) {
   py(R"PY(
 np.save("A.npy", rng.integers(-128, 128, size=(9, 33), dtype=np.int8))

@@ -38,9 +38,12 @@ struct InputFile {
 
 InputFile load(const std::string& flag, const std::string& path) { return InputFile{flag, path, read_npy(path)}; }
 
-// Tracks values a narrow float dtype could not hold, to warn once per file.
+// Tracks values a narrower float dtype could not hold, to warn once per
+// file: fp8 saturates them to its largest value; f16, bf16 and f32 round
+// them to an infinity, as IEEE rounding (and torch's .to()) does.
 struct ConversionNotes {
   std::int64_t saturated = 0;
+  std::int64_t infinite = 0;
 };
 
 // Converts one element to `target`, refusing integer targets that would
@@ -63,14 +66,15 @@ void store_converted(void* dst, DType target, std::int64_t index, double v, cons
       usage(file.path + ": element " + where + " = " + buf + " is not representable as " +
             std::string(to_string(target)) + " (converting " + file.flag + " to the problem's dtype)");
     }
-  } else if (std::isfinite(v)) {
-    const double max = target == DType::f8e4m3 ? numeric::kE4M3.max_finite
-                       : target == DType::f8e5m2 ? numeric::kE5M2.max_finite
-                       : target == DType::f16    ? 65504.0
-                                                 : 0;
-    if (max > 0 && std::fabs(v) > max) ++notes.saturated;
+    numeric::store_from_double(dst, target, index, v);
+    return;
   }
   numeric::store_from_double(dst, target, index, v);
+  if (std::isfinite(v) && !std::isfinite(numeric::load_as_double(dst, target, index))) ++notes.infinite;
+  if (target == DType::f8e4m3 || target == DType::f8e5m2) {
+    const double max = target == DType::f8e4m3 ? numeric::kE4M3.max_finite : numeric::kE5M2.max_finite;
+    if (std::isfinite(v) && std::fabs(v) > max) ++notes.saturated;
+  }
 }
 
 // Copies a 2-D or 3-D file into a buffer laid out as `desc` (batched when
@@ -97,7 +101,10 @@ void convert_matrix(const InputFile& file, const MatrixDesc& desc, std::int64_t 
       }
   if (notes.saturated > 0)
     io.err << "gemmtune: warning: " << file.path << ": " << notes.saturated << " values exceed the range of "
-           << to_string(desc.dtype) << " and were saturated\n";
+           << to_string(desc.dtype) << " and were saturated to its largest value\n";
+  if (notes.infinite > 0)
+    io.err << "gemmtune: warning: " << file.path << ": " << notes.infinite << " values exceed the range of "
+           << to_string(desc.dtype) << " and became infinities\n";
 }
 
 // Scale files: 1 value = per tensor; `channels` values = per channel.
