@@ -155,11 +155,16 @@ std::unique_ptr<WorkerProcess> WorkerProcess::start(const WorkerCommand& command
   } else {
     problem = "it " + worker->finish(1.0).text + " before answering";
   }
-  if (!problem.empty())
-    throw WorkerStartError(device, "the measuring worker " + command.executable + " (" + command.origin +
-                           ") is not usable: " + problem +
-                           "; point GEMMTUNE_WORKER at this gemmtune's worker, or measure in process with "
-                           "--isolation none (GEMMTUNE_ISOLATION=none)");
+  if (!problem.empty()) {
+    const std::string message = "the measuring worker " + command.executable + " (" + command.origin +
+                                ") is not usable: " + problem +
+                                "; point GEMMTUNE_WORKER at this gemmtune's worker, or measure in process with "
+                                "--isolation none (GEMMTUNE_ISOLATION=none)";
+    // Named by the user's GEMMTUNE_WORKER: their setting is wrong (exit 2),
+    // not the device (a worker gemmtune found itself that fails is).
+    if (command.origin == "GEMMTUNE_WORKER") throw ConfigError(message);
+    throw WorkerStartError(device, message);
+  }
   return worker;
 }
 

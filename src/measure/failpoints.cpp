@@ -36,6 +36,25 @@ std::string trim(std::string_view s) {
 
 bool has_glob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
+// Every '[' opens a set that a later ']' closes (fnmatch would take an
+// unclosed one literally, so the rule would match nothing, silently).
+bool sets_closed(std::string_view glob) {
+  for (std::size_t i = 0; i < glob.size(); ++i) {
+    if (glob[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (glob[i] != '[') continue;
+    std::size_t j = i + 1;
+    if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
+    if (j < glob.size() && glob[j] == ']') ++j;  // a leading ']' is a member
+    const std::size_t close = glob.find(']', j);
+    if (close == std::string_view::npos) return false;
+    i = close;
+  }
+  return true;
+}
+
 constexpr const char* kActions = "crash, abort, hang, throw, wrong, nan, slow:MS, illegal_address";
 
 // A kernel whose runs misbehave as one rule says.
@@ -125,6 +144,8 @@ Failpoints Failpoints::parse(std::string_view text, std::string_view source, con
     rule.choice_glob = trim(std::string_view(target).substr(slash + 1));
     if (rule.backend_glob.empty()) fail(item, "names no backend");
     if (rule.choice_glob.empty()) fail(item, "names no choice (use * for every choice)");
+    for (const std::string* glob : {&rule.backend_glob, &rule.choice_glob})
+      if (!sets_closed(*glob)) fail(item, "has a '[' that no ']' closes in '" + *glob + "'");
     if (!has_glob(rule.backend_glob) &&
         std::find(backends.begin(), backends.end(), rule.backend_glob) == backends.end()) {
       std::string valid;

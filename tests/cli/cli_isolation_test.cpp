@@ -176,12 +176,20 @@ TEST_F(CliIsolation, EveryChoiceFailingExits3ListingEachStage) {
   for (const char* stage : {"crash/crashed", "timeout/timed_out", "verify/wrong_result"}) EXPECT_CONTAINS(r.err, stage);
 }
 
+TEST_F(CliIsolation, AGemmtuneWorkerThatIsNotGemmtunesWorkerIsTheUsersSettingExit2) {
+  ProcessResult r = gemmtune(kTune, {{"GEMMTUNE_WORKER", "/bin/true"}});
+  EXPECT_EQ(r.exit_code, 2) << r.both();
+  EXPECT_CONTAINS(r.err, "/bin/true (GEMMTUNE_WORKER) is not usable");
+}
+
 TEST_F(CliIsolation, MalformedSettingsExit2BeforeAnyWork) {
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
            {"GEMMTUNE_FAILPOINTS", "CPP/*=explode"},
            {"GEMMTUNE_FAILPOINTS", "CPP=crash"},
            {"GEMMTUNE_FAILPOINTS", "NOSUCH/*=crash"},
            {"GEMMTUNE_FAILPOINTS", "CPP/*=slow:0"},
+           {"GEMMTUNE_FAILPOINTS", "BLAS/[=crash"},
+           {"GEMMTUNE_FAILPOINTS", "BLAS/blas_[!s=crash"},
            {"GEMMTUNE_ISOLATION", "maybe"},
            {"GEMMTUNE_CHOICE_TIMEOUT", "-1"},
            {"GEMMTUNE_WORKER", "/nonexistent/gemmtune-worker"}}) {
