@@ -240,6 +240,7 @@ const Option kOptions[] = {
      .expects = "0 or 1",
      .default_text = "1",
      .help = "use the results database (--no-cache: neither read nor write it)",
+     .flag_help = "neither read nor write the results database (by default both)",
      .uses = kMeasuring,
      .field = field<[](TuneOptions& o) -> auto& { return o.use_cache; }, parse_switch>()},
     {.name = "cache_dir",
@@ -355,6 +356,8 @@ const Option kOptions[] = {
      .expects = "0 or 1",
      .default_text = "1",
      .help = "time with cold caches, the inputs evicted before every timed run (--warm-cache: warm)",
+     .flag_help = "time with warm caches: the inputs stay cached between timed runs (by default they are evicted "
+                  "before each)",
      .uses = kMeasuring,
      .field = field<[](TuneOptions& o) -> auto& { return o.measure.cold_cache; }, parse_switch>()},
     {.name = "cuda_graph",
@@ -525,7 +528,7 @@ std::string flag_help(unsigned uses) {
     if (o.flag.empty() || (o.uses & uses) == 0) continue;
     std::string head = "  " + std::string(o.flag);
     if (!o.value_name.empty()) head += " " + std::string(o.value_name);
-    std::string text(o.help);
+    std::string text(o.flag_help.empty() ? o.help : o.flag_help);
     if (!o.value_name.empty()) text += ": " + std::string(o.expects) + " (default " + std::string(o.default_text) + ")";
     if (!o.env.empty()) text += "; also " + std::string(o.env);
     if (head.size() + 1 > kHelpColumn) {

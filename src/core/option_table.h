@@ -48,6 +48,10 @@ struct Option {
   std::string_view expects;       // what a valid value looks like, used in every error message
   std::string_view default_text;  // what applies when nothing sets it
   std::string_view help;
+  // What the CLI flag does, where it switches the option off (--no-cache,
+  // --warm-cache) and `help`, which says what the option is, would read as
+  // the opposite of the flag; "" to use `help`.
+  std::string_view flag_help;
   unsigned uses = 0;              // Use bits; 0 = no CLI command takes the flag
   Field field;
   // Read from the environment only: it configures the process (GEMMTUNE_LOG),

@@ -237,6 +237,19 @@ TEST(Workload, LinesInheritCommandLineFlagsAndMayOverrideThem) {
   EXPECT_EQ(*to_tune_options(items[1].invocation.tune).backends, (std::vector<std::string>{"ONEDNN", "CPP"}));
 }
 
+TEST(Workload, AByteOrderMarkBeforeTheFirstLineIsNotPartOfIt) {
+  Invocation base = parse({"tune", "--workload", "w.txt"});
+  auto items = parse_workload("\xEF\xBB\xBFmm 4x4x4\nmm 8x8x8\n", "w.txt", base);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].invocation.problem.shape->m, 4);
+}
+
+TEST(ParseCommandLine, ASubnormalAlphaIsAValueAndOneThatWouldBeZeroIsRefused) {
+  EXPECT_EQ(parse({"tune", "addmm", "4x4x4", "--dtype", "f64", "--alpha", "1e-310"}).problem.alpha, 1e-310);
+  EXPECT_CONTAINS(refusal({"tune", "addmm", "4x4x4", "--alpha", "1e-400"}), "--alpha 1e-400 is too small for a double");
+  EXPECT_CONTAINS(refusal({"cache", "clear", "--json"}), "--json does not apply to cache clear");
+}
+
 TEST(Workload, BadLineIsReportedWithFileAndLine) {
   Invocation base = parse({"tune", "--workload", "w.txt"});
   try {

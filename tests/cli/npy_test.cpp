@@ -136,6 +136,13 @@ TEST(Npy, RefusesUnsupportedDtypesListingTheSupportedOnes) {
                  "supported: float32");
 }
 
+TEST(Npy, AControlByteInTheDtypeIsShownEscapedAndTheMessageGoesOn) {
+  // A NUL in the descr ended the message there (the supported list lost).
+  expect_refused(image(std::string("{'descr': '<f4") + '\0' + "', 'fortran_order': False, 'shape': (1,), }", 1,
+                       std::string(4, '\0')),
+                 "unsupported dtype '<f4\\x00'; supported: float32");
+}
+
 TEST(Npy, RefusesTruncatedAndOverlongData) {
   std::vector<float> three{1, 2, 3};
   expect_refused(image("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }", 1, bytes_of(three)),

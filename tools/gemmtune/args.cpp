@@ -126,8 +126,13 @@ double parse_number(std::string_view flag, const std::string& value, Command com
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(begin, &end);
-  if (value.empty() || end != begin + value.size() || errno == ERANGE || !std::isfinite(v))
+  if (value.empty() || end != begin + value.size() || !std::isfinite(v))
     usage_fail(std::string(flag) + " expects a finite number, got '" + value + "'", command);
+  // ERANGE with a finite result is an underflow: a subnormal double (1e-310)
+  // is a value like any other; one that became 0 (1e-400) is not what was
+  // written.
+  if (errno == ERANGE && v == 0)
+    usage_fail(std::string(flag) + " " + value + " is too small for a double: it would be 0", command);
   return v;
 }
 
@@ -559,6 +564,8 @@ Invocation parse_command_line(const std::vector<std::string>& args) {
           (inv.cache_action == CacheAction::export_file || inv.cache_action == CacheAction::import_file ||
            inv.cache_action == CacheAction::push || inv.cache_action == CacheAction::pull))
         usage_fail("--json does not apply to cache " + action + " (the export file is JSON already)", cmd);
+      if (inv.format == OutputFormat::json && inv.cache_action == CacheAction::clear)
+        usage_fail("--json does not apply to cache clear (it prints one line: how many records it removed)", cmd);
       if (inv.cache_action != CacheAction::push && inv.cache_action != CacheAction::pull)
         for (const auto& [name, text] : inv.tune.values)
           if (name.rfind("remote_cache", 0) == 0)

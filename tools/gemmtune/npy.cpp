@@ -1,5 +1,7 @@
 #include "npy.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -154,10 +156,27 @@ class HeaderParser {
   std::size_t pos_ = 0;
 };
 
-NpyType parse_descr(const std::string& descr, const std::string& name) {
-  if (descr.size() < 2) fail(name, "unsupported dtype '" + descr + "'");
-  const char order = descr[0];
-  const std::string kind = descr.substr(1);
+// A header's text as a message may show it: a NUL would end the message
+// there, a control byte would reach the terminal.
+std::string escaped(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+NpyType parse_descr(const std::string& raw_descr, const std::string& name) {
+  const std::string descr = escaped(raw_descr);
+  if (raw_descr.size() < 2) fail(name, "unsupported dtype '" + descr + "'");
+  const char order = raw_descr[0];
+  const std::string kind = raw_descr.substr(1);
   if (kind == "O" || kind.rfind("O", 0) == 0)
     fail(name, "object arrays ('" + descr + "') are not supported; save a numeric array");
   struct Entry {
@@ -171,7 +190,7 @@ NpyType parse_descr(const std::string& descr, const std::string& name) {
     if (kind != entry.kind) continue;
     const bool one_byte = npy_type_size(entry.type) == 1;
     if (order == '>' && !one_byte)
-      fail(name, "big-endian data ('" + descr + "') is not supported; save with a little-endian dtype ('<" + kind + "')");
+      fail(name, "big-endian data ('" + descr + "') is not supported; save with a little-endian dtype ('<" + escaped(kind) + "')");
     if (order != '<' && order != '|' && order != '=' && !(one_byte && order == '>'))
       fail(name, "unsupported byte order in dtype '" + descr + "'");
     return entry.type;

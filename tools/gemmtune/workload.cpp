@@ -20,6 +20,9 @@ constexpr std::uint64_t kMaxWorkloadBytes = 16 << 20;
 std::vector<WorkloadItem> parse_workload(std::string_view text, const std::string& name, const Invocation& base) {
   std::vector<WorkloadItem> items;
   std::size_t line_number = 0, pos = 0;
+  // A UTF-8 byte order mark (editors on Windows write one) is not part of
+  // the first line.
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;
   while (pos <= text.size()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
