@@ -14,6 +14,7 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <utility>
 #include <thread>
 
 #include "core/tuner_impl.h"
@@ -172,15 +173,18 @@ TEST(WorkerIsolation, OneWorkerServesEveryProblemAndEveryTunerOfThePool) {
   EXPECT_EQ(pool->started(Device{}), 1);
 }
 
-TEST(WorkerIsolation, NoWorkerOutlivesItsPool) {
+// A pool whose worker a tuning has started, and that worker's pid (-1 if
+// none runs).
+std::pair<std::shared_ptr<WorkerPool>, pid_t> pool_with_a_worker() {
   auto pool = std::make_shared<WorkerPool>(test_worker());
   isolated_tuner(options(), pool).tune(problem());
-  pid_t pid = -1;
-  {
-    auto lease = pool->acquire_if_running(Device{});
-    ASSERT_TRUE(lease);
-    pid = lease->worker().pid();
-  }
+  auto lease = pool->acquire_if_running(Device{});
+  return {pool, lease ? lease->worker().pid() : -1};
+}
+
+TEST(WorkerIsolation, NoWorkerOutlivesItsPool) {
+  auto [pool, pid] = pool_with_a_worker();
+  ASSERT_GT(pid, 0);
   ASSERT_TRUE(process_exists(pid));
   pool.reset();
   // Killed and reaped: not even a zombie is left in /proc.
@@ -189,14 +193,8 @@ TEST(WorkerIsolation, NoWorkerOutlivesItsPool) {
 
 TEST(WorkerIsolation, AProgramAboutToEndKillsItsWorkersWithoutWaitingAndReapsTheDeadOnesLater) {
   isolation::stop_workers_without_waiting(true);
-  auto pool = std::make_shared<WorkerPool>(test_worker());
-  isolated_tuner(options(), pool).tune(problem());
-  pid_t pid = -1;
-  {
-    auto lease = pool->acquire_if_running(Device{});
-    ASSERT_TRUE(lease);
-    pid = lease->worker().pid();
-  }
+  auto [pool, pid] = pool_with_a_worker();
+  ASSERT_GT(pid, 0);
   pool.reset();
   // Killed, not waited for: it ends unreaped. Waitable (WNOWAIT: asked, not
   // reaped) only once all its threads are gone, which a zombie leader's
