@@ -155,6 +155,30 @@ TEST(CudaTemplates, HopperTemplatesServeTmaLayoutsAndLeaveTheRestToThePortableOn
   for (const Choice& c : ampere.value()) EXPECT_TRUE(c.name.starts_with("cuda_mma_")) << c.name;
 }
 
+TEST(CudaTemplates, ProblemsBeyondOneGridOrOneIntOfTilesAreStillServed) {
+  // More batches or row tiles than a grid's y or z holds: the portable
+  // templates launch in slices (they were refused, while the Hopper family's
+  // rejection said "the portable templates serve it").
+  const ck::FamilyContext ctx{h100(), SearchSpace::standard};
+  Problem many = gpu_problem(Op::bmm, DType::bf16, {70000, 64, 64, 64}, "nn");
+  many.alignment = 8;
+  Problem tall = gpu_problem(Op::mm, DType::f16, {1, 65535 * 64 + 100, 8, 8}, "nn");
+  tall.alignment = 8;
+  for (const Problem& p : {many, tall}) {
+    auto choices = ck::offer(p, ctx);
+    ASSERT_TRUE(choices.ok()) << describe(p) << ": " << choices.error().to_string();
+    EXPECT_TRUE(choices.value().front().name.starts_with("cuda_mma_")) << describe(p);
+  }
+  // More tiles than the Hopper kernel numbers in 32-bit ints: not offered by
+  // it (the count would wrap), served by the portable templates instead.
+  Problem tiny = gpu_problem(Op::bmm, DType::bf16, {std::int64_t{1} << 31, 1, 8, 8}, "nt");
+  tiny.b.batch_stride = 0;
+  EXPECT_TRUE(ck::hopper::candidates(tiny, 132, SearchSpace::standard).empty());
+  auto choices = ck::offer(tiny, ctx);
+  ASSERT_TRUE(choices.ok()) << choices.error().to_string();
+  for (const Choice& c : choices.value()) EXPECT_FALSE(c.name.starts_with("cuda_sm90_")) << c.name;
+}
+
 TEST(CudaTemplates, OtherDtypesAndOpsAreRejectedWithTheReason) {
   const ck::FamilyContext ctx{h100(), SearchSpace::standard};
   auto f32 = ck::offer(gpu_problem(Op::mm, DType::f32, {1, 64, 64, 64}, "nt"), ctx);

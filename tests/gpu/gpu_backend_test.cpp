@@ -198,6 +198,24 @@ std::vector<GpuCase> make_gpu_cases() {
     add("tmpl_addmm_bf16_k0", p, M, M, M);
   }
   add("tmpl_bf16_m0", gpu_problem(Op::mm, DType::bf16, {1, 0, 64, 64}, "nt"), M, M, M);
+  // A batch of none: nothing to launch (a grid of 0 batches is not a launch
+  // the driver takes), through the portable templates (8-byte aligned) and
+  // the Hopper ones.
+  for (int alignment : {8, 16}) {
+    Problem p = gpu_problem(Op::bmm, DType::bf16, {0, 64, 64, 64}, "nn");
+    p.alignment = alignment;
+    add("tmpl_bmm_bf16_batch0_align" + std::to_string(alignment), p, Y, Y, M);
+  }
+  {
+    // More batches and more row tiles than a grid's y and z hold (65535):
+    // the portable templates launch in slices.
+    Problem many = gpu_problem(Op::bmm, DType::bf16, {70000, 8, 8, 8}, "nn");
+    many.alignment = 8;
+    add("tmpl_bmm_bf16_70000_batches_portable", many, Y, Y, M);
+    Problem tall = gpu_problem(Op::mm, DType::f16, {1, 65535 * 64 + 100, 8, 8}, "nn");
+    tall.alignment = 8;
+    add("tmpl_mm_f16_rows_beyond_one_grid_portable", tall, Y, Y, M);
+  }
   add("int_mm_i8_nt", gpu_problem(Op::int_mm, DType::i8, {1, 64, 32, 64}, "nt"), M, Y);
   add("int_mm_i8_nn", gpu_problem(Op::int_mm, DType::i8, {1, 48, 64, 32}, "nn"), N, Y);
   add("int_mm_u8_rejected", gpu_problem(Op::int_mm, DType::u8, {1, 64, 32, 64}, "nt"), N, N);
@@ -741,6 +759,40 @@ TEST(TunerOnGpu, SelectsAVerifiedKernelAmongCublasAndCublasLt) {
 }
 
 // ---- CUDA: gemmtune's own kernels ----
+
+// K = 0 with the caller's own non-null A and B (a zero-width view of a live
+// tensor): the tuner's empty operands are null, so tuning never showed that
+// a Hopper kernel encoded tensor maps of dimension 0, which the driver
+// refuses.
+TEST(TunerOnGpu, AnEmptyProductRunsOnTheCallersNonNullOperands) {
+  GEMMTUNE_REQUIRE_GPU();
+  TuneOptions options;
+  options.backends = std::vector<std::string>{"CUDA"};
+  options.use_cache = false;
+  options.measure.budget_ms = 2;
+  Tuner tuner(options);
+  Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 100, 72, 0}, "nn");
+  p.beta = 2.0;
+  p.alignment = 16;
+  Selection selection = tuner.select(p);
+  std::cout << "[ winner   ] " << selection.choice() << "\n";
+  auto& rt = gpu_testing::device();
+  const measure::HostData host = measure::make_host_data(p, 5);
+  auto set = measure::upload(rt, host);
+  ASSERT_TRUE(set.ok());
+  auto dummy = rt.allocate(4096);
+  ASSERT_TRUE(dummy.ok());
+  GemmArgs args = set.value().args();
+  args.a = dummy.value().get();
+  args.b = dummy.value().get();
+  ASSERT_TRUE(measure::poison_output(rt, set.value()).ok());
+  EXPECT_NO_THROW(selection.run(args, rt.stream()));
+  ASSERT_TRUE(rt.synchronize().ok());
+  auto reference = measure::make_reference(rt, p, set.value().args(), VerifyMode::full, 5);
+  ASSERT_TRUE(reference.ok());
+  auto verified = measure::verify_output(rt, p, set.value(), reference.value());
+  EXPECT_TRUE(verified.ok()) << verified.error().to_string();
+}
 
 // Every choice of the standard space (not a sample): these are the kernels a
 // user gets by default, on shapes that reach every family and path.

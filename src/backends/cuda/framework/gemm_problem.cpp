@@ -45,6 +45,9 @@ Status check_common(const Problem& p) {
   for (std::int64_t v : {p.m, p.n, p.k})
     if (!cuda::fits_int(v))
       return reject(Reason::unsupported_shape, "M, N and K must each be below 2^31 for the CUDA backend's kernels");
+  // The kernels step K in 32-bit ints by up to 4096 past the last block.
+  if (p.k > std::numeric_limits<std::int32_t>::max() - 4096)
+    return reject(Reason::unsupported_shape, "K must be at most 2^31 - 4097 for the CUDA backend's kernels");
   for (double v : {p.alpha, p.beta})
     if (std::abs(v) > std::numeric_limits<float>::max())
       return reject(Reason::unsupported_epilogue, "alpha and beta must be finite in f32 for the CUDA backend's kernels");

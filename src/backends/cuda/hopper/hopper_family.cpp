@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <mutex>
 #include <sstream>
 
 #include "backends/cuda/framework/gemm_problem.h"
+#include "runtime/cuda/blas_common.h"
 #include "util/log.h"
 
 namespace gemmtune::backends::cuda_kernels::hopper {
@@ -212,7 +214,9 @@ std::optional<Config> parse(std::string_view text) {
   return c;
 }
 
-std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
+namespace {
+
+std::vector<Config> candidates_of_any_size(const Problem& p, int sms, SearchSpace space) {
   const bool exhaustive = space == SearchSpace::exhaustive;
   std::vector<Config> all;
   for (auto [bm, bn] : kTiles) {
@@ -314,6 +318,19 @@ std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
   return out;
 }
 
+}  // namespace
+
+std::vector<Config> candidates(const Problem& p, int sms, SearchSpace space) {
+  std::vector<Config> out = candidates_of_any_size(p, sms, space);
+  // The kernel numbers tiles and work units in 32-bit ints (hopper_gemm.cu,
+  // GtUnit): a problem with more (a batch of 2^31 tiny matrices) is left to
+  // the portable templates rather than wrapped around.
+  std::erase_if(out, [&](const Config& c) {
+    return tile_count(p, c.bm, c.bn, c.cluster) * c.splits > std::numeric_limits<std::int32_t>::max();
+  });
+  return out;
+}
+
 Expected<std::vector<Choice>> HopperFamily::enumerate(const Problem& p, const FamilyContext& ctx) const {
   if (ctx.device.sm() != 90)
     return reject(Reason::missing_isa, "the Hopper templates use wgmma and TMA (sm_90a: H100, H200); this device is sm_" +
@@ -410,11 +427,14 @@ class HopperKernel final : public Kernel {
   std::size_t workspace_bytes() const override { return scratch_.bytes(); }
 
   Status run(const GemmArgs& args, const RunContext& ctx) override {
-    if (p_.m == 0 || p_.n == 0) return Status::success();
+    if (cuda::output_is_empty(p_)) return Status::success();
     if (Status s = rt_.make_current(); !s) return s;
     // Tensor maps hold the addresses: each is encoded again only when its
     // operand moves (a layer's weights stay put while its activations move).
-    if (args.a != map_a_data_) {
+    // With K = 0 there is nothing to load (no K block, no TMA issued) and no
+    // map to make: a tensor map's dimensions must be non-zero, so encoding
+    // the caller's non-null pointer of an empty operand would fail.
+    if (p_.k > 0 && args.a != map_a_data_) {
       const OperandLayout& la = layouts_.a;
       auto a = la.k_major ? tensor_map(rt_, args.a, p_.a.dtype, p_.k, p_.m, la, p_.batch, c_.bm)
                           : tensor_map(rt_, args.a, p_.a.dtype, p_.m, p_.k, la, p_.batch, 64);
@@ -422,7 +442,7 @@ class HopperKernel final : public Kernel {
       map_a_ = a.value();
       map_a_data_ = args.a;
     }
-    if (args.b != map_b_data_) {
+    if (p_.k > 0 && args.b != map_b_data_) {
       const OperandLayout& lb = layouts_.b;
       auto b = lb.k_major ? tensor_map(rt_, args.b, p_.b.dtype, p_.k, p_.n, lb, p_.batch, c_.bn / c_.cluster)
                           : tensor_map(rt_, args.b, p_.b.dtype, p_.n, p_.k, lb, p_.batch, 64);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "backends/cuda/framework/gemm_problem.h"
+#include "runtime/cuda/blas_common.h"
 
 namespace gemmtune::backends::cuda_kernels::portable {
 namespace {
@@ -58,9 +59,6 @@ Status check(const Problem& p, const FamilyContext& ctx) {
   if (ctx.device.sm() < 80)
     return reject(Reason::missing_isa, "the CUDA backend's kernels use bf16/f16 mma.sync m16n8k16 (sm_80 and newer); "
                                        "this device is sm_" + std::to_string(ctx.device.sm()));
-  if (p.batch > kMaxGridYZ)
-    return reject(Reason::unsupported_shape, "the portable templates take at most 65535 batches");
-  if (ceil_div(p.m, 64) > kMaxGridYZ) return reject(Reason::unsupported_shape, "M is too large for the portable grid");
   return Status::success();
 }
 
@@ -153,6 +151,13 @@ struct PortableParams {
 };
 static_assert(sizeof(PortableParams) == sizeof(EpilogueParams) + 16 + 48 + 16);
 
+// `base` moved by `elements` of `width` bytes (null stays null: an operand
+// the problem does not read).
+const void* moved(const void* base, std::size_t width, std::int64_t elements) {
+  if (base == nullptr || elements == 0) return base;
+  return static_cast<const char*>(base) + static_cast<std::ptrdiff_t>(elements) * static_cast<std::ptrdiff_t>(width);
+}
+
 class PortableKernel final : public Kernel {
  public:
   PortableKernel(const Problem& p, const Config& c, std::size_t smem, CUfunction fn, cuda::CudaRuntime& rt)
@@ -170,19 +175,37 @@ class PortableKernel final : public Kernel {
   }
 
   Status run(const GemmArgs& args, const RunContext& ctx) override {
-    if (p_.m == 0 || p_.n == 0) return Status::success();
+    // A batch of 0 too: a grid of 0 batches is not a launch the driver takes.
+    if (cuda::output_is_empty(p_)) return Status::success();
     if (Status s = rt_.make_current(); !s) return s;
-    PortableParams params = params_;
-    set_pointers(params.ep, p_, args);
-    params.a = args.a;
-    params.b = args.b;
-    void* launch_args[] = {&params};
-    const CUresult r = rt_.driver().cuLaunchKernel(
-        fn_, static_cast<unsigned>(ceil_div(p_.n, c_.bn)), static_cast<unsigned>(ceil_div(p_.m, c_.bm)),
-        static_cast<unsigned>(p_.batch), static_cast<unsigned>(c_.threads()), 1, 1, static_cast<unsigned>(smem_),
-        static_cast<CUstream>(ctx.stream), launch_args, nullptr);
-    if (r == CUDA_SUCCESS) return Status::success();
-    return cuda::driver_failure("cuLaunchKernel(" + name(c_) + ")", r);
+    // The grid's y (row tiles) and z (batches) take at most 65535 each: a
+    // larger problem runs as several launches of the same kernel, each with
+    // its pointers moved to its first batch and row (every offset is a whole
+    // number of rows or batches, so the alignment the kernel was chosen for
+    // holds).
+    const std::int64_t rows_per_launch = kMaxGridYZ * c_.bm;
+    const std::size_t c_elem = dtype_size(p_.c.dtype);
+    const std::size_t bias_elem = p_.bias != BiasKind::none ? dtype_size(p_.bias_desc.dtype) : 0;
+    for (std::int64_t b0 = 0; b0 < p_.batch; b0 += kMaxGridYZ)
+      for (std::int64_t m0 = 0; m0 < p_.m; m0 += rows_per_launch) {
+        const std::int64_t batches = std::min(kMaxGridYZ, p_.batch - b0);
+        const std::int64_t rows = std::min(rows_per_launch, p_.m - m0);
+        PortableParams params = params_;
+        set_pointers(params.ep, p_, args);
+        params.a = moved(args.a, 2, b0 * params_.a_bs + m0 * params_.a_rs);
+        params.b = moved(args.b, 2, b0 * params_.b_bs);
+        params.ep.c = const_cast<void*>(moved(params.ep.c, c_elem, b0 * params_.ep.c_bs + m0 * params_.ep.c_rs));
+        params.ep.bias = moved(params.ep.bias, bias_elem, b0 * params_.ep.bias_bs + m0 * params_.ep.bias_rs);
+        params.m = static_cast<std::int32_t>(rows);
+        params.ep.m = static_cast<std::int32_t>(rows);
+        void* launch_args[] = {&params};
+        const CUresult r = rt_.driver().cuLaunchKernel(
+            fn_, static_cast<unsigned>(ceil_div(p_.n, c_.bn)), static_cast<unsigned>(ceil_div(rows, c_.bm)),
+            static_cast<unsigned>(batches), static_cast<unsigned>(c_.threads()), 1, 1, static_cast<unsigned>(smem_),
+            static_cast<CUstream>(ctx.stream), launch_args, nullptr);
+        if (r != CUDA_SUCCESS) return cuda::driver_failure("cuLaunchKernel(" + name(c_) + ")", r);
+      }
+    return Status::success();
   }
 
  private:

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "backends/cuda/framework/gemm_problem.h"
+#include "runtime/cuda/blas_common.h"
 
 namespace gemmtune::backends::cuda_kernels::skinny {
 namespace {
@@ -227,7 +228,7 @@ class SkinnyKernel final : public Kernel {
   std::size_t workspace_bytes() const override { return scratch_.bytes(); }
 
   Status run(const GemmArgs& args, const RunContext& ctx) override {
-    if (p_.m == 0 || p_.n == 0) return Status::success();
+    if (cuda::output_is_empty(p_)) return Status::success();
     if (Status s = rt_.make_current(); !s) return s;
     auto stream = static_cast<CUstream>(ctx.stream);
     SkinnyParams params = params_;
