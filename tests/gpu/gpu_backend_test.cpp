@@ -216,6 +216,16 @@ std::vector<GpuCase> make_gpu_cases() {
     tall.alignment = 8;
     add("tmpl_mm_f16_rows_beyond_one_grid_portable", tall, Y, Y, M);
   }
+  {
+    // Interleaved batches (A stored [M][batch][K], as a head-major view of
+    // activations): the batch stride is below the row stride, so A's tensor
+    // map has strides that do not grow with the dimension. The driver's
+    // documentation does not forbid it; this row checks it does not refuse.
+    Problem p = gpu_problem(Op::bmm, DType::bf16, {8, 128, 128, 64}, "nn");
+    p.a.row_stride = 8 * 64;
+    p.a.batch_stride = 64;
+    add("tmpl_bmm_bf16_interleaved_batches_tma", p, Y, Y, M);
+  }
   add("int_mm_i8_nt", gpu_problem(Op::int_mm, DType::i8, {1, 64, 32, 64}, "nt"), M, Y);
   add("int_mm_i8_nn", gpu_problem(Op::int_mm, DType::i8, {1, 48, 64, 32}, "nn"), N, Y);
   add("int_mm_u8_rejected", gpu_problem(Op::int_mm, DType::u8, {1, 64, 32, 64}, "nt"), N, N);
