@@ -50,6 +50,9 @@ TEST_F(Cli, VersionPrintsTheLibraryVersionAndExitsZero) {
   ProcessResult r = gemmtune({"--version"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "gemmtune " + std::string(version()) + "\n");
+  ProcessResult extra = gemmtune({"--version", "x"});
+  EXPECT_EQ(extra.exit_code, 2);
+  EXPECT_CONTAINS(extra.err, "--version takes nothing after it (got 'x')");
 }
 
 TEST_F(Cli, NoCommandIsBadUsageWithAUsageLine) {

@@ -36,7 +36,9 @@ Problem build_problem(const ProblemArgs& args) {
 
 int run_cli(const std::vector<std::string>& args, Io io) {
   try {
-    if (args.size() == 1 && args[0] == "--version") {
+    if (!args.empty() && args[0] == "--version") {
+      if (args.size() > 1)
+        throw UsageError("--version takes nothing after it (got '" + args[1] + "')", "usage: gemmtune --version");
       io.out << "gemmtune " << version() << "\n";
       return kExitOk;
     }
