@@ -104,6 +104,20 @@ TEST(TunableOp, WorkloadFileMixesTunableOpAndGemmtuneLines) {
   }
 }
 
+TEST(TunableOp, ALeadingDimensionErrorShowsTheLineInGemmtunesOwnTerms) {
+  // The line's lda is BLAS's, of its column-major A, which is gemmtune's B:
+  // the message names --ldb, so it shows the line as gemmtune reads it.
+  Invocation base = parse_command_line({"tune", "--workload", "untuned.csv"});
+  try {
+    parse_workload("GemmTunableOp_float_NN,nn_4_5_6_ld_2_6_4\n", "untuned.csv", base);
+    ADD_FAILURE() << "accepted a leading dimension smaller than its row";
+  } catch (const UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("--ldb 2 is smaller than 4"), std::string::npos) << what;
+    EXPECT_NE(what.find("in gemmtune's row-major terms: `gemmtune tune mm 5x4x6"), std::string::npos) << what;
+  }
+}
+
 TEST(LeadingDimensions, LdFlagsSetTheStridesOfTheOperands) {
   Invocation inv = parse_command_line({"tune", "mm", "32x64x16", "--layout", "nt", "--lda", "40", "--ldb", "24",
                                        "--ldc", "80", "--alignment", "16"});

@@ -30,6 +30,8 @@ std::vector<WorkloadItem> parse_workload(std::string_view text, const std::strin
     ++line_number;
     pos = end + 1;
     const std::string label = name + ":" + std::to_string(line_number);
+    bool tunableop = false;
+    std::vector<std::string> words;
     try {
       // A workload is text: a control byte means a binary file or a
       // mangled one, and would reach the terminal inside messages.
@@ -40,8 +42,8 @@ std::vector<WorkloadItem> parse_workload(std::string_view text, const std::strin
           throw UsageError(std::string("holds the control byte ") + hex + "; a workload is a text file",
                            usage_hint(Command::tune));
         }
-      std::vector<std::string> words;
-      if (is_tunableop_line(line)) {
+      tunableop = is_tunableop_line(line);
+      if (tunableop) {
         // TunableOp records CUDA GEMMs: the command line's device when it
         // names a GPU, else cuda:0.
         words = tunableop_words(line, base.problem.device.kind == DeviceKind::cuda ? to_string(base.problem.device)
@@ -52,7 +54,15 @@ std::vector<WorkloadItem> parse_workload(std::string_view text, const std::strin
       if (words.empty()) continue;
       items.push_back(WorkloadItem{label, parse_workload_line(words, base)});
     } catch (const UsageError& e) {
-      throw UsageError(label + ": " + e.what(), usage_hint(Command::tune));
+      // A TunableOp line is BLAS's column-major view (its A is gemmtune's B,
+      // its lda gemmtune's --ldb): the message names gemmtune's terms, so
+      // show the line as gemmtune reads it.
+      std::string as_read;
+      if (tunableop) {
+        for (const auto& w : words) as_read += " " + w;
+        as_read = " (this TunableOp line, in gemmtune's row-major terms: `gemmtune tune" + as_read + "`)";
+      }
+      throw UsageError(label + ": " + e.what() + as_read, usage_hint(Command::tune));
     }
     if (end == text.size()) break;
   }
