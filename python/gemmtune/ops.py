@@ -18,7 +18,8 @@ import threading
 
 from . import _arrays, _capi, _capture
 from .errors import NoValidChoicesError
-from .tuner import _ACTIVATION_SET, Tuner, _activation, _alignment, _check_operands, _execute, _signature
+from .tuner import (_ACTIVATION_SET, Tuner, _activation, _alignment, _check_operands, _execute, _signature,
+                    _signature_unchecked)
 
 _default = None
 _default_lock = threading.Lock()
@@ -69,10 +70,17 @@ def _memo_key(layout, operands, out):
 def _call(tuner, op, operands, out, activation, alpha, beta):
     """Any arrays (NumPy, torch, an `out`): the memo by full signature."""
     tuner = tuner or _default or default_tuner()
-    layout = _signature(op, operands, out, activation, alpha, beta)
-    key = _memo_key(layout, operands, out)
+    try:
+        layout = _signature_unchecked(op, operands, out, activation, alpha, beta)
+        key = _memo_key(layout, operands, out)
+    except (AttributeError, TypeError, ValueError):
+        _check_operands(op, operands, out)  # names the argument that is not an array
+        raise
     selection = tuner._plans.get(key)
     if selection is None:
+        # A key of mixed NumPy/torch operands is never stored (the check below
+        # refuses it first), so a hit needs no check.
+        _check_operands(op, operands, out)
         selection = _first_sight(tuner, key, layout, op, operands, out, activation, alpha, beta)
     if _capture.active:
         _capture.record(selection)
@@ -333,8 +341,13 @@ def _refuse(op, operands, out):
     """After an AttributeError of the common case: TypeError naming the
     argument that is not an array, if one is not (the fast path meets an `out`
     that is not a tensor as a missing data_ptr). The try around the common
-    case sits inside `if not _is_compiling()`, so torch.compile never traces it."""
-    _check_operands(op, operands, out)
+    case sits inside `if not _is_compiling()`, so torch.compile never traces it.
+    The TypeError stands alone, not as a consequence of the internal
+    AttributeError."""
+    try:
+        _check_operands(op, operands, out)
+    except TypeError as e:
+        raise e from None
 
 
 def mm(a, b, *, out=None, activation=None, tuner=None):

@@ -323,6 +323,11 @@ def _check_problem(problem, what, where=""):
 def _signature(op, operands, out, activation, alpha, beta):
     """What decides the plan of a call: op, epilogue, and each array's dtype, shape and strides."""
     _check_operands(op, operands, out)
+    return _signature_unchecked(op, operands, out, activation, alpha, beta)
+
+
+def _signature_unchecked(op, operands, out, activation, alpha, beta):
+    """_signature() without the operand check (ops._call checks on a memo miss or a failure)."""
     parts = [op, activation, alpha, beta]
     for x in operands:
         parts.append(None if x is None else (x.dtype, tuple(x.shape), _arrays.strides(x), _arrays.device(x)))
@@ -415,11 +420,16 @@ _ADDRESS_END = 1 << 64
 
 
 def _check_addresses(pointers):
-    """run_pointers()'s arguments: each None or an address ctypes passes on
-    unchanged (it would pass -1 or 2**64 on as another address)."""
+    """run_pointers()'s arguments as plain ints (or None), checked: an index
+    type (np.uintp) is converted, a ctypes pointer (c_void_p) gives its
+    value; ctypes itself would pass -1 or 2**64 on as another address."""
+    out = []
     for name, value in zip(("a", "b", "c", "bias", "scale_a", "scale_b", "stream"), pointers):
         if value is None:
+            out.append(None)
             continue
+        if isinstance(value, ctypes.c_void_p):
+            value = value.value or 0
         try:
             address = operator.index(value)
         except TypeError:
@@ -427,6 +437,8 @@ def _check_addresses(pointers):
                             f"{type(value).__name__}") from None
         _check(0 <= address < _ADDRESS_END, name if name == "stream" else name + ".data",
                f"{value} is not an address (0 to 2**64 - 1)")
+        out.append(address)
+    return tuple(out)
 
 
 class Selection:
@@ -492,7 +504,7 @@ class Selection:
         # anything else gets the checks that name it.
         for value in pointers:
             if value is not None and (type(value) is not int or not 0 <= value < _ADDRESS_END):
-                _check_addresses(pointers)
+                pointers = _check_addresses(pointers)
                 break
         self._run_pointers(*pointers)
 

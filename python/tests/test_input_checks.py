@@ -140,6 +140,17 @@ def test_run_pointers_refuses_what_is_not_an_address(tuner):
         selection.run_pointers(64, 1.5, 64)
 
 
+def test_run_pointers_takes_index_types_and_ctypes_pointers_as_their_addresses(tuner):
+    # np.uintp and c_void_p are addresses too: converted to the int ctypes
+    # is given, not refused (c_void_p) or passed on unconverted (np.uintp).
+    import ctypes
+    selection = tuner.select(Problem.dense("mm", 4, 4, 4, alignment=4))
+    a = rand(4, 4)
+    c = np.zeros((4, 4), np.float32)
+    selection.run_pointers(np.uintp(a.ctypes.data), a.ctypes.data_as(ctypes.c_void_p), c.ctypes.data)
+    np.testing.assert_allclose(c, a.astype(np.float64) @ a.astype(np.float64), rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------- argument types
 
 
