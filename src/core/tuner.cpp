@@ -259,7 +259,10 @@ measure::MeasureSettings Tuner::Impl::settings_for(const Problem& problem) const
 void Tuner::Impl::warn(const std::string& message) const { options.on_warning(message); }
 
 store::TuningCache* Tuner::Impl::open_cache() {
-  if (!options.use_cache) return nullptr;
+  // A tuning with faults injected (failpoints) is a test: its results must
+  // not become what a later tuning reuses, nor may a stored result spare it
+  // the measuring it tests. It neither reads nor writes the results cache.
+  if (!options.use_cache || failpoints) return nullptr;
   if (!cache) cache = services.open_cache(db_path, [this](const std::string& m) { warn(m); });
   return cache.get();
 }
@@ -383,6 +386,12 @@ std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem
       result.cache_hit = true;
       result.source = found.origin == store::RecordOrigin::local ? ResultSource::local_cache
                                                                  : ResultSource::remote_cache;
+      // A stored fallback is still the library serving instead of the
+      // enabled set: as loud as the tuning that chose it.
+      if (result.record.fallback && result.record.winner)
+        impl.warn("FALLBACK for " + describe(problem) + " (stored result): the library backend " +
+                  result.record.winner->backend + " serves it because no enabled backend produced a valid choice " +
+                  "(--fallback-to-library / GEMMTUNE_FALLBACK_TO_LIBRARY=1; turn it off to make this an error)");
       return result;
     }
     lease = std::move(found.lease);

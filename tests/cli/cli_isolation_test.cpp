@@ -176,6 +176,19 @@ TEST_F(CliIsolation, EveryChoiceFailingExits3ListingEachStage) {
   for (const char* stage : {"crash/crashed", "timeout/timed_out", "verify/wrong_result"}) EXPECT_CONTAINS(r.err, stage);
 }
 
+TEST_F(CliIsolation, ATuningWithFailpointsNeitherReadsNorWritesTheResultsCache) {
+  // Injected faults are a test: their outcome must not become the stored
+  // result a later, fault-free tuning reuses.
+  const std::vector<std::string> cached = {"tune", "mm", "48x48x48", "--budget-ms", "1", "--json",
+                                           "--cache-dir", path("faults")};
+  ProcessResult faulty = gemmtune(cached, {{"GEMMTUNE_FAILPOINTS", "CPP/*=crash"}});
+  ASSERT_EQ(faulty.exit_code, 0) << faulty.err;
+  ProcessResult clean = gemmtune(cached);
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_EQ(json_of(clean)["cache_hit"], false);
+  for (const auto& [name, row] : rows(clean)) EXPECT_NE(row["stage"], "crash") << name;
+}
+
 TEST_F(CliIsolation, AGemmtuneWorkerThatIsNotGemmtunesWorkerIsTheUsersSettingExit2) {
   ProcessResult r = gemmtune(kTune, {{"GEMMTUNE_WORKER", "/bin/true"}});
   EXPECT_EQ(r.exit_code, 2) << r.both();

@@ -181,6 +181,20 @@ TEST_F(PolicyTest, FallbackToLibraryOnlyWhenAskedAndLoud) {
   EXPECT_NE(warnings_[0].find("GEMMTUNE_FALLBACK_TO_LIBRARY"), std::string::npos);
 }
 
+TEST_F(PolicyTest, AStoredFallbackResultIsAsLoudWhenReusedAsWhenTuned) {
+  add("BLAS", {{"blas_sgemm", 50}});
+  add("CPP", {{"cpp_wrong", 1, FakeBehavior::wrong_result}});
+  TuneOptions o = cached_options({"CPP"});
+  o.fallback_to_library = true;
+  ASSERT_TRUE(tuner(o).tune(problem()).record.fallback);
+  warnings_.clear();
+  auto again = tuner(o).tune(problem());
+  EXPECT_TRUE(again.cache_hit);
+  ASSERT_EQ(warnings_.size(), 1u) << "the library served in silence";
+  EXPECT_NE(warnings_[0].find("FALLBACK"), std::string::npos) << warnings_[0];
+  EXPECT_NE(warnings_[0].find("stored result"), std::string::npos) << warnings_[0];
+}
+
 TEST_F(PolicyTest, TheLibraryBackendIsAskedItsVersionOnlyWhenTheFallbackIsAllowed) {
   // Asking cuBLAS its version loads it (~0.05 s): a run that cannot use a
   // fallback record must not pay for it.
