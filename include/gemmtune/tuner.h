@@ -53,6 +53,11 @@ class Selection {
   const std::string& choice() const { return record_.winner->choice; }
   bool fallback() const { return record_.fallback; }
   bool cache_hit() const { return cache_hit_; }
+  // Where the result came from, and how long this process waited for the
+  // fleet's process that was tuning it (TuneResult's fields).
+  ResultSource source() const { return source_; }
+  double waited_seconds() const { return waited_seconds_; }
+  bool waited_too_long() const { return waited_too_long_; }
 
   // Computes one call on the problem's device. Checks the pointers first
   // (InvalidProblemError); a kernel failure throws KernelRunError and is
@@ -61,10 +66,18 @@ class Selection {
 
  private:
   friend class Tuner;
-  Selection(TuningRecord record, bool cache_hit, std::shared_ptr<Kernel> kernel)
-      : record_(std::move(record)), cache_hit_(cache_hit), kernel_(std::move(kernel)) {}
+  Selection(TuneResult result, std::shared_ptr<Kernel> kernel)
+      : record_(std::move(result.record)),
+        cache_hit_(result.cache_hit),
+        source_(result.source),
+        waited_seconds_(result.waited_seconds),
+        waited_too_long_(result.waited_too_long),
+        kernel_(std::move(kernel)) {}
   TuningRecord record_;
   bool cache_hit_ = false;
+  ResultSource source_ = ResultSource::tuned;
+  double waited_seconds_ = 0;
+  bool waited_too_long_ = false;
   std::shared_ptr<Kernel> kernel_;
 };
 

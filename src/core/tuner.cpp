@@ -491,7 +491,7 @@ Selection Tuner::select(const Problem& problem) {
   if (!kernel)
     throw KernelRunError("the selected choice " + result.record.winner->backend + "/" + result.record.winner->choice +
                          " could not be built: " + kernel.error().to_string());
-  return Selection(std::move(result.record), result.cache_hit, std::move(kernel.value()));
+  return Selection(std::move(result), std::move(kernel.value()));
 }
 
 Explanation Tuner::explain(const Problem& problem) {

@@ -223,6 +223,26 @@ print("OK")
 )PY");
 }
 
+TEST_F(CliRun, RunSaysWhereItsResultCameFromAndReportsRejectionsInCsvLikeTune) {
+  py(R"PY(
+np.save("A.npy", rng.standard_normal((16, 32)).astype(np.float32))
+np.save("B.npy", rng.standard_normal((32, 8)).astype(np.float32))
+np.save("Ai.npy", np.ones((16, 32), np.int8))
+np.save("Bi.npy", np.ones((32, 8), np.int8))
+)PY");
+  ASSERT_EQ(run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--json"}).exit_code, 0);
+  ProcessResult again = run({"mm", "--a", "A.npy", "--b", "B.npy", "--out", "C.npy", "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.both();
+  const nlohmann::json j = json_of(again);
+  EXPECT_EQ(j["cache_hit"], true);
+  EXPECT_EQ(j["source"], "local_cache") << "a cache hit said it was tuned";
+  ProcessResult refused = run({"int_mm", "--a", "Ai.npy", "--b", "Bi.npy", "--out", "Ci.npy", "--backends", "BLAS",
+                               "--csv"});
+  EXPECT_EQ(refused.exit_code, 3) << refused.both();
+  EXPECT_CONTAINS(refused.out, "problem,backend,choice,status");
+  EXPECT_CONTAINS(refused.out, "BLAS,,rejected");
+}
+
 TEST_F(CliRun, IntMmOnInt8FilesIsExactAndWritesInt32) {
   py(R"PY(
 np.save("A.npy", rng.integers(-128, 128, size=(9, 33), dtype=np.int8))

@@ -340,9 +340,11 @@ int cmd_run(const Invocation& inv, Io& io) {
     view.error = e.what();
     view.hints = e.hints();
     view.seconds = seconds_since(start);
-    // With --json the report is also on stdout, but stderr says it too: a
-    // script that reads only the exit code and stderr still learns why.
+    // With --json or --csv the report is also on stdout (as `tune` gives
+    // it), but stderr says it too: a script that reads only the exit code
+    // and stderr still learns why.
     if (inv.format == OutputFormat::json) io.out << json_text(result_to_json(view)) << "\n";
+    if (inv.format == OutputFormat::csv) io.out << csv_header() << csv_rows(view);
     io.err << "gemmtune: error: " << printable(e.what());
     return kExitNoChoices;
   }
@@ -350,6 +352,9 @@ int cmd_run(const Invocation& inv, Io& io) {
   view.seconds = seconds_since(start);
   view.record = selection->record();
   view.cache_hit = selection->cache_hit();
+  view.source = selection->source();
+  view.waited_seconds = selection->waited_seconds();
+  view.waited_too_long = selection->waited_too_long();
 
   if (cuda && !device_ok.available)
     throw std::runtime_error("the tuner selected " + selection->backend() + " for " + to_string(problem.device) +
