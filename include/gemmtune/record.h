@@ -58,7 +58,7 @@ struct TuningRecord {
   std::vector<BackendOutcome> backends;
   std::vector<ChoiceOutcome> choices;
   std::optional<Winner> winner;
-  bool fallback = false;             // winner came from the library fallback
+  bool fallback = false;             // winner came from the library fallback (false when the attempt failed too)
   std::string fallback_reason;
   double tuning_seconds = 0;
   std::string created_at;            // ISO 8601, UTC

@@ -38,7 +38,7 @@ std::string format_no_valid_choices(const TuningRecord& record, const std::vecto
           << (choice.rejection ? choice.rejection->to_string() : std::string("(not rejected)")) << "\n";
     }
   }
-  if (record.fallback) {
+  if (!record.fallback && !record.fallback_reason.empty()) {
     out << "  fallback to the library backend was on but it failed too: " << record.fallback_reason << "\n";
   }
   if (!hints.empty()) {

@@ -407,7 +407,8 @@ std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem
   std::vector<std::string> tried_for_fallback;
   if (!winner && impl.fallback_allowed) {
     const std::string lib = library_backend(problem.device.kind);
-    record.fallback = true;
+    // `fallback` says the library served: set below only when it did; a
+    // failed attempt is told by fallback_reason alone.
     if (contains(impl.enabled, lib)) {
       record.fallback_reason = "the library backend " + lib + " is already enabled and found nothing either";
     } else if (!impl.find_backend(lib)) {
@@ -422,6 +423,7 @@ std::optional<TuneResult> tune_problem(Tuner::Impl& impl, const Problem& problem
                                              record.choices.end());
       if (auto w = core::choose_winner(lib_choices, order, impl.options.measure.noise_margin)) {
         winner = first_lib_choice + *w;
+        record.fallback = true;
         record.fallback_reason = "no enabled backend produced a valid choice; the library backend " + lib +
                                  " was used because fallback to the library is on";
         impl.warn("FALLBACK for " + describe(problem) + ": " + record.fallback_reason +

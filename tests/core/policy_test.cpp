@@ -181,6 +181,25 @@ TEST_F(PolicyTest, FallbackToLibraryOnlyWhenAskedAndLoud) {
   EXPECT_NE(warnings_[0].find("GEMMTUNE_FALLBACK_TO_LIBRARY"), std::string::npos);
 }
 
+TEST_F(PolicyTest, AFallbackThatFailsTooIsNoFallbackButSaysItWasTried) {
+  // `fallback: true` means the library served; a failed attempt is no such
+  // result (a filter on fallback == true must not pick up failures).
+  add("BLAS", {{"blas_broken", 50, FakeBehavior::wrong_result}});
+  add("CPP", {{"cpp_wrong", 1, FakeBehavior::wrong_result}});
+  TuneOptions o = options({"CPP"});
+  o.fallback_to_library = true;
+  try {
+    tuner(o).tune(problem());
+    ADD_FAILURE() << "a wrong library choice served";
+  } catch (const NoValidChoicesError& e) {
+    EXPECT_FALSE(e.record().fallback);
+    EXPECT_NE(e.record().fallback_reason.find("failed too"), std::string::npos) << e.record().fallback_reason;
+    EXPECT_NE(std::string(e.what()).find("fallback to the library backend was on but it failed too"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(PolicyTest, AStoredFallbackResultIsAsLoudWhenReusedAsWhenTuned) {
   add("BLAS", {{"blas_sgemm", 50}});
   add("CPP", {{"cpp_wrong", 1, FakeBehavior::wrong_result}});
