@@ -236,6 +236,21 @@ TEST_F(Hostile, WorkloadDefaultBesideAFileNamedDefaultIsAmbiguousAndRefused) {
   EXPECT_CONTAINS(file.out, "0/1 cache hits");
 }
 
+TEST_F(Hostile, ALibraryPrintingToStdoutInProcessCannotCorruptJsonOrCsv) {
+  // oneDNN's verbose mode prints to stdout; `run` and --isolation none run
+  // kernels in the CLI's own process, so those lines went before the JSON.
+  for (const char* format : {"--json", "--csv"}) {
+    ProcessResult r = gemmtune({"tune", "mm", "16x16x16", "--backends", "ONEDNN", "--budget-ms", "1", "--no-cache",
+                                "--isolation", "none", format},
+                               {{"ONEDNN_VERBOSE", "1"}});
+    ASSERT_EQ(r.exit_code, 0) << r.both();
+    EXPECT_CONTAINS(r.err, "onednn_verbose");
+    EXPECT_EQ(r.out.find("onednn_verbose"), std::string::npos) << format << ": " << r.out.substr(0, 200);
+    if (std::string(format) == "--json") EXPECT_FALSE(json_of(r).is_null()) << r.out.substr(0, 200);
+    else EXPECT_EQ(r.out.rfind("problem,backend,choice", 0), 0u) << r.out.substr(0, 200);
+  }
+}
+
 TEST_F(Hostile, CacheDirThatIsAFileIsAUsageError) {
   write("not-a-folder", "x");
   ProcessResult r = gemmtune({"cache", "list"}, {{"GEMMTUNE_CACHE_DIR", path("not-a-folder")}});

@@ -3,8 +3,13 @@
 // The same binary is its own measuring worker (a hidden mode the tuner
 // starts with --gemmtune-worker): choices are measured in child processes of
 // this program, so a choice that crashes or hangs is rejected, not fatal.
+#include <ext/stdio_filebuf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -29,6 +34,18 @@ int main(int argc, char** argv) {
   // and left to end while it does (worker_process.h).
   gemmtune::isolation::stop_workers_without_waiting();
   const auto start = std::chrono::steady_clock::now();
+  // The command's own output (the table, --json, --csv) goes to the real
+  // stdout through a private descriptor, and fd 1 itself now points at
+  // stderr: a library that prints to stdout while a kernel runs in this
+  // process (`run`, --isolation none: ONEDNN_VERBOSE, cuBLAS's logging)
+  // cannot corrupt what a script parses. Workers already send their stdout
+  // to stderr.
+  const int real_stdout = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  static std::optional<__gnu_cxx::stdio_filebuf<char>> output;
+  if (real_stdout >= 0 && ::dup2(STDERR_FILENO, STDOUT_FILENO) >= 0) {
+    output.emplace(real_stdout, std::ios::out);
+    std::cout.rdbuf(&*output);
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   gemmtune::cli::Io io{std::cout, std::cerr, gemmtune::cli::stderr_is_terminal()};
   int code = gemmtune::cli::run_cli(args, io);
