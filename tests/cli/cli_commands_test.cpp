@@ -330,6 +330,13 @@ TEST_F(Cli, ExplainExits3WhenNoEnabledBackendOffersAChoice) {
   EXPECT_CONTAINS(r.out, "hint: disabled backends that would serve this problem:");
   EXPECT_CONTAINS(r.out, "REFERENCE");
   EXPECT_CONTAINS(r.err, "no enabled backend offers a choice");
+  // --json carries the same `error` member as tune's: null when fine.
+  json j = json_of(gemmtune({"explain", "int_mm", "16x16x16", "--backends", "BLAS", "--json"}));
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["error"]["kind"], "no_valid_choices");
+  EXPECT_EQ(j["error"]["exit_code"], 3);
+  EXPECT_TRUE(json_of(gemmtune({"explain", "int_mm", "16x16x16", "--backends", "BLAS,REFERENCE", "--json"}))["error"]
+                  .is_null());
 }
 
 TEST_F(Cli, BackendsListsEveryBuiltInBackend) {
