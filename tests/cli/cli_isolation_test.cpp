@@ -352,7 +352,8 @@ TEST_F(CliIsolation, DevicesRefuseAProblemThatNamesTheCpuOrASingleProblem) {
   ProcessResult everywhere =
       gemmtune({"tune", "--workload", "plain.txt", "--device", "cpu", "--devices", "all", "--no-cache"});
   EXPECT_EQ(everywhere.exit_code, 2) << everywhere.err;
-  EXPECT_CONTAINS(everywhere.err, "--device cpu contradicts --devices all");
+  EXPECT_CONTAINS(everywhere.err, "--device cpu on the command line contradicts --devices all");
+  EXPECT_EQ(everywhere.err.find("plain.txt:1"), std::string::npos) << "blamed on a line that names no device";
 
   ProcessResult one = gemmtune({"tune", "mm", "8x8x8", "--devices", "cuda:0"});
   EXPECT_EQ(one.exit_code, 2);

@@ -150,6 +150,12 @@ void tune_on_devices(const std::vector<Task>& tasks, const std::vector<Device>& 
 // --devices: a list of GPUs, each available, checked before any work. A
 // problem that names the CPU cannot be spread over GPUs.
 std::vector<Device> devices_to_spread_over(const Invocation& inv, const std::vector<Task>& tasks) {
+  // The command line's own --device first: it applies to every line, and a
+  // message about line 1 would send the user to the wrong place.
+  if (inv.problem.device_given && inv.problem.device.kind != DeviceKind::cuda)
+    throw UsageError("--device " + to_string(inv.problem.device) + " on the command line contradicts --devices " +
+                         inv.devices + " (which spreads the problems over GPUs)",
+                     usage_hint(Command::tune));
   for (const Task& task : tasks)
     if (task.invocation.problem.device_given && task.invocation.problem.device.kind != DeviceKind::cuda)
       throw UsageError((task.label.empty() ? std::string() : task.label + ": ") + "--device " +
