@@ -33,7 +33,7 @@ std::vector<std::string> resolve_enabled(const TuneOptions& options,
   TuneOptions from_environment;
   if (options.backends) {
     requested = *options.backends;
-    source = "the backends option";
+    source = "the backends option (--backends)";
   } else if (auto variable = option_table::apply_environment(from_environment, *option_table::find("backends"))) {
     requested = *from_environment.backends;
     source = *variable;
