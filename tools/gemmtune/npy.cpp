@@ -1,12 +1,11 @@
 #include "npy.h"
 
-#include <cstdio>
-
 #include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <sstream>
 
+#include "format.h"
 #include "util/files.h"
 #include "util/memory.h"
 #include "util/numeric.h"
@@ -156,24 +155,9 @@ class HeaderParser {
   std::size_t pos_ = 0;
 };
 
-// A header's text as a message may show it: a NUL would end the message
-// there, a control byte would reach the terminal.
-std::string escaped(const std::string& text) {
-  std::string out;
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\x%02x", c);
-      out += hex;
-    }
-  }
-  return out;
-}
-
 NpyType parse_descr(const std::string& raw_descr, const std::string& name) {
-  const std::string descr = escaped(raw_descr);
+  // Escaped where the message shows it: a NUL in it ended the message there.
+  const std::string descr = printable(raw_descr);
   if (raw_descr.size() < 2) fail(name, "unsupported dtype '" + descr + "'");
   const char order = raw_descr[0];
   const std::string kind = raw_descr.substr(1);
@@ -190,7 +174,7 @@ NpyType parse_descr(const std::string& raw_descr, const std::string& name) {
     if (kind != entry.kind) continue;
     const bool one_byte = npy_type_size(entry.type) == 1;
     if (order == '>' && !one_byte)
-      fail(name, "big-endian data ('" + descr + "') is not supported; save with a little-endian dtype ('<" + escaped(kind) + "')");
+      fail(name, "big-endian data ('" + descr + "') is not supported; save with a little-endian dtype ('<" + printable(kind) + "')");
     if (order != '<' && order != '|' && order != '=' && !(one_byte && order == '>'))
       fail(name, "unsupported byte order in dtype '" + descr + "'");
     return entry.type;
