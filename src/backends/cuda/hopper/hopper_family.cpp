@@ -31,31 +31,28 @@ std::int64_t tile_count(const Problem& p, int bm, int bn, int cluster = 1) {
   return p.batch * static_cast<std::int64_t>(ceil_div(p.m, rows)) * cluster * ceil_div(p.n, bn);
 }
 
-// The deepest ring that fits (two CTAs per SM for the small one-consumer tiles).
-int default_stages(int bm, int bn, bool pingpong = false) {
-  Config c{bm, bn, 2, 1, 1, pingpong};
-  const bool pair = c.consumers() == 1 && c.accumulators() <= 64;
-  const std::size_t budget = pair ? kSmPerSm / 2 - 1024 : kMaxBlockSmem;
+// The most stages (2 to `most`) of `c` whose shared memory fits `budget`.
+int deepest_ring(Config c, int most, std::size_t budget) {
   int stages = 2;
-  for (int s = 2; s <= kMaxStages; ++s) {
+  for (int s = 2; s <= most; ++s) {
     c.stages = s;
     if (c.smem_bytes() <= budget) stages = s;
   }
   return stages;
 }
 
+// The standard ring: the deepest up to kMaxStages that fits (two CTAs per SM
+// for the small one-consumer tiles).
+int default_stages(int bm, int bn, bool pingpong = false) {
+  const Config c{bm, bn, 2, 1, 1, pingpong};
+  const bool pair = c.consumers() == 1 && c.accumulators() <= 64;
+  return deepest_ring(c, kMaxStages, pair ? kSmPerSm / 2 - 1024 : kMaxBlockSmem);
+}
+
 // The deepest ring one CTA per SM can hold (up to kMaxDeepStages): for
 // problems whose tiles fill one wave at most, where every SM streams its
 // operands once and the bytes in flight per SM set the pace.
-int deep_stages(int bm, int bn) {
-  Config c{bm, bn, 2, 1, 1};
-  int stages = 2;
-  for (int s = 2; s <= kMaxDeepStages; ++s) {
-    c.stages = s;
-    if (c.smem_bytes() <= kMaxBlockSmem) stages = s;
-  }
-  return stages;
-}
+int deep_stages(int bm, int bn) { return deepest_ring(Config{bm, bn, 2, 1, 1}, kMaxDeepStages, kMaxBlockSmem); }
 
 // SM-level efficiency of a tile shape when every SM is busy: what fraction of
 // the tensor cores' peak its mainloop sustains (larger tiles read fewer
