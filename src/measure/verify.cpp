@@ -11,15 +11,6 @@
 namespace gemmtune::measure {
 namespace {
 
-// `v` as an output of `dtype` holds it: rounded to nearest, an infinity past
-// the dtype's range.
-double stored_as(DType dtype, double v) {
-  alignas(8) unsigned char cell[8] = {};
-  numeric::store_from_double(cell, dtype, 0, v);
-  return numeric::load_as_double(cell, dtype, 0);
-}
-
-
 double output_rounding(DType t) {
   switch (t) {
     case DType::f64: return 0x1.0p-52;
@@ -172,7 +163,7 @@ Expected<double> verify_output(runtime::DeviceRuntime& rt, const Problem& p, con
       // the allowed error of that range, either is right.
       const double reach = ref.value + std::copysign(allowed, ref.value);
       if (std::isinf(got) && std::signbit(got) == std::signbit(ref.value) &&
-          std::isinf(stored_as(p.c.dtype, reach)))
+          std::isinf(numeric::rounded_as(p.c.dtype, reach)))
         continue;
       std::ostringstream msg;
       msg << where(p, at) << " is " << got << ", expected " << ref.value;

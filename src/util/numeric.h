@@ -166,6 +166,14 @@ inline void store_from_double(void* data, DType dtype, std::int64_t index, doubl
   }
 }
 
+// `v` as an element of `dtype` holds it: rounded to nearest, an infinity
+// past a float dtype's range (fp8 saturates instead).
+inline double rounded_as(DType dtype, double v) {
+  alignas(8) unsigned char cell[8] = {};
+  store_from_double(cell, dtype, 0, v);
+  return load_as_double(cell, dtype, 0);
+}
+
 // Activations in double precision: the reference's definitions.
 inline double activate(Activation act, double x) {
   switch (act) {

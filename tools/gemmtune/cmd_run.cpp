@@ -66,15 +66,12 @@ void store_converted(void* dst, DType target, std::int64_t index, double v, cons
       usage(file.path + ": element " + where + " = " + buf + " is not representable as " +
             std::string(to_string(target)) + " (converting " + file.flag + " to the problem's dtype)");
     }
-    numeric::store_from_double(dst, target, index, v);
-    return;
+  } else if (std::isfinite(v)) {
+    if (std::isinf(numeric::rounded_as(target, v))) ++notes.infinite;
+    const double fp8_max = target == DType::f8e4m3 ? numeric::kE4M3.max_finite : numeric::kE5M2.max_finite;
+    if (is_fp8(target) && std::fabs(v) > fp8_max) ++notes.saturated;
   }
   numeric::store_from_double(dst, target, index, v);
-  if (std::isfinite(v) && !std::isfinite(numeric::load_as_double(dst, target, index))) ++notes.infinite;
-  if (target == DType::f8e4m3 || target == DType::f8e5m2) {
-    const double max = target == DType::f8e4m3 ? numeric::kE4M3.max_finite : numeric::kE5M2.max_finite;
-    if (std::isfinite(v) && std::fabs(v) > max) ++notes.saturated;
-  }
 }
 
 // Copies a 2-D or 3-D file into a buffer laid out as `desc` (batched when
