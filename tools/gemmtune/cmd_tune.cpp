@@ -294,18 +294,10 @@ int cmd_explain(const Invocation& inv, Io& io) {
   const bool any_choice = std::any_of(explanation.record.choices.begin(), explanation.record.choices.end(),
                                       [](const ChoiceOutcome& c) { return c.ok(); });
   const std::string none = "no enabled backend offers a choice for " + describe(problem);
-  if (inv.format == OutputFormat::json) {
-    // The same `error` member as tune's: null, or what made it exit 3.
-    nlohmann::json j = explanation_to_json(explanation);
-    j["error"] = any_choice ? nlohmann::json(nullptr)
-                            : nlohmann::json{{"kind", "no_valid_choices"},
-                                             {"exit_code", 3},
-                                             {"message", none},
-                                             {"disabled_would_serve", j["disabled_would_serve"]}};
-    io.out << json_text(j) << "\n";
-  } else {
+  if (inv.format == OutputFormat::json)
+    io.out << json_text(explanation_to_json(explanation, any_choice ? std::nullopt : std::optional(none))) << "\n";
+  else
     io.out << format_explanation(explanation);
-  }
   if (!any_choice) {
     io.err << "gemmtune: error: " << none << "\n";
     return kExitNoChoices;

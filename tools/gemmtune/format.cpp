@@ -220,6 +220,15 @@ std::string hints_text(const std::vector<DisabledBackendHint>& hints) {
   return join(parts, ", ");
 }
 
+// The `error` member of tune's and explain's JSON: null, or why it exits 3.
+json error_json(const std::optional<std::string>& message, const std::vector<DisabledBackendHint>& hints) {
+  if (!message) return nullptr;
+  return json{{"kind", "no_valid_choices"},
+              {"exit_code", 3},
+              {"message", *message},
+              {"disabled_would_serve", hints_json(hints)}};
+}
+
 }  // namespace
 
 LibraryBaseline library_baseline(const TuningRecord& r) {
@@ -388,14 +397,7 @@ nlohmann::json result_to_json(const ResultView& v) {
   }
   j["library"] = libj;
   j["record"] = json::parse(record_to_json(r));
-  if (v.error) {
-    j["error"] = json{{"kind", "no_valid_choices"},
-                      {"exit_code", 3},
-                      {"message", *v.error},
-                      {"disabled_would_serve", hints_json(v.hints)}};
-  } else {
-    j["error"] = nullptr;
-  }
+  j["error"] = error_json(v.error, v.hints);
   return j;
 }
 
@@ -546,7 +548,7 @@ std::string format_explanation(const Explanation& e) {
   return out.str();
 }
 
-nlohmann::json explanation_to_json(const Explanation& e) {
+nlohmann::json explanation_to_json(const Explanation& e, const std::optional<std::string>& error) {
   const TuningRecord& r = e.record;
   json j;
   j["problem"] = problem_json(r.problem);
@@ -556,6 +558,7 @@ nlohmann::json explanation_to_json(const Explanation& e) {
   j["backends"] = backends_json(r);
   j["choices"] = choices_json(r);
   j["disabled_would_serve"] = hints_json(e.disabled_would_serve);
+  j["error"] = error_json(error, e.disabled_would_serve);
   return j;
 }
 

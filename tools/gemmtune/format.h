@@ -73,7 +73,9 @@ std::string format_summary(const std::vector<ResultView>&, double total_seconds)
 
 // `explain`: the enabled set, choices or rejections, hints.
 std::string format_explanation(const Explanation&);
-nlohmann::json explanation_to_json(const Explanation&);
+// `error`: why it exits 3 (no enabled backend offers a choice), or nullopt;
+// the `error` member is then tune's (result_to_json), null when fine.
+nlohmann::json explanation_to_json(const Explanation&, const std::optional<std::string>& error);
 
 // Every JSON document the CLI prints, indented. Bytes that are not UTF-8
 // (a path is any bytes but NUL) become U+FFFD, so the output stays valid JSON
