@@ -1,6 +1,5 @@
 #include "store/redis_records.h"
 
-#include <cctype>
 #include <utility>
 
 #include "store/tuning_cache.h"
@@ -116,28 +115,6 @@ WaitView RedisRecords::look(const std::string& key) {
   if (replies[3].type != Reply::Type::integer) unexpected("PTTL (lease)", replies[3]);
   view.lease_ttl_ms = replies[3].integer;
   return view;
-}
-
-std::string implausible_lease(const std::string& holder, std::int64_t ttl_ms) {
-  if (ttl_ms == -1) return "it never expires";
-  if (ttl_ms > static_cast<std::int64_t>(kMaxLeaseSeconds * 1000))
-    return "it expires in " + std::to_string(ttl_ms / 1000) + " s, over the " +
-           std::to_string(static_cast<int>(kMaxLeaseSeconds)) + " s any lease may have";
-  // "<host> pid <digits> <16 hex digits>", the host a name without spaces.
-  const std::size_t pid_at = holder.find(" pid ");
-  const std::size_t hex_at = holder.rfind(' ');
-  auto all = [&](std::size_t from, std::size_t to, auto&& ok) {
-    if (from >= to) return false;
-    for (std::size_t i = from; i < to; ++i)
-      if (!ok(static_cast<unsigned char>(holder[i]))) return false;
-    return true;
-  };
-  const bool ok = holder.size() <= 300 && pid_at != std::string::npos && hex_at > pid_at + 4 &&
-                  all(0, pid_at, [](unsigned char c) { return c > 0x20 && c < 0x7f; }) &&
-                  all(pid_at + 5, hex_at, [](unsigned char c) { return std::isdigit(c) != 0; }) &&
-                  holder.size() - hex_at - 1 == 16 &&
-                  all(hex_at + 1, holder.size(), [](unsigned char c) { return std::isxdigit(c) != 0; });
-  return ok ? "" : "its holder is not a gemmtune process's \"host pid N id\"";
 }
 
 ScanPage RedisRecords::scan(const std::string& cursor) {

@@ -33,11 +33,6 @@ struct WaitView {
   std::int64_t lease_ttl_ms = 0;  // the lease's PTTL: -1 none, -2 gone
 };
 
-// Why a lease value is not one a gemmtune process writes ("host pid N
-// <16 hex digits>", with an expiry of at most kMaxLeaseSeconds), or empty.
-// A lease that is not gets no wait: it is removed and the problem tuned.
-constexpr double kMaxLeaseSeconds = 3600;
-std::string implausible_lease(const std::string& holder, std::int64_t ttl_ms);
 
 struct ScanPage {
   std::string cursor;  // "0": the scan is complete

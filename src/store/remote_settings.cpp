@@ -6,7 +6,6 @@
 #include "core/option_table.h"
 #include "gemmtune/errors.h"
 #include "store/redis_client.h"
-#include "store/redis_records.h"
 #include "store/tuning_cache.h"
 
 namespace gemmtune::store {

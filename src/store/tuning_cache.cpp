@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <condition_variable>
 #include <map>
@@ -367,7 +368,7 @@ class LayeredCache final : public TuningCache {
         endpoint_(redis::parse_url(settings.url)),
         limits_{settings.connect_timeout, settings.command_timeout, kMaxRemoteRecordBytes + (64u << 10)},
         warn_(std::move(warn)),
-        holder_(process_identity() + " " + random_hex()),
+        holder_(lease_holder()),
         health_(endpoint_.display()),
         link_(endpoint_, limits_, settings.key_prefix, health_) {}
 
@@ -423,11 +424,11 @@ class LayeredCache final : public TuningCache {
   }
   // A lease no gemmtune process wrote (by hand, another program: no expiry,
   // another form of holder) gets no wait: removed, if it still holds the
-  // value seen, with a warning; true when so. Once per key and process, so
-  // that a writer that keeps putting it back cannot hold a tuning in a loop
-  // (the second time it is waited for like any lease, to the wait bound).
-  bool drop_forged_lease(const std::string& key, const WaitView& view) {
-    const std::string why = implausible_lease(*view.holder, view.lease_ttl_ms);
+  // value seen, with a warning (`why`: implausible_lease's answer); true
+  // when so. Once per key and process, so that a writer that keeps putting
+  // it back cannot hold a tuning in a loop (the second time it is waited for
+  // like any lease, to the wait bound).
+  bool drop_forged_lease(const std::string& key, const WaitView& view, const std::string& why) {
     if (why.empty() || !dropped_leases_.insert(key).second) return false;
     warnings_.push_back("the lease on " + short_key(key) + " in the remote cache is not one gemmtune writes (" + why +
                         "); removed, tuning here");
@@ -544,7 +545,8 @@ Lookup LayeredCache::lookup(const std::string& key, const RecordCheck& usable, W
     if (waiting == Waiting::dont_wait) {
       auto view = remote([&](RedisRecords& r) { return r.look(key); });
       if (!view) return out;
-      if (!view->holder || drop_forged_lease(key, *view)) continue;  // gone meanwhile, or removed: claim it
+      if (!view->holder || drop_forged_lease(key, *view, implausible_lease(*view->holder, view->lease_ttl_ms)))
+        continue;  // gone meanwhile, or removed: claim it
       out.claimed_elsewhere = true;
       return out;
     }
@@ -567,11 +569,12 @@ Lookup LayeredCache::lookup(const std::string& key, const RecordCheck& usable, W
       if (!view) return out;
       out.waited_seconds = seconds_between(wait_start, Clock::now());
       if ((out.record = take_remote(view->record, key, usable, refused)) || refused) return out;
-      if (!view->holder || drop_forged_lease(key, *view)) break;
+      if (!view->holder) break;
+      const std::string forged = implausible_lease(*view->holder, view->lease_ttl_ms);
+      if (drop_forged_lease(key, *view, forged)) break;
       // Shown to the user: only a holder of gemmtune's own form (bounded,
       // printable), never a forged value.
-      out.waited_for = implausible_lease(*view->holder, view->lease_ttl_ms).empty() ? *view->holder
-                                                                                    : "a lease no gemmtune process wrote";
+      out.waited_for = forged.empty() ? *view->holder : "a lease no gemmtune process wrote";
     }
   }
 }
@@ -627,5 +630,30 @@ std::string process_identity() {
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "unknown-host");
   return std::string(host) + " pid " + std::to_string(::getpid());
 }
+
+std::string lease_holder() { return process_identity() + " " + random_hex(); }
+
+std::string implausible_lease(const std::string& holder, std::int64_t ttl_ms) {
+  if (ttl_ms == -1) return "it never expires";
+  if (ttl_ms > static_cast<std::int64_t>(kMaxLeaseSeconds * 1000))
+    return "it expires in " + std::to_string(ttl_ms / 1000) + " s, over the " +
+           std::to_string(static_cast<int>(kMaxLeaseSeconds)) + " s any lease may have";
+  // "<host> pid <digits> <16 hex digits>", the host a name without spaces.
+  const std::size_t pid_at = holder.find(" pid ");
+  const std::size_t hex_at = holder.rfind(' ');
+  auto all = [&](std::size_t from, std::size_t to, auto&& ok) {
+    if (from >= to) return false;
+    for (std::size_t i = from; i < to; ++i)
+      if (!ok(static_cast<unsigned char>(holder[i]))) return false;
+    return true;
+  };
+  const bool ok = holder.size() <= 300 && pid_at != std::string::npos && hex_at > pid_at + 4 &&
+                  all(0, pid_at, [](unsigned char c) { return c > 0x20 && c < 0x7f; }) &&
+                  all(pid_at + 5, hex_at, [](unsigned char c) { return std::isdigit(c) != 0; }) &&
+                  holder.size() - hex_at - 1 == 16 &&
+                  all(hex_at + 1, holder.size(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+  return ok ? "" : "its holder is not a gemmtune process's \"host pid N id\"";
+}
+
 
 }  // namespace gemmtune::store

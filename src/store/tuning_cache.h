@@ -110,4 +110,14 @@ std::unique_ptr<TuningCache> open_tuning_cache(const std::string& db_path, const
 // "host pid 123", the identity written into a record's tuned_by.
 std::string process_identity();
 
+// A lease on a problem in Redis: its value is the holder, "host pid N" and
+// 16 hex digits (one per process and cache), and it expires after at most
+// kMaxLeaseSeconds unless renewed. lease_holder() makes one;
+// implausible_lease() says why a value seen in Redis is not one a gemmtune
+// process wrote (by hand, another program), or "": such a lease gets no
+// wait, it is removed and the problem tuned.
+constexpr double kMaxLeaseSeconds = 3600;
+std::string lease_holder();
+std::string implausible_lease(const std::string& holder, std::int64_t ttl_ms);
+
 }  // namespace gemmtune::store
