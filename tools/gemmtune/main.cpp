@@ -9,17 +9,17 @@
 
 #include <chrono>
 #include <csignal>
-#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli.h"
 #include "isolation/worker_locator.h"
-#include "isolation/worker_process.h"
 #include "isolation/worker_main.h"
+#include "isolation/worker_process.h"
 #include "progress.h"
 #include "util/log.h"
 
