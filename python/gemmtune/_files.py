@@ -70,9 +70,7 @@ def writable_target(path, what):
             except OSError as e:
                 raise _error(e.errno, what, f"is a symbolic link that cannot be followed ({e.strerror})") from None
             target = os.path.realpath(path)
-        if not stat.S_ISREG(st.st_mode):
-            raise _error(errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL, what,
-                         f"is {_kind(st.st_mode)}; gemmtune writes only regular files and never replaces anything else")
+        _require_regular(st, what, "; gemmtune writes only regular files and never replaces anything else")
         if not os.access(target, os.W_OK):
             raise _error(errno.EACCES, what, "the existing file is read-only; gemmtune will not replace it")
     folder = os.path.dirname(target) or "."
@@ -173,7 +171,7 @@ def open_regular(path, what):
     return os.fdopen(fd, "rb")
 
 
-def _require_regular(st, what):
+def _require_regular(st, what, tail=", not a regular file"):
+    """OSError naming `what` unless `st` is a regular file's: 'is a FIFO' + `tail`."""
     if not stat.S_ISREG(st.st_mode):
-        raise _error(errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL, what,
-                     f"is {_kind(st.st_mode)}, not a regular file")
+        raise _error(errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EINVAL, what, f"is {_kind(st.st_mode)}{tail}")

@@ -308,7 +308,7 @@ def _layout_of(op, operands, out, activation, alpha, beta):
         s.bias_kind = p._text(kind, "bias")
     else:
         s.bias_kind = p._text("none", "bias")
-    s.alpha, s.beta = float(alpha), float(beta)
+    s.alpha, s.beta = _real("alpha", alpha), _real("beta", beta)
     s.activation = p._text(activation, "activation")
     s.device = p._text(device, "device")
     return p, plan
