@@ -2,8 +2,8 @@
  *
  * What python/gemmtune/ops.py's _fast does for plain torch tensors (the memo
  * key from the tensors' attributes, the memo lookup, the result's
- * allocation, the current stream, the kernel call under its selection's
- * lock, the typed error, capture), done here without the interpreter's
+ * allocation, the current stream, the kernel call, the typed error,
+ * capture), done here without the interpreter's
  * frames and without ctypes. It is the same algorithm on the same objects:
  * the memo is the tuner's own dictionary (tuner._fast), its entries are the
  * tuples ops._fast_entry builds (a miss calls that Python function), and
@@ -20,8 +20,9 @@
  * read from dictionaries (the ops module's globals, the memo) are owned
  * (new references) before anything that can run other Python code, so
  * another thread replacing them cannot free them under this one. The
- * kernel runs with the GIL released, inside its selection's lock, as
- * Selection.run_pointers does through ctypes.
+ * kernel runs with the GIL released, as Selection.run_pointers runs it
+ * through ctypes; the C API's selection handle makes concurrent runs of one
+ * selection take turns (c_api.h).
  */
 
 #define Py_LIMITED_API 0x030B0000
@@ -45,7 +46,7 @@ static struct {
 
 /* Interned names, made once at import. */
 static PyObject *s_data_ptr, *s_dtype, *s_shape, *s_stride, *s_get_device, *s_is_cuda, *s_requires_grad, *s_fast,
-    *s_reshape, *s_expand, *s_contiguous, *s_acquire, *s_release, *s_active, *s_record, *s_plain, *s_grad_enabled,
+    *s_reshape, *s_expand, *s_contiguous, *s_active, *s_record, *s_plain, *s_grad_enabled,
     *s_default, *s_default_tuner, *s_raw_stream, *s_fast_entry, *s_act, *s_none, *s_linear;
 static PyObject *minus_one;
 
@@ -64,8 +65,6 @@ static const struct {
     {&s_reshape, "reshape"},
     {&s_expand, "expand"},
     {&s_contiguous, "contiguous"},
-    {&s_acquire, "acquire"},
-    {&s_release, "release"},
     {&s_active, "active"},
     {&s_record, "record"},
     {&s_plain, "_PLAIN"},
@@ -94,7 +93,7 @@ enum {
 };
 
 /* The fields of a memo entry (ops._fast_entry). */
-enum { kEntryRun, kEntryHandle, kEntryLock, kEntryAllocate, kEntryStream, kEntryBiasShape, kEntryFlatten, kEntrySelection,
+enum { kEntryRun, kEntryHandle, kEntryAllocate, kEntryStream, kEntryBiasShape, kEntryFlatten, kEntrySelection,
        kEntrySize };
 
 static int check_count(const char *function, Py_ssize_t given, Py_ssize_t low, Py_ssize_t high) {
@@ -252,22 +251,14 @@ static PyObject *make_entry(PyObject *tuner, PyObject *key, PyObject *op, PyObje
   return entry;
 }
 
-/* The kernel call under the selection's lock, with the GIL released. */
-static int call_kernel(PyObject *lock, const gemmtune_selection *handle, uintptr_t a, uintptr_t b, uintptr_t c,
-                       uintptr_t bias, void *stream) {
-  PyObject *r = PyObject_CallMethodObjArgs(lock, s_acquire, NULL);
-  if (r == NULL)
-    return -1;
-  Py_DECREF(r);
+/* The kernel call, with the GIL released. */
+static int call_kernel(const gemmtune_selection *handle, uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t bias,
+                       void *stream) {
   run_function run = bound.run; /* read with the GIL held: bind() may run on another thread meanwhile */
   int status;
   Py_BEGIN_ALLOW_THREADS
   status = run(handle, (const void *)a, (const void *)b, (void *)c, (const void *)bias, NULL, NULL, stream);
   Py_END_ALLOW_THREADS
-  r = PyObject_CallMethodObjArgs(lock, s_release, NULL);
-  if (r == NULL)
-    return -1;
-  Py_DECREF(r);
   if (status == 0)
     return 0;
   /* The same typed exception ops._fast raises: _capi.last_error(), read on
@@ -342,7 +333,6 @@ static PyObject *run_fast(PyObject *tuner, PyObject *op, PyObject *a, PyObject *
   }
   /* Borrowed from the entry, which is held. */
   PyObject *handle_object = PyTuple_GetItem(entry, kEntryHandle);
-  PyObject *lock = PyTuple_GetItem(entry, kEntryLock);
   PyObject *allocate = PyTuple_GetItem(entry, kEntryAllocate);
   PyObject *stream_index = PyTuple_GetItem(entry, kEntryStream);
   PyObject *bias_shape = PyTuple_GetItem(entry, kEntryBiasShape);
@@ -391,7 +381,7 @@ static PyObject *run_fast(PyObject *tuner, PyObject *op, PyObject *a, PyObject *
     if (stream == NULL && PyErr_Occurred())
       goto done;
   }
-  if (call_kernel(lock, handle, p.a, p.b, pc, p.bias, stream) < 0 || record_if_capturing(selection) < 0)
+  if (call_kernel(handle, p.a, p.b, pc, p.bias, stream) < 0 || record_if_capturing(selection) < 0)
     goto done;
   result = c;
   c = NULL;

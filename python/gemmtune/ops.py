@@ -112,15 +112,16 @@ def _first_sight(tuner, key, layout, op, operands, out, activation, alpha, beta)
 # under the GIL (and internally locked per dictionary on free-threaded
 # builds), and an entry is a tuple built completely before it is stored and
 # never changed after, so a reader sees either no entry or a whole one. Two
-# threads seeing the same new key at once may both build an entry (each
-# selection is made under the tuner's own lock) and the later store wins:
-# both are valid. The kernel call itself stays under its selection's lock (a
-# selection's kernel must not run concurrently), as Selection.run_pointers does.
+# threads seeing the same new key at once may both build an entry (the C
+# API's tuner handle makes selections take turns) and the later store wins:
+# both are valid. A selection's kernel must not run concurrently: the C API's
+# selection handle makes runs of one selection take turns (c_api.h), here as
+# in Selection.run_pointers.
 # The C fast path (python/fastpath/fastpath.c) is the same algorithm on the
 # same objects: it reads the memo with the GIL held (one dictionary lookup),
 # owns the entry it found before running anything else, builds a missing
-# entry with _fast_entry below, and calls the kernel with the GIL released
-# inside the entry's lock (the selection's own). It loads only where the GIL
+# entry with _fast_entry below, and calls the kernel with the GIL released.
+# It loads only where the GIL
 # exists (the stable ABI does not load on a free-threaded build).
 
 # Set by gemmtune.torch when it is imported (_install_torch): the types the fast
@@ -151,14 +152,14 @@ def _install_torch(support):
 
 
 def _fast_entry(tuner, key, op, operands, out, activation, alpha, beta):
-    """The memo entry for a new fast-path key: (run, handle, lock, allocate,
+    """The memo entry for a new fast-path key: (run, handle, allocate,
     stream_index, bias_shape, flatten, selection), unpacked by _fast in one step."""
     layout = _signature(op, operands, out, activation, alpha, beta)
     selection = _first_sight(tuner, _memo_key(layout, operands, out), layout, op, operands, out, activation, alpha,
                              beta)
     plan = selection._plan
     first = operands[1] if op in ("addmm", "baddbmm") else operands[0]
-    entry = (selection._run, selection._handle, selection._lock,
+    entry = (selection._run, selection._handle,
              _torch_support.result_allocator(first, plan.out_shape),
              first.device.index if first.device.type == "cuda" else None,
              plan.bias_shape, plan.flatten_x, selection)
@@ -195,7 +196,7 @@ def _fast_python(tuner, op, a, b, bias, activation, alpha, beta, out=None):
     if entry is None:
         operands = (a, b, bias) if op == "linear" else ((bias, a, b) if bias is not None else (a, b))
         entry = _fast_entry(tuner, key, op, operands, out, activation, alpha, beta)
-    run, handle, lock, allocate, stream_index, bias_shape, flatten, selection = entry
+    run, handle, allocate, stream_index, bias_shape, flatten, selection = entry
     if flatten:
         a = a.reshape(-1, a.shape[-1])
         pa = a.data_ptr()
@@ -205,8 +206,8 @@ def _fast_python(tuner, op, a, b, bias, activation, alpha, beta, out=None):
     c = allocate() if out is None else out
     # Looked up per call: the caller may have switched streams since.
     stream = None if stream_index is None else _raw_stream(stream_index)
-    with lock:
-        status = run(handle, pa, pb, c.data_ptr(), pbias, None, None, stream)
+    # Runs of one selection from several threads take turns in the C API.
+    status = run(handle, pa, pb, c.data_ptr(), pbias, None, None, stream)
     if status:
         raise _capi.last_error()
     if _capture.active:

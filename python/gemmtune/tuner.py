@@ -14,7 +14,6 @@ import contextlib
 import ctypes
 import json
 import operator
-import threading
 
 from . import _arrays, _capi, options
 from .errors import ConfigError, InvalidProblemError
@@ -456,7 +455,6 @@ class Selection:
         self._c_tuner = c_tuner  # owns the backends the kernel came from
         self._handle = handle
         self._run = _capi.lib.gemmtune_selection_run
-        self._lock = threading.Lock()  # one selection's kernel must not run concurrently
         self._problem = problem
         self._plan = plan
         self._signature = signature
@@ -510,9 +508,8 @@ class Selection:
 
     def _run_pointers(self, a, b, c, bias, scale_a, scale_b, stream):
         """run_pointers() on addresses taken from arrays (nothing to check)."""
-        handle = self._live()
-        with self._lock:
-            status = self._run(handle, a, b, c, bias, scale_a, scale_b, stream)
+        # Runs of one selection from several threads take turns in the C API.
+        status = self._run(self._live(), a, b, c, bias, scale_a, scale_b, stream)
         if status:
             raise _capi.last_error()
 
@@ -618,7 +615,6 @@ class Tuner:
         self._plans = {}  # signature -> Selection, for gemmtune.mm & co.
         self._fast = {}  # torch fast-path key -> the tuple ops._fast_entry builds
         self._failures = {}  # signature -> NoValidChoicesError, not retried
-        self._lock = threading.Lock()  # select() is not thread-safe in C++
 
     def select(self, problem, *operands, out=None, activation=None, alpha=1.0, beta=1.0):
         """The winner for a Problem, or for `op` on arrays:
@@ -659,8 +655,9 @@ class Tuner:
     def _select_handle(self, problem):
         handle = self._live()
         out = ctypes.c_void_p()
-        with self._lock:
-            status = _capi.lib.gemmtune_select(handle, ctypes.byref(problem._struct), ctypes.byref(out))
+        # Threads sharing this tuner take turns in the C API (select() is not
+        # thread-safe in C++).
+        status = _capi.lib.gemmtune_select(handle, ctypes.byref(problem._struct), ctypes.byref(out))
         if status:
             raise _capi.last_error()
         return out.value
@@ -671,8 +668,7 @@ class Tuner:
         handle = self._live()
         _check_problem(problem, "problem")
         text = ctypes.c_char_p()
-        with self._lock:
-            _capi.check(_capi.lib.gemmtune_explain(handle, ctypes.byref(problem._struct), ctypes.byref(text)))
+        _capi.check(_capi.lib.gemmtune_explain(handle, ctypes.byref(problem._struct), ctypes.byref(text)))
         return json.loads(text.value.decode())
 
     def forget(self):
