@@ -5,15 +5,16 @@
 #include "gemmtune/c_api.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
-#include <unistd.h>
 
 namespace {
 
@@ -21,6 +22,17 @@ bool backend_available(const std::string& name) {
   const std::string listing = gemmtune_backends();
   const auto at = listing.find(name + "\t");
   return at != std::string::npos && listing.compare(at + name.size() + 1, 9, "available") == 0;
+}
+
+// A dense f32 nn problem m x n x k (op mm unless set after).
+gemmtune_problem dense_f32(std::int64_t m, std::int64_t n, std::int64_t k) {
+  gemmtune_problem p;
+  gemmtune_problem_init(&p);
+  p.m = m;
+  p.n = n;
+  p.k = k;
+  EXPECT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK) << gemmtune_last_error();
+  return p;
 }
 
 TEST(CApi, UnknownBackendIsInvalidAndListsTheValidNames) {
@@ -95,10 +107,7 @@ TEST(CApi, GpuProblemWithoutAGpuIsNoValidChoicesWithTheReason) {
 TEST(CApi, InvalidProblemFieldIsNamed) {
   gemmtune_tuner* t = gemmtune_tuner_create("BLAS", "cache=0");
   ASSERT_NE(t, nullptr);
-  gemmtune_problem p;
-  gemmtune_problem_init(&p);
-  p.m = p.n = p.k = 4;
-  ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+  gemmtune_problem p = dense_f32(4, 4, 4);
   p.activation = "tanh";
   gemmtune_selection* s = nullptr;
   EXPECT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_INVALID);
@@ -159,10 +168,7 @@ TEST(CApi, NoValidChoicesErrorCarriesEveryRejectionAsJson) {
 TEST(CApi, SelectionRecordIsJsonWithTheWinner) {
   gemmtune_tuner* t = gemmtune_tuner_create("BLAS", "cache=0;budget_ms=1");
   ASSERT_NE(t, nullptr) << gemmtune_last_error();
-  gemmtune_problem p;
-  gemmtune_problem_init(&p);
-  p.m = p.n = p.k = 8;
-  ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+  gemmtune_problem p = dense_f32(8, 8, 8);
   gemmtune_selection* s = nullptr;
   ASSERT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_OK) << gemmtune_last_error();
   const std::string record = gemmtune_selection_record_json(s);
@@ -197,10 +203,7 @@ TEST(CApi, ADatabasePathTheStoreCannotUseIsInvalidLikeTheClisExit2) {
     EXPECT_NE(std::string(gemmtune_last_error_json()).find("\"status\":2"), std::string::npos)
         << gemmtune_last_error_json();
   } else {
-    gemmtune_problem p;
-    gemmtune_problem_init(&p);
-    p.m = p.n = p.k = 8;
-    ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+    gemmtune_problem p = dense_f32(8, 8, 8);
     gemmtune_selection* s = nullptr;
     EXPECT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_INVALID) << gemmtune_last_error();
     EXPECT_EQ(s, nullptr);
@@ -232,12 +235,7 @@ TEST(CApi, ThreadsSharingOneTunerTakeTurnsAndEachGetsItsSelection) {
     threads.emplace_back([&, i] {
       int worst = GEMMTUNE_OK;
       for (int j = 0; j < 6; ++j) {
-        gemmtune_problem p;
-        gemmtune_problem_init(&p);
-        p.m = 8 + 8 * i;
-        p.n = 16 + 8 * j;
-        p.k = 24;
-        if (gemmtune_problem_dense(&p, "f32", "nn") != GEMMTUNE_OK) worst = GEMMTUNE_ERROR;
+        gemmtune_problem p = dense_f32(8 + 8 * i, 16 + 8 * j, 24);
         gemmtune_selection* s = nullptr;
         const int rc = gemmtune_select(t, &p, &s);
         if (rc != GEMMTUNE_OK) worst = rc;
@@ -256,10 +254,7 @@ TEST(CApi, ThreadsRunningOneSelectionEachGetTheirOwnExactResult) {
   // handle must take turns, or one thread's packing overwrites another's.
   gemmtune_tuner* t = gemmtune_tuner_create("CPP", "cache=0;budget_ms=2");
   ASSERT_NE(t, nullptr) << gemmtune_last_error();
-  gemmtune_problem p;
-  gemmtune_problem_init(&p);
-  p.m = p.n = p.k = 96;
-  ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+  gemmtune_problem p = dense_f32(96, 96, 96);
   gemmtune_selection* s = nullptr;
   ASSERT_EQ(gemmtune_select(t, &p, &s), GEMMTUNE_OK) << gemmtune_last_error();
   const int n = 96;
@@ -290,10 +285,7 @@ TEST(CApi, ThreadsRunningOneSelectionEachGetTheirOwnExactResult) {
 }
 
 TEST(CApi, TuneOnDevicesRefusesABadDeviceListNamingIt) {
-  gemmtune_problem p;
-  gemmtune_problem_init(&p);
-  p.m = p.n = p.k = 8;
-  ASSERT_EQ(gemmtune_problem_dense(&p, "f32", "nn"), GEMMTUNE_OK);
+  gemmtune_problem p = dense_f32(8, 8, 8);
   const char* json = nullptr;
   EXPECT_EQ(gemmtune_tune_on_devices(nullptr, &p, 1, nullptr, &json), GEMMTUNE_INVALID);
   EXPECT_NE(std::string(gemmtune_last_error()).find("devices"), std::string::npos) << gemmtune_last_error();
