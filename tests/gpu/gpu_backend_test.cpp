@@ -737,13 +737,18 @@ TEST(CudaRuntimeOnGpu, GraphTimingReplaysACapturedRun) {
 
 // ---- through the tuner ----
 
+// A tuner of these backends that neither reads nor writes the results cache.
+Tuner uncached_tuner(std::vector<std::string> backends, double budget_ms) {
+  TuneOptions options;
+  options.backends = std::move(backends);
+  options.use_cache = false;
+  options.measure.budget_ms = budget_ms;
+  return Tuner(options);
+}
+
 TEST(TunerOnGpu, SelectsAVerifiedKernelAmongCublasAndCublasLt) {
   GEMMTUNE_REQUIRE_GPU();
-  TuneOptions options;
-  options.backends = std::vector<std::string>{"CUBLAS", "CUBLASLT"};
-  options.use_cache = false;
-  options.measure.budget_ms = 5;
-  Tuner tuner(options);
+  Tuner tuner = uncached_tuner({"CUBLAS", "CUBLASLT"}, 5);
   const Problem p = gpu_problem(Op::mm, DType::bf16, {1, 128, 4096, 4096}, "nt");
   Selection selection = tuner.select(p);
   std::cout << "[ winner   ] " << selection.backend() << "/" << selection.choice() << " "
@@ -776,11 +781,7 @@ TEST(TunerOnGpu, SelectsAVerifiedKernelAmongCublasAndCublasLt) {
 // refuses.
 TEST(TunerOnGpu, AnEmptyProductRunsOnTheCallersNonNullOperands) {
   GEMMTUNE_REQUIRE_GPU();
-  TuneOptions options;
-  options.backends = std::vector<std::string>{"CUDA"};
-  options.use_cache = false;
-  options.measure.budget_ms = 2;
-  Tuner tuner(options);
+  Tuner tuner = uncached_tuner({"CUDA"}, 2);
   Problem p = gpu_problem(Op::addmm, DType::bf16, {1, 100, 72, 0}, "nn");
   p.beta = 2.0;
   p.alignment = 16;
@@ -924,11 +925,7 @@ TEST(CudaTemplates, SplitKScratchIsCleanForTheNextRun) {
 // f32, naming the disabled backends that would.
 TEST(CudaTemplates, AloneItServesLargeShapesAndExplainsWhatItCannot) {
   GEMMTUNE_REQUIRE_GPU();
-  TuneOptions options;
-  options.backends = std::vector<std::string>{"CUDA"};
-  options.use_cache = false;
-  options.measure.budget_ms = 5;
-  Tuner tuner(options);
+  Tuner tuner = uncached_tuner({"CUDA"}, 5);
   Selection s = tuner.select(gpu_problem(Op::mm, DType::bf16, {1, 512, 1024, 1024}, "nt"));
   EXPECT_EQ(s.backend(), "CUDA");
   try {
@@ -943,11 +940,7 @@ TEST(CudaTemplates, AloneItServesLargeShapesAndExplainsWhatItCannot) {
 
 TEST(TunerOnGpu, SelectsCudaForADecodeShapeOnlyWhenItIsFaster) {
   GEMMTUNE_REQUIRE_GPU();
-  TuneOptions options;
-  options.backends = std::vector<std::string>{"CUBLAS", "CUBLASLT", "CUDA"};
-  options.use_cache = false;
-  options.measure.budget_ms = 10;
-  Tuner tuner(options);
+  Tuner tuner = uncached_tuner({"CUBLAS", "CUBLASLT", "CUDA"}, 10);
   Selection selection = tuner.select(gpu_problem(Op::mm, DType::bf16, {1, 1, 4096, 4096}, "nt"));
   double best_library = 0, best_own = 0;
   for (const auto& c : selection.record().choices) {
